@@ -1,0 +1,63 @@
+/**
+ * A shallow, named error hierarchy with stable codes. Messages of errors that users see are
+ * written to be printed as they are: in the CLI, in an HTTP response, later in a PR comment.
+ */
+export type ErrorCode =
+  | "bad_request"
+  | "not_found"
+  | "conflict"
+  | "unauthorized"
+  | "forbidden"
+  | "invalid_config"
+  | "invalid_parameter"
+  | "invalid_input"
+  | "unknown_step"
+  | "too_large"
+  | "illegal_transition"
+  | "runner_error"
+  | "store_error"
+  | "internal";
+
+export class VhError extends Error {
+  readonly code: ErrorCode;
+  /** Extra structured detail (e.g. lint problems, candidate names) sent to API clients. */
+  readonly details?: unknown;
+  constructor(code: ErrorCode, message: string, details?: unknown) {
+    super(message);
+    this.name = "VhError";
+    this.code = code;
+    this.details = details;
+  }
+}
+
+/** HTTP status for each code, used by the one error handler of the HTTP server. */
+export const httpStatusOf: Record<ErrorCode, number> = {
+  bad_request: 400,
+  invalid_config: 400,
+  invalid_parameter: 400,
+  invalid_input: 400,
+  unknown_step: 400,
+  not_found: 404,
+  conflict: 409,
+  illegal_transition: 409,
+  unauthorized: 401,
+  forbidden: 403,
+  too_large: 413,
+  runner_error: 502,
+  store_error: 502,
+  internal: 500,
+};
+
+export class RunnerError extends VhError {
+  constructor(message: string, details?: unknown) {
+    super("runner_error", message, details);
+    this.name = "RunnerError";
+  }
+}
+
+export class StoreError extends VhError {
+  constructor(message: string, details?: unknown) {
+    super("store_error", message, details);
+    this.name = "StoreError";
+  }
+}

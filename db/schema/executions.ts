@@ -1,0 +1,132 @@
+import { sql } from "drizzle-orm";
+import {
+  bigserial,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+  bigint,
+} from "drizzle-orm/pg-core";
+import { projects } from "./projects.js";
+
+/** Statuses and their legal transitions live in app/executions/state.ts (docs/runs-and-executions.md). */
+export type ExecutionStatus =
+  | "created"
+  | "queued"
+  | "starting"
+  | "running"
+  | "stopping"
+  | "uploading"
+  | "completed"
+  | "failed"
+  | "error"
+  | "stopped"
+  | "lost";
+
+export interface RequestedInput {
+  name: string;
+  uri: string;
+  /** Resolved at creation: where the file is fetched from and what is known of it. */
+  source: { kind: "http"; url: string } | { kind: "store"; key: string };
+  datumId?: string;
+  sha256?: string;
+  size?: number;
+  file: string;
+}
+
+export const executions = pgTable(
+  "executions",
+  {
+    id: uuid("id").primaryKey().default(sql`gen_random_uuid()`),
+    projectId: uuid("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    counter: integer("counter").notNull(),
+    step: text("step").notNull(),
+    title: text("title"),
+    status: text("status").$type<ExecutionStatus>().notNull(),
+    statusDetail: text("status_detail"),
+    /** Code: an ad-hoc snapshot (sha256 of the tarball) and/or a git commit SHA. */
+    codeSha256: text("code_sha256"),
+    commitSha: text("commit_sha"),
+    yamlPath: text("yaml_path").notNull().default("valohai.yaml"),
+    image: text("image").notNull(),
+    /** The final script exactly as run, and the command list it was joined from. */
+    command: text("command").notNull(),
+    commandList: jsonb("command_list").$type<string[]>().notNull(),
+    parameters: jsonb("parameters").$type<Record<string, unknown>>().notNull(),
+    inputs: jsonb("inputs").$type<RequestedInput[]>().notNull(),
+    /** Raw values; masked on every read path (app/executions/present.ts). */
+    environmentVariables: jsonb("environment_variables").$type<Record<string, string>>().notNull(),
+    gpus: integer("gpus").notNull().default(0),
+    timeLimitSeconds: integer("time_limit_s"),
+    noOutputTimeoutSeconds: integer("no_output_timeout_s"),
+    /** Runner kind and host that ran it, and the runner's re-attach handle. */
+    runner: text("runner").notNull().default("local"),
+    host: text("host"),
+    runnerHandle: jsonb("runner_handle").$type<Record<string, unknown>>(),
+    /** Mode (docker|process), host facts (OS, CPU, memory, GPU, CUDA), image digest. */
+    runtime: jsonb("runtime").$type<Record<string, unknown>>(),
+    exitCode: integer("exit_code"),
+    warnings: jsonb("warnings").$type<string[]>().notNull().default([]),
+    invalidJsonLines: integer("invalid_json_lines").notNull().default(0),
+    metadataLatest: jsonb("metadata_latest").$type<Record<string, unknown>>().notNull().default({}),
+    /** Log ingestion cursor: committed in the same transaction as the lines it covers. */
+    logOffsets: jsonb("log_offsets").$type<{ stdout: number; stderr: number }>().notNull().default({ stdout: 0, stderr: 0 }),
+    logPartial: jsonb("log_partial").$type<{ stdout: string; stderr: string }>().notNull().default({ stdout: "", stderr: "" }),
+    logSeq: integer("log_seq").notNull().default(0),
+    metadataSeq: integer("metadata_seq").notNull().default(0),
+    /** Supervision lease: the worker that tails this execution, until when. */
+    leaseOwner: text("lease_owner"),
+    leaseUntil: timestamp("lease_until", { withTimezone: true }),
+    stopRequestedAt: timestamp("stop_requested_at", { withTimezone: true }),
+    lastOutputAt: timestamp("last_output_at", { withTimezone: true }),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+    queuedAt: timestamp("queued_at", { withTimezone: true }),
+    startedAt: timestamp("started_at", { withTimezone: true }),
+    endedAt: timestamp("ended_at", { withTimezone: true }),
+  },
+  (t) => [
+    uniqueIndex("executions_project_counter").on(t.projectId, t.counter),
+    index("executions_status").on(t.status),
+  ],
+);
+
+export const executionStatusHistory = pgTable(
+  "execution_status_history",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    executionId: uuid("execution_id")
+      .notNull()
+      .references(() => executions.id, { onDelete: "cascade" }),
+    status: text("status").$type<ExecutionStatus>().notNull(),
+    reason: text("reason"),
+    at: timestamp("at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index("execution_status_history_execution").on(t.executionId)],
+);
+
+/** What an execution consumed, with checksums: the upstream edge of lineage. */
+export const executionInputs = pgTable(
+  "execution_inputs",
+  {
+    executionId: uuid("execution_id")
+      .notNull()
+      .references(() => executions.id, { onDelete: "cascade" }),
+    input: text("input").notNull(),
+    name: text("name").notNull(),
+    uri: text("uri").notNull(),
+    datumId: uuid("datum_id"),
+    sha256: text("sha256").notNull(),
+    size: bigint("size", { mode: "number" }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.executionId, t.input, t.name] }), index("execution_inputs_datum").on(t.datumId)],
+);
+
+export type Execution = typeof executions.$inferSelect;
+export type NewExecution = typeof executions.$inferInsert;
