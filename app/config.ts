@@ -40,6 +40,8 @@ const envSchema = z.object({
   VH_S3_FORCE_PATH_STYLE: bool.default(false),
   VH_MAX_CODE_MB: z.coerce.number().positive().default(1000),
   VH_LOST_AFTER_S: z.coerce.number().positive().default(60),
+  XDG_CONFIG_HOME: z.string().optional(),
+  HOME: z.string().optional(),
 });
 
 export type StoreConfig =
@@ -60,6 +62,8 @@ export interface Config {
   docker: "auto" | "always" | "never";
   store: StoreConfig;
   maxCodeBytes: number;
+  /** Where the local-server pointer for the `vh` CLI on this machine is written. */
+  cliConfigDir: string;
 }
 
 /** Reads and validates the environment; throws one VhError that names every bad variable. */
@@ -103,5 +107,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     docker: e.VH_DOCKER,
     store,
     maxCodeBytes: Math.round(e.VH_MAX_CODE_MB * 1024 * 1024),
+    cliConfigDir: path.join(e.XDG_CONFIG_HOME ?? path.join(e.HOME ?? cwd, ".config"), "vh"),
   };
 }

@@ -77,6 +77,7 @@ CREATE TABLE "executions" (
 	"lease_owner" text,
 	"lease_until" timestamp with time zone,
 	"stop_requested_at" timestamp with time zone,
+	"stop_cause" text,
 	"last_output_at" timestamp with time zone,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
 	"queued_at" timestamp with time zone,
@@ -126,4 +127,5 @@ CREATE UNIQUE INDEX "executions_project_counter" ON "executions" USING btree ("p
 CREATE INDEX "executions_status" ON "executions" USING btree ("status");--> statement-breakpoint
 CREATE INDEX "metadata_events_data" ON "metadata_events" USING gin ("data");--> statement-breakpoint
 CREATE INDEX "datums_execution" ON "datums" USING btree ("execution_id");--> statement-breakpoint
-CREATE INDEX "datums_sha256" ON "datums" USING btree ("sha256");
+CREATE INDEX "datums_sha256" ON "datums" USING btree ("sha256");--> statement-breakpoint
+CREATE UNIQUE INDEX "datums_execution_name_sha256" ON "datums" USING btree ("execution_id","name","sha256");

@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { bigint, index, jsonb, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
+import { bigint, index, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
 import { executions } from "./executions.js";
 import { projects } from "./projects.js";
 
@@ -21,7 +21,12 @@ export const datums = pgTable(
     metadata: jsonb("metadata").$type<Record<string, unknown>>().notNull().default({}),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [index("datums_execution").on(t.executionId), index("datums_sha256").on(t.sha256)],
+  (t) => [
+    index("datums_execution").on(t.executionId),
+    index("datums_sha256").on(t.sha256),
+    /** An output re-uploaded after a crash mid-upload does not become a second datum. */
+    uniqueIndex("datums_execution_name_sha256").on(t.executionId, t.name, t.sha256),
+  ],
 );
 
 export type Datum = typeof datums.$inferSelect;

@@ -85,6 +85,8 @@ export const executions = pgTable(
     leaseOwner: text("lease_owner"),
     leaseUntil: timestamp("lease_until", { withTimezone: true }),
     stopRequestedAt: timestamp("stop_requested_at", { withTimezone: true }),
+    /** Why the process was told to stop: a user, or an enforced limit (decides stopped vs error). */
+    stopCause: text("stop_cause").$type<"user" | "time-limit" | "no-output-timeout">(),
     lastOutputAt: timestamp("last_output_at", { withTimezone: true }),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
     queuedAt: timestamp("queued_at", { withTimezone: true }),

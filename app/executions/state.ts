@@ -1,0 +1,98 @@
+/**
+ * The execution state machine: the only place that changes `executions.status`.
+ * docs/runs-and-executions.md draws it and says who triggers each transition.
+ *
+ *   created ─▶ queued ─▶ starting ─▶ running ─▶ uploading ─▶ completed | failed
+ *      │          │          │           │           └──────▶ error | stopped
+ *      │          │          │           └─▶ stopping ─▶ uploading ─▶ stopped
+ *      └──────────┴──────────┴─▶ stopped | error            (any live state) ─▶ lost ─▶ queued (retry)
+ */
+import type { ExecutionStatus } from "../../db/schema/executions.js";
+import type { Sql } from "../../db/client.js";
+import { VhError } from "../errors.js";
+
+export type { ExecutionStatus };
+
+export const TERMINAL: readonly ExecutionStatus[] = ["completed", "failed", "error", "stopped", "lost"];
+export const ACTIVE: readonly ExecutionStatus[] = ["created", "queued", "starting", "running", "stopping", "uploading"];
+
+/** to ← allowed from. */
+const ALLOWED_FROM: Record<ExecutionStatus, readonly ExecutionStatus[]> = {
+  created: [],
+  queued: ["created", "lost"],
+  starting: ["queued"],
+  running: ["starting"],
+  stopping: ["starting", "running"],
+  uploading: ["running", "stopping"],
+  completed: ["uploading"],
+  failed: ["uploading"],
+  error: ["created", "queued", "starting", "running", "stopping", "uploading"],
+  stopped: ["created", "queued", "starting", "stopping", "uploading"],
+  lost: ["starting", "running", "stopping", "uploading"],
+};
+
+export function canTransition(from: ExecutionStatus, to: ExecutionStatus): boolean {
+  return ALLOWED_FROM[to].includes(from);
+}
+
+export function isTerminal(s: ExecutionStatus): boolean {
+  return TERMINAL.includes(s);
+}
+
+export interface TransitionOptions {
+  reason?: string | null;
+  /** Only move from these statuses (a subset of the legal ones), e.g. to win a race explicitly. */
+  from?: readonly ExecutionStatus[];
+}
+
+/**
+ * Moves an execution to `to` if its current status allows it, records the history row, and stamps
+ * the matching time column, in one statement; returns the previous status, or null when the
+ * current status does not allow the move (a lost race, or a repeated call: callers treat null as
+ * "someone else already moved it").
+ */
+export async function transition(
+  sql: Sql,
+  executionId: string,
+  to: ExecutionStatus,
+  opts: TransitionOptions = {},
+): Promise<ExecutionStatus | null> {
+  const from = (opts.from ?? ALLOWED_FROM[to]).filter((s) => ALLOWED_FROM[to].includes(s));
+  if (from.length === 0) throw new VhError("illegal_transition", `No status can move to "${to}".`);
+  const reason = opts.reason ?? null;
+  const rows = await sql<{ prev: ExecutionStatus }[]>`
+    with prev as (
+      select id, status from executions where id = ${executionId} and status = any(${from as string[]}::text[]) for update
+    ), upd as (
+      update executions e set
+        status = ${to}::text,
+        status_detail = ${reason}::text,
+        queued_at = case when ${to}::text = 'queued' then now() else e.queued_at end,
+        started_at = case when ${to}::text = 'running' then coalesce(e.started_at, now()) else e.started_at end,
+        ended_at = case when ${to}::text = any(${TERMINAL as string[]}::text[]) then now() else e.ended_at end,
+        stop_requested_at = case when ${to}::text = 'stopping' then now() else e.stop_requested_at end,
+        lease_owner = case when ${to}::text = any(${TERMINAL as string[]}::text[]) then null else e.lease_owner end,
+        lease_until = case when ${to}::text = any(${TERMINAL as string[]}::text[]) then null else e.lease_until end
+      from prev where e.id = prev.id
+      returning prev.status as prev
+    ), hist as (
+      insert into execution_status_history (execution_id, status, reason)
+      select ${executionId}::uuid, ${to}::text, ${reason}::text from upd
+    )
+    select prev from upd`;
+  return rows[0]?.prev ?? null;
+}
+
+/** Like `transition`, but a refused move is an error naming both statuses. */
+export async function mustTransition(
+  sql: Sql,
+  executionId: string,
+  to: ExecutionStatus,
+  opts: TransitionOptions = {},
+): Promise<ExecutionStatus> {
+  const prev = await transition(sql, executionId, to, opts);
+  if (prev) return prev;
+  const [row] = await sql<{ status: ExecutionStatus }[]>`select status from executions where id = ${executionId}`;
+  if (!row) throw new VhError("not_found", `Execution ${executionId} does not exist.`);
+  throw new VhError("illegal_transition", `Execution ${executionId} is ${row.status}; it cannot become ${to}.`);
+}

@@ -1,0 +1,56 @@
+import { Hono } from "hono";
+import { Readable } from "node:stream";
+import path from "node:path";
+import type { Sql } from "../../../db/client.js";
+import type { Store } from "../../../worker/stores/types.js";
+import { VhError } from "../../errors.js";
+
+export interface DatumRow {
+  id: string;
+  project_id: string;
+  execution_id: string | null;
+  name: string;
+  size: string | number;
+  sha256: string;
+  store_key: string;
+  metadata: Record<string, unknown>;
+  created_at: Date;
+}
+
+export function presentDatum(d: DatumRow) {
+  return {
+    id: d.id,
+    uri: `datum://${d.id}`,
+    name: d.name,
+    size: Number(d.size),
+    sha256: d.sha256,
+    metadata: d.metadata,
+    executionId: d.execution_id,
+    createdAt: d.created_at.toISOString(),
+  };
+}
+
+export function dataRoutes(deps: { sql: Sql; store: Store }) {
+  const app = new Hono();
+  async function find(id: string): Promise<DatumRow> {
+    const clean = id.replace(/^datum:\/\//, "");
+    if (!/^[0-9a-f-]{36}$/i.test(clean)) throw new VhError("bad_request", `"${id}" is not a datum id.`);
+    const [row] = await deps.sql<DatumRow[]>`select * from datums where id = ${clean}`;
+    if (!row) throw new VhError("not_found", `datum://${clean} does not exist.`);
+    return row;
+  }
+  app.get("/:id", async (c) => c.json(presentDatum(await find(c.req.param("id")))));
+  app.get("/:id/download", async (c) => {
+    const d = await find(c.req.param("id"));
+    const body = await deps.store.get(d.store_key);
+    return new Response(Readable.toWeb(body) as unknown as ReadableStream, {
+      headers: {
+        "content-type": "application/octet-stream",
+        "content-length": String(d.size),
+        "content-disposition": `attachment; filename="${path.posix.basename(d.name).replace(/["\\\r\n]/g, "_")}"`,
+        "x-vh-sha256": d.sha256,
+      },
+    });
+  });
+  return app;
+}

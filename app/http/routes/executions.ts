@@ -1,0 +1,114 @@
+import { Hono } from "hono";
+import { streamSSE } from "hono/streaming";
+import type { Sql } from "../../../db/client.js";
+import { isTerminal, type ExecutionStatus } from "../../executions/state.js";
+import { createExecution, type CreateDeps } from "../../executions/create.js";
+import { findExecutionRow, listExecutionRows, loadPresented } from "../../executions/present.js";
+import { stopExecution } from "../../executions/stop.js";
+import { findProject } from "./projects.js";
+import { presentDatum, type DatumRow } from "./data.js";
+
+interface LogRow {
+  seq: number;
+  time: Date;
+  stream: string;
+  line: string;
+}
+
+async function readLogs(sql: Sql, executionId: string, after: number, limit: number) {
+  return sql<LogRow[]>`
+    select seq, time, stream, line from log_lines where execution_id = ${executionId} and seq > ${after} order by seq limit ${limit}`;
+}
+
+const presentLine = (l: LogRow) => ({ seq: l.seq, time: l.time.toISOString(), stream: l.stream, line: l.line });
+
+function intParam(v: string | undefined, dflt: number, max: number): number {
+  const n = v === undefined ? dflt : Number.parseInt(v, 10);
+  return Number.isFinite(n) && n >= 0 ? Math.min(n, max) : dflt;
+}
+
+/** Mounted at /projects/:project/executions. */
+export function executionRoutes(deps: CreateDeps) {
+  const { sql } = deps;
+  const app = new Hono();
+
+  app.post("/", async (c) => {
+    const project = await findProject(sql, c.req.param("project")!);
+    const body: unknown = await c.req.json().catch(() => ({}));
+    const { id } = await createExecution(deps, project, body);
+    return c.json(await loadPresented(sql, await findExecutionRow(sql, project.id, id)), 201);
+  });
+
+  app.get("/", async (c) => {
+    const project = await findProject(sql, c.req.param("project")!);
+    const rows = await listExecutionRows(sql, project.id, { status: c.req.query("status"), limit: intParam(c.req.query("limit"), 50, 1000) });
+    return c.json({ results: await Promise.all(rows.map((r) => loadPresented(sql, r))) });
+  });
+
+  async function exec(c: { req: { param(k: string): string | undefined } }) {
+    const project = await findProject(sql, c.req.param("project")!);
+    return findExecutionRow(sql, project.id, c.req.param("ref")!);
+  }
+
+  app.get("/:ref", async (c) => c.json(await loadPresented(sql, await exec(c))));
+
+  app.post("/:ref/stop", async (c) => {
+    const row = await exec(c);
+    await stopExecution(sql, row.id);
+    return c.json(await loadPresented(sql, await findExecutionRow(sql, row.project_id, row.id)));
+  });
+
+  app.get("/:ref/logs", async (c) => {
+    const row = await exec(c);
+    const after = intParam(c.req.query("after"), 0, Number.MAX_SAFE_INTEGER);
+    const limit = intParam(c.req.query("limit"), 5000, 50_000);
+    const lines = await readLogs(sql, row.id, after, limit);
+    const [cur] = await sql<{ status: ExecutionStatus; log_seq: number }[]>`select status, log_seq from executions where id = ${row.id}`;
+    const next = lines.length ? lines[lines.length - 1]!.seq : after;
+    const finished = isTerminal(cur!.status) && next >= cur!.log_seq;
+    return c.json({ lines: lines.map(presentLine), next, status: cur!.status, finished });
+  });
+
+  app.get("/:ref/logs/stream", async (c) => {
+    const row = await exec(c);
+    let after = intParam(c.req.query("after"), 0, Number.MAX_SAFE_INTEGER);
+    return streamSSE(c, async (stream) => {
+      let open = true;
+      stream.onAbort(() => {
+        open = false;
+      });
+      while (open) {
+        const lines = await readLogs(sql, row.id, after, 2000);
+        for (const l of lines) {
+          await stream.writeSSE({ data: JSON.stringify(presentLine(l)), id: String(l.seq) });
+          after = l.seq;
+        }
+        if (lines.length === 2000) continue;
+        const [cur] = await sql<{ status: ExecutionStatus; log_seq: number }[]>`select status, log_seq from executions where id = ${row.id}`;
+        if (isTerminal(cur!.status) && after >= cur!.log_seq) {
+          await stream.writeSSE({ event: "end", data: JSON.stringify({ status: cur!.status }) });
+          return;
+        }
+        await stream.sleep(250);
+      }
+    });
+  });
+
+  app.get("/:ref/metadata", async (c) => {
+    const row = await exec(c);
+    const events = await sql<{ seq: number; time: Date; data: Record<string, unknown> }[]>`
+      select seq, time, data from metadata_events where execution_id = ${row.id} order by seq`;
+    return c.json({
+      events: events.map((e) => ({ seq: e.seq, time: e.time.toISOString(), data: e.data })),
+      latest: row.metadata_latest,
+    });
+  });
+
+  app.get("/:ref/outputs", async (c) => {
+    const row = await exec(c);
+    const rows = await sql<DatumRow[]>`select * from datums where execution_id = ${row.id} order by name, created_at`;
+    return c.json({ results: rows.map(presentDatum) });
+  });
+
+  return app;
+}

@@ -1,0 +1,56 @@
+/**
+ * The HTTP app: one Hono sub-app per resource, one error handler. Tested through `app.request()`
+ * and over a real socket in the end-to-end test.
+ */
+import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { Sql } from "../../db/client.js";
+import type { Store } from "../../worker/stores/types.js";
+import type { Config } from "../config.js";
+import type { Logger } from "../log.js";
+import { VhError, httpStatusOf } from "../errors.js";
+import { bearerAuth } from "./middleware/auth.js";
+import { projectRoutes } from "./routes/projects.js";
+import { codeRoutes } from "./routes/code.js";
+import { executionRoutes } from "./routes/executions.js";
+import { dataRoutes } from "./routes/data.js";
+import { homeRoutes } from "./ui/home.js";
+import { findExecutionRow, loadPresented } from "../executions/present.js";
+
+export interface HttpDeps {
+  config: Config;
+  sql: Sql;
+  store: Store;
+  log: Logger;
+  fetch?: typeof fetch;
+}
+
+export function createHttpApp(deps: HttpDeps): Hono {
+  const app = new Hono();
+  app.onError((err, c) => {
+    if (err instanceof VhError) {
+      return c.json({ error: { code: err.code, message: err.message, ...(err.details !== undefined ? { details: err.details } : {}) } }, httpStatusOf[err.code] as 400);
+    }
+    if (err instanceof HTTPException) return err.getResponse();
+    deps.log.error("request failed", { path: c.req.path, err });
+    return c.json({ error: { code: "internal", message: "Internal error; the server log has the details." } }, 500);
+  });
+  app.notFound((c) => c.json({ error: { code: "not_found", message: `No route ${c.req.method} ${c.req.path}.` } }, 404));
+
+  app.get("/healthz", async (c) => {
+    await deps.sql`select 1`;
+    return c.json({ ok: true });
+  });
+  app.route("/", homeRoutes(deps));
+
+  const api = new Hono();
+  api.use("*", bearerAuth({ sql: deps.sql }));
+  api.get("/me", (c) => c.json({ token: c.get("token") }));
+  api.route("/projects", projectRoutes(deps));
+  api.route("/projects/:project/executions", executionRoutes(deps));
+  api.route("/code", codeRoutes({ sql: deps.sql, store: deps.store, maxBytes: deps.config.maxCodeBytes }));
+  api.route("/data", dataRoutes(deps));
+  api.get("/executions/:id", async (c) => c.json(await loadPresented(deps.sql, await findExecutionRow(deps.sql, null, c.req.param("id")))));
+  app.route("/api/v1", api);
+  return app;
+}

@@ -1,0 +1,101 @@
+/**
+ * Starting vh in one process: database (embedded unless DATABASE_URL), migrations, store, worker
+ * (queue + supervisor + local runner), HTTP server. `stop()` undoes it in reverse order.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import type { AddressInfo } from "node:net";
+import { serve, type ServerType } from "@hono/node-server";
+import type { Config } from "./config.js";
+import type { Logger } from "./log.js";
+import { migrateDatabase, openDatabase, type Database } from "../db/client.js";
+import { startEmbeddedPostgres, type EmbeddedDatabase } from "../db/embedded.js";
+import { createStore } from "../worker/stores/index.js";
+import { startWorker, type Worker } from "../worker/start.js";
+import { ensureAdminToken } from "./auth/tokens.js";
+import { createHttpApp } from "./http/server.js";
+
+export interface RunningVh {
+  url: string;
+  token: string;
+  tokenFile: string;
+  database: Database;
+  worker: Worker | null;
+  stop(): Promise<void>;
+}
+
+export async function startVh(config: Config, log: Logger, opts: { worker?: boolean; http?: boolean } = {}): Promise<RunningVh> {
+  fs.mkdirSync(config.dataDir, { recursive: true });
+  let embedded: EmbeddedDatabase | null = null;
+  let connectionString = config.databaseUrl;
+  if (!connectionString) {
+    log.info("starting the embedded Postgres", { dir: path.join(config.dataDir, "postgres") });
+    embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPostgresPort });
+    connectionString = embedded.connectionString;
+  }
+  const database = openDatabase(connectionString);
+  const cleanup: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    for (const f of cleanup.reverse()) {
+      try {
+        await f();
+      } catch (err) {
+        log.warn("shutdown step failed", { err });
+      }
+    }
+  };
+  cleanup.push(async () => embedded?.stop());
+  cleanup.push(() => database.close());
+  try {
+    await migrateDatabase(database);
+    const store = createStore(config.store);
+    const admin = await ensureAdminToken(database.sql, config.dataDir);
+    let worker: Worker | null = null;
+    if (opts.worker !== false) {
+      worker = await startWorker({ config, database, store, log });
+      cleanup.push(() => worker!.stop());
+    }
+    let url = "";
+    if (opts.http !== false) {
+      const app = createHttpApp({ config, sql: database.sql, store, log });
+      const server: ServerType = await new Promise((resolve) => {
+        const s = serve({ fetch: app.fetch, port: config.http.port, hostname: config.http.host }, () => resolve(s));
+      });
+      const addr = server.address() as AddressInfo;
+      const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+      url = config.http.publicUrl ?? `http://${host}:${addr.port}`;
+      cleanup.push(
+        () =>
+          new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+          }),
+      );
+      writeLocalPointer(config, url, admin.file);
+      cleanup.push(async () => removeLocalPointer(config, url));
+    }
+    return { url, token: admin.token, tokenFile: admin.file, database, worker, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+function pointerPath(config: Config): string {
+  return path.join(config.cliConfigDir, "local-server.json");
+}
+
+/** Lets the `vh` CLI on this machine find this server and its admin token without a login. */
+function writeLocalPointer(config: Config, url: string, tokenFile: string): void {
+  fs.mkdirSync(config.cliConfigDir, { recursive: true, mode: 0o700 });
+  fs.writeFileSync(pointerPath(config), JSON.stringify({ url, tokenFile, pid: process.pid }, null, 2) + "\n", { mode: 0o600 });
+}
+
+function removeLocalPointer(config: Config, url: string): void {
+  try {
+    const cur = JSON.parse(fs.readFileSync(pointerPath(config), "utf8")) as { url?: string; pid?: number };
+    if (cur.url === url && cur.pid === process.pid) fs.rmSync(pointerPath(config));
+  } catch {
+    // already gone
+  }
+}
