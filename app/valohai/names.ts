@@ -1,0 +1,53 @@
+/** Name helpers: did-you-mean suggestions and valohai-cli's dynamic option names. */
+
+function levenshtein(a: string, b: string): number {
+  if (a === b) return 0;
+  const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0] ?? 0;
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const up = prev[j] ?? 0;
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      prev[j] = Math.min(up + 1, (prev[j - 1] ?? 0) + 1, diag + cost);
+      diag = up;
+    }
+  }
+  return prev[b.length] ?? 0;
+}
+
+/**
+ * The candidate most likely meant by `name`: same name ignoring case and `-`/`_`, then the
+ * closest by edit distance (at most 2, and at most a third of the name), then a unique prefix.
+ */
+export function suggest(name: string, candidates: string[]): string | undefined {
+  if (!name || candidates.length === 0) return undefined;
+  const norm = (s: string): string => s.toLowerCase().replace(/[-_\s]+/g, "");
+  const exactish = candidates.find((c) => norm(c) === norm(name));
+  if (exactish !== undefined) return exactish;
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  const limit = Math.min(2, Math.max(1, Math.floor(name.length / 3)));
+  for (const c of candidates) {
+    const d = levenshtein(name.toLowerCase(), c.toLowerCase());
+    if (d <= limit && d < bestDistance) {
+      best = c;
+      bestDistance = d;
+    }
+  }
+  if (best !== undefined) return best;
+  if (name.length >= 2) {
+    const prefixed = candidates.filter((c) => c.toLowerCase().startsWith(name.toLowerCase()) || name.toLowerCase().startsWith(c.toLowerCase()));
+    if (prefixed.length === 1) return prefixed[0];
+  }
+  return undefined;
+}
+
+/**
+ * valohai-cli's option name for a parameter or input (valohai-spec §4.2): NFKD → ASCII, runs of
+ * characters outside `[-a-zA-Z0-9]` become `-`, leading/trailing `-` trimmed.
+ */
+export function sanitizeOptionName(name: string): string {
+  const ascii = name.normalize("NFKD").replace(/[^\x00-\x7f]/g, "");
+  return ascii.replace(/[^-a-zA-Z0-9]+/g, "-").replace(/^-+|-+$/g, "");
+}

@@ -1,0 +1,504 @@
+/**
+ * The local runner: executions run on the machine of the worker, as a plain process or in docker.
+ *
+ * Design (see worker/runners/shared/protocol.ts for the shell side):
+ * - launch prepares `<workRoot>/<executionId>/` (code, inputs, config), then spawns
+ *   `.vh/wrapper.sh` detached (`detached: true` = its own session; stdio ignored; unref'd). The
+ *   wrapper starts the job in a second session with `setsid -w`, appends its output to
+ *   `.vh/stdout.log`/`.vh/stderr.log` and writes `.vh/exit_code` when it ends. Nothing depends on
+ *   this Node process staying alive.
+ * - Idempotency: `.vh/launched.json` holds the LaunchResult; `.vh/spawned` marks that a wrapper may
+ *   have been started, so a launch that crashed after spawning adopts the job instead of starting a
+ *   second one; any other half-made work dir is cleared and prepared again.
+ * - poll/terminate need only the handle (work dir, pgid, wrapper pid), so they work after a
+ *   restart of the control plane.
+ * - A wrapper that died without writing the exit code (SIGKILL, OOM killer) is detected by poll:
+ *   wrapper gone and no live process left in the job's group → exit code 137, recorded in
+ *   `.vh/exit_code` with an explanation in `.vh/exit_note`. The exit-code file is read again after
+ *   the liveness checks, which closes the race with a wrapper that just wrote it and exited.
+ */
+import { spawn } from "node:child_process";
+import crypto from "node:crypto";
+import fs from "node:fs";
+import fsp from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import type { Readable } from "node:stream";
+import * as tar from "tar";
+import YAML from "yaml";
+import { RunnerError } from "../../../app/errors.js";
+import type { Store } from "../../stores/types.js";
+import type {
+  FetchedInput,
+  HostInfo,
+  LaunchResult,
+  LaunchSpec,
+  LogChunk,
+  OutputFileInfo,
+  PollResult,
+  Runner,
+  RunnerHandle,
+} from "../types.js";
+import { buildDockerRunArgv, buildInputsJson, buildJobEnv, containerName } from "../shared/job.js";
+import { buildDockerEnvFile, buildWrapperScript, parseIntFile, workPaths, type WorkPaths } from "../shared/protocol.js";
+import { createInputCache, hashingStream, assertRelativePath } from "./inputs.js";
+import { describeThisHost, groupAlive, pidRuns, probeDocker, readBootId, run, signalGroup } from "./host.js";
+
+export interface LocalRunnerOptions {
+  workRoot: string;
+  cacheRoot: string;
+  store: Store;
+  /** `auto`: docker when the spec asks for it and `docker info` succeeds. */
+  docker: "auto" | "always" | "never";
+  hostName?: string;
+  fetch?: typeof fetch;
+}
+
+/** The handle of a local execution (stored as JSON in executions.runner_handle). */
+export interface LocalHandle extends RunnerHandle {
+  runner: "local";
+  executionId: string;
+  /** Process-group id of the job (null when it never started, e.g. setsid missing). */
+  pgid: number | null;
+  wrapperPid: number | null;
+  mode: "docker" | "process";
+  /** Docker container name in docker mode. */
+  container: string | null;
+  /** Boot id when launched: after a reboot the pids mean nothing. */
+  bootId: string | null;
+}
+
+interface Prepared {
+  mode: "docker" | "process";
+  inputs: FetchedInput[];
+}
+
+/** Bytes returned per stream per poll. */
+export const POLL_READ_CAP = 4 << 20;
+/** How long launch waits for the job's pid file after spawning. */
+const START_TIMEOUT_MS = 15_000;
+/** After a kill, how long terminate waits for the wrapper to record the exit code. */
+const EXIT_RECORD_WAIT_MS = 3_000;
+/** Exit code recorded when the process ended without the wrapper recording one. */
+export const LOST_EXIT_CODE = 137;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function assertExecutionId(id: string): void {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(id)) {
+    throw new RunnerError(`Invalid execution id "${id}": letters, digits, "_", "." and "-" only.`);
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await fsp.lstat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function readText(p: string): Promise<string | null> {
+  try {
+    return await fsp.readFile(p, "utf8");
+  } catch {
+    return null;
+  }
+}
+
+async function readIntFile(p: string): Promise<number | null> {
+  const text = await readText(p);
+  return text === null ? null : parseIntFile(text);
+}
+
+async function writeAtomic(p: string, data: string, mode = 0o644): Promise<void> {
+  const tmp = `${p}.${crypto.randomUUID()}.tmp`;
+  await fsp.writeFile(tmp, data, { mode });
+  await fsp.rename(tmp, p);
+}
+
+/** rm -rf that also copes with directories the job made read-only. */
+async function forceRemove(dir: string): Promise<void> {
+  try {
+    await fsp.rm(dir, { recursive: true, force: true });
+    return;
+  } catch {
+    // EACCES/EPERM below a read-only directory: make directories writable and try again
+  }
+  async function chmodDirs(d: string): Promise<void> {
+    await fsp.chmod(d, 0o700).catch(() => undefined);
+    const entries = await fsp.readdir(d, { withFileTypes: true }).catch(() => []);
+    for (const e of entries) if (e.isDirectory()) await chmodDirs(path.join(d, e.name));
+  }
+  await chmodDirs(dir);
+  await fsp.rm(dir, { recursive: true, force: true });
+}
+
+function parseHandle(handle: RunnerHandle): LocalHandle {
+  const h = handle as Partial<LocalHandle>;
+  const intOrNull = (v: unknown) => v === null || (typeof v === "number" && Number.isInteger(v));
+  if (
+    h.runner !== "local" ||
+    typeof h.workDir !== "string" ||
+    !path.isAbsolute(h.workDir) ||
+    typeof h.executionId !== "string" ||
+    !intOrNull(h.pgid) ||
+    !intOrNull(h.wrapperPid) ||
+    (h.mode !== "docker" && h.mode !== "process")
+  ) {
+    throw new RunnerError(`Not a local runner handle: ${JSON.stringify(handle)}`);
+  }
+  return h as LocalHandle;
+}
+
+/** Resolve `rel` under `outputs/`, refusing anything that escapes it. */
+function outputPath(p: WorkPaths, rel: string): string {
+  assertRelativePath(rel, "Output path");
+  return path.join(p.outputs, ...rel.split("/"));
+}
+
+export function createLocalRunner(opts: LocalRunnerOptions): Runner {
+  const host = opts.hostName ?? os.hostname();
+  const workRoot = path.resolve(opts.workRoot);
+  const inputCache = createInputCache({ cacheRoot: opts.cacheRoot, store: opts.store, fetch: opts.fetch ?? globalThis.fetch });
+  const inflight = new Map<string, Promise<LaunchResult>>();
+  let dockerProbe: Promise<boolean> | null = null;
+
+  function dockerAvailable(): Promise<boolean> {
+    if (opts.docker === "never") return Promise.resolve(false);
+    dockerProbe ??= probeDocker();
+    return dockerProbe;
+  }
+
+  async function chooseMode(spec: LaunchSpec): Promise<"docker" | "process"> {
+    if (opts.docker === "never") return "process";
+    if (opts.docker === "always") return "docker";
+    if (spec.mode === "process") return "process";
+    return (await dockerAvailable()) ? "docker" : "process";
+  }
+
+  async function extractCode(code: { key: string; sha256: string }, dest: string): Promise<void> {
+    const label = `Code snapshot ${code.key}`;
+    let body: Readable;
+    try {
+      body = await opts.store.get(code.key);
+    } catch (err) {
+      throw new RunnerError(`${label} could not be read from the store: ${(err as Error).message}`);
+    }
+    const hasher = hashingStream();
+    const unpack = tar.x({ cwd: dest, strict: true, preserveOwner: false });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        body.on("error", reject);
+        hasher.on("error", reject);
+        unpack.on("error", reject);
+        unpack.on("finish", () => resolve());
+        body.pipe(hasher).pipe(unpack);
+      });
+    } catch (err) {
+      body.destroy();
+      const { sha256 } = hasher.digest();
+      if (sha256 !== code.sha256) throw new RunnerError(`${label} could not be extracted (sha256 mismatch, corrupt archive): ${(err as Error).message}`);
+      throw new RunnerError(`${label} could not be extracted: ${(err as Error).message}`);
+    }
+    const { sha256 } = hasher.digest();
+    if (sha256 !== code.sha256) {
+      throw new RunnerError(`${label}: checksum mismatch: expected sha256 ${code.sha256}, got ${sha256}.`);
+    }
+  }
+
+  /** Steps 1–5 of launch: everything up to spawning. */
+  async function prepare(spec: LaunchSpec, p: WorkPaths): Promise<{ prepared: Prepared; wrapperEnv: NodeJS.ProcessEnv }> {
+    for (const dir of [p.repository, p.inputs, p.outputs, p.config]) await fsp.mkdir(dir, { recursive: true, mode: 0o755 });
+    await fsp.mkdir(p.vh, { recursive: true, mode: 0o700 });
+    if (spec.code) await extractCode(spec.code, p.repository);
+    const inputs = await inputCache.fetchInputs(spec.inputs, p.inputs);
+    const mode = await chooseMode(spec);
+
+    for (const [name, content] of Object.entries(spec.configFiles)) {
+      if (name.includes("/") || name === "." || name === ".." || name === "") throw new RunnerError(`Invalid config file name "${name}".`);
+      await fsp.writeFile(path.join(p.config, name), content);
+    }
+    const inputsJson = buildInputsJson(
+      mode,
+      p.root,
+      inputs.map((fetched, i) => ({ spec: spec.inputs[i] as LaunchSpec["inputs"][number], fetched })),
+    );
+    await fsp.writeFile(path.join(p.config, "inputs.json"), JSON.stringify(inputsJson, null, 2));
+    await fsp.writeFile(path.join(p.config, "inputs.yaml"), YAML.stringify(inputsJson));
+
+    await fsp.writeFile(p.script, spec.script, { mode: 0o644 });
+    const env = buildJobEnv({
+      mode,
+      workDir: p.root,
+      env: spec.env,
+      gpus: spec.gpus,
+      hostDefaults: { PATH: process.env.PATH, HOME: process.env.HOME, LANG: process.env.LANG },
+    });
+    let command: string[];
+    let wrapperEnv: NodeJS.ProcessEnv;
+    if (mode === "docker") {
+      const envFile = buildDockerEnvFile(env);
+      await fsp.writeFile(p.envFile, envFile.text, { mode: 0o600 });
+      command = buildDockerRunArgv({
+        executionId: spec.executionId,
+        workDir: p.root,
+        image: spec.image,
+        envFile: p.envFile,
+        passEnv: envFile.passThrough,
+        gpus: spec.gpus,
+      });
+      // The docker CLI needs the host's environment (DOCKER_HOST, HOME for its config).
+      wrapperEnv = { ...process.env };
+      for (const k of envFile.passThrough) wrapperEnv[k] = env[k];
+    } else {
+      command = ["/bin/sh", p.script];
+      wrapperEnv = env;
+    }
+    await fsp.writeFile(p.wrapper, buildWrapperScript({ workDir: p.root, command }), { mode: 0o700 });
+    await fsp.writeFile(p.stdoutLog, "", { flag: "a" });
+    await fsp.writeFile(p.stderrLog, "", { flag: "a" });
+    const prepared: Prepared = { mode, inputs };
+    await writeAtomic(p.prepared, JSON.stringify(prepared));
+    return { prepared, wrapperEnv };
+  }
+
+  /** Wait for the job's pid file (or an exit code), then save and return the LaunchResult. */
+  async function finishLaunch(executionId: string, p: WorkPaths, prepared: Prepared, spawnError: () => Error | null): Promise<LaunchResult> {
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    let pgid: number | null = null;
+    let exitCode: number | null = null;
+    for (;;) {
+      pgid = await readIntFile(p.pidFile);
+      if (pgid !== null) break;
+      exitCode = await readIntFile(p.exitCodeFile);
+      if (exitCode !== null) break;
+      const err = spawnError();
+      if (err) throw new RunnerError(`Could not start the execution's process: ${err.message}`);
+      if (Date.now() > deadline) {
+        throw new RunnerError(`The execution's process did not start within ${START_TIMEOUT_MS / 1000} s (no ${p.pidFile}).`);
+      }
+      await sleep(5);
+    }
+    const handle: LocalHandle = {
+      runner: "local",
+      host,
+      workDir: p.root,
+      executionId,
+      pgid,
+      wrapperPid: await readIntFile(p.wrapperPidFile),
+      mode: prepared.mode,
+      container: prepared.mode === "docker" ? containerName(executionId) : null,
+      bootId: await readBootId(),
+    };
+    const result: LaunchResult = { handle, mode: prepared.mode, inputs: prepared.inputs };
+    await writeAtomic(p.launched, JSON.stringify(result));
+    return result;
+  }
+
+  /** A launch crashed after `.vh/spawned`: adopt the job when its wrapper ran, else null. */
+  async function adopt(executionId: string, p: WorkPaths): Promise<LaunchResult | null> {
+    const text = await readText(p.prepared);
+    if (text === null) return null;
+    const prepared = JSON.parse(text) as Prepared;
+    const deadline = Date.now() + 5_000;
+    while (Date.now() < deadline) {
+      if ((await exists(p.wrapperPidFile)) || (await exists(p.pidFile)) || (await exists(p.exitCodeFile))) {
+        return finishLaunch(executionId, p, prepared, () => null);
+      }
+      await sleep(20);
+    }
+    return null;
+  }
+
+  async function launchOnce(spec: LaunchSpec): Promise<LaunchResult> {
+    const p = workPaths(path.join(workRoot, spec.executionId));
+    const saved = await readText(p.launched);
+    if (saved !== null) return JSON.parse(saved) as LaunchResult;
+    if (await exists(p.root)) {
+      if (await exists(p.spawned)) {
+        const adopted = await adopt(spec.executionId, p);
+        if (adopted) return adopted;
+      }
+      await forceRemove(p.root);
+    }
+    let ready: Awaited<ReturnType<typeof prepare>>;
+    try {
+      ready = await prepare(spec, p);
+    } catch (err) {
+      await forceRemove(p.root).catch(() => undefined);
+      if (err instanceof RunnerError) throw err;
+      throw new RunnerError(`Could not prepare the work dir ${p.root}: ${(err as Error).message}`);
+    }
+    await fsp.writeFile(p.spawned, "");
+    let spawnErr: Error | null = null;
+    const child = spawn("/bin/sh", [p.wrapper], { cwd: p.root, env: ready.wrapperEnv, detached: true, stdio: "ignore" });
+    child.on("error", (err) => {
+      spawnErr = err;
+    });
+    child.unref();
+    return finishLaunch(spec.executionId, p, ready.prepared, () => spawnErr);
+  }
+
+  /** The exit code, or null while running; records 137 for a job whose wrapper vanished. */
+  async function exitCodeOf(h: LocalHandle, p: WorkPaths): Promise<number | null> {
+    const code = await readIntFile(p.exitCodeFile);
+    if (code !== null) return code;
+    const sameBoot = h.bootId === null || h.bootId === (await readBootId());
+    if (sameBoot) {
+      if (h.wrapperPid !== null && (await pidRuns(h.wrapperPid, p.wrapper))) return null;
+      const pgid = h.pgid ?? (await readIntFile(p.pidFile));
+      if (pgid !== null && (await groupAlive(pgid))) return null;
+    }
+    // Wrapper and job are gone. Read again: the wrapper may have written it just before exiting.
+    const late = await readIntFile(p.exitCodeFile);
+    if (late !== null) return late;
+    if (!(await exists(p.vh))) throw new RunnerError(`The work dir ${p.root} is gone.`);
+    await writeAtomic(
+      p.exitNote,
+      sameBoot ? "The wrapper ended without recording an exit code (killed?).\n" : "The host rebooted while the execution ran.\n",
+    );
+    await writeAtomic(p.exitCodeFile, `${LOST_EXIT_CODE}\n`);
+    return LOST_EXIT_CODE;
+  }
+
+  async function readFrom(file: string, offset: number, stream: "stdout" | "stderr"): Promise<{ chunk: LogChunk | null; atEnd: boolean }> {
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new RunnerError(`Invalid ${stream} offset ${offset}.`);
+    let fh: fsp.FileHandle;
+    try {
+      fh = await fsp.open(file, "r");
+    } catch {
+      return { chunk: null, atEnd: true };
+    }
+    try {
+      const { size } = await fh.stat();
+      if (offset >= size) return { chunk: null, atEnd: true };
+      const want = Math.min(size - offset, POLL_READ_CAP);
+      const buf = Buffer.alloc(want);
+      let got = 0;
+      while (got < want) {
+        const { bytesRead } = await fh.read(buf, got, want - got, offset + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      const data = got === want ? buf : buf.subarray(0, got);
+      return { chunk: got > 0 ? { stream, data, offset } : null, atEnd: offset + got >= size };
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** Wait for the wrapper to record the exit code; false at once when the wrapper is gone. */
+  async function waitForExitCode(h: LocalHandle, p: WorkPaths, ms: number): Promise<boolean> {
+    const deadline = Date.now() + ms;
+    while (Date.now() < deadline) {
+      if ((await readIntFile(p.exitCodeFile)) !== null) return true;
+      if (h.wrapperPid === null || !(await pidRuns(h.wrapperPid, p.wrapper))) break;
+      await sleep(25);
+    }
+    return (await readIntFile(p.exitCodeFile)) !== null;
+  }
+
+  async function dockerKill(h: LocalHandle, signal: "TERM" | "KILL"): Promise<void> {
+    if (h.mode !== "docker" || !h.container) return;
+    await run("docker", ["kill", "--signal", signal, h.container], 15_000);
+  }
+
+  const runner: Runner = {
+    kind: "local",
+    host,
+
+    async launch(spec) {
+      assertExecutionId(spec.executionId);
+      const prev = inflight.get(spec.executionId);
+      if (prev) return prev;
+      const p = launchOnce(spec).finally(() => inflight.delete(spec.executionId));
+      inflight.set(spec.executionId, p);
+      return p;
+    },
+
+    async poll(handle, offsets) {
+      const h = parseHandle(handle);
+      const p = workPaths(h.workDir);
+      // Exit code first: once it exists the logs are final, so reading them afterwards is complete.
+      const exitCode = await exitCodeOf(h, p);
+      const out = await readFrom(p.stdoutLog, offsets.stdout, "stdout");
+      const err = await readFrom(p.stderrLog, offsets.stderr, "stderr");
+      const chunks = [out.chunk, err.chunk].filter((c): c is LogChunk => c !== null);
+      return { chunks, exitCode, finished: exitCode !== null && out.atEnd && err.atEnd } satisfies PollResult;
+    },
+
+    async terminate(handle, graceSeconds) {
+      const h = parseHandle(handle);
+      const p = workPaths(h.workDir);
+      if ((await readIntFile(p.exitCodeFile)) !== null) return;
+      const pgid = h.pgid ?? (await readIntFile(p.pidFile));
+      if (graceSeconds > 0) {
+        await dockerKill(h, "TERM");
+        if (pgid !== null) signalGroup(pgid, "SIGTERM");
+        const deadline = Date.now() + graceSeconds * 1000;
+        while (Date.now() < deadline) {
+          if ((await readIntFile(p.exitCodeFile)) !== null) return;
+          if (pgid === null || !(await groupAlive(pgid))) break;
+          await sleep(50);
+        }
+      }
+      await dockerKill(h, "KILL");
+      if (pgid !== null) signalGroup(pgid, "SIGKILL");
+      if (await waitForExitCode(h, p, EXIT_RECORD_WAIT_MS)) return;
+      await exitCodeOf(h, p).catch(() => null);
+    },
+
+    async listOutputs(handle) {
+      const p = workPaths(parseHandle(handle).workDir);
+      const files: OutputFileInfo[] = [];
+      async function walk(dir: string, prefix: string): Promise<void> {
+        let entries: fs.Dirent[];
+        try {
+          entries = await fsp.readdir(dir, { withFileTypes: true });
+        } catch {
+          return;
+        }
+        for (const e of entries) {
+          const rel = prefix ? `${prefix}/${e.name}` : e.name;
+          const full = path.join(dir, e.name);
+          // Symlinks are skipped: they could point anywhere on the host.
+          if (e.isDirectory()) await walk(full, rel);
+          else if (e.isFile()) {
+            const st = await fsp.lstat(full).catch(() => null);
+            if (st?.isFile()) files.push({ path: rel, size: st.size, readOnly: (st.mode & 0o222) === 0 });
+          }
+        }
+      }
+      await walk(p.outputs, "");
+      return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    },
+
+    async openOutput(handle, relPath) {
+      const p = workPaths(parseHandle(handle).workDir);
+      const full = outputPath(p, relPath);
+      const st = await fsp.lstat(full).catch(() => null);
+      if (!st?.isFile()) throw new RunnerError(`Output "${relPath}" is not a file in ${p.outputs}.`);
+      const fh = await fsp.open(full, "r");
+      return fh.createReadStream();
+    },
+
+    async removeOutput(handle, relPath) {
+      const p = workPaths(parseHandle(handle).workDir);
+      await fsp.rm(outputPath(p, relPath), { force: true });
+    },
+
+    async cleanup(handle) {
+      const h = parseHandle(handle);
+      const dir = path.resolve(h.workDir);
+      if (path.dirname(dir) !== workRoot) throw new RunnerError(`Refusing to remove ${dir}: not a work dir under ${workRoot}.`);
+      await forceRemove(dir);
+    },
+
+    async describeHost(): Promise<HostInfo> {
+      return describeThisHost(host, await dockerAvailable());
+    },
+  };
+  return runner;
+}
