@@ -24,13 +24,16 @@ export function openDatabase(connectionString: string, opts: { max?: number } = 
     onnotice: () => {},
     connection: { application_name: "vh" },
   });
-  const db = drizzle(sql, { schema });
+  // drizzle replaces its client's date parsers (timestamps come back as strings), so it gets a
+  // pool of its own and raw `sql` queries keep returning Date objects.
+  const drizzleClient = postgres(connectionString, { max: Math.max(2, Math.ceil((opts.max ?? 10) / 3)), onnotice: () => {} });
+  const db = drizzle(drizzleClient, { schema });
   return {
     db,
     sql,
     connectionString,
     async close() {
-      await sql.end({ timeout: 5 });
+      await Promise.all([sql.end({ timeout: 5 }), drizzleClient.end({ timeout: 5 })]);
     },
   };
 }

@@ -54,12 +54,16 @@ export async function startWorker(opts: {
   });
   const supervisor = createSupervisor(deps, opts.supervisor);
   supervisor.start();
+  let stopped: Promise<void> | null = null;
   return {
     deps,
     supervisor,
-    async stop() {
-      await graphile.stop();
-      await supervisor.stop();
+    stop() {
+      stopped ??= (async () => {
+        await graphile.stop();
+        await supervisor.stop();
+      })();
+      return stopped;
     },
   };
 }

@@ -16,6 +16,9 @@ export type { ExecutionStatus };
 export const TERMINAL: readonly ExecutionStatus[] = ["completed", "failed", "error", "stopped", "lost"];
 export const ACTIVE: readonly ExecutionStatus[] = ["created", "queued", "starting", "running", "stopping", "uploading"];
 
+/** Every transition is announced on this channel as `<execution id>:<status>` (pg_notify, sent at commit). */
+export const STATUS_CHANNEL = "vh_execution_status";
+
 /** to ← allowed from. */
 const ALLOWED_FROM: Record<ExecutionStatus, readonly ExecutionStatus[]> = {
   created: [],
@@ -79,7 +82,7 @@ export async function transition(
       insert into execution_status_history (execution_id, status, reason)
       select ${executionId}::uuid, ${to}::text, ${reason}::text from upd
     )
-    select prev from upd`;
+    select prev, pg_notify(${STATUS_CHANNEL}, ${executionId}::text || ':' || ${to}::text) from upd`;
   return rows[0]?.prev ?? null;
 }
 

@@ -1,19 +1,18 @@
 /** Name helpers: did-you-mean suggestions and valohai-cli's dynamic option names. */
 
-function levenshtein(a: string, b: string): number {
+/** Edit distance counting an adjacent swap as one edit (optimal string alignment): "trian" → "train" is 1. */
+function editDistance(a: string, b: string): number {
   if (a === b) return 0;
-  const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
   for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0] ?? 0;
-    prev[0] = i;
     for (let j = 1; j <= b.length; j++) {
-      const up = prev[j] ?? 0;
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      prev[j] = Math.min(up + 1, (prev[j - 1] ?? 0) + 1, diag + cost);
-      diag = up;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
     }
   }
-  return prev[b.length] ?? 0;
+  return d[a.length]![b.length]!;
 }
 
 /**
@@ -29,7 +28,7 @@ export function suggest(name: string, candidates: string[]): string | undefined 
   let bestDistance = Infinity;
   const limit = Math.min(2, Math.max(1, Math.floor(name.length / 3)));
   for (const c of candidates) {
-    const d = levenshtein(name.toLowerCase(), c.toLowerCase());
+    const d = editDistance(name.toLowerCase(), c.toLowerCase());
     if (d <= limit && d < bestDistance) {
       best = c;
       bestDistance = d;

@@ -8,7 +8,7 @@
  * its worker crashes. A lease of `leaseSeconds` is re-claimed within seconds instead.
  */
 import os from "node:os";
-import { transition } from "../../app/executions/state.js";
+import { STATUS_CHANNEL, transition } from "../../app/executions/state.js";
 import type { Execution } from "../../db/schema/executions.js";
 import type { Runner, RunnerHandle } from "../runners/types.js";
 import type { WorkerDeps } from "../deps.js";
@@ -46,6 +46,9 @@ export function createSupervisor(deps: WorkerDeps, options: SupervisorOptions = 
   const capacity = deps.config.worker.supervisorCapacity;
   const localHost = os.hostname();
   const attachments = new Map<string, Promise<void>>();
+  /** Status changes announced by transition() (a stop request reaches the tail loop at once). */
+  const announced = new Map<string, string>();
+  let unlisten: (() => Promise<void>) | null = null;
   let running = false;
   let loop: Promise<void> | null = null;
 
@@ -91,6 +94,7 @@ export function createSupervisor(deps: WorkerDeps, options: SupervisorOptions = 
     let terminating: Promise<void> | null = null;
     let lastCommit = 0;
     let lastLive = 0;
+    let lastStatusCheck = Date.now();
     let pollMs = minPollMs;
     let lastOutputAt = exec.lastOutputAt?.getTime() ?? exec.startedAt?.getTime() ?? Date.now();
     let firstPollFailure: number | null = null;
@@ -135,6 +139,15 @@ export function createSupervisor(deps: WorkerDeps, options: SupervisorOptions = 
         const fresh = await loadExecution(deps, exec.id);
         if (fresh && fresh.exec.status === "uploading") await finish(fresh.exec, runner, handle);
         return;
+      }
+      const heard = announced.get(exec.id);
+      if (heard) {
+        announced.delete(exec.id);
+        status = heard;
+      } else if (Date.now() - lastStatusCheck > 2000) {
+        lastStatusCheck = Date.now();
+        const [cur] = await deps.sql<{ status: string }[]>`select status from executions where id = ${exec.id}`;
+        status = cur?.status ?? status;
       }
       if (status === "stopping" && !terminating) {
         terminating = runner.terminate(handle, stopGraceSeconds).catch((err) => deps.log.warn("terminate failed", { execution: exec.id, err }));
@@ -214,11 +227,23 @@ export function createSupervisor(deps: WorkerDeps, options: SupervisorOptions = 
     start() {
       if (running) return;
       running = true;
-      loop = claimLoop();
+      loop = (async () => {
+        try {
+          const sub = await deps.sql.listen(STATUS_CHANNEL, (payload) => {
+            const [id, st] = payload.split(":");
+            if (id && st && attachments.has(id)) announced.set(id, st);
+          });
+          unlisten = () => sub.unlisten();
+        } catch (err) {
+          deps.log.warn("LISTEN failed; status changes are polled", { err });
+        }
+        await claimLoop();
+      })();
     },
     async stop() {
       running = false;
       await loop;
+      await unlisten?.().catch(() => {});
       await Promise.allSettled([...attachments.values()]);
       await deps.sql`update executions set lease_owner = null, lease_until = null where lease_owner = ${deps.workerId}`.catch(() => {});
     },

@@ -1,0 +1,257 @@
+/**
+ * A small fetch-based client of the REST API (docs/api.md). `fetch` is injected so tests can
+ * point it at a stub server; errors become `ApiError`s whose text is the server's own message.
+ */
+import { CliError } from "./errors.js";
+import type { Server } from "./config.js";
+
+export interface Project {
+  id: string;
+  name: string;
+  createdAt: string;
+  executionCount: number;
+}
+
+export interface ExecutionInput {
+  name: string;
+  uri: string;
+  file?: string | null;
+  sha256?: string | null;
+  size?: number | null;
+}
+
+export interface Execution {
+  id: string;
+  counter: number;
+  project: { id: string; name: string };
+  step: string;
+  title: string | null;
+  status: string;
+  statusDetail?: string | null;
+  code?: { kind: string; sha256: string | null; commit: string | null } | null;
+  image: string;
+  command: string;
+  parameters: Record<string, unknown>;
+  inputs: ExecutionInput[];
+  environmentVariables?: Record<string, string>;
+  runtime?: Record<string, unknown> | null;
+  exitCode?: number | null;
+  warnings?: string[];
+  metadataLatest?: Record<string, unknown>;
+  createdAt: string;
+  startedAt?: string | null;
+  endedAt?: string | null;
+  durationSeconds?: number | null;
+  [key: string]: unknown;
+}
+
+export interface LogLine {
+  seq: number;
+  time: string;
+  stream: "stdout" | "stderr" | "status";
+  line: string;
+}
+
+export interface LogPage {
+  lines: LogLine[];
+  next: number;
+  status: string;
+  finished: boolean;
+}
+
+export interface Datum {
+  id: string;
+  uri: string;
+  name: string;
+  size: number;
+  sha256: string;
+  metadata?: Record<string, unknown>;
+  executionId?: string | null;
+  createdAt?: string;
+}
+
+export interface CreateExecutionBody {
+  step: string;
+  code: string;
+  yamlPath: string;
+  parameters: Record<string, unknown>;
+  inputs: Record<string, string[]>;
+  environmentVariables: Record<string, string>;
+  title?: string;
+  image?: string;
+  gpus?: number;
+}
+
+export class ApiError extends CliError {
+  readonly status: number;
+  readonly code: string;
+  readonly details: unknown;
+  constructor(status: number, code: string, message: string, details?: unknown) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.code = code;
+    this.details = details;
+  }
+}
+
+/** Detail lines that the message does not already say (lint problems, parameter errors, …). */
+export function detailLines(message: string, details: unknown): string[] {
+  const out: string[] = [];
+  const add = (line: string) => {
+    if (line && !message.includes(line) && !out.includes(line)) out.push(line);
+  };
+  const visit = (d: unknown): void => {
+    if (d === null || d === undefined) return;
+    if (typeof d === "string") return add(d);
+    if (Array.isArray(d)) return d.forEach(visit);
+    if (typeof d !== "object") return add(String(d));
+    const o = d as Record<string, unknown>;
+    if (typeof o["message"] === "string") {
+      const msg = o["message"];
+      if (typeof o["parameter"] === "string") return add(`Parameter "${o["parameter"]}": ${msg}`);
+      if (o["line"] !== undefined || o["file"] !== undefined) {
+        const sev = o["severity"] === "warning" ? "warning: " : "";
+        return add(`${String(o["file"] ?? "valohai.yaml")}:${String(o["line"] ?? "?")}:${String(o["column"] ?? "?")}: ${sev}${msg}`);
+      }
+      return add(msg);
+    }
+    for (const key of ["problems", "errors"]) if (key in o) visit(o[key]);
+  };
+  visit(details);
+  return out;
+}
+
+interface RequestOptions {
+  query?: Record<string, string | number | undefined>;
+  json?: unknown;
+  body?: Uint8Array | NodeJS.ReadableStream | ReadableStream;
+  headers?: Record<string, string>;
+  /** Statuses answered without throwing (e.g. 404 for HEAD /code). */
+  accept?: number[];
+}
+
+export class ApiClient {
+  readonly server: Server;
+  private readonly fetchImpl: typeof fetch;
+
+  constructor(server: Server, fetchImpl: typeof fetch = globalThis.fetch) {
+    this.server = server;
+    this.fetchImpl = fetchImpl;
+  }
+
+  apiUrl(p: string): string {
+    return `${this.server.url}/api/v1${p}`;
+  }
+
+  /** Sends a request; non-2xx answers (outside `accept`) become ApiErrors. */
+  async raw(method: string, p: string, opts: RequestOptions = {}): Promise<Response> {
+    const url = new URL(this.apiUrl(p));
+    for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    const headers: Record<string, string> = { authorization: `Bearer ${this.server.token}`, accept: "application/json", ...opts.headers };
+    let body: RequestInit["body"];
+    if (opts.json !== undefined) {
+      headers["content-type"] = "application/json";
+      body = JSON.stringify(opts.json);
+    } else if (opts.body !== undefined) {
+      body = opts.body as RequestInit["body"];
+    }
+    let res: Response;
+    try {
+      res = await this.fetchImpl(url, {
+        method,
+        headers,
+        body,
+        ...(body && typeof (body as { getReader?: unknown }).getReader === "function" ? { duplex: "half" } : {}),
+      } as RequestInit);
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      throw new CliError(
+        `Cannot reach the vh server at ${this.server.url} (${cause?.code ?? cause?.message ?? (err as Error).message}): is it running?`,
+      );
+    }
+    if (res.ok || opts.accept?.includes(res.status)) return res;
+    throw await toApiError(res, method, p);
+  }
+
+  async json<T>(method: string, p: string, opts: RequestOptions = {}): Promise<T> {
+    const res = await this.raw(method, p, opts);
+    try {
+      return (await res.json()) as T;
+    } catch {
+      throw new CliError(`The server answered ${method} ${p} with something that is not JSON.`);
+    }
+  }
+
+  me() {
+    return this.json<{ token: { id: string; name: string; admin: boolean } }>("GET", "/me");
+  }
+  listProjects() {
+    return this.json<{ results: Project[] }>("GET", "/projects");
+  }
+  getProject(name: string) {
+    return this.json<Project>("GET", `/projects/${encodeURIComponent(name)}`);
+  }
+  createProject(name: string) {
+    return this.json<Project>("POST", "/projects", { json: { name } });
+  }
+  async hasCode(sha256: string): Promise<boolean> {
+    const res = await this.raw("HEAD", `/code/${sha256}`, { accept: [404] });
+    return res.status !== 404;
+  }
+  putCode(sha256: string, body: Uint8Array) {
+    return this.json<{ sha256: string; size: number; created: boolean }>("PUT", `/code/${sha256}`, {
+      body,
+      headers: { "content-type": "application/gzip" },
+    });
+  }
+  private exec(project: string, ref?: string | number): string {
+    const base = `/projects/${encodeURIComponent(project)}/executions`;
+    return ref === undefined ? base : `${base}/${encodeURIComponent(String(ref))}`;
+  }
+  createExecution(project: string, body: CreateExecutionBody) {
+    return this.json<Execution>("POST", this.exec(project), { json: body });
+  }
+  listExecutions(project: string, opts: { status?: string | undefined; limit?: number | undefined }) {
+    return this.json<{ results: Execution[] }>("GET", this.exec(project), { query: { status: opts.status, limit: opts.limit } });
+  }
+  getExecution(project: string, ref: string | number) {
+    return this.json<Execution>("GET", this.exec(project, ref));
+  }
+  stopExecution(project: string, ref: string | number) {
+    return this.json<Execution>("POST", `${this.exec(project, ref)}/stop`);
+  }
+  logs(project: string, ref: string | number, after: number, limit?: number) {
+    return this.json<LogPage>("GET", `${this.exec(project, ref)}/logs`, { query: { after, limit } });
+  }
+  outputs(project: string, ref: string | number) {
+    return this.json<{ results: Datum[] }>("GET", `${this.exec(project, ref)}/outputs`);
+  }
+  download(id: string) {
+    return this.raw("GET", `/data/${encodeURIComponent(id)}/download`, { headers: { accept: "*/*" } });
+  }
+  /** Where a person can look at the execution (the API record, until the UI has a page for it). */
+  executionUrl(project: string, counter: number): string {
+    return this.apiUrl(this.exec(project, counter));
+  }
+}
+
+async function toApiError(res: Response, method: string, p: string): Promise<ApiError> {
+  let code = "http_error";
+  let message = `${method} ${p} failed: HTTP ${res.status} ${res.statusText}`.trim();
+  let details: unknown;
+  const text = await res.text().catch(() => "");
+  try {
+    const body = JSON.parse(text) as { error?: { code?: string; message?: string; details?: unknown } };
+    if (body.error?.message) {
+      message = body.error.message;
+      code = body.error.code ?? code;
+      details = body.error.details;
+    }
+  } catch {
+    // not JSON: keep the generic message
+  }
+  if (res.status === 401 && code === "http_error") message = "The vh server refused the token (HTTP 401).";
+  const extra = detailLines(message, details);
+  return new ApiError(res.status, code, extra.length ? `${message}\n${extra.map((l) => `  ${l}`).join("\n")}` : message, details);
+}

@@ -1,0 +1,273 @@
+/**
+ * `vh exec run STEP [--adhoc] [--dry-run] [--json] [--watch] … [--PARAM=VALUE …] [--INPUT=URI …]`.
+ *
+ * Stages: parse the fixed options → read valohai.yaml → pick the step → parse the step options →
+ * validate every value (all errors at once, before any network call) → either print the plan
+ * (`--dry-run`, offline) or package, upload, create and optionally watch the execution.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { parse as parseYaml } from "yaml";
+import type { Execution } from "../api.js";
+import type { Context } from "../context.js";
+import { CliError } from "../errors.js";
+import { formatBytes, jsonText } from "../format.js";
+import { printLogs } from "../logs.js";
+import {
+  FIXED_OPTIONS,
+  applyStepOptions,
+  missingParameters,
+  parseVars,
+  resolveInputs,
+  splitRunArgs,
+  stepOptionTable,
+  withDefaults,
+  type RunFixed,
+} from "../run-args.js";
+import { buildCommandList, buildScript, loadValohaiYaml, sanitizeOptionName, suggest, validateParameterValues } from "../../valohai/index.js";
+import type { Problem, Step, ValohaiConfig } from "../../valohai/index.js";
+import { ensureProject } from "./project.js";
+import { defaultPacker, uploadIfMissing } from "../code.js";
+
+const DEFAULT_YAML = "valohai.yaml";
+
+export interface RunPlan {
+  step: string;
+  image: string;
+  command: string;
+  commandList: string[];
+  parameters: Record<string, unknown>;
+  inputs: Record<string, string[]>;
+  environmentVariables: Record<string, string>;
+  timeLimitSeconds: number | null;
+  noOutputTimeoutSeconds: number | null;
+}
+
+function formatProblem(p: Problem, file: string): string {
+  const where = `${p.file ?? file}:${p.line ?? "?"}:${p.column ?? "?"}`;
+  return `${where}: ${p.severity === "warning" ? "warning: " : ""}${p.message}`;
+}
+
+interface LoadedYaml {
+  config: ValohaiConfig;
+  /** Absolute path of the file. */
+  file: string;
+  /** Path inside the project root, as the server reads it from the snapshot (posix). */
+  yamlPath: string;
+}
+
+function loadYaml(ctx: Context, root: string, fixed: RunFixed): LoadedYaml {
+  const file = path.resolve(root, fixed.yaml ?? DEFAULT_YAML);
+  const rel = path.relative(root, file);
+  const display = path.relative(ctx.io.cwd, file) || file;
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch {
+    throw new CliError(
+      fixed.yaml ? `Cannot read ${display}.` : `No ${DEFAULT_YAML} in ${root}: vh exec run reads the steps from it (or pass --yaml PATH).`,
+    );
+  }
+  const { config, problems } = loadValohaiYaml(text, { filename: display });
+  if (!config) {
+    const lines = problems.filter((p) => p.severity === "error").map((p) => formatProblem(p, display));
+    throw new CliError(`${display} is invalid:\n${(lines.length ? lines : problems.map((p) => formatProblem(p, display))).join("\n")}`);
+  }
+  return { config, file, yamlPath: rel.split(path.sep).join("/") };
+}
+
+/** Exact name, else the one step that starts with it. */
+export function matchStep(config: ValohaiConfig, name: string): Step {
+  const names = [...config.steps.keys()];
+  const exact = config.steps.get(name);
+  if (exact) return exact;
+  let hits = names.filter((n) => n.startsWith(name));
+  if (hits.length === 0) hits = names.filter((n) => n.toLowerCase().startsWith(name.toLowerCase()));
+  if (hits.length === 1) return config.steps.get(hits[0]!)!;
+  const list = names.length ? names.join(", ") : "(none)";
+  if (hits.length > 1) throw new CliError(`"${name}" matches several steps: ${hits.join(", ")}. Type more of the name.`);
+  const hint = suggest(name, names);
+  throw new CliError(`There is no step "${name}".${hint ? ` Did you mean "${hint}"?` : ""} Steps: ${list}.`);
+}
+
+function readParameterFile(ctx: Context, file: string): Record<string, unknown> {
+  const abs = path.resolve(ctx.io.cwd, file);
+  let data: unknown;
+  try {
+    data = parseYaml(fs.readFileSync(abs, "utf8"));
+  } catch (err) {
+    throw new CliError(`Cannot read the parameter file ${file}: ${(err as Error).message}`);
+  }
+  if (!data || typeof data !== "object" || Array.isArray(data)) {
+    throw new CliError(`The parameter file ${file} must be a JSON or YAML mapping of parameter names to values.`);
+  }
+  return data as Record<string, unknown>;
+}
+
+function defaultText(v: unknown): string {
+  if (Array.isArray(v)) return v.map(String).join(", ");
+  return String(v);
+}
+
+export function runHelp(step?: Step): string {
+  const out: string[] = [];
+  out.push("Usage: vh exec run [options] STEP [step options]", "");
+  out.push("Start an execution of a valohai.yaml step (STEP may be a unique prefix of its name).", "");
+  out.push("Options:");
+  const rows = FIXED_OPTIONS.map((o) => [`${o.short ? `-${o.short}, ` : "    "}--${o.long}${o.value ? ` <${o.value}>` : ""}`, o.help]);
+  const w = Math.max(...rows.map((r) => r[0]!.length));
+  for (const [a, b] of rows) out.push(`  ${a!.padEnd(w)}  ${b}`);
+  if (!step) {
+    out.push("", "Step options: run `vh exec run STEP --help` to list a step's parameters and inputs.");
+    return out.join("\n") + "\n";
+  }
+  const { shadowed } = stepOptionTable(step);
+  const prow: string[][] = [];
+  for (const p of step.parameters.values()) {
+    const opt = `--${sanitizeOptionName(p.name)}`;
+    const bits: string[] = [];
+    if (p.description) bits.push(p.description);
+    if (p.type === "flag") bits.push("flag: true/false/yes/no/1/0; a bare flag means true (a vh extension)");
+    else bits.push(p.type);
+    if (p.multiple !== "none") bits.push("repeat the option for more values");
+    if (p.default !== undefined && p.default !== null) bits.push(`default: ${defaultText(p.default)}`);
+    else if (!p.optional) bits.push("required");
+    prow.push([p.type === "flag" ? `${opt}[=BOOL]` : `${opt}=${p.type.toUpperCase()}`, bits.join("; ")]);
+  }
+  const irow: string[][] = [];
+  for (const i of step.inputs.values()) {
+    const bits = ["URI, repeatable"];
+    if (i.description) bits.unshift(i.description);
+    if (i.default.length) bits.push(`default: ${i.default.join(", ")}`);
+    else if (!i.optional) bits.push("required");
+    irow.push([`--${sanitizeOptionName(i.name)}=URI`, bits.join("; ")]);
+  }
+  const w2 = Math.max(0, ...[...prow, ...irow].map((r) => r[0]!.length));
+  out.push("", `Parameter Options (step "${step.name}"):`);
+  if (!prow.length) out.push("  (none)");
+  for (const [a, b] of prow) out.push(`  ${a!.padEnd(w2)}  ${b}`);
+  out.push("", `Input Options (step "${step.name}"):`);
+  if (!irow.length) out.push("  (none)");
+  for (const [a, b] of irow) out.push(`  ${a!.padEnd(w2)}  ${b}`);
+  for (const s of shadowed) out.push("", `Note: ${s}`);
+  if (step.parameters.size) out.push("", "--parameter-file FILE takes a JSON/YAML mapping keyed by parameter name (or option name).");
+  return out.join("\n") + "\n";
+}
+
+interface Prepared {
+  step: Step;
+  plan: RunPlan;
+  /** Only the inputs given on the command line; the server applies the YAML defaults. */
+  givenInputs: Record<string, string[]>;
+  givenEnv: Record<string, string>;
+  yamlPath: string;
+}
+
+/** Everything up to the network: returns the plan or throws one CliError listing every problem. */
+function prepare(ctx: Context, root: string, stepName: string, fixed: RunFixed, tokens: Parameters<typeof applyStepOptions>[1]): Prepared {
+  const loaded = loadYaml(ctx, root, fixed);
+  const step = matchStep(loaded.config, stepName);
+  const fileValues = fixed.parameterFile ? readParameterFile(ctx, fixed.parameterFile) : undefined;
+  const given = applyStepOptions(step, tokens, fileValues);
+  for (const w of given.warnings) ctx.warn(w);
+  const errors = [...given.errors];
+  const values = withDefaults(step, given.parameters);
+  const missing = missingParameters(step, values);
+  errors.push(...missing);
+  const missingNames = new Set([...step.parameters.values()].filter((p) => missing.some((m) => m.startsWith(`Parameter "${p.name}" `))).map((p) => p.name));
+  const present = Object.fromEntries(Object.entries(values).filter(([k]) => !missingNames.has(k)));
+  const validated = validateParameterValues(step, present);
+  for (const e of validated.errors) {
+    if (!missingNames.has(e.parameter)) errors.push(`Parameter "${e.parameter}": ${e.message}`);
+  }
+  const inputs = resolveInputs(step, given.inputs);
+  errors.push(...inputs.errors);
+  const vars = parseVars(fixed.vars);
+  errors.push(...vars.errors);
+  if (errors.length) throw new CliError(errors.join("\n"));
+
+  const environmentVariables: Record<string, string> = {};
+  for (const v of step.environmentVariables.values()) if (v.default !== undefined) environmentVariables[v.name] = v.default;
+  Object.assign(environmentVariables, vars.env);
+  const plan: RunPlan = {
+    step: step.name,
+    image: fixed.image ?? step.image,
+    command: buildScript(step, validated.values, { joiner: fixed.joiner }),
+    commandList: buildCommandList(step, validated.values),
+    parameters: JSON.parse(JSON.stringify(validated.values)) as Record<string, unknown>,
+    inputs: inputs.inputs,
+    environmentVariables,
+    timeLimitSeconds: step.timeLimitSeconds ?? null,
+    noOutputTimeoutSeconds: step.noOutputTimeoutSeconds ?? null,
+  };
+  return { step, plan, givenInputs: given.inputs, givenEnv: vars.env, yamlPath: loaded.yamlPath };
+}
+
+export async function execRunCommand(ctx: Context, args: string[]): Promise<number> {
+  const { fixed, step: stepName, tokens, errors } = splitRunArgs(args);
+  const root = ctx.rootDir();
+  if (fixed.help) {
+    let step: Step | undefined;
+    if (stepName) step = matchStep(loadYaml(ctx, root, fixed).config, stepName);
+    ctx.io.stdout.write(runHelp(step));
+    return 0;
+  }
+  if (errors.length) throw new CliError(errors.join("\n"));
+  if (!stepName) {
+    let steps = "";
+    try {
+      steps = ` Steps: ${[...loadYaml(ctx, root, fixed).config.steps.keys()].join(", ") || "(none)"}.`;
+    } catch {
+      // the missing STEP is the error to report
+    }
+    throw new CliError(`Missing STEP: vh exec run STEP [options].${steps}`);
+  }
+  const prepared = prepare(ctx, root, stepName, fixed, tokens);
+
+  if (fixed.dryRun) {
+    if (fixed.json) ctx.io.stdout.write(jsonText(prepared.plan));
+    else ctx.io.stdout.write(prepared.plan.command.endsWith("\n") ? prepared.plan.command : `${prepared.plan.command}\n`);
+    return 0;
+  }
+  if (!fixed.adhoc) {
+    throw new CliError(
+      "Only --adhoc runs are supported for now: vh exec run --adhoc STEP packages this directory and runs it. Runs of git commits come with the GitHub App.",
+      2,
+    );
+  }
+  const yamlPath = path.isAbsolute(prepared.yamlPath) || prepared.yamlPath.startsWith("..") ? undefined : prepared.yamlPath;
+  if (!yamlPath) throw new CliError(`--yaml must point inside the project root ${root}: the server reads it from the uploaded snapshot.`);
+
+  const client = ctx.client();
+  const project = await ensureProject(ctx, client, root, fixed.project);
+
+  const pkg = await (ctx.io.packer ?? defaultPacker)(root, { stderr: ctx.io.stderr });
+  for (const w of pkg.warnings) ctx.warn(w);
+  const upload = await uploadIfMissing(client, pkg);
+  ctx.info(
+    upload.uploaded
+      ? `Uploaded ${upload.bytes} bytes (${formatBytes(upload.bytes)}, ${pkg.fileCount} files).`
+      : "Code unchanged, nothing uploaded.",
+  );
+
+  const execution: Execution = await client.createExecution(project, {
+    step: prepared.step.name,
+    code: pkg.sha256,
+    yamlPath,
+    parameters: prepared.plan.parameters,
+    inputs: prepared.givenInputs,
+    environmentVariables: prepared.givenEnv,
+    ...(fixed.title !== undefined ? { title: fixed.title } : {}),
+    ...(fixed.image !== undefined ? { image: fixed.image } : {}),
+    ...(fixed.gpus !== undefined ? { gpus: fixed.gpus } : {}),
+  });
+  ctx.info(`Execution #${execution.counter} started (${execution.status}): ${client.executionUrl(project, execution.counter)}`);
+  if (!fixed.watch) {
+    ctx.io.stdout.write(fixed.json ? jsonText(execution) : `${execution.counter}\n`);
+    return 0;
+  }
+  const result = await printLogs(ctx.io, client, project, execution.counter, { follow: true, stdout: true, stderr: true, status: true });
+  if (fixed.json) ctx.io.stdout.write(jsonText(await client.getExecution(project, execution.counter)));
+  ctx.info(`Execution #${execution.counter} ${result.status}.`);
+  return result.status === "completed" ? 0 : 1;
+}

@@ -1,0 +1,29 @@
+/** `vh login --url URL --token TOKEN` (checked with GET /me) and `vh logout`. The token is never printed. */
+import { ApiClient } from "../api.js";
+import { configFilePath, normalizeUrl, readConfigFile, writeConfigFile } from "../config.js";
+import { CliError } from "../errors.js";
+import type { Context } from "../context.js";
+
+export async function loginCommand(ctx: Context, opts: { url?: string; token?: string }): Promise<number> {
+  const rawUrl = opts.url ?? ctx.flags.url;
+  const token = opts.token ?? ctx.flags.token;
+  if (!rawUrl || !token) throw new CliError("vh login needs both --url URL and --token TOKEN.");
+  const url = normalizeUrl(rawUrl);
+  const me = await new ApiClient({ url, token, source: "flags" }, ctx.io.fetch).me();
+  const file = readConfigFile(ctx.io.env);
+  writeConfigFile(ctx.io.env, { ...file, url, token });
+  ctx.info(`Logged in to ${url} with token "${me.token.name}"${me.token.admin ? " (admin)" : ""}; saved in ${configFilePath(ctx.io.env)}.`);
+  return 0;
+}
+
+export async function logoutCommand(ctx: Context): Promise<number> {
+  const file = readConfigFile(ctx.io.env);
+  if (!file.url && !file.token) {
+    ctx.info("Not logged in.");
+    return 0;
+  }
+  const { url: _url, token: _token, ...rest } = file;
+  writeConfigFile(ctx.io.env, rest);
+  ctx.info(`Logged out of ${file.url ?? "the server"}; project links are kept.`);
+  return 0;
+}

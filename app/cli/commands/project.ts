@@ -1,0 +1,88 @@
+/** `vh project create|link|status|list`: a link maps a directory to a project on a server. */
+import path from "node:path";
+import { ApiError, type ApiClient, type Project } from "../api.js";
+import { saveLink } from "../config.js";
+import type { Context } from "../context.js";
+import { formatTime, jsonText, table } from "../format.js";
+import { println } from "../io.js";
+
+function link(ctx: Context, project: Project, dir = ctx.io.cwd): void {
+  saveLink(ctx.io.env, dir, { url: ctx.server().url, project: project.name });
+}
+
+export async function projectCreateCommand(ctx: Context, name: string): Promise<number> {
+  const project = await ctx.client().createProject(name);
+  link(ctx, project);
+  ctx.info(`Created project "${project.name}" on ${ctx.server().url} and linked ${path.resolve(ctx.io.cwd)} to it.`);
+  return 0;
+}
+
+export async function projectLinkCommand(ctx: Context, name: string): Promise<number> {
+  const project = await ctx.client().getProject(name);
+  link(ctx, project);
+  ctx.info(`Linked ${path.resolve(ctx.io.cwd)} to project "${project.name}" on ${ctx.server().url}.`);
+  return 0;
+}
+
+export async function projectStatusCommand(ctx: Context, opts: { json?: boolean }): Promise<number> {
+  const found = ctx.link();
+  if (!found) {
+    ctx.info(`${path.resolve(ctx.io.cwd)} is not linked to a vh project: run \`vh project link NAME\` or \`vh project create NAME\`.`);
+    return 1;
+  }
+  ctx.warnIfOtherServer(found);
+  const project = await ctx.client().getProject(found.project);
+  if (opts.json) {
+    ctx.io.stdout.write(jsonText({ dir: found.dir, url: ctx.server().url, project }));
+    return 0;
+  }
+  println(ctx.io.stdout, `Project:    ${project.name} (${project.id})`);
+  println(ctx.io.stdout, `Server:     ${ctx.server().url} (from ${ctx.server().source})`);
+  println(ctx.io.stdout, `Linked dir: ${found.dir}`);
+  println(ctx.io.stdout, `Executions: ${project.executionCount}`);
+  println(ctx.io.stdout, `Created:    ${formatTime(project.createdAt)}`);
+  return 0;
+}
+
+export async function projectListCommand(ctx: Context, opts: { json?: boolean }): Promise<number> {
+  const { results } = await ctx.client().listProjects();
+  if (opts.json) {
+    ctx.io.stdout.write(jsonText(results));
+    return 0;
+  }
+  ctx.io.stdout.write(table(["NAME", "EXECUTIONS", "CREATED"], results.map((p) => [p.name, String(p.executionCount), formatTime(p.createdAt)])));
+  return 0;
+}
+
+/** A project name made from a directory name (`My Repo` → `My-Repo`), within the server's rules. */
+export function projectNameFor(dir: string): string {
+  const base = path.basename(path.resolve(dir));
+  const name = base.replace(/[^A-Za-z0-9._-]+/g, "-").replace(/^[^A-Za-z0-9]+/, "").slice(0, 100);
+  return name || "project";
+}
+
+/**
+ * The project of `dir` for an ad-hoc run: the link if there is one, else a project named after the
+ * directory, created (or, when it exists, linked) and linked now — said on stderr.
+ */
+export async function ensureProject(ctx: Context, client: ApiClient, dir: string, explicit?: string): Promise<string> {
+  if (explicit) return explicit;
+  const found = ctx.link();
+  if (found) {
+    ctx.warnIfOtherServer(found);
+    return found.project;
+  }
+  const name = projectNameFor(dir);
+  let project: Project;
+  let created = true;
+  try {
+    project = await client.createProject(name);
+  } catch (err) {
+    if (!(err instanceof ApiError && err.status === 409)) throw err;
+    project = await client.getProject(name);
+    created = false;
+  }
+  saveLink(ctx.io.env, dir, { url: client.server.url, project: project.name });
+  ctx.info(`${created ? "Created project" : "Linked to the existing project"} "${project.name}" on ${client.server.url} for ${dir} (change with \`vh project link NAME\`).`);
+  return project.name;
+}

@@ -1,0 +1,52 @@
+/** Small text helpers for human output: tables, durations, sizes, times. */
+
+export function formatDuration(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return "-";
+  if (seconds < 60) return `${seconds < 10 ? seconds.toFixed(1) : Math.round(seconds)}s`;
+  const s = Math.round(seconds);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const rest = String(s % 60).padStart(2, "0");
+  return h ? `${h}h${String(m).padStart(2, "0")}m${rest}s` : `${m}m${rest}s`;
+}
+
+export function formatBytes(n: number | null | undefined): string {
+  if (n === null || n === undefined || !Number.isFinite(n)) return "-";
+  if (n < 1024) return `${n} B`;
+  const units = ["KiB", "MiB", "GiB", "TiB"];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
+}
+
+/** `2025-01-02T03:04:05.678Z` → `2025-01-02 03:04:05` (UTC, so output is the same everywhere). */
+export function formatTime(iso: string | null | undefined): string {
+  if (!iso) return "-";
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return d.toISOString().slice(0, 19).replace("T", " ");
+}
+
+/** Rows as left-aligned columns separated by two spaces; trailing spaces trimmed. */
+export function columns(rows: string[][]): string {
+  const n = Math.max(0, ...rows.map((r) => r.length));
+  const widths = Array.from({ length: n }, (_, i) => Math.max(0, ...rows.map((r) => (r[i] ?? "").length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join("  ").trimEnd() + "\n").join("");
+}
+
+export function table(header: string[], rows: string[][]): string {
+  return columns([header, ...rows]);
+}
+
+/** A JSON value shown in one line for humans: strings bare, the rest as JSON. */
+export function showValue(v: unknown): string {
+  return typeof v === "string" ? v : JSON.stringify(v);
+}
+
+export function jsonText(v: unknown): string {
+  return JSON.stringify(v, null, 2) + "\n";
+}

@@ -1,0 +1,265 @@
+/**
+ * `vh`: the command-line client (mimics valohai-cli). `main` never exits the process; it returns
+ * the exit code, and takes its streams, environment and working directory from `io`, so tests run
+ * it in-process.
+ *
+ * Verbs match by unique case-insensitive prefix (`vh ex r` = `vh exec run`), with the aliases
+ * `execution` → `exec`, `start` → `run`, `new`/`add` → `create`; a leaf name alone finds its group
+ * when that is unambiguous (`vh link NAME` = `vh project link NAME`).
+ */
+import { Command, CommanderError, Option } from "commander";
+import { CliError } from "./errors.js";
+import { Context } from "./context.js";
+import { completeIo, type PartialIo } from "./io.js";
+import { execRunCommand } from "./commands/exec-run.js";
+import { execListCommand, execLogsCommand, execOutputsCommand, execShowCommand, execStopCommand } from "./commands/exec.js";
+import { loginCommand, logoutCommand } from "./commands/login.js";
+import { projectCreateCommand, projectLinkCommand, projectListCommand, projectStatusCommand } from "./commands/project.js";
+import { lintCommand } from "./commands/lint.js";
+
+const VERSION = "0.1.0";
+
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < 1) throw new CliError(`"${v}" is not a positive whole number.`);
+  return n;
+}
+
+/** Builds the command tree; `run` receives each action's exit code. */
+export function buildProgram(ctxOf: () => Context, setCode: (code: number) => void): Command {
+  const program = new Command("vh");
+  const ctx = () => ctxOf();
+  const act =
+    <A extends unknown[]>(fn: (...args: A) => Promise<number>) =>
+    async (...args: A) => {
+      setCode(await fn(...args));
+    };
+  program
+    .description("vh: run valohai.yaml steps on a vh server (a valohai-cli look-alike)")
+    .version(VERSION, "-V, --version")
+    .option("--url <url>", "server URL (else VH_URL, the `vh login` file, or the local `npm start` server)")
+    .option("--token <token>", "API token (else VH_TOKEN, the `vh login` file, or the local server's admin token)")
+    .enablePositionalOptions()
+    .showSuggestionAfterError(true);
+
+  const projectOpt = () => new Option("--project <name>", "the project (default: the one linked to this directory)");
+
+  // exec
+  const exec = program.command("exec").alias("execution").description("run and inspect executions");
+  exec
+    .command("run")
+    .alias("start")
+    .description("start an execution of a step: vh exec run --adhoc STEP [--PARAM=VALUE ...] (see vh exec run --help)")
+    .usage("[options] STEP [step options]")
+    .argument("[args...]")
+    .helpOption(false)
+    .allowUnknownOption(true)
+    .allowExcessArguments(true)
+    .action(act(async (args: string[]) => execRunCommand(ctx(), args)));
+  exec
+    .command("list")
+    .description("list the project's executions, newest first")
+    .option("--status <status>", "only executions with this status")
+    .option("-n, --limit <n>", "at most this many (default 50)", positiveInt)
+    .option("--json", "print JSON")
+    .addOption(projectOpt())
+    .action(act(async (opts: { status?: string; limit?: number; json?: boolean; project?: string }) => execListCommand(ctx(), opts)));
+  exec
+    .command("show")
+    .alias("info")
+    .description("show one execution (N: 3, #3 or latest)")
+    .argument("<N>")
+    .option("--json", "print the raw record")
+    .addOption(projectOpt())
+    .action(act(async (n: string, opts: { json?: boolean; project?: string }) => execShowCommand(ctx(), n, opts)));
+  exec
+    .command("logs")
+    .description("print an execution's log: stdout to stdout, stderr and status lines to stderr")
+    .argument("<N>")
+    .option("-f, --follow", "keep printing until the execution ends; exit 0 only if it completed")
+    .option("--no-stdout", "leave out stdout lines")
+    .option("--no-stderr", "leave out stderr lines")
+    .option("--no-status", "leave out vh's status lines")
+    .addOption(projectOpt())
+    .action(
+      act(async (n: string, opts: { follow?: boolean; stdout?: boolean; stderr?: boolean; status?: boolean; project?: string }) =>
+        execLogsCommand(ctx(), n, opts),
+      ),
+    );
+  exec
+    .command("outputs")
+    .description("list an execution's output files; --download DIR fetches them and checks their sha256")
+    .argument("<N>")
+    .option("-d, --download <dir>", "download every output to DIR/<name>")
+    .option("--json", "print JSON")
+    .addOption(projectOpt())
+    .action(act(async (n: string, opts: { download?: string; json?: boolean; project?: string }) => execOutputsCommand(ctx(), n, opts)));
+  exec
+    .command("stop")
+    .description("stop an execution")
+    .argument("<N>")
+    .option("--json", "print the execution record")
+    .addOption(projectOpt())
+    .action(act(async (n: string, opts: { json?: boolean; project?: string }) => execStopCommand(ctx(), n, opts)));
+
+  // project
+  const project = program.command("project").description("link this directory to a project on the server");
+  project
+    .command("create")
+    .aliases(["new", "add"])
+    .description("create a project and link this directory to it")
+    .argument("<name>")
+    .action(act(async (name: string) => projectCreateCommand(ctx(), name)));
+  project
+    .command("link")
+    .description("link this directory to an existing project")
+    .argument("<name>")
+    .action(act(async (name: string) => projectLinkCommand(ctx(), name)));
+  project
+    .command("status")
+    .description("show the project linked to this directory")
+    .option("--json", "print JSON")
+    .action(act(async (opts: { json?: boolean }) => projectStatusCommand(ctx(), opts)));
+  project
+    .command("list")
+    .description("list the server's projects")
+    .option("--json", "print JSON")
+    .action(act(async (opts: { json?: boolean }) => projectListCommand(ctx(), opts)));
+
+  program
+    .command("lint")
+    .description("check valohai.yaml files (default: ./valohai.yaml)")
+    .argument("[files...]")
+    .option("--json", "print the problems as JSON")
+    .option("--strict-warnings", "exit 1 on warnings too")
+    .action(
+      act(async (files: string[], opts: { json?: boolean; strictWarnings?: boolean }) => {
+        const { io } = ctx();
+        return lintCommand(files, { json: opts.json ?? false, strictWarnings: opts.strictWarnings ?? false }, { stdout: io.stdout, stderr: io.stderr, cwd: io.cwd });
+      }),
+    );
+
+  program
+    .command("login")
+    .description("save a server URL and token (checked with the server) for later commands")
+    .option("--url <url>", "server URL")
+    .option("--token <token>", "API token")
+    .action(act(async (opts: { url?: string; token?: string }) => loginCommand(ctx(), opts)));
+  program
+    .command("logout")
+    .description("forget the saved token (project links stay)")
+    .action(act(async () => logoutCommand(ctx())));
+  // `--url`/`--token` also after the verb (`vh exec list --url X`), except where the command owns
+  // its options (`run` parses its own, `login` saves them).
+  const leaves = (c: Command): Command[] => (c.commands.length ? c.commands.flatMap(leaves) : [c]);
+  for (const leaf of leaves(program)) {
+    if (leaf.name() === "run" || leaf.name() === "login") continue;
+    leaf.addOption(new Option("--url <url>").hideHelp()).addOption(new Option("--token <token>").hideHelp());
+  }
+  return program;
+}
+
+function norm(s: string): string {
+  return s.toLowerCase().replace(/_/g, "-");
+}
+
+function namesOf(c: Command): string[] {
+  return [c.name(), ...c.aliases()];
+}
+
+/** Options of the root command that take a value (so resolution skips their value). */
+const ROOT_VALUE_OPTIONS = new Set(["--url", "--token"]);
+
+/**
+ * Rewrites verb words to full command names: unique case-insensitive prefixes, aliases, `_` → `-`,
+ * and a bare leaf name to `group leaf`. Unknown words are left for commander to report.
+ */
+export function resolveVerbs(program: Command, argv: string[]): string[] {
+  const out = [...argv];
+  let cmd = program;
+  let i = 0;
+  while (i < out.length) {
+    const tok = out[i]!;
+    if (tok === "--") break;
+    if (tok.startsWith("-")) {
+      if (cmd === program && ROOT_VALUE_OPTIONS.has(tok)) i++;
+      i++;
+      continue;
+    }
+    if (cmd.commands.length === 0 || tok === "help") break;
+    const t = norm(tok);
+    const exact = cmd.commands.find((c) => namesOf(c).some((n) => norm(n) === t));
+    let found = exact;
+    if (!found) {
+      const hits = cmd.commands.filter((c) => namesOf(c).some((n) => norm(n).startsWith(t)));
+      if (hits.length > 1) {
+        const names = hits.map((c) => c.name()).join(", ");
+        throw new CliError(`"${tok}" is ambiguous: ${names}.`);
+      }
+      found = hits[0];
+    }
+    if (!found && cmd === program) {
+      // `vh link NAME` → `vh project link NAME`
+      const leaves = program.commands.flatMap((g) => g.commands.filter((c) => namesOf(c).some((n) => norm(n) === t)).map((c) => [g, c] as const));
+      if (leaves.length === 1) {
+        const [g, c] = leaves[0]!;
+        out.splice(i, 1, g.name(), c.name());
+        cmd = c;
+        i += 2;
+        continue;
+      }
+    }
+    if (!found) break;
+    out[i] = found.name();
+    cmd = found;
+    i++;
+  }
+  return out;
+}
+
+export async function main(argv: string[], partialIo?: PartialIo): Promise<number> {
+  const io = completeIo(partialIo);
+  let code = 0;
+  let context: Context | undefined;
+  let program: Command | undefined;
+  let leafFlags: { url?: string; token?: string } = {};
+  const ctxOf = () => {
+    if (!context) {
+      const opts = program!.opts<{ url?: string; token?: string }>();
+      context = new Context(io, { url: leafFlags.url ?? opts.url, token: leafFlags.token ?? opts.token });
+    }
+    return context;
+  };
+  program = buildProgram(ctxOf, (c) => {
+    code = c;
+  });
+  program.hook("preAction", (_root, action) => {
+    if (action.name() !== "login") leafFlags = action.opts<{ url?: string; token?: string }>();
+  });
+  const configure = (c: Command) => {
+    c.exitOverride();
+    c.configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+      outputError: (s, write) => write(s),
+    });
+    c.commands.forEach(configure);
+  };
+  configure(program);
+  try {
+    const args = resolveVerbs(program, argv);
+    await program.parseAsync(args, { from: "user" });
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // help and version end in a "CommanderError" with exit code 0; the message was printed already.
+      return err.exitCode;
+    }
+    if (err instanceof CliError) {
+      io.stderr.write(`error: ${err.message}\n`);
+      return err.exitCode;
+    }
+    io.stderr.write(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    return 1;
+  }
+}

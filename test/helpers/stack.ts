@@ -1,0 +1,71 @@
+/**
+ * A whole vh (HTTP + worker + local runner + local store) on a database of its own, for end-to-end
+ * tests and benches. `databaseUrl` comes from the test template (tests) or an embedded Postgres
+ * started here (benches).
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { loadConfig, type Config } from "../../app/config.js";
+import { createLogger } from "../../app/log.js";
+import { startVh, type RunningVh } from "../../app/start.js";
+
+export interface Stack {
+  vh: RunningVh;
+  config: Config;
+  dataDir: string;
+  /** Calls the REST API with the admin token; throws on non-2xx with the server's message. */
+  api<T = unknown>(method: string, p: string, body?: unknown, headers?: Record<string, string>): Promise<T>;
+  raw(method: string, p: string, body?: string | Buffer, headers?: Record<string, string>): Promise<Response>;
+  stop(): Promise<void>;
+}
+
+export function tempDir(prefix: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  fs.chmodSync(dir, 0o755);
+  return dir;
+}
+
+export async function startStack(opts: { databaseUrl: string; env?: Record<string, string>; worker?: boolean }): Promise<Stack> {
+  const dataDir = tempDir("vh-stack-");
+  const config = loadConfig({
+    DATABASE_URL: opts.databaseUrl,
+    VH_DATA_DIR: dataDir,
+    PORT: "0",
+    VH_DOCKER: "never",
+    XDG_CONFIG_HOME: path.join(dataDir, "xdg"),
+    VH_LOG_LEVEL: "warn",
+    ...opts.env,
+  });
+  const vh = await startVh(config, createLogger(config.logLevel), { worker: opts.worker ?? true });
+  async function raw(method: string, p: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<Response> {
+    return fetch(vh.url + p, { method, body, headers: { authorization: `Bearer ${vh.token}`, ...headers } });
+  }
+  return {
+    vh,
+    config,
+    dataDir,
+    raw,
+    async api<T>(method: string, p: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+      const res = await raw(method, p, body === undefined ? undefined : JSON.stringify(body), { "content-type": "application/json", ...headers });
+      const text = await res.text();
+      if (!res.ok) throw Object.assign(new Error(`${method} ${p} → ${res.status}: ${text}`), { status: res.status, body: text });
+      return (text ? JSON.parse(text) : undefined) as T;
+    },
+    async stop() {
+      await vh.stop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Waits until `check` returns a value (not undefined), polling; throws with `what` after `ms`. */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined>, ms = 30_000, every = 50): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, every));
+  }
+}
