@@ -26,8 +26,14 @@ export function tempDir(prefix: string): string {
   return dir;
 }
 
-export async function startStack(opts: { databaseUrl: string; env?: Record<string, string>; worker?: boolean }): Promise<Stack> {
-  const dataDir = tempDir("vh-stack-");
+export async function startStack(opts: {
+  databaseUrl: string;
+  env?: Record<string, string>;
+  worker?: boolean;
+  /** Reuse a data dir (a restart); otherwise a new temp dir, removed by stop(). */
+  dataDir?: string;
+}): Promise<Stack> {
+  const dataDir = opts.dataDir ?? tempDir("vh-stack-");
   const config = loadConfig({
     DATABASE_URL: opts.databaseUrl,
     VH_DATA_DIR: dataDir,
@@ -54,7 +60,7 @@ export async function startStack(opts: { databaseUrl: string; env?: Record<strin
     },
     async stop() {
       await vh.stop();
-      fs.rmSync(dataDir, { recursive: true, force: true });
+      if (!opts.dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
