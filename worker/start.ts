@@ -5,6 +5,7 @@
  */
 import os from "node:os";
 import { randomBytes } from "node:crypto";
+import pg from "pg";
 import { run, type Runner as GraphileRunner, type TaskList } from "graphile-worker";
 import type { Config } from "../app/config.js";
 import type { Logger } from "../app/log.js";
@@ -44,8 +45,13 @@ export async function startWorker(opts: {
     log: opts.log,
     workerId: `${os.hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`,
   };
+  // Our own pool, so an idle client killed by a Postgres shutdown is logged, not a crash, and so
+  // the pool is closed before the database goes away.
+  const pgPool = new pg.Pool({ connectionString: opts.database.connectionString, max: opts.config.worker.concurrency + 2 });
+  pgPool.on("error", (err) => opts.log.debug("queue pool client error", { err }));
+  pgPool.on("connect", (client) => client.on("error", (err) => opts.log.debug("queue client error", { err })));
   const graphile: GraphileRunner = await run({
-    connectionString: opts.database.connectionString,
+    pgPool,
     concurrency: opts.config.worker.concurrency,
     noHandleSignals: true,
     pollInterval: 1000,
@@ -62,6 +68,7 @@ export async function startWorker(opts: {
       stopped ??= (async () => {
         await graphile.stop();
         await supervisor.stop();
+        await pgPool.end();
       })();
       return stopped;
     },

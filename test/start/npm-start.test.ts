@@ -1,0 +1,112 @@
+/**
+ * `npm start` as a newcomer runs it: no DATABASE_URL, so an embedded Postgres in VH_DATA_DIR; the
+ * URL printed; an admin token the CLI finds; Ctrl-C stops everything (no orphaned Postgres); a
+ * second start finds the data again.
+ */
+import { spawn, execFileSync, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import net from "node:net";
+import { afterAll, describe, expect, it } from "vitest";
+import { tempDir } from "../helpers/stack.js";
+
+const root = path.resolve(import.meta.dirname, "../..");
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const a = s.address() as net.AddressInfo;
+      s.close(() => resolve(a.port));
+    });
+  });
+}
+
+function start(env: Record<string, string>): Promise<{ child: ChildProcess; url: string; output: () => string }> {
+  const child = spawn(process.execPath, ["--import", "tsx", "app/main.ts"], {
+    cwd: root,
+    env: { PATH: process.env["PATH"] ?? "", HOME: env["HOME"] ?? "", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no URL printed in 60 s:\n${out}`)), 60_000);
+    const check = () => {
+      const m = /vh is running at (http:\/\/\S+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, url: m[1]!, output: () => out });
+      }
+    };
+    child.stdout!.on("data", check);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited ${code}:\n${out}`));
+    });
+  });
+}
+
+function stop(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => {
+    child.removeAllListeners("exit");
+    child.on("exit", (code) => resolve(code));
+    child.kill("SIGINT");
+  });
+}
+
+function postgresRunningIn(dir: string): boolean {
+  try {
+    const out = execFileSync("ps", ["-eo", "args"], { encoding: "utf8" });
+    return out.split("\n").some((l) => l.includes("postgres") && l.includes(dir));
+  } catch {
+    return false;
+  }
+}
+
+describe("npm start on embedded defaults", () => {
+  const dir = tempDir("vh-start-");
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it("starts, serves, stops cleanly on Ctrl-C, and keeps its data", async () => {
+    const dataDir = path.join(dir, "data");
+    const env = {
+      VH_DATA_DIR: dataDir,
+      PORT: String(await freePort()),
+      VH_EMBEDDED_PG_PORT: String(await freePort()),
+      XDG_CONFIG_HOME: path.join(dir, "xdg"),
+      HOME: dir,
+      VH_LOG_LEVEL: "warn",
+    };
+    const first = await start(env);
+    expect(first.url).toBe(`http://127.0.0.1:${env.PORT}`);
+    expect(await (await fetch(`${first.url}/healthz`)).json()).toEqual({ ok: true });
+    const token = fs.readFileSync(path.join(dataDir, "admin-token"), "utf8").trim();
+    expect(fs.statSync(path.join(dataDir, "admin-token")).mode & 0o777).toBe(0o600);
+    const pointer = JSON.parse(fs.readFileSync(path.join(dir, "xdg/vh/local-server.json"), "utf8")) as { url: string; tokenFile: string };
+    expect(pointer).toMatchObject({ url: first.url, tokenFile: path.join(dataDir, "admin-token") });
+    expect((await fetch(`${first.url}/api/v1/projects`)).status).toBe(401);
+    const created = await fetch(`${first.url}/api/v1/projects`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ name: "kept" }),
+    });
+    expect(created.status).toBe(201);
+    expect(postgresRunningIn(dataDir)).toBe(true);
+
+    const code = await stop(first.child);
+    expect(code, first.output()).toBe(0);
+    expect(postgresRunningIn(dataDir)).toBe(false);
+    expect(fs.existsSync(path.join(dir, "xdg/vh/local-server.json"))).toBe(false);
+
+    const second = await start(env);
+    try {
+      const res = await fetch(`${second.url}/api/v1/projects/kept`, { headers: { authorization: `Bearer ${token}` } });
+      expect(res.status).toBe(200);
+    } finally {
+      expect(await stop(second.child)).toBe(0);
+    }
+    expect(postgresRunningIn(dataDir)).toBe(false);
+  });
+});
