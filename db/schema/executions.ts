@@ -37,6 +37,8 @@ export interface RequestedInput {
   sha256?: string;
   size?: number;
   file: string;
+  /** For a `model://` input: the exact version it resolved to (`model://churn/v3`). */
+  model?: { version: string; versionId: string };
 }
 
 export const executions = pgTable(
@@ -54,6 +56,8 @@ export const executions = pgTable(
     /** Code: an ad-hoc snapshot (sha256 of the tarball) and/or a git commit SHA. */
     codeSha256: text("code_sha256"),
     commitSha: text("commit_sha"),
+    /** Who triggered the execution (a forge login, or an API token's name); null when unknown. */
+    triggeredBy: text("triggered_by"),
     yamlPath: text("yaml_path").notNull().default("valohai.yaml"),
     image: text("image").notNull(),
     /** The final script exactly as run, and the command list it was joined from. */

@@ -3,3 +3,7 @@ export * from "./code.js";
 export * from "./executions.js";
 export * from "./logs.js";
 export * from "./datums.js";
+export * from "./models.js";
+export * from "./sweeps.js";
+export * from "./github.js";
+export * from "./hosts.js";

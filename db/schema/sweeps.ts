@@ -1,0 +1,67 @@
+import { sql } from "drizzle-orm";
+import { index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import { executions } from "./executions.js";
+import { projects } from "./projects.js";
+
+/**
+ * Where a sweep came from. `github`: a `/vh run` comment on a pull request, a commit message, or a
+ * check run button; `api` is reserved for sweeps started through the REST API.
+ */
+export type SweepSource =
+  | {
+      kind: "github";
+      /** GitHub's numeric repository id and `owner/name`. */
+      repositoryId: number;
+      repo: string;
+      installationId: number;
+      /** Pull request number, when the command came from one. */
+      pr: number | null;
+      trigger: "comment" | "push" | "rerun" | "button";
+      /** The comment that asked (for the 👀 reaction and the reply), when there was one. */
+      commentId: number | null;
+    }
+  | { kind: "api" };
+
+/**
+ * A sweep: N executions of one step at one commit, created together (all or none) from value lists.
+ * A single execution started from a pull request is a sweep of one, so reporting has one shape.
+ */
+export const sweeps = pgTable(
+  "sweeps",
+  {
+    id: uuid("id").primaryKey().default(sql`gen_random_uuid()`),
+    projectId: uuid("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    step: text("step").notNull(),
+    /** `grid` (cartesian product of value lists); linear/logspace/random will join. */
+    kind: text("kind").$type<"grid">().notNull().default("grid"),
+    /** The parameters as asked: name → list of raw values (one value = a list of one). */
+    spec: jsonb("spec").$type<Record<string, string[]>>().notNull(),
+    commitSha: text("commit_sha").notNull(),
+    codeSha256: text("code_sha256").notNull(),
+    source: jsonb("source").$type<SweepSource>().notNull(),
+    triggeredBy: text("triggered_by").notNull(),
+    /** The webhook delivery (and command within it) that created it: a replay finds it and creates nothing. */
+    requestKey: text("request_key"),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex("sweeps_request_key").on(t.requestKey), index("sweeps_commit").on(t.commitSha)],
+);
+
+export const sweepExecutions = pgTable(
+  "sweep_executions",
+  {
+    sweepId: uuid("sweep_id")
+      .notNull()
+      .references(() => sweeps.id, { onDelete: "cascade" }),
+    /** Position in the expansion (0-based), so the table keeps the order the user wrote. */
+    position: integer("position").notNull(),
+    executionId: uuid("execution_id")
+      .notNull()
+      .references(() => executions.id, { onDelete: "cascade" }),
+  },
+  (t) => [primaryKey({ columns: [t.sweepId, t.position] }), uniqueIndex("sweep_executions_execution").on(t.executionId)],
+);
+
+export type Sweep = typeof sweeps.$inferSelect;
