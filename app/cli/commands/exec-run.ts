@@ -181,7 +181,9 @@ function prepare(ctx: Context, root: string, stepName: string, fixed: RunFixed, 
     if (!missingNames.has(e.parameter)) errors.push(`Parameter "${e.parameter}": ${e.message}`);
   }
   const inputs = resolveInputs(step, given.inputs);
-  errors.push(...inputs.errors);
+  // A dry run shows the command, which does not depend on inputs: missing ones are only a warning.
+  if (fixed.dryRun) for (const e of inputs.errors) ctx.warn(e);
+  else errors.push(...inputs.errors);
   const vars = parseVars(fixed.vars);
   errors.push(...vars.errors);
   if (errors.length) throw new CliError(errors.join("\n"));
@@ -243,7 +245,7 @@ export async function execRunCommand(ctx: Context, args: string[]): Promise<numb
 
   const pkg = await (ctx.io.packer ?? defaultPacker)(root, { stderr: ctx.io.stderr });
   for (const w of pkg.warnings) ctx.warn(w);
-  const upload = await uploadIfMissing(client, pkg);
+  const upload = await uploadIfMissing(client, pkg).finally(() => pkg.dispose?.());
   ctx.info(
     upload.uploaded
       ? `Uploaded ${upload.bytes} bytes (${formatBytes(upload.bytes)}, ${pkg.fileCount} files).`
