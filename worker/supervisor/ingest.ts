@@ -14,6 +14,9 @@ export type Stream = "stdout" | "stderr";
 /** Longest line kept whole; a longer run of bytes without a newline is cut into lines of this size. */
 export const MAX_LINE_BYTES = 1024 * 1024;
 
+/** Lines per INSERT statement. */
+const INSERT_SLICE = 20_000;
+
 export interface Cursor {
   offsets: { stdout: number; stderr: number };
   /** Bytes after the last newline of each stream, base64 (a line may end mid-UTF-8 character). */
@@ -81,9 +84,10 @@ export function buildBatch(cursor: Cursor, chunks: LogChunk[], now: () => Date =
   };
   const batch: Batch = { lines: [], metadata: [], invalidJson: 0, firstInvalidJsonSeq: null, latest: {}, cursor: next };
 
-  function emit(stream: Stream, raw: Buffer): void {
-    const line = decodeLine(raw);
-    const time = now();
+  // One read, one timestamp: lines read together were written within one poll interval.
+  const time = now();
+  const isoTime = time.toISOString();
+  function emit(stream: Stream, line: string): void {
     next.logSeq += 1;
     batch.lines.push({ seq: next.logSeq, time, stream, line });
     if (stream !== "stdout") return;
@@ -95,9 +99,16 @@ export function buildBatch(cursor: Cursor, chunks: LogChunk[], now: () => Date =
       return;
     }
     next.metadataSeq += 1;
-    const data = { ...md, _time: md["_time"] ?? time.toISOString() };
+    const data = { ...md, _time: md["_time"] ?? isoTime };
     batch.metadata.push({ seq: next.metadataSeq, time, data });
     for (const [k, v] of Object.entries(md)) batch.latest[k] = v;
+  }
+
+  /** Complete lines (ending in "\n"): decoded in one go, then split (a newline byte never sits inside a UTF-8 sequence). */
+  function emitLines(stream: Stream, bytes: Buffer): void {
+    let text = decoder.decode(bytes);
+    if (text.includes("\u0000")) text = text.replaceAll("\u0000", "\uFFFD"); // Postgres text cannot hold NUL
+    for (const l of text.split("\n")) emit(stream, l.endsWith("\r") ? l.slice(0, -1) : l);
   }
 
   for (const chunk of chunks) {
@@ -107,16 +118,13 @@ export function buildBatch(cursor: Cursor, chunks: LogChunk[], now: () => Date =
     }
     let buf = Buffer.concat([Buffer.from(next.partial[stream], "base64"), chunk.data]);
     next.offsets[stream] += chunk.data.length;
-    let start = 0;
-    for (;;) {
-      const nl = buf.indexOf(0x0a, start);
-      if (nl === -1) break;
-      emit(stream, buf.subarray(start, nl));
-      start = nl + 1;
+    const lastNl = buf.lastIndexOf(0x0a);
+    if (lastNl !== -1) {
+      emitLines(stream, buf.subarray(0, lastNl));
+      buf = buf.subarray(lastNl + 1);
     }
-    buf = buf.subarray(start);
     while (buf.length > MAX_LINE_BYTES) {
-      emit(stream, buf.subarray(0, MAX_LINE_BYTES));
+      emit(stream, decodeLine(buf.subarray(0, MAX_LINE_BYTES)));
       buf = buf.subarray(MAX_LINE_BYTES);
     }
     next.partial[stream] = buf.toString("base64");
@@ -124,7 +132,7 @@ export function buildBatch(cursor: Cursor, chunks: LogChunk[], now: () => Date =
   if (flushPartial) {
     for (const stream of ["stdout", "stderr"] as const) {
       const rest = Buffer.from(next.partial[stream], "base64");
-      if (rest.length > 0) emit(stream, rest);
+      if (rest.length > 0) emit(stream, decodeLine(rest));
       next.partial[stream] = "";
     }
   }
@@ -166,19 +174,26 @@ export async function commitBatch(
       where id = ${executionId} and lease_owner = ${owner}
       returning status, stop_requested_at`;
     if (!row) return { held: false, status: null, stopRequested: false };
-    if (batch.lines.length > 0) {
+    // Lines go in as runs of one stream with consecutive seqs: one text[] per statement (no
+    // per-line seq/time/stream arrays), in slices that bound the size of one statement.
+    const time = batch.lines[0]?.time.toISOString() ?? new Date().toISOString();
+    for (let i = 0; i < batch.lines.length; ) {
+      const stream = batch.lines[i]!.stream;
+      let j = i;
+      while (j < batch.lines.length && j - i < INSERT_SLICE && batch.lines[j]!.stream === stream) j++;
+      const firstSeq = batch.lines[i]!.seq;
       await tx`
         insert into log_lines (execution_id, seq, time, stream, line)
-        select ${executionId}::uuid, s, t, st, l
-        from unnest(${batch.lines.map((l) => l.seq)}::int[], ${batch.lines.map((l) => l.time.toISOString())}::timestamptz[],
-                    ${batch.lines.map((l) => l.stream)}::text[], ${batch.lines.map((l) => l.line)}::text[]) as u(s, t, st, l)`;
+        select ${executionId}::uuid, ${firstSeq}::int + (u.ord::int - 1), ${time}::timestamptz, ${stream}::text, u.l
+        from unnest(${batch.lines.slice(i, j).map((l) => l.line)}::text[]) with ordinality as u(l, ord)`;
+      i = j;
     }
-    if (batch.metadata.length > 0) {
+    for (let i = 0; i < batch.metadata.length; i += INSERT_SLICE) {
+      const slice = batch.metadata.slice(i, i + INSERT_SLICE);
       await tx`
         insert into metadata_events (execution_id, seq, time, data)
-        select ${executionId}::uuid, s, t, d::jsonb
-        from unnest(${batch.metadata.map((m) => m.seq)}::int[], ${batch.metadata.map((m) => m.time.toISOString())}::timestamptz[],
-                    ${batch.metadata.map((m) => JSON.stringify(m.data))}::text[]) as u(s, t, d)`;
+        select ${executionId}::uuid, ${slice[0]!.seq}::int + (u.ord::int - 1), ${time}::timestamptz, u.d::jsonb
+        from unnest(${slice.map((m) => JSON.stringify(m.data))}::text[]) with ordinality as u(d, ord)`;
     }
     return { held: true, status: row.status, stopRequested: row.stop_requested_at !== null };
   });

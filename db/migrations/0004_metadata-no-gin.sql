@@ -1,0 +1,1 @@
+DROP INDEX "metadata_events_data";
