@@ -9,7 +9,7 @@ async function main(): Promise<void> {
   const log = createLogger(config.logLevel);
   const vh = await startVh(config, log);
   let stopping = false;
-  const shutdown = (signal: string) => {
+  const shutdown = (signal: string, exitCode = 0) => {
     if (stopping) return;
     stopping = true;
     log.info(`${signal}: shutting down`);
@@ -19,13 +19,17 @@ async function main(): Promise<void> {
     }, 30_000);
     force.unref();
     vh.stop().then(
-      () => process.exit(0),
+      () => process.exit(exitCode),
       (err) => {
         log.error("shutdown failed", { err });
         process.exit(1);
       },
     );
   };
+  process.on("uncaughtException", (err) => {
+    log.error("uncaught exception; shutting down", { err: err.stack ?? err.message });
+    shutdown("uncaughtException", 1);
+  });
   process.on("SIGINT", () => shutdown("SIGINT"));
   process.on("SIGTERM", () => shutdown("SIGTERM"));
   process.stdout.write(

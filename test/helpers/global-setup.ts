@@ -44,8 +44,18 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const adminUrl = pg.connectionString.replace(/\/vh_template$/, "/postgres");
   project.provide("pgAdminUrl", adminUrl);
   project.provide("pgTemplate", "vh_template");
-  return async () => {
+  let stopped = false;
+  const teardown = async () => {
+    if (stopped) return;
+    stopped = true;
     await pg.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   };
+  // A run interrupted with Ctrl-C or killed by a timeout must not leave its Postgres behind.
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => {
+      void teardown().finally(() => process.exit(128 + (signal === "SIGINT" ? 2 : 15)));
+    });
+  }
+  return teardown;
 }
