@@ -1,38 +1,88 @@
 /**
- * The runners this worker process can drive, by kind. The scheduler (issue: GPU hosts) will pick a
- * host per execution; until then every execution runs on the `local` runner of the worker that
- * starts it.
+ * The runners this worker process can drive. `local` runs on this machine (the host named after
+ * it); every SSH host in the `hosts` table gets an SSH runner, made on first use and kept (one SSH
+ * connection per host). The scheduler picks the host; `forHost` gives its runner.
  */
+import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { Config } from "../../app/config.js";
+import { RunnerError } from "../../app/errors.js";
+import type { Sql } from "../../db/client.js";
 import type { Store } from "../stores/types.js";
 import type { HostInfo, Runner } from "./types.js";
 import { createLocalRunner } from "./local/runner.js";
+import { createSshRunner } from "./ssh/runner.js";
+import { parseSshUrl } from "./ssh/client.js";
+
+/** What the registry needs of a hosts row. */
+export interface HostRecord {
+  id: string;
+  name: string;
+  kind: "local" | "ssh";
+  address: string | null;
+  keyPath: string | null;
+}
 
 export interface RunnerRegistry {
   get(kind: string): Runner | undefined;
-  /** The runner new executions go to. */
+  /** The runner of this machine (`local`). */
   default(): Runner;
-  /** Host facts, cached per runner (they go into every execution record). */
+  /** Host facts, cached per runner kind (they go into every execution record). */
   hostInfo(kind: string): Promise<HostInfo>;
   kinds(): string[];
+  /** Name of this machine's local host. */
+  localHostName: string;
+  /** The runner for a host; throws RunnerError when this worker cannot drive it (another machine's local host). */
+  forHost(host: HostRecord): Runner;
+  /** The runner an execution ran with (`runner` kind + `host` name), looked up in `hosts` for SSH. */
+  resolve(kind: string, hostName: string | null): Promise<Runner | undefined>;
+  /** Drop a host's SSH connection (a half-dead one after a failed check); the next call reconnects. */
+  forget(hostName: string): void;
+  close(): void;
 }
 
-export function createRunnerRegistry(config: Config, store: Store, extra: Runner[] = []): RunnerRegistry {
+export function createRunnerRegistry(config: Config, store: Store, extra: Runner[] = [], sql?: Sql): RunnerRegistry {
+  const localHostName = os.hostname();
   const local = createLocalRunner({
     workRoot: path.join(config.dataDir, "runs"),
     cacheRoot: path.join(config.dataDir, "cache"),
     store,
     docker: config.docker,
-    hostName: os.hostname(),
+    hostName: localHostName,
   });
   const byKind = new Map<string, Runner>([[local.kind, local], ...extra.map((r) => [r.kind, r] as const)]);
   const infos = new Map<string, Promise<HostInfo>>();
+  const ssh = new Map<string, { key: string; runner: ReturnType<typeof createSshRunner> }>();
+
+  function sshRunner(host: HostRecord): Runner {
+    if (!host.address || !host.keyPath) throw new RunnerError(`Host ${host.name} has no ssh:// address or key file.`);
+    const key = `${host.address}|${host.keyPath}`;
+    const cached = ssh.get(host.name);
+    if (cached && cached.key === key) return cached.runner;
+    cached?.runner.close();
+    const t = parseSshUrl(host.address);
+    let privateKey: Buffer;
+    try {
+      privateKey = fs.readFileSync(host.keyPath);
+    } catch (err) {
+      throw new RunnerError(`Host ${host.name}: cannot read the key file ${host.keyPath}: ${(err as Error).message}`);
+    }
+    const runner = createSshRunner({
+      name: host.name,
+      target: { host: t.host, port: t.port, username: t.username, privateKey, ...(t.root ? { root: t.root } : {}) },
+      store,
+      docker: config.docker,
+    });
+    ssh.set(host.name, { key, runner });
+    return runner;
+  }
+
   return {
     get: (kind) => byKind.get(kind),
     default: () => local,
-    kinds: () => [...byKind.keys()],
+    kinds: () => [...new Set([...byKind.keys(), "ssh"])],
+    localHostName,
     hostInfo(kind) {
       const runner = byKind.get(kind);
       if (!runner) throw new Error(`no runner of kind ${kind}`);
@@ -42,6 +92,33 @@ export function createRunnerRegistry(config: Config, store: Store, extra: Runner
         infos.set(kind, p);
       }
       return p;
+    },
+    forHost(host) {
+      if (host.kind === "local") {
+        if (host.name !== localHostName) {
+          throw new RunnerError(`Host ${host.name} is another machine's local host; only its own worker can start executions there.`);
+        }
+        return local;
+      }
+      return sshRunner(host);
+    },
+    async resolve(kind, hostName) {
+      if (kind !== "ssh") return byKind.get(kind);
+      if (!hostName) return undefined;
+      const cached = ssh.get(hostName);
+      if (cached) return cached.runner;
+      if (!sql) return undefined;
+      const [row] = await sql<{ id: string; name: string; kind: "ssh"; address: string | null; key_path: string | null }[]>`
+        select id, name, kind, address, key_path from hosts where name = ${hostName} and kind = 'ssh'`;
+      if (!row) return undefined;
+      return sshRunner({ id: row.id, name: row.name, kind: "ssh", address: row.address, keyPath: row.key_path });
+    },
+    forget(hostName) {
+      ssh.get(hostName)?.runner.client.disconnect();
+    },
+    close() {
+      for (const { runner } of ssh.values()) runner.close();
+      ssh.clear();
     },
   };
 }

@@ -15,6 +15,7 @@ import type { WorkerDeps } from "../deps.js";
 import { buildBatch, commitBatch, type Cursor } from "./ingest.js";
 import { uploadOutputs } from "./outputs.js";
 import { loadExecution } from "../tasks/start-execution.js";
+import { settleEnded } from "../scheduler/settle.js";
 
 export interface SupervisorOptions {
   leaseSeconds?: number;
@@ -73,14 +74,14 @@ export function createSupervisor(deps: WorkerDeps, options: SupervisorOptions = 
     const loaded = await loadExecution(deps, id);
     if (!loaded) return;
     const exec = loaded.exec;
-    const runner = deps.runners.get(exec.runner);
+    const runner = await deps.runners.resolve(exec.runner, exec.host);
     if (!runner || !exec.runnerHandle) return;
     const handle = exec.runnerHandle as RunnerHandle;
-    if (exec.status === "uploading") {
-      await finish(exec, runner, handle);
-      return;
-    }
-    await tail(exec, runner, handle);
+    if (exec.status === "uploading") await finish(exec, runner, handle);
+    else await tail(exec, runner, handle);
+    // Ended (or lost): free its GPUs once, retry a lost one by policy, let the scheduler go on.
+    const settled = await settleEnded(deps.sql, id, { lostRetries: deps.config.worker.lostRetries });
+    if (settled?.retried) deps.log.warn("execution lost; queued again", { execution: id });
   }
 
   async function tail(exec: Execution, runner: Runner, handle: RunnerHandle): Promise<void> {

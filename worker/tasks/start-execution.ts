@@ -1,6 +1,7 @@
 /**
- * Task `start_execution` { executionId }: queued → starting → running. Materialises the work dir
- * and spawns the process through the runner, records the runner handle, and returns: the process
+ * Task `start_execution` { executionId }: queued → starting → running, on the host and GPUs the
+ * scheduler placed it on (execution_placements). Materialises the work dir and spawns the process
+ * through that host's runner, records the runner handle, and returns: the process
  * is not held by this job (supervision, which survives restarts, is the supervisor's). Safe to run
  * twice: runners' launch is idempotent per execution, and status checks make repeats no-ops.
  */
@@ -12,6 +13,9 @@ import { transition } from "../../app/executions/state.js";
 import { RunnerError } from "../../app/errors.js";
 import { buildLaunchSpec } from "../launch-spec.js";
 import type { WorkerDeps } from "../deps.js";
+import type { HostInfo, Runner } from "../runners/types.js";
+import { kickScheduler, releaseExecution } from "../scheduler/apply.js";
+import { lostCount } from "../scheduler/settle.js";
 
 export const START_EXECUTION = "start_execution";
 const Payload = z.object({ executionId: z.string().uuid() });
@@ -41,22 +45,46 @@ export async function startExecution_(deps: WorkerDeps, executionId: string): Pr
   } else if (exec.status !== "starting") {
     return; // already running, stopped or ended: nothing to do
   }
-  const runner = deps.runners.default();
-  let host;
+  // Where the scheduler put it (worker/scheduler/); an execution queued before the scheduler existed runs here.
+  const [placed] = await deps.sql<{ id: string; name: string; kind: "local" | "ssh"; address: string | null; key_path: string | null; facts: HostInfo | null; gpus: number[] }[]>`
+    select h.id, h.name, h.kind, h.address, h.key_path, h.facts, p.gpu_indices as gpus
+    from execution_placements p join hosts h on h.id = p.host_id
+    where p.execution_id = ${executionId} and p.released_at is null`;
+  const fail = async (reason: string) => {
+    await transition(deps.sql, executionId, "error", { reason });
+    await releaseExecution(deps.sql, executionId, "error");
+    await kickScheduler(deps.sql);
+  };
+  let runner: Runner;
+  let hostName: string;
   try {
-    host = await deps.runners.hostInfo(runner.kind);
+    runner = placed ? deps.runners.forHost({ id: placed.id, name: placed.name, kind: placed.kind, address: placed.address, keyPath: placed.key_path }) : deps.runners.default();
+    hostName = placed?.name ?? runner.host;
   } catch (err) {
-    await transition(deps.sql, executionId, "error", { reason: `Could not inspect host ${runner.host}: ${String(err)}` });
+    if (err instanceof RunnerError) {
+      await fail(err.message);
+      return;
+    }
+    throw err;
+  }
+  let host: HostInfo;
+  try {
+    host = placed?.kind === "ssh" ? (placed.facts ?? (await runner.describeHost())) : await deps.runners.hostInfo(runner.kind);
+  } catch (err) {
+    await fail(`Could not inspect host ${hostName}: ${String(err)}`);
     return;
   }
   const mode = deps.config.docker === "always" || (deps.config.docker === "auto" && host.dockerAvailable) ? "docker" : "process";
-  const spec = buildLaunchSpec(exec, projectName, mode, []);
+  const spec = buildLaunchSpec(exec, projectName, mode, placed?.gpus ?? []);
+  // A retry after `lost` gets a work dir of its own (launch is idempotent per spec.executionId).
+  const attempt = await lostCount(deps.sql, executionId);
+  if (attempt > 0) spec.executionId = `${exec.id}.r${attempt}`;
   let result;
   try {
     result = await runner.launch(spec);
   } catch (err) {
     if (err instanceof RunnerError) {
-      await transition(deps.sql, executionId, "error", { reason: err.message });
+      await fail(err.message);
       return;
     }
     throw err; // unexpected: let graphile-worker retry (launch is idempotent)
@@ -64,7 +92,7 @@ export async function startExecution_(deps: WorkerDeps, executionId: string): Pr
   const runtime = { mode: result.mode, host, imageDigest: result.imageDigest ?? null, runner: runner.kind };
   await deps.sql.begin(async (tx) => {
     await tx`
-      update executions set runner = ${runner.kind}, host = ${runner.host}, runner_handle = ${tx.json(result.handle as never)},
+      update executions set runner = ${runner.kind}, host = ${hostName}, runner_handle = ${tx.json(result.handle as never)},
         runtime = ${tx.json(runtime as never)}
       where id = ${executionId}`;
     for (const i of result.inputs) {

@@ -1,0 +1,89 @@
+/**
+ * GPU hosts and quotas (docs/scheduler.md), mounted at the API root:
+ * - `GET /hosts`, `GET /hosts/:name`: hosts with their GPUs and what runs on each.
+ * - `POST /hosts` `{ name, url: "ssh://user@host:port", key: "/path/on/server", labels? }`: add or update.
+ * - `DELETE /hosts/:name`: remove (refused, and the host disabled, while executions run there).
+ * - `POST /hosts/:name/check`: check now (reachability, facts, GPU re-discovery); waits for it.
+ * - `GET /quotas`, `PUT /quotas/:key` `{ maxGpus, projects? }`, `DELETE /quotas/:key`: GPU caps per
+ *   `project:<name>` or `team:<name>` (a team lists its projects).
+ */
+import { Hono } from "hono";
+import { z } from "zod";
+import type { Sql } from "../../../db/client.js";
+import { VhError } from "../../errors.js";
+import { listHosts, removeHost, upsertSshHost } from "../../../worker/hosts/store.js";
+import { kickScheduler } from "../../../worker/scheduler/apply.js";
+
+const AddHost = z.object({
+  name: z.string().min(1),
+  url: z.string().min(1),
+  key: z.string().min(1),
+  labels: z.record(z.string(), z.string()).default({}),
+});
+
+const PutQuota = z.object({ maxGpus: z.number().int().min(0), projects: z.array(z.string()).default([]) });
+
+async function body<T>(schema: z.ZodType<T>, req: { json(): Promise<unknown> }, hint: string): Promise<T> {
+  const parsed = schema.safeParse(await req.json().catch(() => null));
+  if (!parsed.success) throw new VhError("bad_request", `${hint} (${parsed.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; ")})`);
+  return parsed.data;
+}
+
+async function oneHost(sql: Sql, name: string) {
+  const [h] = await listHosts(sql, name);
+  if (!h) throw new VhError("not_found", `No host named ${name}: see vh host list.`);
+  return h;
+}
+
+export function hostRoutes(deps: { sql: Sql }) {
+  const app = new Hono();
+  app.get("/hosts", async (c) => c.json({ results: await listHosts(deps.sql) }));
+  app.get("/hosts/:name", async (c) => c.json(await oneHost(deps.sql, c.req.param("name"))));
+  app.post("/hosts", async (c) => {
+    const b = await body(AddHost, c.req, 'Send {"name": "gpu-1", "url": "ssh://user@host:22", "key": "/path/to/private/key", "labels": {}}');
+    const res = await upsertSshHost(deps.sql, { name: b.name, url: b.url, keyPath: b.key, labels: b.labels, source: "api" });
+    // Checked by a worker's host monitor within a second (last_check_at is null).
+    await deps.sql`update hosts set last_check_at = null where id = ${res.id}`;
+    return c.json(await oneHost(deps.sql, b.name), res.created ? 201 : 200);
+  });
+  app.delete("/hosts/:name", async (c) => {
+    await removeHost(deps.sql, c.req.param("name"));
+    await kickScheduler(deps.sql);
+    return c.json({ removed: c.req.param("name") });
+  });
+  app.post("/hosts/:name/check", async (c) => {
+    const name = c.req.param("name");
+    const [h] = await deps.sql<{ id: string; kind: string }[]>`update hosts set last_check_at = null where name = ${name} returning id, kind`;
+    if (!h) throw new VhError("not_found", `No host named ${name}: see vh host list.`);
+    if (h.kind === "ssh") {
+      const until = Date.now() + 30_000;
+      for (;;) {
+        const [r] = await deps.sql<{ checked: boolean }[]>`select last_check_at is not null and status <> 'unknown' and (last_error is not null or last_seen_at >= last_check_at) as checked from hosts where id = ${h.id}`;
+        if (r?.checked || Date.now() > until) break;
+        await new Promise((r2) => setTimeout(r2, 100));
+      }
+    }
+    return c.json(await oneHost(deps.sql, name));
+  });
+
+  app.get("/quotas", async (c) => {
+    const rows = await deps.sql<{ key: string; max_gpus: number; projects: string[] }[]>`select key, max_gpus, projects from gpu_quotas order by key`;
+    return c.json({ results: rows.map((r) => ({ key: r.key, maxGpus: r.max_gpus, projects: r.projects })) });
+  });
+  app.put("/quotas/:key", async (c) => {
+    const key = c.req.param("key");
+    if (!/^(project|team):[A-Za-z0-9._-]+$/.test(key)) throw new VhError("bad_request", `Quota key "${key}": project:<name> or team:<name>.`);
+    const b = await body(PutQuota, c.req, 'Send {"maxGpus": 4, "projects": ["a", "b"]} (projects: for a team)');
+    await deps.sql`
+      insert into gpu_quotas (key, max_gpus, projects) values (${key}, ${b.maxGpus}, ${deps.sql.json(b.projects)})
+      on conflict (key) do update set max_gpus = excluded.max_gpus, projects = excluded.projects`;
+    await kickScheduler(deps.sql);
+    return c.json({ key, maxGpus: b.maxGpus, projects: b.projects });
+  });
+  app.delete("/quotas/:key", async (c) => {
+    await deps.sql`delete from gpu_quotas where key = ${c.req.param("key")}`;
+    await kickScheduler(deps.sql);
+    return c.json({ removed: c.req.param("key") });
+  });
+  return app;
+}

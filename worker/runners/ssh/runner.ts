@@ -1,0 +1,595 @@
+/**
+ * The SSH runner: executions run on a host reached over SSH (ssh2), with the same detached-process
+ * protocol as the local runner (worker/runners/shared/protocol.ts): `.vh/wrapper.sh` started with
+ * `setsid -f`, the job in its own session (`setsid -w`, group id in `.vh/pid`), logs appended to
+ * files, exit code written atomically. Nothing on the host depends on the SSH connection staying up.
+ *
+ * Remote layout under the host's root (default `$HOME/.vh`, or the path of the ssh:// URL):
+ * - `runs/<executionId>/`: the work dir (repository/, inputs/, outputs/, config/, .vh/).
+ * - `cache/code/<sha256>.tgz`: code snapshots, content-addressed: sent once per host over SFTP.
+ * - `cache/sha256/<hex>`: input files by checksum (read-only, hard-linked into work dirs).
+ * - `cache/urls/<sha256 of the URL>.json`: ETag/Last-Modified of the last download of a URL.
+ *
+ * Inputs: store objects (datums) are streamed from the store over SFTP, hashed on the way; http(s)
+ * inputs are downloaded by curl ON THE HOST, with a conditional request when the URL was seen
+ * before. Why on the host: datasets are large and the host usually sits next to them; passing them
+ * through the control plane would make it the bottleneck of every launch.
+ *
+ * Cancellation: a process-group kill sent over a second channel (`kill -- -PGID` from `.vh/pid`),
+ * which works as root and after a reconnect, unlike ssh channel signals (toolchain-spikes §9).
+ */
+import crypto from "node:crypto";
+import path from "node:path";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import YAML from "yaml";
+import { RunnerError } from "../../../app/errors.js";
+import type { Store } from "../../stores/types.js";
+import type { FetchedInput, HostInfo, LaunchResult, LaunchSpec, LogChunk, OutputFileInfo, PollResult, Runner, RunnerHandle } from "../types.js";
+import { buildDockerRunArgv, buildInputsJson, buildJobEnv, containerName } from "../shared/job.js";
+import {
+  buildDetachedStartCommand,
+  buildDockerEnvFile,
+  buildShellEnvFile,
+  buildWrapperScript,
+  shellQuote as q,
+  workPaths,
+  type WorkPaths,
+} from "../shared/protocol.js";
+import { NVIDIA_SMI_QUERY_ARGS, parseCudaVersion, parseGpuQuery } from "../shared/gpu.js";
+import { assertRelativePath, hashingStream } from "../local/inputs.js";
+import { SshClient, type SshTarget } from "./client.js";
+
+export interface SshRunnerOptions {
+  /** Host name as shown to users (the hosts table's name). */
+  name: string;
+  target: SshTarget;
+  store: Store;
+  docker: "auto" | "always" | "never";
+  /** Reuse an existing client (tests cut its connection). */
+  client?: SshClient;
+}
+
+export interface SshHandle extends RunnerHandle {
+  runner: "ssh";
+  executionId: string;
+  pgid: number | null;
+  wrapperPid: number | null;
+  mode: "docker" | "process";
+  container: string | null;
+  bootId: string | null;
+}
+
+interface Prepared {
+  mode: "docker" | "process";
+  inputs: FetchedInput[];
+}
+
+export const POLL_READ_CAP = 4 << 20;
+const START_TIMEOUT_S = 15;
+export const LOST_EXIT_CODE = 137;
+
+function assertExecutionId(id: string): void {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(id)) {
+    throw new RunnerError(`Invalid execution id "${id}": letters, digits, "_", "." and "-" only.`);
+  }
+}
+
+function displayUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = "";
+    u.password = "";
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
+function parseKv(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split("\n")) {
+    const i = line.indexOf("=");
+    if (i > 0) out[line.slice(0, i)] = line.slice(i + 1);
+  }
+  return out;
+}
+
+function intOrNull(v: string | undefined): number | null {
+  return v !== undefined && /^\d+$/.test(v.trim()) ? Number(v.trim()) : null;
+}
+
+/** Shell that writes `content` to `file` (base64, so any bytes survive), atomically. */
+function writeFileSh(file: string, content: string | Buffer, mode = "644"): string {
+  const b64 = Buffer.from(content).toString("base64");
+  return `printf '%s' ${q(b64)} | base64 -d > ${q(`${file}.tmp`)} && chmod ${mode} ${q(`${file}.tmp`)} && mv -f ${q(`${file}.tmp`)} ${q(file)}`;
+}
+
+/** Shell function `alive`: the wrapper or a live (non-zombie) member of the job's group exists. */
+function aliveSh(p: WorkPaths, h: { wrapperPid: number | null; pgid: number | null; bootId: string | null }): string {
+  return [
+    `alive() {`,
+    h.bootId ? `  [ "$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)" = ${q(h.bootId)} ] || return 1` : "",
+    `  W=${h.wrapperPid ?? ""}; [ -n "$W" ] || W=$(cat ${q(p.wrapperPidFile)} 2>/dev/null)`,
+    `  if [ -n "$W" ] && [ -r /proc/$W/cmdline ] && tr '\\0' ' ' < /proc/$W/cmdline 2>/dev/null | grep -qF ${q(p.wrapper)}; then`,
+    `    s=$(sed 's/.*) //' /proc/$W/stat 2>/dev/null | cut -d' ' -f1); [ -n "$s" ] && [ "$s" != Z ] && return 0`,
+    `  fi`,
+    `  PG=${h.pgid ?? ""}; [ -n "$PG" ] || PG=$(cat ${q(p.pidFile)} 2>/dev/null); [ -n "$PG" ] || return 1`,
+    `  kill -0 -- "-$PG" 2>/dev/null || return 1`,
+    `  for f in /proc/[0-9]*/stat; do`,
+    `    set -- $(sed 's/.*) //' "$f" 2>/dev/null); [ "\${3:-}" = "$PG" ] && [ "$1" != Z ] && return 0`,
+    `  done`,
+    `  return 1`,
+    `}`,
+  ].join("\n");
+}
+
+function parseHandle(handle: RunnerHandle): SshHandle {
+  const h = handle as Partial<SshHandle>;
+  const ok = (v: unknown) => v === null || (typeof v === "number" && Number.isInteger(v));
+  if (
+    h.runner !== "ssh" ||
+    typeof h.workDir !== "string" ||
+    !h.workDir.startsWith("/") ||
+    typeof h.executionId !== "string" ||
+    !ok(h.pgid) ||
+    !ok(h.wrapperPid) ||
+    (h.mode !== "docker" && h.mode !== "process")
+  ) {
+    throw new RunnerError(`Not an SSH runner handle: ${JSON.stringify(handle)}`);
+  }
+  return h as SshHandle;
+}
+
+export function createSshRunner(opts: SshRunnerOptions): Runner & { client: SshClient; close(): void } {
+  const client = opts.client ?? new SshClient(opts.target);
+  const inflight = new Map<string, Promise<LaunchResult>>();
+  let rootP: Promise<string> | null = null;
+  let dockerP: Promise<boolean> | null = null;
+
+  function root(): Promise<string> {
+    if (opts.target.root) return Promise.resolve(path.posix.normalize(opts.target.root));
+    rootP ??= client.run('printf %s "$HOME"', "Reading $HOME").then((home) => path.posix.join(home.trim() || "/tmp", ".vh"));
+    rootP.catch(() => (rootP = null));
+    return rootP;
+  }
+
+  function dockerAvailable(): Promise<boolean> {
+    if (opts.docker === "never") return Promise.resolve(false);
+    dockerP ??= client.exec("docker info --format '{{.ServerVersion}}' >/dev/null 2>&1").then((r) => r.code === 0);
+    dockerP.catch(() => (dockerP = null));
+    return dockerP;
+  }
+
+  async function chooseMode(spec: LaunchSpec): Promise<"docker" | "process"> {
+    if (opts.docker === "never") return "process";
+    if (opts.docker === "always") return "docker";
+    if (spec.mode === "process") return "process";
+    return (await dockerAvailable()) ? "docker" : "process";
+  }
+
+  /** Stream a store object to a remote file over SFTP; returns its sha256 and size. */
+  async function sendToHost(body: Readable, remote: string): Promise<{ sha256: string; size: number }> {
+    const sftp = await client.sftp();
+    const hasher = hashingStream();
+    await pipeline(body, hasher, sftp.createWriteStream(remote, { mode: 0o644 }));
+    return hasher.digest();
+  }
+
+  async function ensureCode(code: { key: string; sha256: string }, cacheDir: string): Promise<string> {
+    const label = `Code snapshot ${code.key}`;
+    if (!/^[0-9a-f]{64}$/.test(code.sha256)) throw new RunnerError(`${label}: invalid sha256 "${code.sha256}".`);
+    const file = `${cacheDir}/code/${code.sha256}.tgz`;
+    const hit = await client.exec(`test -f ${q(file)}`);
+    if (hit.code === 0) return file;
+    await client.run(`mkdir -p ${q(`${cacheDir}/code`)} ${q(`${cacheDir}/tmp`)}`, "Creating the code cache");
+    const tmp = `${cacheDir}/tmp/${crypto.randomUUID()}.tgz`;
+    let body: Readable;
+    try {
+      body = await opts.store.get(code.key);
+    } catch (err) {
+      throw new RunnerError(`${label} could not be read from the store: ${(err as Error).message}`);
+    }
+    const got = await sendToHost(body, tmp);
+    if (got.sha256 !== code.sha256) {
+      await client.exec(`rm -f ${q(tmp)}`);
+      throw new RunnerError(`${label}: checksum mismatch: expected sha256 ${code.sha256}, got ${got.sha256}.`);
+    }
+    await client.run(`chmod 444 ${q(tmp)} && mv -f ${q(tmp)} ${q(file)}`, "Caching the code snapshot");
+    return file;
+  }
+
+  async function cachedInput(cacheDir: string, sha256: string, size?: number): Promise<boolean> {
+    const f = `${cacheDir}/sha256/${sha256}`;
+    const r = await client.exec(`stat -c %s ${q(f)} 2>/dev/null`);
+    if (r.code !== 0) return false;
+    return size === undefined || Number(r.stdout.toString().trim()) === size;
+  }
+
+  async function fetchStoreInput(spec: LaunchSpec["inputs"][number], key: string, cacheDir: string): Promise<{ sha256: string; size: number }> {
+    const label = `Input "${spec.input}": could not read ${spec.uri} from the store`;
+    let body: Readable;
+    try {
+      body = await opts.store.get(key);
+    } catch (err) {
+      throw new RunnerError(`${label}: ${(err as Error).message}`);
+    }
+    const tmp = `${cacheDir}/tmp/${crypto.randomUUID()}.part`;
+    let got: { sha256: string; size: number };
+    try {
+      got = await sendToHost(body, tmp);
+    } catch (err) {
+      await client.exec(`rm -f ${q(tmp)}`);
+      throw new RunnerError(`${label}: ${(err as Error).message}`);
+    }
+    if (spec.sha256 && spec.sha256 !== got.sha256) {
+      await client.exec(`rm -f ${q(tmp)}`);
+      throw new RunnerError(`${label}: checksum mismatch: expected sha256 ${spec.sha256}, got ${got.sha256}.`);
+    }
+    const dest = `${cacheDir}/sha256/${got.sha256}`;
+    await client.run(`if [ -f ${q(dest)} ]; then rm -f ${q(tmp)}; else chmod 444 ${q(tmp)} && mv -f ${q(tmp)} ${q(dest)}; fi`, "Caching an input");
+    return got;
+  }
+
+  async function fetchHttpInput(spec: LaunchSpec["inputs"][number], url: string, cacheDir: string): Promise<{ sha256: string; size: number; cached: boolean }> {
+    const label = `Input "${spec.input}": could not download ${displayUrl(url)}`;
+    let protocol: string;
+    try {
+      protocol = new URL(url).protocol;
+    } catch {
+      throw new RunnerError(`${label}: not a valid URL.`);
+    }
+    if (protocol !== "http:" && protocol !== "https:") throw new RunnerError(`${label}: only http and https URLs can be downloaded.`);
+    const recFile = `${cacheDir}/urls/${crypto.createHash("sha256").update(url).digest("hex")}.json`;
+    type UrlRecord = { url: string; sha256: string; size: number; etag: string | null; lastModified: string | null };
+    let rec = null as UrlRecord | null;
+    const recText = await client.exec(`cat ${q(recFile)} 2>/dev/null`);
+    if (recText.code === 0) {
+      try {
+        const r = JSON.parse(recText.stdout.toString()) as UrlRecord | null;
+        if (r && r.url === url && (await cachedInput(cacheDir, r.sha256, r.size))) rec = r;
+      } catch {
+        rec = null;
+      }
+    }
+    const headers: string[] = [];
+    if (rec?.etag) headers.push("-H", `If-None-Match: ${rec.etag}`);
+    if (rec?.lastModified) headers.push("-H", `If-Modified-Since: ${rec.lastModified}`);
+    const t = `${cacheDir}/tmp/${crypto.randomUUID()}`;
+    const script = [
+      `mkdir -p ${q(`${cacheDir}/tmp`)} ${q(`${cacheDir}/sha256`)} ${q(`${cacheDir}/urls`)}`,
+      `command -v curl >/dev/null 2>&1 || { echo rc=127; echo "err=curl is not installed on the host"; exit 0; }`,
+      `code=$(curl -sS -L -o ${q(`${t}.part`)} -D ${q(`${t}.hdr`)} -w '%{http_code}' ${headers.map(q).join(" ")} -- ${q(url)} 2>${q(`${t}.err`)}); rc=$?`,
+      `echo "rc=$rc"; echo "http=$code"`,
+      `if [ "$rc" != 0 ]; then echo "err=$(head -c 300 ${q(`${t}.err`)} | tr '\\n' ' ')"; rm -f ${q(t)}.*; exit 0; fi`,
+      `hdr() { grep -i "^$1:" ${q(`${t}.hdr`)} | tail -n 1 | cut -d: -f2- | tr -d '\\r' | sed 's/^ *//'; }`,
+      `echo "etag=$(hdr etag)"; echo "lastmod=$(hdr last-modified)"`,
+      `if [ "$code" = 200 ]; then`,
+      `  sum=$(sha256sum ${q(`${t}.part`)} | cut -d' ' -f1); echo "sha256=$sum"; echo "size=$(stat -c %s ${q(`${t}.part`)})"`,
+      `  if [ -f ${q(`${cacheDir}/sha256/`)}"$sum" ]; then rm -f ${q(`${t}.part`)}; else chmod 444 ${q(`${t}.part`)} && mv -f ${q(`${t}.part`)} ${q(`${cacheDir}/sha256/`)}"$sum"; fi`,
+      `fi`,
+      `rm -f ${q(`${t}.part`)} ${q(`${t}.hdr`)} ${q(`${t}.err`)}`,
+    ].join("\n");
+    const kv = parseKv(await client.run(script, `Downloading input "${spec.input}"`));
+    if (kv.rc !== "0") throw new RunnerError(`${label}: ${kv.err?.trim() || `curl exited with ${kv.rc}`}`);
+    if (kv.http === "304" && rec) return { sha256: rec.sha256, size: rec.size, cached: true };
+    if (kv.http !== "200" || !kv.sha256) throw new RunnerError(`${label}: HTTP ${kv.http}`);
+    const got = { sha256: kv.sha256, size: Number(kv.size) };
+    if (spec.sha256 && spec.sha256 !== got.sha256) {
+      throw new RunnerError(`${label}: checksum mismatch: expected sha256 ${spec.sha256}, got ${got.sha256}.`);
+    }
+    const record = { url, sha256: got.sha256, size: got.size, etag: kv.etag || null, lastModified: kv.lastmod || null };
+    await client.run(writeFileSh(recFile, JSON.stringify(record)), "Saving the URL record");
+    return { ...got, cached: false };
+  }
+
+  async function fetchInputs(spec: LaunchSpec, p: WorkPaths, cacheDir: string): Promise<FetchedInput[]> {
+    await client.run(`mkdir -p ${q(`${cacheDir}/sha256`)} ${q(`${cacheDir}/tmp`)} ${q(`${cacheDir}/urls`)}`, "Creating the input cache");
+    const fetched: FetchedInput[] = [];
+    const links: string[] = [];
+    for (const input of spec.inputs) {
+      assertRelativePath(input.input, "Input name");
+      if (input.input.includes("/")) throw new RunnerError(`Input name "${input.input}" cannot contain "/".`);
+      assertRelativePath(input.name, `Input "${input.input}": file name`);
+      let got: { sha256: string; size: number; cached: boolean };
+      if (input.sha256 && (await cachedInput(cacheDir, input.sha256, input.size))) {
+        const r = await client.run(`stat -c %s ${q(`${cacheDir}/sha256/${input.sha256}`)}`, "Reading the input cache");
+        got = { sha256: input.sha256, size: Number(r.trim()), cached: true };
+      } else if (input.source.kind === "store") {
+        got = { ...(await fetchStoreInput(input, input.source.key, cacheDir)), cached: false };
+      } else {
+        got = await fetchHttpInput(input, input.source.url, cacheDir);
+      }
+      const dest = path.posix.join(p.inputs, input.input, input.name);
+      const src = `${cacheDir}/sha256/${got.sha256}`;
+      links.push(`mkdir -p ${q(path.posix.dirname(dest))} && rm -f ${q(dest)} && { ln ${q(src)} ${q(dest)} 2>/dev/null || cp ${q(src)} ${q(dest)}; } && chmod 444 ${q(dest)}`);
+      fetched.push({ input: input.input, name: input.name, uri: input.uri, sha256: got.sha256, size: got.size, cached: got.cached });
+    }
+    if (links.length > 0) await client.run(links.join("\n"), "Linking inputs into the work dir");
+    return fetched;
+  }
+
+  async function prepare(spec: LaunchSpec, p: WorkPaths, cacheDir: string): Promise<Prepared> {
+    await client.run(
+      `mkdir -p ${q(p.repository)} ${q(p.inputs)} ${q(p.outputs)} ${q(p.config)} && mkdir -p -m 700 ${q(p.vh)}`,
+      "Creating the work dir",
+    );
+    if (spec.code) {
+      const file = await ensureCode(spec.code, cacheDir);
+      const r = await client.exec(`tar xzf ${q(file)} -C ${q(p.repository)}`);
+      if (r.code !== 0) throw new RunnerError(`Code snapshot ${spec.code.key} could not be extracted: ${r.stderr.toString().trim().slice(0, 300)}`);
+    }
+    const inputs = await fetchInputs(spec, p, cacheDir);
+    const mode = await chooseMode(spec);
+    const writes: string[] = [];
+    for (const [name, content] of Object.entries(spec.configFiles)) {
+      if (name.includes("/") || name === "." || name === ".." || name === "") throw new RunnerError(`Invalid config file name "${name}".`);
+      writes.push(writeFileSh(path.posix.join(p.config, name), content));
+    }
+    const inputsJson = buildInputsJson(mode, p.root, inputs.map((fetched, i) => ({ spec: spec.inputs[i] as LaunchSpec["inputs"][number], fetched })));
+    writes.push(writeFileSh(path.posix.join(p.config, "inputs.json"), JSON.stringify(inputsJson, null, 2)));
+    writes.push(writeFileSh(path.posix.join(p.config, "inputs.yaml"), YAML.stringify(inputsJson)));
+    writes.push(writeFileSh(p.script, spec.script));
+    // The remote login environment supplies PATH, HOME and LANG (the wrapper inherits it).
+    const env = buildJobEnv({ mode, workDir: p.root, env: spec.env, gpus: spec.gpus, hostDefaults: {} });
+    let command: string[];
+    let sourced: Record<string, string>;
+    if (mode === "docker") {
+      const envFile = buildDockerEnvFile(env);
+      writes.push(writeFileSh(p.envFile, envFile.text, "600"));
+      command = buildDockerRunArgv({ executionId: spec.executionId, workDir: p.root, image: spec.image, envFile: p.envFile, passEnv: envFile.passThrough, gpus: spec.gpus });
+      sourced = Object.fromEntries(envFile.passThrough.map((k) => [k, env[k] as string]));
+    } else {
+      command = ["/bin/sh", p.script];
+      sourced = env;
+    }
+    const shellEnv = `${p.vh}/job.env`;
+    writes.push(writeFileSh(shellEnv, buildShellEnvFile(sourced), "600"));
+    writes.push(writeFileSh(p.wrapper, buildWrapperScript({ workDir: p.root, command, sourceEnvFile: shellEnv }), "700"));
+    writes.push(`: >> ${q(p.stdoutLog)}; : >> ${q(p.stderrLog)}`);
+    const prepared: Prepared = { mode, inputs };
+    writes.push(writeFileSh(p.prepared, JSON.stringify(prepared)));
+    await client.run(writes.join(" &&\n"), "Writing the work dir");
+    return prepared;
+  }
+
+  async function finishLaunch(executionId: string, p: WorkPaths, prepared: Prepared): Promise<LaunchResult> {
+    const loops = START_TIMEOUT_S * 50;
+    const out = await client.run(
+      [
+        `i=0; while [ $i -lt ${loops} ]; do { [ -s ${q(p.pidFile)} ] || [ -s ${q(p.exitCodeFile)} ]; } && break; sleep 0.02; i=$((i+1)); done`,
+        `echo "pid=$(cat ${q(p.pidFile)} 2>/dev/null)"`,
+        `echo "wpid=$(cat ${q(p.wrapperPidFile)} 2>/dev/null)"`,
+        `echo "exit=$(cat ${q(p.exitCodeFile)} 2>/dev/null)"`,
+        `echo "boot=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)"`,
+      ].join("\n"),
+      "Waiting for the job to start",
+    );
+    const kv = parseKv(out);
+    const pgid = intOrNull(kv.pid);
+    if (pgid === null && intOrNull(kv.exit) === null) {
+      throw new RunnerError(`The execution's process did not start within ${START_TIMEOUT_S} s on ${opts.name} (no ${p.pidFile}).`);
+    }
+    const handle: SshHandle = {
+      runner: "ssh",
+      host: opts.name,
+      workDir: p.root,
+      executionId,
+      pgid,
+      wrapperPid: intOrNull(kv.wpid),
+      mode: prepared.mode,
+      container: prepared.mode === "docker" ? containerName(executionId) : null,
+      bootId: kv.boot?.trim() || null,
+    };
+    const result: LaunchResult = { handle, mode: prepared.mode, inputs: prepared.inputs };
+    await client.run(writeFileSh(p.launched, JSON.stringify(result)), "Saving the launch record");
+    return result;
+  }
+
+  async function launchOnce(spec: LaunchSpec): Promise<LaunchResult> {
+    const base = await root();
+    const cacheDir = `${base}/cache`;
+    const p = workPaths(`${base}/runs/${spec.executionId}`);
+    const state = parseKv(
+      await client.run(
+        `if [ -f ${q(p.launched)} ]; then echo "state=launched"; elif [ -e ${q(p.spawned)} ]; then echo "state=spawned"; elif [ -e ${q(p.root)} ]; then echo "state=partial"; else echo "state=none"; fi`,
+        "Inspecting the work dir",
+      ),
+    );
+    if (state.state === "launched") {
+      return JSON.parse((await client.run(`cat ${q(p.launched)}`, "Reading the launch record")).toString()) as LaunchResult;
+    }
+    if (state.state === "spawned") {
+      const text = await client.exec(`cat ${q(p.prepared)}`);
+      if (text.code === 0) return finishLaunch(spec.executionId, p, JSON.parse(text.stdout.toString()) as Prepared);
+    }
+    if (state.state !== "none") await client.run(`chmod -R u+w ${q(p.root)} 2>/dev/null; rm -rf ${q(p.root)}`, "Clearing a half-made work dir");
+    let prepared: Prepared;
+    try {
+      prepared = await prepare(spec, p, cacheDir);
+    } catch (err) {
+      await client.exec(`chmod -R u+w ${q(p.root)} 2>/dev/null; rm -rf ${q(p.root)}`).catch(() => undefined);
+      if (err instanceof RunnerError) throw err;
+      throw new RunnerError(`Could not prepare the work dir ${p.root} on ${opts.name}: ${(err as Error).message}`);
+    }
+    await client.run(`: > ${q(p.spawned)} && cd ${q(p.root)} && ${buildDetachedStartCommand(p.root)}`, "Starting the job");
+    return finishLaunch(spec.executionId, p, prepared);
+  }
+
+  /** Exit code (recording 137 for a job whose wrapper vanished), or null while it runs; plus log sizes. */
+  async function status(h: SshHandle, p: WorkPaths): Promise<{ exitCode: number | null; sizes: { stdout: number; stderr: number } }> {
+    const script = [
+      aliveSh(p, h),
+      `V=${q(p.vh)}`,
+      `[ -d "$V" ] || { echo gone; exit 0; }`,
+      `code=$(cat "$V/exit_code" 2>/dev/null)`,
+      `if [ -z "$code" ]; then`,
+      `  if alive; then code=running; else`,
+      `    code=$(cat "$V/exit_code" 2>/dev/null)`,
+      `    if [ -z "$code" ]; then`,
+      `      echo "The wrapper ended without recording an exit code (killed, or the host rebooted)." > "$V/exit_note"`,
+      `      echo ${LOST_EXIT_CODE} > "$V/exit_code.tmp" && mv -f "$V/exit_code.tmp" "$V/exit_code"; code=${LOST_EXIT_CODE}`,
+      `    fi`,
+      `  fi`,
+      `fi`,
+      `echo "$code $(stat -c %s "$V/stdout.log" 2>/dev/null || echo 0) $(stat -c %s "$V/stderr.log" 2>/dev/null || echo 0)"`,
+    ].join("\n");
+    const out = (await client.run(script, "Polling the job")).trim();
+    if (out === "gone") throw new RunnerError(`The work dir ${p.root} on ${opts.name} is gone.`);
+    const [code, so, se] = out.split(" ");
+    return { exitCode: code === "running" ? null : intOrNull(code), sizes: { stdout: Number(so) || 0, stderr: Number(se) || 0 } };
+  }
+
+  async function readRange(file: string, offset: number, size: number, stream: "stdout" | "stderr"): Promise<{ chunk: LogChunk | null; atEnd: boolean }> {
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new RunnerError(`Invalid ${stream} offset ${offset}.`);
+    if (offset >= size) return { chunk: null, atEnd: true };
+    const want = Math.min(size - offset, POLL_READ_CAP);
+    const sftp = await client.sftp();
+    const parts: Buffer[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const rs = sftp.createReadStream(file, { start: offset, end: offset + want - 1 });
+      rs.on("data", (d: Buffer) => parts.push(d));
+      rs.on("error", reject);
+      rs.on("end", () => resolve());
+      rs.on("close", () => resolve());
+    });
+    const data = Buffer.concat(parts).subarray(0, want);
+    return { chunk: data.length > 0 ? { stream, data, offset } : null, atEnd: offset + data.length >= size };
+  }
+
+  function outputPath(p: WorkPaths, rel: string): string {
+    assertRelativePath(rel, "Output path");
+    return path.posix.join(p.outputs, rel);
+  }
+
+  const runner = {
+    kind: "ssh",
+    host: opts.name,
+    client,
+
+    async launch(spec: LaunchSpec) {
+      assertExecutionId(spec.executionId);
+      const prev = inflight.get(spec.executionId);
+      if (prev) return prev;
+      const pr = launchOnce(spec).finally(() => inflight.delete(spec.executionId));
+      inflight.set(spec.executionId, pr);
+      return pr;
+    },
+
+    async poll(handle: RunnerHandle, offsets: { stdout: number; stderr: number }): Promise<PollResult> {
+      const h = parseHandle(handle);
+      const p = workPaths(h.workDir);
+      // Exit code and sizes first: once the exit code exists the logs are final up to those sizes.
+      const st = await status(h, p);
+      const out = await readRange(p.stdoutLog, offsets.stdout, st.sizes.stdout, "stdout");
+      const err = await readRange(p.stderrLog, offsets.stderr, st.sizes.stderr, "stderr");
+      const chunks = [out.chunk, err.chunk].filter((c): c is LogChunk => c !== null);
+      return { chunks, exitCode: st.exitCode, finished: st.exitCode !== null && out.atEnd && err.atEnd };
+    },
+
+    async terminate(handle: RunnerHandle, graceSeconds: number): Promise<void> {
+      const h = parseHandle(handle);
+      const p = workPaths(h.workDir);
+      const V = q(p.vh);
+      const dockerKill = (sig: string) => (h.mode === "docker" && h.container ? `docker kill --signal ${sig} ${q(h.container)} >/dev/null 2>&1` : ":");
+      const loops = Math.ceil(graceSeconds * 20);
+      const script = [
+        aliveSh(p, h),
+        `[ -f ${V}/exit_code ] && exit 0`,
+        `PG=${h.pgid ?? ""}; [ -n "$PG" ] || PG=$(cat ${V}/pid 2>/dev/null)`,
+        loops > 0
+          ? [
+              dockerKill("TERM"),
+              `[ -n "$PG" ] && kill -s TERM -- "-$PG" 2>/dev/null`,
+              `i=0; while [ $i -lt ${loops} ]; do [ -f ${V}/exit_code ] && exit 0; alive || break; sleep 0.05; i=$((i+1)); done`,
+            ].join("\n")
+          : ":",
+        dockerKill("KILL"),
+        `[ -n "$PG" ] && kill -s KILL -- "-$PG" 2>/dev/null`,
+        `i=0; while [ $i -lt 60 ]; do [ -f ${V}/exit_code ] && exit 0; alive || break; sleep 0.05; i=$((i+1)); done`,
+        `exit 0`,
+      ].join("\n");
+      await client.run(script, "Stopping the job");
+      await status(h, p).catch(() => null);
+    },
+
+    async listOutputs(handle: RunnerHandle): Promise<OutputFileInfo[]> {
+      const p = workPaths(parseHandle(handle).workDir);
+      const r = await client.exec(`cd ${q(p.outputs)} 2>/dev/null || exit 0; find . -type f -printf '%P\\0%s\\0%m\\0'`);
+      const fields = r.stdout.toString().split("\0");
+      const files: OutputFileInfo[] = [];
+      for (let i = 0; i + 2 < fields.length; i += 3) {
+        const mode = parseInt(fields[i + 2] as string, 8);
+        files.push({ path: fields[i] as string, size: Number(fields[i + 1]), readOnly: (mode & 0o222) === 0 });
+      }
+      return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    },
+
+    async openOutput(handle: RunnerHandle, relPath: string): Promise<Readable> {
+      const p = workPaths(parseHandle(handle).workDir);
+      const full = outputPath(p, relPath);
+      const sftp = await client.sftp();
+      const st = await new Promise<{ isFile(): boolean } | null>((resolve) => sftp.lstat(full, (err, s) => resolve(err ? null : s)));
+      if (!st?.isFile()) throw new RunnerError(`Output "${relPath}" is not a file in ${p.outputs} on ${opts.name}.`);
+      return sftp.createReadStream(full);
+    },
+
+    async removeOutput(handle: RunnerHandle, relPath: string): Promise<void> {
+      const p = workPaths(parseHandle(handle).workDir);
+      await client.run(`rm -f -- ${q(outputPath(p, relPath))}`, "Removing an output");
+    },
+
+    async cleanup(handle: RunnerHandle): Promise<void> {
+      const h = parseHandle(handle);
+      const dir = path.posix.normalize(h.workDir);
+      const runs = `${await root()}/runs`;
+      if (path.posix.dirname(dir) !== runs) throw new RunnerError(`Refusing to remove ${dir}: not a work dir under ${runs}.`);
+      await client.run(`chmod -R u+w ${q(dir)} 2>/dev/null; rm -rf ${q(dir)}`, "Removing the work dir");
+    },
+
+    async describeHost(): Promise<HostInfo> {
+      return describeSshHost(client, opts.name);
+    },
+
+    close() {
+      client.close();
+    },
+  } satisfies Runner & { client: SshClient; close(): void };
+  return runner;
+}
+
+/**
+ * Host facts over SSH, in one command: OS, kernel, arch, CPU, memory, GPUs (nvidia-smi on the
+ * remote PATH, run on every call: drivers installed after registration are seen), CUDA, docker.
+ * Only nvidia-smi is asked about GPUs, so an integrated GPU of another vendor cannot mask them.
+ */
+export async function describeSshHost(client: SshClient, name: string): Promise<HostInfo> {
+  const sep = "----vh----";
+  const script = [
+    `hostname 2>/dev/null || cat /proc/sys/kernel/hostname`,
+    `echo ${sep}; (. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME") || uname -s`,
+    `echo ${sep}; uname -r`,
+    `echo ${sep}; uname -m`,
+    `echo ${sep}; grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2-`,
+    `echo ${sep}; nproc 2>/dev/null || getconf _NPROCESSORS_ONLN`,
+    `echo ${sep}; grep MemTotal /proc/meminfo 2>/dev/null | tr -s ' ' | cut -d' ' -f2`,
+    `echo ${sep}; command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi ${NVIDIA_SMI_QUERY_ARGS.map(q).join(" ")} 2>&1`,
+    `echo ${sep}; command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi 2>&1 | head -n 20`,
+    `echo ${sep}; docker info --format '{{.ServerVersion}}' >/dev/null 2>&1 && echo yes || echo no`,
+  ].join("\n");
+  const out = await client.run(script, `Describing host ${name}`, { timeoutMs: 30_000 });
+  const parts = out.split(`${sep}\n`).map((s) => s.trim());
+  const gpus = parseGpuQuery(parts[7] ?? "");
+  return {
+    hostname: parts[0] || name,
+    os: parts[1] || "unknown",
+    kernel: parts[2] || "unknown",
+    arch: parts[3] || "unknown",
+    cpuModel: (parts[4] ?? "").trim() || "unknown",
+    cpuCount: Math.max(1, Number(parts[5]) || 1),
+    memoryBytes: (Number(parts[6]) || 0) * 1024,
+    gpus,
+    cudaVersion: gpus.length > 0 ? parseCudaVersion(parts[8] ?? "") : null,
+    dockerAvailable: (parts[9] ?? "") === "yes",
+  };
+}

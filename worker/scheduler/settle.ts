@@ -1,0 +1,48 @@
+/**
+ * After an execution ends: release what it holds (exactly once: releaseExecution only touches
+ * unreleased rows) and let the scheduler use it at once. A `lost` execution (its host stopped
+ * answering) is retried by policy: `VH_LOST_RETRIES` times (default once), back to `queued` with
+ * the reason in its status history, and a clean slate for the new attempt (the old attempt's log
+ * lines stay; the new process's files are read from offset 0, in a work dir of its own).
+ */
+import type { Sql } from "../../db/client.js";
+import { TERMINAL, transition, type ExecutionStatus } from "../../app/executions/state.js";
+import { kickScheduler, releaseExecution } from "./apply.js";
+
+export interface SettleResult {
+  released: number;
+  retried: boolean;
+}
+
+/** How many times an execution was lost so far (= the attempt number of its next retry). */
+export async function lostCount(sql: Sql, executionId: string): Promise<number> {
+  const [row] = await sql<{ n: number }[]>`
+    select count(*)::int as n from execution_status_history where execution_id = ${executionId} and status = 'lost'`;
+  return row?.n ?? 0;
+}
+
+export async function settleEnded(sql: Sql, executionId: string, opts: { lostRetries: number }): Promise<SettleResult | null> {
+  const [row] = await sql<{ status: ExecutionStatus; status_detail: string | null }[]>`select status, status_detail from executions where id = ${executionId}`;
+  if (!row || !TERMINAL.includes(row.status)) return null;
+  const released = await releaseExecution(sql, executionId, row.status);
+  let retried = false;
+  if (row.status === "lost") {
+    const lost = await lostCount(sql, executionId);
+    if (lost <= opts.lostRetries) {
+      retried = await sql.begin(async (tx) => {
+        const prev = await transition(tx as unknown as Sql, executionId, "queued", {
+          from: ["lost"],
+          reason: `Retry ${lost} of ${opts.lostRetries}: ${row.status_detail ?? "the host stopped answering"}`,
+        });
+        if (!prev) return false;
+        await tx`
+          update executions set runner_handle = null, exit_code = null, runtime = null, started_at = null, ended_at = null,
+            lease_owner = null, lease_until = null, log_offsets = '{"stdout":0,"stderr":0}'::jsonb, log_partial = '{"stdout":"","stderr":""}'::jsonb
+          where id = ${executionId}`;
+        return true;
+      });
+    }
+  }
+  await kickScheduler(sql);
+  return { released, retried };
+}
