@@ -8,6 +8,7 @@ import { randomUUID } from "node:crypto";
 import type { Sql } from "../../db/client.js";
 import type { Store } from "../stores/types.js";
 import type { OutputFileInfo, Runner, RunnerHandle } from "../runners/types.js";
+import { registerOutputVersions } from "../../app/models/versions.js";
 
 export const JSONL_SIDECAR = "valohai.metadata.jsonl";
 const SIDECAR_SUFFIX = ".metadata.json";
@@ -117,7 +118,10 @@ export async function uploadOutputs(
   const uploaded: UploadedDatum[] = [];
   for (const u of plan.uploads) {
     if (!wanted.has(u.file.path)) continue;
-    uploaded.push(await uploadOutput(deps, exec, handle, u.file, u.metadata));
+    const datum = await uploadOutput(deps, exec, handle, u.file, u.metadata);
+    uploaded.push(datum);
+    // `valohai.model-versions` in the sidecar → a model version (idempotent per model and execution).
+    plan.warnings.push(...(await registerOutputVersions(deps.sql, exec, datum, u.metadata)).warnings);
     if (mode === "live") await deps.runner.removeOutput(handle, u.file.path);
   }
   return { uploaded, warnings: plan.warnings };
