@@ -3,6 +3,7 @@
  * typed `Config` it returns. (The `vh` CLI, a separate program, has its own reader in
  * app/cli/config.ts.)
  */
+import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { VhError } from "./errors.js";
@@ -40,13 +41,38 @@ const envSchema = z.object({
   VH_S3_FORCE_PATH_STYLE: bool.default(false),
   VH_MAX_CODE_MB: z.coerce.number().positive().default(1000),
   VH_LOST_AFTER_S: z.coerce.number().positive().default(60),
+  VH_LOST_RETRIES: z.coerce.number().int().min(0).max(100).default(1),
+  VH_GPU_ESCALATION_S: z.coerce.number().positive().default(3600),
+  VH_HOSTS_FILE: z.string().optional(),
+  VH_HOST_CHECK_S: z.coerce.number().positive().default(30),
+  VH_LOCAL_HOST: bool.default(true),
   XDG_CONFIG_HOME: z.string().optional(),
   HOME: z.string().optional(),
+  // The GitHub App, under Probot's own names (docs/github-app.md).
+  APP_ID: z.coerce.number().int().positive().optional(),
+  PRIVATE_KEY: z.string().optional(),
+  PRIVATE_KEY_PATH: z.string().optional(),
+  WEBHOOK_SECRET: z.string().optional(),
+  GHE_HOST: z.string().optional(),
+  GHE_PROTOCOL: z.enum(["https", "http"]).default("https"),
+  VH_SWEEP_CAP: z.coerce.number().int().min(1).max(100_000).default(100),
+  VH_GITHUB_REPORT_INTERVAL_S: z.coerce.number().min(0.05).max(600).default(3),
 });
 
 export type StoreConfig =
   | { kind: "local"; root: string }
   | { kind: "s3"; bucket: string; prefix: string; region: string; endpoint?: string; forcePathStyle: boolean };
+
+export interface GitHubAppConfig {
+  appId: number;
+  /** PEM text of the App's private key. */
+  privateKey: string;
+  webhookSecret: string;
+  /** REST API root: https://api.github.com, or `GHE_PROTOCOL://GHE_HOST/api/v3` on GitHub Enterprise Server. */
+  baseUrl: string;
+  /** Check runs and the sticky comment of one pull request are rewritten at most once per interval. */
+  reportIntervalMs: number;
+}
 
 export interface Config {
   /** Postgres connection string; absent means "start an embedded Postgres in dataDir". */
@@ -55,7 +81,18 @@ export interface Config {
   dataDir: string;
   http: { port: number; host: string; publicUrl?: string };
   embeddedPostgresPort: number;
-  worker: { concurrency: number; supervisorCapacity: number; lostAfterSeconds: number };
+  worker: { concurrency: number; supervisorCapacity: number; lostAfterSeconds: number; lostRetries: number };
+  /** GPU hosts and the scheduler (docs/scheduler.md). */
+  hosts: {
+    /** A waiting execution older than this goes first (and gets a reservation). */
+    escalationSeconds: number;
+    /** YAML file of SSH hosts registered at worker start. */
+    file?: string;
+    /** Seconds between health checks (and GPU re-discovery) of each host. */
+    checkSeconds: number;
+    /** Run executions on the worker's own machine too. */
+    local: boolean;
+  };
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
   /** How a step's `command` list is joined into one script (valohai-spec §1.5 step 6). */
   commandJoiner: "newline" | "and";
@@ -64,6 +101,10 @@ export interface Config {
   maxCodeBytes: number;
   /** Where the local-server pointer for the `vh` CLI on this machine is written. */
   cliConfigDir: string;
+  /** The GitHub App; null when APP_ID, the private key and WEBHOOK_SECRET are not set. */
+  github: GitHubAppConfig | null;
+  /** The most executions one sweep (a PR comment with value lists) may create. */
+  sweepCap: number;
 }
 
 /** Reads and validates the environment; throws one VhError that names every bad variable. */
@@ -101,6 +142,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       concurrency: e.VH_WORKER_CONCURRENCY,
       supervisorCapacity: e.VH_SUPERVISOR_CAPACITY,
       lostAfterSeconds: e.VH_LOST_AFTER_S,
+      lostRetries: e.VH_LOST_RETRIES,
     },
     logLevel: e.VH_LOG_LEVEL,
     commandJoiner: e.VH_COMMAND_JOINER,
@@ -108,5 +150,53 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     store,
     maxCodeBytes: Math.round(e.VH_MAX_CODE_MB * 1024 * 1024),
     cliConfigDir: path.join(e.XDG_CONFIG_HOME ?? path.join(e.HOME ?? cwd, ".config"), "vh"),
+    hosts: {
+      escalationSeconds: e.VH_GPU_ESCALATION_S,
+      ...(e.VH_HOSTS_FILE ? { file: path.resolve(cwd, e.VH_HOSTS_FILE) } : {}),
+      checkSeconds: e.VH_HOST_CHECK_S,
+      local: e.VH_LOCAL_HOST,
+    },
+    github: githubConfig(e, cwd),
+    sweepCap: e.VH_SWEEP_CAP,
+  };
+}
+
+/** A key pasted into an env file: literal "\n" sequences, or the whole PEM base64-encoded (as Probot accepts). */
+function normalisePrivateKey(raw: string): string {
+  const text = raw.replace(/\\n/g, "\n").trim();
+  if (text.includes("-----BEGIN")) return text;
+  const decoded = Buffer.from(text, "base64").toString("utf8");
+  if (decoded.includes("-----BEGIN")) return decoded;
+  throw new VhError("invalid_config", "PRIVATE_KEY is not a PEM private key (nor a base64-encoded one): paste the .pem file GitHub gave you, or set PRIVATE_KEY_PATH to it.");
+}
+
+function githubConfig(e: z.infer<typeof envSchema>, cwd: string): GitHubAppConfig | null {
+  const any = e.APP_ID !== undefined || e.PRIVATE_KEY || e.PRIVATE_KEY_PATH || e.WEBHOOK_SECRET;
+  if (!any) return null;
+  const missing: string[] = [];
+  if (e.APP_ID === undefined) missing.push("APP_ID (the App ID on the app's settings page)");
+  if (!e.PRIVATE_KEY && !e.PRIVATE_KEY_PATH) missing.push("PRIVATE_KEY or PRIVATE_KEY_PATH (the app's .pem private key)");
+  if (!e.WEBHOOK_SECRET) missing.push("WEBHOOK_SECRET (the webhook secret set on the app)");
+  if (missing.length) {
+    throw new VhError("invalid_config", `The GitHub App is partly configured; also set:\n${missing.map((m) => `  ${m}`).join("\n")}`);
+  }
+  let privateKey: string;
+  if (e.PRIVATE_KEY) {
+    privateKey = normalisePrivateKey(e.PRIVATE_KEY);
+  } else {
+    const file = path.resolve(cwd, e.PRIVATE_KEY_PATH!);
+    try {
+      privateKey = normalisePrivateKey(fs.readFileSync(file, "utf8"));
+    } catch (err) {
+      if (err instanceof VhError) throw err;
+      throw new VhError("invalid_config", `PRIVATE_KEY_PATH: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)}).`);
+    }
+  }
+  return {
+    appId: e.APP_ID!,
+    privateKey,
+    webhookSecret: e.WEBHOOK_SECRET!,
+    baseUrl: e.GHE_HOST ? `${e.GHE_PROTOCOL}://${e.GHE_HOST}/api/v3` : "https://api.github.com",
+    reportIntervalMs: Math.round(e.VH_GITHUB_REPORT_INTERVAL_S * 1000),
   };
 }

@@ -16,6 +16,7 @@ export type ErrorCode =
   | "illegal_transition"
   | "runner_error"
   | "store_error"
+  | "forge_error"
   | "internal";
 
 export class VhError extends Error {
@@ -45,6 +46,7 @@ export const httpStatusOf: Record<ErrorCode, number> = {
   too_large: 413,
   runner_error: 502,
   store_error: 502,
+  forge_error: 502,
   internal: 500,
 };
 
@@ -59,5 +61,18 @@ export class StoreError extends VhError {
   constructor(message: string, details?: unknown) {
     super("store_error", message, details);
     this.name = "StoreError";
+  }
+}
+
+/**
+ * A failure of the Git host (GitHub, later GitLab) or of its configuration: never reported as
+ * our bug. `status` is the host's HTTP status when there was one.
+ */
+export class ForgeError extends VhError {
+  readonly status: number | undefined;
+  constructor(message: string, opts: { status?: number; details?: unknown } = {}) {
+    super("forge_error", message, opts.details);
+    this.name = "ForgeError";
+    this.status = opts.status;
   }
 }

@@ -14,6 +14,8 @@ import { createStore } from "../worker/stores/index.js";
 import { startWorker, type Worker } from "../worker/start.js";
 import { ensureAdminToken } from "./auth/tokens.js";
 import { createHttpApp } from "./http/server.js";
+import { createForgeProvider } from "./forges/registry.js";
+import type { ProbotOctokit } from "probot";
 
 export interface RunningVh {
   url: string;
@@ -24,7 +26,11 @@ export interface RunningVh {
   stop(): Promise<void>;
 }
 
-export async function startVh(config: Config, log: Logger, opts: { worker?: boolean; http?: boolean } = {}): Promise<RunningVh> {
+export async function startVh(
+  config: Config,
+  log: Logger,
+  opts: { worker?: boolean; http?: boolean; github?: { Octokit?: typeof ProbotOctokit } } = {},
+): Promise<RunningVh> {
   fs.mkdirSync(config.dataDir, { recursive: true });
   let embedded: EmbeddedDatabase | null = null;
   let connectionString = config.databaseUrl;
@@ -52,7 +58,8 @@ export async function startVh(config: Config, log: Logger, opts: { worker?: bool
     const admin = await ensureAdminToken(database.sql, config.dataDir);
     let worker: Worker | null = null;
     if (opts.worker !== false) {
-      worker = await startWorker({ config, database, store, log });
+      const forges = createForgeProvider({ config, log, ...(opts.github?.Octokit ? { Octokit: opts.github.Octokit } : {}) });
+      worker = await startWorker({ config, database, store, log, forges });
       cleanup.push(() => worker!.stop());
     }
     let url = "";

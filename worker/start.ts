@@ -14,17 +14,28 @@ import type { Store } from "./stores/types.js";
 import { createRunnerRegistry, type RunnerRegistry } from "./runners/registry.js";
 import { createSupervisor, type Supervisor, type SupervisorOptions } from "./supervisor/supervisor.js";
 import { START_EXECUTION, startExecutionTask } from "./tasks/start-execution.js";
+import { GITHUB_EVENT, githubEventTask } from "./tasks/github-event.js";
+import { GITHUB_REPORT, githubReportTask } from "./tasks/github-report.js";
+import { createForgeProvider } from "../app/forges/registry.js";
+import type { ForgeProvider } from "../app/forges/types.js";
 import type { WorkerDeps } from "./deps.js";
+import { SCHEDULE_TASK, scheduleTask } from "./scheduler/apply.js";
+import { createHostMonitor, type HostMonitor } from "./hosts/monitor.js";
 
 export interface Worker {
   deps: WorkerDeps;
   supervisor: Supervisor;
+  /** Host checks, GPU discovery, periodic scheduler kicks. */
+  hosts: HostMonitor;
   stop(): Promise<void>;
 }
 
-export function buildTaskList(deps: WorkerDeps): TaskList {
+export function buildTaskList(deps: WorkerDeps, forges: ForgeProvider = createForgeProvider({ config: deps.config, log: deps.log })): TaskList {
   return {
     [START_EXECUTION]: startExecutionTask(deps),
+    [SCHEDULE_TASK]: scheduleTask({ sql: deps.sql, settings: { escalationSeconds: deps.config.hosts.escalationSeconds } }),
+    [GITHUB_EVENT]: githubEventTask(deps, forges),
+    [GITHUB_REPORT]: githubReportTask(deps, forges),
   };
 }
 
@@ -35,16 +46,28 @@ export async function startWorker(opts: {
   log: Logger;
   runners?: RunnerRegistry;
   supervisor?: SupervisorOptions;
+  /** The Git host client (GitHub App); built from the config when absent. */
+  forges?: ForgeProvider;
 }): Promise<Worker> {
   const deps: WorkerDeps = {
     config: opts.config,
     sql: opts.database.sql,
     db: opts.database.db,
     store: opts.store,
-    runners: opts.runners ?? createRunnerRegistry(opts.config, opts.store),
+    runners: opts.runners ?? createRunnerRegistry(opts.config, opts.store, [], opts.database.sql),
     log: opts.log,
     workerId: `${os.hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`,
   };
+  // This machine (and the hosts file's hosts) registered before the first scheduler pass.
+  const hosts = createHostMonitor({
+    sql: deps.sql,
+    runners: deps.runners,
+    log: deps.log,
+    checkSeconds: opts.config.hosts.checkSeconds,
+    local: opts.config.hosts.local,
+    ...(opts.config.hosts.file ? { hostsFile: opts.config.hosts.file } : {}),
+  });
+  await hosts.start();
   // Our own pool, so an idle client killed by a Postgres shutdown is logged, not a crash, and so
   // the pool is closed before the database goes away.
   const pgPool = new pg.Pool({ connectionString: opts.database.connectionString, max: opts.config.worker.concurrency + 2 });
@@ -56,7 +79,7 @@ export async function startWorker(opts: {
     noHandleSignals: true,
     pollInterval: 1000,
     logger: silentGraphileLogger(),
-    taskList: buildTaskList(deps),
+    taskList: buildTaskList(deps, opts.forges),
   });
   const supervisor = createSupervisor(deps, opts.supervisor);
   supervisor.start();
@@ -64,11 +87,14 @@ export async function startWorker(opts: {
   return {
     deps,
     supervisor,
+    hosts,
     stop() {
       stopped ??= (async () => {
+        await hosts.stop();
         await graphile.stop();
         await supervisor.stop();
         await pgPool.end();
+        deps.runners.close();
       })();
       return stopped;
     },

@@ -16,6 +16,19 @@ import { execListCommand, execLogsCommand, execOutputsCommand, execShowCommand, 
 import { loginCommand, logoutCommand } from "./commands/login.js";
 import { projectCreateCommand, projectLinkCommand, projectListCommand, projectStatusCommand } from "./commands/project.js";
 import { lintCommand } from "./commands/lint.js";
+import { hostAddCommand, hostCheckCommand, hostListCommand, hostRemoveCommand } from "./commands/host.js";
+import {
+  modelApproveCommand,
+  modelCompareCommand,
+  modelCreateCommand,
+  modelLatestCommand,
+  modelListCommand,
+  modelReportCommand,
+  modelRejectCommand,
+  modelResetCommand,
+  modelShowCommand,
+} from "./commands/model.js";
+import { lineageCommand } from "./commands/lineage.js";
 
 const VERSION = "0.1.0";
 
@@ -102,6 +115,35 @@ export function buildProgram(ctxOf: () => Context, setCode: (code: number) => vo
     .addOption(projectOpt())
     .action(act(async (n: string, opts: { json?: boolean; project?: string }) => execStopCommand(ctx(), n, opts)));
 
+  // host
+  const host = program.command("host").description("GPU hosts reached over SSH: add, list (with their GPUs and what runs on them), check, remove");
+  host
+    .command("add")
+    .description("add or update an SSH host: vh host add NAME ssh://user@host:port --key FILE [--label k=v ...]")
+    .argument("<name>")
+    .argument("<url>", "ssh://user@host:port (a path after the port sets the work root on the host)")
+    .option("--key <file>", "private key file on the vh server")
+    .option("--label <k=v>", "a label (repeatable)", (v: string, prev: string[] = []) => [...prev, v])
+    .option("--json", "print the host record")
+    .action(act(async (name: string, url: string, opts: { key?: string; label?: string[]; json?: boolean }) => hostAddCommand(ctx(), name, url, opts)));
+  host
+    .command("list")
+    .description("list hosts, their GPUs and the executions on each")
+    .option("--json", "print JSON")
+    .action(act(async (opts: { json?: boolean }) => hostListCommand(ctx(), opts)));
+  host
+    .command("check")
+    .description("check a host now: reachability, facts, GPU re-discovery")
+    .argument("<name>")
+    .option("--json", "print JSON")
+    .action(act(async (name: string, opts: { json?: boolean }) => hostCheckCommand(ctx(), name, opts)));
+  host
+    .command("remove")
+    .alias("rm")
+    .description("remove a host (refused while executions run there; it is disabled instead)")
+    .argument("<name>")
+    .action(act(async (name: string) => hostRemoveCommand(ctx(), name)));
+
   // project
   const project = program.command("project").description("link this directory to a project on the server");
   project
@@ -125,6 +167,77 @@ export function buildProgram(ctxOf: () => Context, setCode: (code: number) => vo
     .description("list the server's projects")
     .option("--json", "print JSON")
     .action(act(async (opts: { json?: boolean }) => projectListCommand(ctx(), opts)));
+
+  // model (docs/model-hub.md)
+  const model = program.command("model").description("the Model Hub: versions, approvals, compare, audit report");
+  model
+    .command("list")
+    .description("list models with their latest approved version")
+    .option("--json", "print JSON")
+    .action(act(async (opts: { json?: boolean }) => modelListCommand(ctx(), opts)));
+  model
+    .command("show")
+    .description("show a model's versions (NAME) or one version (model://NAME/vN, model://NAME/latest)")
+    .argument("<model>")
+    .option("--status <status>", "only versions with this status (pending, approved, rejected)")
+    .option("--json", "print JSON")
+    .action(act(async (arg: string, opts: { json?: boolean; status?: string }) => modelShowCommand(ctx(), arg, opts)));
+  model
+    .command("register")
+    .description("make a new (pending) version of a model from existing files: vh model register NAME --file datum://ID")
+    .argument("<model>")
+    .requiredOption("-f, --file <datum>", "a datum (repeat for several files)", (v: string, prev: string[] = []) => [...prev, v])
+    .option("--description <text>", "release note")
+    .option("--tag <tag>", "a tag (repeatable)", (v: string, prev: string[] = []) => [...prev, v])
+    .option("--json", "print the version")
+    .action(act(async (name: string, opts: { file: string[]; description?: string; tag?: string[]; json?: boolean }) => modelCreateCommand(ctx(), name, opts)));
+  model
+    .command("approve")
+    .description("approve a pending version (bound to its files' sha256)")
+    .argument("<uri>", "model://NAME/vN")
+    .option("--files-sha256 <digest>", "the files digest you reviewed: refused if the files changed since")
+    .option("--json", "print JSON")
+    .action(act(async (uri: string, opts: { filesSha256?: string; json?: boolean }) => modelApproveCommand(ctx(), uri, opts)));
+  model
+    .command("reject")
+    .description("reject a version; the reason is required")
+    .argument("<uri>", "model://NAME/vN")
+    .argument("[reason...]")
+    .option("--json", "print JSON")
+    .action(act(async (uri: string, reason: string[], opts: { json?: boolean }) => modelRejectCommand(ctx(), uri, reason, opts)));
+  model
+    .command("reset")
+    .description("move an approved or rejected version back to pending")
+    .argument("<uri>", "model://NAME/vN")
+    .argument("[reason...]")
+    .option("--json", "print JSON")
+    .action(act(async (uri: string, reason: string[], opts: { json?: boolean }) => modelResetCommand(ctx(), uri, reason, opts)));
+  model
+    .command("compare")
+    .description("compare versions side by side: metrics, series, parameters, inputs, size, duration")
+    .argument("<uris...>")
+    .option("--json", "print JSON")
+    .action(act(async (uris: string[], opts: { json?: boolean }) => modelCompareCommand(ctx(), uris, opts)));
+  model
+    .command("report")
+    .description("the audit report of a version: identity, training data, code, parameters, environment, metrics, history")
+    .argument("<uri>", "model://NAME/vN")
+    .option("--format <format>", "md or json", "md")
+    .action(act(async (uri: string, opts: { format?: string }) => modelReportCommand(ctx(), uri, opts)));
+  model
+    .command("latest")
+    .description("the latest approved version, now or at a time (--at 2025-01-02T03:04:05Z)")
+    .argument("<model>")
+    .option("--at <time>", "ISO 8601 time")
+    .option("--json", "print JSON")
+    .action(act(async (name: string, opts: { at?: string; json?: boolean }) => modelLatestCommand(ctx(), name, opts)));
+  program
+    .command("lineage")
+    .description("where a model version came from and who used it: vh lineage model://NAME/latest")
+    .argument("<uri>")
+    .option("--json", "print JSON")
+    .option("--mermaid", "print a Mermaid graph")
+    .action(act(async (uri: string, opts: { json?: boolean; mermaid?: boolean }) => lineageCommand(ctx(), uri, opts)));
 
   program
     .command("lint")

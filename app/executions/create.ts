@@ -5,6 +5,7 @@
  */
 import path from "node:path";
 import { z } from "zod";
+import type postgres from "postgres";
 import type { Sql } from "../../db/client.js";
 import type { Project } from "../../db/schema/projects.js";
 import type { RequestedInput } from "../../db/schema/executions.js";
@@ -13,7 +14,9 @@ import { VhError } from "../errors.js";
 import type { Config } from "../config.js";
 import { buildCommandList, joinCommand, loadValohaiYaml, suggest, validateParameterValues, type Step } from "../valohai/index.js";
 import { readSnapshotFile } from "./code.js";
-import { START_EXECUTION } from "../../worker/tasks/start-execution.js";
+import { kickScheduler } from "../../worker/scheduler/apply.js";
+import { largestHost } from "../../worker/hosts/store.js";
+import { isModelUri, recordModelInputs, resolveModelInput } from "../models/inputs.js";
 
 export const CreateExecutionBody = z.object({
   step: z.string().min(1),
@@ -113,6 +116,15 @@ async function resolveInputs(
         out.push({ name: input.name, uri, source: { kind: "http", url: uri }, file: basenameOfUrl(uri) });
         continue;
       }
+      if (isModelUri(uri)) {
+        try {
+          out.push(...(await resolveModelInput(deps.sql, input.name, uri)));
+        } catch (err) {
+          if (!(err instanceof VhError)) throw err;
+          errors.push(err.message);
+        }
+        continue;
+      }
       const datum = /^datum:\/\/([0-9a-f-]{36})$/i.exec(uri);
       if (datum) {
         const [row] = await deps.sql<{ id: string; name: string; sha256: string; size: number; store_key: string }[]>`
@@ -135,7 +147,7 @@ async function resolveInputs(
       const scheme = /^([a-z0-9+.-]+):\/\//i.exec(uri)?.[1];
       errors.push(
         scheme
-          ? `Input "${input.name}": ${scheme}:// URIs are not supported yet (${uri}); use http(s):// or datum://.`
+          ? `Input "${input.name}": ${scheme}:// URIs are not supported yet (${uri}); use http(s)://, datum:// or model://.`
           : `Input "${input.name}": "${uri}" is not a URI; use http(s)://… or datum://<id>.`,
       );
     }
@@ -156,7 +168,28 @@ async function resolveInputs(
   return out;
 }
 
-export async function createExecution(deps: CreateDeps, project: Project, body: unknown): Promise<{ id: string; counter: number }> {
+/** Who and what started an execution, when it was not a plain API call. Not part of the request body: set by the server. */
+export interface ExecutionOrigin {
+  /** The git commit the code snapshot was made from (the forge's archive of it). */
+  commitSha?: string;
+  /** The forge login (or token name) that asked. */
+  triggeredBy?: string;
+}
+
+/** An execution that passed every check and can be written. */
+export interface PreparedExecution {
+  req: z.output<typeof CreateExecutionBody>;
+  step: Step;
+  inputs: RequestedInput[];
+  env: Record<string, string>;
+  gpus: number;
+  commandList: string[];
+  command: string;
+  parameters: Record<string, unknown>;
+}
+
+/** Every check of a creation, and nothing written: throws a VhError a user can act on. */
+export async function prepareExecution(deps: CreateDeps, project: Project, body: unknown): Promise<PreparedExecution> {
   const parsed = CreateExecutionBody.safeParse(body);
   if (!parsed.success) {
     throw new VhError("bad_request", parsed.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("\n"));
@@ -195,24 +228,79 @@ export async function createExecution(deps: CreateDeps, project: Project, body: 
   for (const v of step.environmentVariables.values()) if (v.default !== undefined) env[v.name] = v.default;
   Object.assign(env, req.environmentVariables);
   const gpus = req.gpus ?? (env["VH_GPUS"] !== undefined ? Number.parseInt(env["VH_GPUS"], 10) || 0 : 0);
+  if (gpus > 0) {
+    // A request no single host can ever satisfy is refused now, not queued forever.
+    const largest = await largestHost(deps.sql);
+    if (!largest || gpus > largest.gpus) {
+      throw new VhError(
+        "bad_request",
+        largest
+          ? `VH_GPUS=${gpus}: no host has that many GPUs (the largest, ${largest.name}, has ${largest.gpus}). Ask for at most ${largest.gpus}, or add a larger host (vh host add).`
+          : `VH_GPUS=${gpus}: no GPU host is registered. Add one with vh host add, or run with VH_GPUS=0.`,
+        { gpus, largestHost: largest },
+      );
+    }
+  }
   const commandList = buildCommandList(step, validated.values);
   const command = joinCommand(commandList, deps.config.commandJoiner);
   const parameters = JSON.parse(JSON.stringify(validated.values)) as Record<string, unknown>;
+  return { req, step, inputs, env, gpus, commandList, command, parameters };
+}
 
+/** Writes one prepared execution inside the caller's transaction: counter, row, history, queue job. */
+export async function insertExecution(
+  tx: postgres.TransactionSql,
+  project: Project,
+  prepared: PreparedExecution,
+  origin: ExecutionOrigin = {},
+): Promise<{ id: string; counter: number }> {
+  const { req, step, inputs, env, gpus, commandList, command, parameters } = prepared;
+  const [p] = await tx<{ execution_counter: number }[]>`
+    update projects set execution_counter = execution_counter + 1 where id = ${project.id} returning execution_counter`;
+  const counter = p!.execution_counter;
+  const [row] = await tx<{ id: string }[]>`
+    insert into executions (project_id, counter, step, title, status, code_sha256, commit_sha, triggered_by, yaml_path, image, command, command_list,
+      parameters, inputs, environment_variables, gpus, time_limit_s, no_output_timeout_s, queued_at)
+    values (${project.id}, ${counter}, ${step.name}, ${req.title ?? null}, 'queued', ${req.code}, ${origin.commitSha ?? null}, ${origin.triggeredBy ?? null},
+      ${req.yamlPath}, ${req.image ?? step.image}, ${command}, ${tx.json(commandList)}, ${tx.json(parameters as never)}, ${tx.json(inputs as never)},
+      ${tx.json(env)}, ${gpus}, ${step.timeLimitSeconds ?? null}, ${step.noOutputTimeoutSeconds ?? null}, now())
+    returning id`;
+  const id = row!.id;
+  await tx`insert into execution_status_history (execution_id, status) values (${id}, 'created'), (${id}, 'queued')`;
+  await recordModelInputs(tx, { id, counter, triggeredBy: origin.triggeredBy ?? null }, inputs);
+  // The scheduler places it (worker/scheduler/): one coalesced pass for a burst of creations.
+  await kickScheduler(tx);
+  return { id, counter };
+}
+
+export async function createExecution(
+  deps: CreateDeps,
+  project: Project,
+  body: unknown,
+  origin: ExecutionOrigin = {},
+): Promise<{ id: string; counter: number }> {
+  const prepared = await prepareExecution(deps, project, body);
+  return deps.sql.begin((tx) => insertExecution(tx, project, prepared, origin));
+}
+
+/**
+ * Creates several executions (a sweep) all or none: every one is checked first, then all are
+ * written in one transaction, with `alsoInTransaction` (e.g. the sweep's own rows) in the same
+ * transaction. A refusal of any one refuses them all and writes nothing.
+ */
+export async function createExecutions<T>(
+  deps: CreateDeps,
+  project: Project,
+  bodies: unknown[],
+  origin: ExecutionOrigin,
+  alsoInTransaction: (tx: postgres.TransactionSql, created: { id: string; counter: number }[]) => Promise<T>,
+): Promise<{ created: { id: string; counter: number }[]; extra: T }> {
+  const prepared: PreparedExecution[] = [];
+  for (const body of bodies) prepared.push(await prepareExecution(deps, project, body));
   return deps.sql.begin(async (tx) => {
-    const [p] = await tx<{ execution_counter: number }[]>`
-      update projects set execution_counter = execution_counter + 1 where id = ${project.id} returning execution_counter`;
-    const counter = p!.execution_counter;
-    const [row] = await tx<{ id: string }[]>`
-      insert into executions (project_id, counter, step, title, status, code_sha256, yaml_path, image, command, command_list,
-        parameters, inputs, environment_variables, gpus, time_limit_s, no_output_timeout_s, queued_at)
-      values (${project.id}, ${counter}, ${step.name}, ${req.title ?? null}, 'queued', ${req.code}, ${req.yamlPath},
-        ${req.image ?? step.image}, ${command}, ${tx.json(commandList)}, ${tx.json(parameters as never)}, ${tx.json(inputs as never)},
-        ${tx.json(env)}, ${gpus}, ${step.timeLimitSeconds ?? null}, ${step.noOutputTimeoutSeconds ?? null}, now())
-      returning id`;
-    const id = row!.id;
-    await tx`insert into execution_status_history (execution_id, status) values (${id}, 'created'), (${id}, 'queued')`;
-    await tx`select graphile_worker.add_job(${START_EXECUTION}, json_build_object('executionId', ${id}::text), job_key => ${id}::text, max_attempts => 5)`;
-    return { id, counter };
+    const created: { id: string; counter: number }[] = [];
+    for (const p of prepared) created.push(await insertExecution(tx, project, p, origin));
+    const extra = await alsoInTransaction(tx, created);
+    return { created, extra };
   });
 }

@@ -14,8 +14,11 @@ import { projectRoutes } from "./routes/projects.js";
 import { codeRoutes } from "./routes/code.js";
 import { executionRoutes } from "./routes/executions.js";
 import { dataRoutes } from "./routes/data.js";
+import { modelRoutes } from "./routes/models.js";
+import { hostRoutes } from "./routes/hosts.js";
 import { homeRoutes } from "./ui/home.js";
 import { findExecutionRow, loadPresented } from "../executions/present.js";
+import { githubWebhookRoutes, WEBHOOK_PATH } from "../webhooks/route.js";
 
 export interface HttpDeps {
   config: Config;
@@ -42,6 +45,8 @@ export function createHttpApp(deps: HttpDeps): Hono {
     return c.json({ ok: true });
   });
   app.route("/", homeRoutes(deps));
+  // The GitHub App's webhooks, at Probot's default path, whenever the App is configured.
+  if (deps.config.github) app.route(WEBHOOK_PATH, githubWebhookRoutes({ sql: deps.sql, github: deps.config.github, log: deps.log }));
 
   const api = new Hono();
   api.use("*", bearerAuth({ sql: deps.sql }));
@@ -50,6 +55,8 @@ export function createHttpApp(deps: HttpDeps): Hono {
   api.route("/projects/:project/executions", executionRoutes(deps));
   api.route("/code", codeRoutes({ sql: deps.sql, store: deps.store, maxBytes: deps.config.maxCodeBytes }));
   api.route("/data", dataRoutes(deps));
+  api.route("/models", modelRoutes(deps));
+  api.route("/", hostRoutes(deps));
   api.get("/executions/:id", async (c) => c.json(await loadPresented(deps.sql, await findExecutionRow(deps.sql, null, c.req.param("id")))));
   app.route("/api/v1", api);
   return app;

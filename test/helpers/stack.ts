@@ -9,6 +9,7 @@ import path from "node:path";
 import { loadConfig, type Config } from "../../app/config.js";
 import { createLogger } from "../../app/log.js";
 import { startVh, type RunningVh } from "../../app/start.js";
+import type { ProbotOctokit } from "probot";
 
 export interface Stack {
   vh: RunningVh;
@@ -32,6 +33,8 @@ export async function startStack(opts: {
   worker?: boolean;
   /** Reuse a data dir (a restart); otherwise a new temp dir, removed by stop(). */
   dataDir?: string;
+  /** The GitHub App's Octokit class (tests: retry and throttling off). */
+  github?: { Octokit?: typeof ProbotOctokit };
 }): Promise<Stack> {
   const dataDir = opts.dataDir ?? tempDir("vh-stack-");
   const config = loadConfig({
@@ -43,7 +46,7 @@ export async function startStack(opts: {
     VH_LOG_LEVEL: "warn",
     ...opts.env,
   });
-  const vh = await startVh(config, createLogger(config.logLevel), { worker: opts.worker ?? true });
+  const vh = await startVh(config, createLogger(config.logLevel), { worker: opts.worker ?? true, ...(opts.github ? { github: opts.github } : {}) });
   async function raw(method: string, p: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<Response> {
     return fetch(vh.url + p, { method, body, headers: { authorization: `Bearer ${vh.token}`, ...headers } });
   }

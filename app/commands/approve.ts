@@ -1,0 +1,16 @@
+/** `/vh approve model://NAME/vN`: the model hub's approval, as the commenter (app/models/approval.ts). */
+import { approveVersion } from "../models/approval.js";
+import { renderDone } from "../reporting/render.js";
+import type { Command } from "./parse.js";
+import type { CommandRunner } from "./types.js";
+
+export const approve: CommandRunner<Extract<Command, { name: "approve" }>> = async (ctx, cmd) => {
+  const r = await approveVersion({ sql: ctx.deps.sql }, cmd.uri, {
+    login: ctx.actor.login,
+    source: "comment",
+    url: ctx.commentUrl,
+    permission: ctx.permission,
+  }, { repo: ctx.repo.fullName });
+  await ctx.reply(renderDone(ctx.actor.login, r.changed ? `Approved \`${r.version}\`.` : `\`${r.version}\` was already approved.`));
+  return `approved ${r.version}`;
+};

@@ -1,0 +1,277 @@
+/**
+ * The GitHub forge: a GitHub App, through Probot's Octokit (JWT → installation token, cached by
+ * Probot; retry and secondary-rate-limit throttling from Probot's plugins). GitHub Enterprise
+ * Server works through `GHE_HOST`/`GHE_PROTOCOL` (config.baseUrl).
+ */
+import { createHash } from "node:crypto";
+import { Probot, ProbotOctokit } from "probot";
+import type { z } from "zod";
+import { ForgeError } from "../../errors.js";
+import type {
+  Annotation,
+  CheckRunSpec,
+  EnsureResult,
+  Forge,
+  ForgeProvider,
+  Permission,
+  PullRequest,
+  Reaction,
+  RepoRef,
+} from "../types.js";
+import { GhCheckRunList, GhCommentList, GhCreated, GhPermission, GhPullRequest } from "./schema.js";
+import { GITHUB_LIMITS, type GitHubForgeOptions } from "./types.js";
+
+export type { GitHubForgeOptions } from "./types.js";
+
+type Octokit = ProbotOctokit;
+
+const PERMISSIONS: readonly Permission[] = ["admin", "maintain", "write", "triage", "read", "none"];
+
+/** Cuts markdown to `max` characters, saying so at the end. */
+export function truncate(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const note = "\n\n… (cut to GitHub's size limit; the rest is in vh)";
+  return text.slice(0, max - note.length) + note;
+}
+
+function parse<T extends z.ZodType>(schema: T, data: unknown, what: string): z.infer<T> {
+  const r = schema.safeParse(data);
+  if (!r.success) throw new ForgeError(`GitHub answered ${what} with an unexpected shape: ${r.error.issues[0]?.message ?? "?"}`);
+  return r.data;
+}
+
+function statusOf(err: unknown): number | undefined {
+  const s = (err as { status?: unknown }).status;
+  return typeof s === "number" ? s : undefined;
+}
+
+/** GitHub's failures as ForgeErrors whose message names what to fix. */
+export function wrapGitHubError(err: unknown, what: string): ForgeError {
+  if (err instanceof ForgeError) return err;
+  const status = statusOf(err);
+  const msg = (err as Error)?.message ?? String(err);
+  let hint = "";
+  if (status === 401) hint = " GitHub refused the credentials: check APP_ID and PRIVATE_KEY (or PRIVATE_KEY_PATH).";
+  else if (status === 403 && /rate limit/i.test(msg)) hint = " GitHub's rate limit was hit; the work is retried later.";
+  else if (status === 403) hint = " The App lacks a permission: compare its permissions with app.yml and accept the new permissions on the installation.";
+  else if (status === 404) hint = " Not found, or not visible to the App: is the App installed on this repository?";
+  return new ForgeError(`GitHub: ${what} failed${status ? ` (HTTP ${status})` : ""}: ${msg}.${hint}`, { status });
+}
+
+async function call<T>(what: string, f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (err) {
+    throw wrapGitHubError(err, what);
+  }
+}
+
+function bodyHash(s: string): string {
+  return createHash("sha256").update(s).digest("hex");
+}
+
+export function createGitHubProvider(opts: GitHubForgeOptions): ForgeProvider & { probot: Probot } {
+  const probot = new Probot({
+    appId: opts.config.appId,
+    privateKey: opts.config.privateKey,
+    secret: opts.config.webhookSecret,
+    baseUrl: opts.config.baseUrl,
+    Octokit: opts.Octokit ?? ProbotOctokit,
+    logLevel: "warn",
+  });
+  const ttl = opts.permissionTtlMs ?? 60_000;
+  const permissions = new Map<string, { value: Permission; until: number }>();
+  return {
+    kind: "github",
+    probot,
+    async forInstallation(installationId: number): Promise<Forge> {
+      const octokit = (await call(`authenticating as installation ${installationId}`, () => probot.auth(installationId))) as Octokit;
+      return githubForge(octokit, { permissions, ttl });
+    },
+  };
+}
+
+function githubForge(octokit: Octokit, cache: { permissions: Map<string, { value: Permission; until: number }>; ttl: number }): Forge {
+  const req = octokit.request.bind(octokit) as (route: string, params?: Record<string, unknown>) => Promise<{ data: unknown; status: number }>;
+  const o = (repo: RepoRef) => ({ owner: repo.owner, repo: repo.name });
+
+  async function findComment(repo: RepoRef, pr: number, marker: string): Promise<{ id: number; body: string } | null> {
+    for (let page = 1; page <= 30; page++) {
+      const { data } = await call("listing comments", () =>
+        req("GET /repos/{owner}/{repo}/issues/{issue_number}/comments", { ...o(repo), issue_number: pr, per_page: 100, page }));
+      const list = parse(GhCommentList, data, "the comment list");
+      const hit = list.find((c) => (c.body ?? "").includes(marker));
+      if (hit) return { id: hit.id, body: hit.body ?? "" };
+      if (list.length < 100) return null;
+    }
+    return null;
+  }
+
+  function checkBody(spec: CheckRunSpec, annotations: Annotation[] | undefined): Record<string, unknown> {
+    const output: Record<string, unknown> = {
+      title: spec.title.slice(0, 255),
+      summary: truncate(spec.summary, GITHUB_LIMITS.checkRunSummary),
+    };
+    if (spec.text) output["text"] = truncate(spec.text, GITHUB_LIMITS.checkRunText);
+    if (annotations?.length) output["annotations"] = annotations.map(toGhAnnotation);
+    return {
+      name: spec.name,
+      external_id: spec.externalId,
+      status: spec.status,
+      ...(spec.startedAt ? { started_at: spec.startedAt.toISOString() } : {}),
+      ...(spec.status === "completed" && spec.conclusion ? { conclusion: spec.conclusion } : {}),
+      ...(spec.status === "completed" && spec.completedAt ? { completed_at: spec.completedAt.toISOString() } : {}),
+      ...(spec.detailsUrl ? { details_url: spec.detailsUrl } : {}),
+      output,
+      actions: (spec.actions ?? []).slice(0, GITHUB_LIMITS.actions),
+    };
+  }
+
+  return {
+    kind: "github",
+
+    async getPermission(repo, login) {
+      const key = `${repo.installationId}:${repo.id}:${login.toLowerCase()}`;
+      const hit = cache.permissions.get(key);
+      if (hit && hit.until > Date.now()) return hit.value;
+      let value: Permission;
+      try {
+        const { data } = await req("GET /repos/{owner}/{repo}/collaborators/{username}/permission", { ...o(repo), username: login });
+        const p = parse(GhPermission, data, "the permission lookup");
+        const role = (p.role_name ?? p.permission) as Permission;
+        value = PERMISSIONS.includes(role) ? role : PERMISSIONS.includes(p.permission as Permission) ? (p.permission as Permission) : "none";
+      } catch (err) {
+        if (statusOf(err) === 404) value = "none";
+        else throw wrapGitHubError(err, `looking up ${login}'s permission on ${repo.fullName}`);
+      }
+      if (cache.permissions.size > 10_000) cache.permissions.clear();
+      cache.permissions.set(key, { value, until: Date.now() + cache.ttl });
+      return value;
+    },
+
+    async getPullRequest(repo, number): Promise<PullRequest> {
+      const { data } = await call(`reading pull request #${number}`, () => req("GET /repos/{owner}/{repo}/pulls/{pull_number}", { ...o(repo), pull_number: number }));
+      const pr = parse(GhPullRequest, data, "the pull request");
+      return {
+        number: pr.number,
+        title: pr.title,
+        state: pr.state,
+        headSha: pr.head.sha,
+        headRef: pr.head.ref,
+        headRepo: pr.head.repo?.full_name ?? null,
+        isFork: !pr.head.repo || pr.head.repo.id !== pr.base.repo.id,
+        author: { login: pr.user.login, id: pr.user.id, isBot: pr.user.type === "Bot" },
+      };
+    },
+
+    async readFile(repo, sha, path) {
+      try {
+        const { data } = await req("GET /repos/{owner}/{repo}/contents/{path}", {
+          ...o(repo),
+          path,
+          ref: sha,
+          headers: { accept: "application/vnd.github.raw+json" },
+        });
+        if (typeof data === "string") return data;
+        if (data instanceof ArrayBuffer) return Buffer.from(data).toString("utf8");
+        throw new ForgeError(`GitHub: ${path} at ${sha.slice(0, 7)} is not a file.`);
+      } catch (err) {
+        if (statusOf(err) === 404) return null;
+        throw wrapGitHubError(err, `reading ${path} at ${sha.slice(0, 7)}`);
+      }
+    },
+
+    async downloadArchive(repo, sha, maxBytes) {
+      const { data } = await call(`downloading the tarball of ${sha.slice(0, 7)}`, () =>
+        req("GET /repos/{owner}/{repo}/tarball/{ref}", { ...o(repo), ref: sha }));
+      const buf = data instanceof ArrayBuffer ? Buffer.from(data) : Buffer.isBuffer(data) ? data : typeof data === "string" ? Buffer.from(data, "binary") : null;
+      if (!buf) throw new ForgeError("GitHub: the tarball download did not return bytes.");
+      if (buf.length > maxBytes) {
+        throw new ForgeError(`The repository at ${sha.slice(0, 7)} is ${Math.round(buf.length / 1048576)} MiB, over the ${Math.round(maxBytes / 1048576)} MiB limit (VH_MAX_CODE_MB).`);
+      }
+      return buf;
+    },
+
+    async addReaction(repo, commentId, reaction: Reaction) {
+      await call("adding a reaction", () =>
+        req("POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions", { ...o(repo), comment_id: commentId, content: reaction }));
+    },
+
+    async createComment(repo, pr, body) {
+      const { data } = await call(`commenting on #${pr}`, () =>
+        req("POST /repos/{owner}/{repo}/issues/{issue_number}/comments", { ...o(repo), issue_number: pr, body: truncate(body, GITHUB_LIMITS.commentBody) }));
+      return parse(GhCreated, data, "the new comment").id;
+    },
+
+    async ensureComment({ repo, pr, marker, body, knownId }): Promise<EnsureResult> {
+      const text = truncate(body, GITHUB_LIMITS.commentBody);
+      if (!text.includes(marker)) throw new ForgeError("ensureComment: the body must contain its marker.");
+      const update = (id: number) =>
+        req("PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}", { ...o(repo), comment_id: id, body: text });
+      if (knownId) {
+        try {
+          await update(knownId);
+          return { id: knownId, action: "updated" };
+        } catch (err) {
+          if (statusOf(err) !== 404) throw wrapGitHubError(err, "updating the vh comment");
+          // deleted by someone: find another with the marker, or create it again
+        }
+      }
+      const found = await findComment(repo, pr, marker);
+      if (found) {
+        if (bodyHash(found.body) === bodyHash(text)) return { id: found.id, action: "unchanged" };
+        await call("updating the vh comment", () => update(found.id));
+        return { id: found.id, action: "updated" };
+      }
+      const { data } = await call(`commenting on #${pr}`, () =>
+        req("POST /repos/{owner}/{repo}/issues/{issue_number}/comments", { ...o(repo), issue_number: pr, body: text }));
+      return { id: parse(GhCreated, data, "the new comment").id, action: "created" };
+    },
+
+    async ensureCheckRun({ repo, spec, knownId, annotations }): Promise<EnsureResult> {
+      const batches: Annotation[][] = [];
+      for (let i = 0; i < (annotations?.length ?? 0); i += GITHUB_LIMITS.annotationsPerRequest) {
+        batches.push(annotations!.slice(i, i + GITHUB_LIMITS.annotationsPerRequest));
+      }
+      let id = knownId ?? null;
+      let action: EnsureResult["action"] = "updated";
+      if (!id) {
+        const { data } = await call("listing check runs", () =>
+          req("GET /repos/{owner}/{repo}/commits/{ref}/check-runs", { ...o(repo), ref: spec.sha, check_name: spec.name, filter: "all", per_page: 100 }));
+        id = parse(GhCheckRunList, data, "the check run list").check_runs.find((c) => c.external_id === spec.externalId)?.id ?? null;
+      }
+      const first = batches.shift();
+      if (id) {
+        const runId = id;
+        await call("updating the check run", () =>
+          req("PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}", { ...o(repo), check_run_id: runId, ...checkBody(spec, first) }));
+      } else {
+        const { data } = await call("creating the check run", () =>
+          req("POST /repos/{owner}/{repo}/check-runs", { ...o(repo), head_sha: spec.sha, ...checkBody(spec, first) }));
+        id = parse(GhCreated, data, "the new check run").id;
+        action = "created";
+      }
+      for (const batch of batches) {
+        const runId = id;
+        await call("adding annotations", () =>
+          req("PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}", {
+            ...o(repo),
+            check_run_id: runId,
+            output: { title: spec.title.slice(0, 255), summary: truncate(spec.summary, GITHUB_LIMITS.checkRunSummary), annotations: batch.map(toGhAnnotation) },
+          }));
+      }
+      return { id, action };
+    },
+  };
+}
+
+function toGhAnnotation(a: Annotation) {
+  return {
+    path: a.path,
+    start_line: a.line,
+    end_line: a.line,
+    ...(a.column !== undefined ? { start_column: a.column, end_column: a.column } : {}),
+    annotation_level: a.level,
+    message: a.message,
+  };
+}

@@ -1,0 +1,2 @@
+/** The not-configured forge takes no options. */
+export type NotConfiguredForgeOptions = Record<string, never>;

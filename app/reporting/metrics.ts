@@ -1,0 +1,26 @@
+/** The metric a step's sweeps are judged by, when valohai.yaml declares one (a task's optimization-target-metric). */
+import { readSnapshotFile } from "../executions/code.js";
+import { loadValohaiYaml } from "../valohai/index.js";
+import type { Store } from "../../worker/stores/types.js";
+import { goalOf, type MetricGoal, type SweepView } from "./view.js";
+
+export async function declaredMetric(store: Store, codeSha256: string, step: string): Promise<MetricGoal | null> {
+  let text: string | null;
+  try {
+    text = await readSnapshotFile(store, codeSha256, "valohai.yaml");
+  } catch {
+    return null;
+  }
+  if (text === null) return null;
+  const config = loadValohaiYaml(text, { filename: "valohai.yaml" }).config;
+  for (const t of config?.tasks.values() ?? []) {
+    if (t.step === step && t.optimizationTargetMetric) return { name: t.optimizationTargetMetric, goal: goalOf(t.optimizationTargetMetric) };
+  }
+  return null;
+}
+
+export async function declaredMetrics(deps: { store: Store }, views: SweepView[]): Promise<Map<string, MetricGoal | null>> {
+  const out = new Map<string, MetricGoal | null>();
+  for (const v of views) out.set(v.id, await declaredMetric(deps.store, v.codeSha256, v.step));
+  return out;
+}

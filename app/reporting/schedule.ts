@@ -1,0 +1,33 @@
+/**
+ * Coalesced reporting: one `github_report` job per pull request (or per sweep outside a PR), in a
+ * named queue of its own so two never run at once, and keyed so a burst of changes makes one
+ * job: `preserve_run_at` keeps the earliest scheduled time, so a pull request gets at most one
+ * round of writes per interval however many executions change.
+ */
+import type postgres from "postgres";
+import type { Sql } from "../../db/client.js";
+
+export const GITHUB_REPORT = "github_report";
+
+export type ReportTarget = { pr: string } | { sweep: string };
+
+export function reportKey(t: ReportTarget): string {
+  return "pr" in t ? `github_report:pr:${t.pr}` : `github_report:sweep:${t.sweep}`;
+}
+
+export async function scheduleReport(sql: Sql | postgres.TransactionSql, target: ReportTarget, delayMs: number): Promise<void> {
+  const key = reportKey(target);
+  await sql`
+    select graphile_worker.add_job(${GITHUB_REPORT}, ${sql.json(target)}::json, queue_name => ${key}, job_key => ${key},
+      run_at => now() + ${`${Math.max(0, Math.round(delayMs))} milliseconds`}::interval, max_attempts => 25, job_key_mode => 'preserve_run_at')`;
+}
+
+/** The report target of a sweep: its pull request's, or its own. */
+export async function reportTargetOfSweep(sql: Sql, sweepId: string): Promise<ReportTarget | null> {
+  const [row] = await sql<{ pr_id: string | null }[]>`
+    select pr.id as pr_id from sweeps s
+    left join github_pull_requests pr on pr.repository_id = (s.source->>'repositoryId')::bigint and pr.number = (s.source->>'pr')::int
+    where s.id = ${sweepId} and s.source->>'kind' = 'github'`;
+  if (!row) return null;
+  return row.pr_id ? { pr: row.pr_id } : { sweep: sweepId };
+}

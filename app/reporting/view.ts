@@ -1,0 +1,105 @@
+/** What reports are rendered from: a sweep and its executions, read from the database. */
+import type { Sql } from "../../db/client.js";
+import type { SweepSource } from "../../db/schema/sweeps.js";
+import { isTerminal, type ExecutionStatus } from "../executions/state.js";
+
+export interface ExecView {
+  id: string;
+  counter: number;
+  status: ExecutionStatus;
+  statusDetail: string | null;
+  parameters: Record<string, unknown>;
+  metrics: Record<string, unknown>;
+  startedAt: Date | null;
+  endedAt: Date | null;
+}
+
+export interface MetricGoal {
+  name: string;
+  goal: "min" | "max";
+}
+
+export interface SweepView {
+  id: string;
+  step: string;
+  kind: "grid";
+  spec: Record<string, string[]>;
+  commitSha: string;
+  codeSha256: string;
+  source: SweepSource;
+  triggeredBy: string;
+  createdAt: Date;
+  executions: ExecView[];
+}
+
+export async function loadSweepViews(sql: Sql, sweepIds: string[]): Promise<SweepView[]> {
+  if (sweepIds.length === 0) return [];
+  const sweeps = await sql<{ id: string; step: string; kind: "grid"; spec: Record<string, string[]>; commit_sha: string; code_sha256: string; source: SweepSource; triggered_by: string; created_at: Date }[]>`
+    select id, step, kind, spec, commit_sha, code_sha256, source, triggered_by, created_at from sweeps where id = any(${sweepIds}::uuid[]) order by created_at, id`;
+  const execs = await sql<{ sweep_id: string; id: string; counter: number; status: ExecutionStatus; status_detail: string | null; parameters: Record<string, unknown>; metadata_latest: Record<string, unknown>; started_at: Date | null; ended_at: Date | null }[]>`
+    select se.sweep_id, e.id, e.counter, e.status, e.status_detail, e.parameters, e.metadata_latest, e.started_at, e.ended_at
+    from sweep_executions se join executions e on e.id = se.execution_id
+    where se.sweep_id = any(${sweepIds}::uuid[]) order by se.sweep_id, se.position`;
+  return sweeps.map((s) => ({
+    id: s.id,
+    step: s.step,
+    kind: s.kind,
+    spec: s.spec,
+    commitSha: s.commit_sha,
+    codeSha256: s.code_sha256,
+    source: s.source,
+    triggeredBy: s.triggered_by,
+    createdAt: s.created_at,
+    executions: execs
+      .filter((e) => e.sweep_id === s.id)
+      .map((e) => ({
+        id: e.id,
+        counter: e.counter,
+        status: e.status,
+        statusDetail: e.status_detail,
+        parameters: e.parameters,
+        metrics: e.metadata_latest,
+        startedAt: e.started_at,
+        endedAt: e.ended_at,
+      })),
+  }));
+}
+
+export function sweepDone(v: SweepView): boolean {
+  return v.executions.every((e) => isTerminal(e.status));
+}
+
+const MINIMISE = /(loss|error|err|mse|mae|rmse|perplexity|wer|cer|time|latency)$/i;
+const MAXIMISE = /(acc|accuracy|f1|auc|precision|recall|score|map|iou|bleu|reward|r2)$/i;
+
+/**
+ * The metric that decides "best": the task blueprint's `optimization-target-metric` for the step
+ * when valohai.yaml has one, else the first numeric key whose name says loss/error (lowest wins)
+ * or accuracy/score (highest wins).
+ */
+export function pickMetric(v: SweepView, declared: MetricGoal | null): MetricGoal | null {
+  if (declared) return declared;
+  const keys: string[] = [];
+  for (const e of v.executions) for (const [k, val] of Object.entries(e.metrics)) if (typeof val === "number" && !keys.includes(k)) keys.push(k);
+  const loss = keys.find((k) => MINIMISE.test(k));
+  if (loss) return { name: loss, goal: "min" };
+  const acc = keys.find((k) => MAXIMISE.test(k));
+  if (acc) return { name: acc, goal: "max" };
+  return null;
+}
+
+export function goalOf(name: string): "min" | "max" {
+  return MINIMISE.test(name) ? "min" : "max";
+}
+
+export function bestExecution(v: SweepView, metric: MetricGoal | null): { exec: ExecView; value: number } | null {
+  if (!metric) return null;
+  let best: { exec: ExecView; value: number } | null = null;
+  for (const e of v.executions) {
+    if (e.status !== "completed") continue;
+    const val = e.metrics[metric.name];
+    if (typeof val !== "number" || !Number.isFinite(val)) continue;
+    if (!best || (metric.goal === "min" ? val < best.value : val > best.value)) best = { exec: e, value: val };
+  }
+  return best;
+}

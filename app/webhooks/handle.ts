@@ -1,0 +1,250 @@
+/**
+ * Handling one recorded delivery (the `github_event` task): normalise → parse → check who asks →
+ * run the command. Safe to run twice: a handled delivery is skipped, and sweeps are keyed by the
+ * delivery (a second handling finds the first one's sweep). GitHub's failures (ForgeError) are
+ * thrown so the queue retries; a refusal or a user's mistake is answered with a reply.
+ */
+import { normalizeGitHub } from "../events/normalize-github.js";
+import type { ForgeEvent } from "../events/types.js";
+import { ForgeError, VhError } from "../errors.js";
+import { CAN_RUN, type Actor, type Forge, type RepoRef } from "../forges/types.js";
+import { NEEDS_WRITE, runCommand } from "../commands/index.js";
+import { parseComment, type CommandName } from "../commands/parse.js";
+import { startSweep } from "../commands/start-sweep.js";
+import type { BotDeps, CommandContext } from "../commands/types.js";
+import { stopExecution } from "../executions/stop.js";
+import { ACTIVE } from "../executions/state.js";
+import type { SweepSource } from "../../db/schema/sweeps.js";
+import { renderError, renderRefused } from "../reporting/render.js";
+import { reportTargetOfSweep, scheduleReport } from "../reporting/schedule.js";
+import { applyReview } from "./review.js";
+
+const USAGE_OF_CODE: Partial<Record<string, CommandName>> = { unknown_step: "run", invalid_parameter: "run", too_large: "run" };
+
+export async function handleDelivery(deps: BotDeps, deliveryId: string): Promise<string> {
+  const [row] = await deps.sql<{ event: string; payload: Record<string, unknown>; processed_at: Date | null }[]>`
+    select event, payload, processed_at from github_deliveries where id = ${deliveryId}`;
+  if (!row) return "unknown delivery";
+  if (row.processed_at) return "already handled";
+  const event = normalizeGitHub(row.event, row.payload);
+  const outcome = await handleEvent(deps, event, deliveryId);
+  await deps.sql`update github_deliveries set processed_at = now(), outcome = ${outcome.slice(0, 500)} where id = ${deliveryId}`;
+  deps.log.debug("github delivery handled", { delivery: deliveryId, event: row.event, outcome });
+  return outcome;
+}
+
+export async function handleEvent(deps: BotDeps, ev: ForgeEvent, deliveryId: string): Promise<string> {
+  switch (ev.kind) {
+    case "ignore":
+      return `ignored: ${ev.reason}`;
+    case "comment":
+      return handleComment(deps, ev, deliveryId);
+    case "push":
+      return handlePush(deps, ev, deliveryId);
+    case "check_run":
+      return handleCheckRun(deps, ev, deliveryId);
+    case "check_suite":
+      return handleCheckSuite(deps, ev, deliveryId);
+    case "review":
+      return applyReview(deps, ev);
+    case "installation":
+      return handleInstallation(deps, ev);
+  }
+}
+
+/** A user's mistake or a refusal (not GitHub failing): answered, never retried. */
+function isUserFacing(err: unknown): err is VhError {
+  return err instanceof VhError && !(err instanceof ForgeError);
+}
+
+async function handleComment(deps: BotDeps, ev: Extract<ForgeEvent, { kind: "comment" }>, deliveryId: string): Promise<string> {
+  if (ev.action !== "created") return `ignored: ${ev.action} comment`;
+  if (ev.comment.author.isBot) return "ignored: a bot's comment";
+  const parsed = parseComment(ev.comment.body);
+  if (parsed.kind === "ignore") return "ignored: not a command";
+  const forge = await deps.forges.forInstallation(ev.repo.installationId);
+  const login = ev.comment.author.login;
+  try {
+    await forge.addReaction(ev.repo, ev.comment.id, "eyes");
+  } catch (err) {
+    deps.log.warn("could not add the 👀 reaction", { err });
+  }
+  if (ev.pr === null) {
+    await forge.createComment(ev.repo, ev.issue, renderError(login, "vh commands work on pull requests, not on issues."));
+    return "replied: not a pull request";
+  }
+  const pr = ev.pr;
+  const reply = async (body: string) => {
+    await forge.createComment(ev.repo, pr, body);
+  };
+  if (parsed.kind === "reply") {
+    await reply(renderError(login, parsed.error, parsed.usage));
+    return `replied: ${parsed.error.split("\n")[0]}`;
+  }
+  const command = parsed.command;
+  const permission = await forge.getPermission(ev.repo, login);
+  const pull = await forge.getPullRequest(ev.repo, pr);
+  if (NEEDS_WRITE[command.name] && !CAN_RUN.includes(permission)) {
+    const reason = pull.isFork
+      ? `this pull request comes from a fork (${pull.headRepo ?? "a deleted repository"}), and vh runs code from a fork only when someone with write permission on ${ev.repo.fullName} asks. Your permission is \`${permission}\`.`
+      : `\`/vh ${command.name}\` needs write permission on ${ev.repo.fullName}; yours is \`${permission}\`.`;
+    await reply(renderRefused(login, reason, ev.repo.fullName));
+    return `refused: ${login} has ${permission}${pull.isFork ? " (fork)" : ""}`;
+  }
+  const ctx: CommandContext = {
+    deps,
+    forge,
+    repo: ev.repo,
+    pr,
+    pull,
+    actor: ev.comment.author,
+    permission,
+    commentId: ev.comment.id,
+    commentUrl: ev.comment.url,
+    requestKey: `github:${deliveryId}`,
+    reply,
+  };
+  try {
+    return await runCommand(ctx, command);
+  } catch (err) {
+    if (!isUserFacing(err)) throw err;
+    await reply(renderError(login, err.message, USAGE_OF_CODE[err.code]));
+    return `refused: ${err.code}`;
+  }
+}
+
+/** A failure with no comment to reply to (a push, a button): a completed check run that says why. */
+async function failCheck(forge: Forge, repo: RepoRef, sha: string, externalId: string, title: string, message: string): Promise<void> {
+  await forge.ensureCheckRun({
+    repo,
+    spec: { sha, name: "vh", externalId, status: "completed", conclusion: "failure", completedAt: new Date(), title: title.slice(0, 200), summary: message },
+  });
+}
+
+async function handlePush(deps: BotDeps, ev: Extract<ForgeEvent, { kind: "push" }>, deliveryId: string): Promise<string> {
+  if (!ev.headSha) return "ignored: branch deleted";
+  if (ev.pusher.isBot) return "ignored: pushed by a bot";
+  const lines = ev.message
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => /^\/vh\s+run(\s|$)/i.test(l));
+  if (lines.length === 0) return "ignored: no /vh run in the head commit";
+  const forge = await deps.forges.forInstallation(ev.repo.installationId);
+  const permission = await forge.getPermission(ev.repo, ev.pusher.login);
+  if (!CAN_RUN.includes(permission)) {
+    await failCheck(forge, ev.repo, ev.headSha, `push:${deliveryId}`, "Not run: write permission needed",
+      `@${ev.pusher.login} pushed \`/vh run\` in a commit message, but has \`${permission}\` permission on ${ev.repo.fullName}; vh runs code only for people with write permission.`);
+    return `refused: ${ev.pusher.login} has ${permission}`;
+  }
+  const out: string[] = [];
+  for (const [i, line] of lines.entries()) {
+    const parsed = parseComment(line);
+    const externalId = `push:${deliveryId}:${i}`;
+    if (parsed.kind !== "command" || parsed.command.name !== "run") {
+      const why = parsed.kind === "reply" ? parsed.error : "only `/vh run` works in commit messages";
+      await failCheck(forge, ev.repo, ev.headSha, externalId, "Not run: the command has a mistake", `\`${line}\`\n\n${why}`);
+      out.push(`refused: ${why.split("\n")[0]}`);
+      continue;
+    }
+    try {
+      const s = await startSweep(deps, forge, {
+        repo: ev.repo,
+        commitSha: ev.headSha,
+        step: parsed.command.step,
+        spec: parsed.command.parameters,
+        trigger: "push",
+        pr: null,
+        commentId: null,
+        actor: ev.pusher,
+        requestKey: `github:${deliveryId}:${i}`,
+      });
+      out.push(`created ${s.counters.map((c) => `#${c}`).join(", ")}`);
+    } catch (err) {
+      if (!isUserFacing(err)) throw err;
+      await failCheck(forge, ev.repo, ev.headSha, externalId, "Not run: the command was refused", `\`${line}\`\n\n${err.message}`);
+      out.push(`refused: ${err.code}`);
+    }
+  }
+  return out.join("; ");
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+async function loadSweep(deps: BotDeps, id: string | null, repo: RepoRef) {
+  if (!id || !UUID.test(id)) return null;
+  const [s] = await deps.sql<{ id: string; step: string; spec: Record<string, string[]>; commit_sha: string; source: SweepSource }[]>`
+    select id, step, spec, commit_sha, source from sweeps where id = ${id} and source->>'kind' = 'github' and (source->>'repositoryId')::bigint = ${repo.id}`;
+  return s ?? null;
+}
+
+async function rerunSweep(deps: BotDeps, forge: Forge, repo: RepoRef, sweep: NonNullable<Awaited<ReturnType<typeof loadSweep>>>, actor: Actor, requestKey: string) {
+  const pr = sweep.source.kind === "github" ? sweep.source.pr : null;
+  return startSweep(deps, forge, { repo, commitSha: sweep.commit_sha, step: sweep.step, spec: sweep.spec, trigger: "button", pr, commentId: null, actor, requestKey });
+}
+
+async function handleCheckRun(deps: BotDeps, ev: Extract<ForgeEvent, { kind: "check_run" }>, deliveryId: string): Promise<string> {
+  if (ev.action !== "requested_action" && ev.action !== "rerequested") return `ignored: check_run ${ev.action}`;
+  const sweep = await loadSweep(deps, ev.externalId, ev.repo);
+  if (!sweep) return "ignored: not a vh sweep's check run";
+  const forge = await deps.forges.forInstallation(ev.repo.installationId);
+  const permission = await forge.getPermission(ev.repo, ev.actor.login);
+  if (!CAN_RUN.includes(permission)) return `refused: ${ev.actor.login} has ${permission}`;
+  if (ev.action === "requested_action" && ev.identifier === "stop") {
+    const ids = await deps.sql<{ id: string }[]>`
+      select e.id from sweep_executions se join executions e on e.id = se.execution_id
+      where se.sweep_id = ${sweep.id} and e.status = any(${ACTIVE as string[]}::text[])`;
+    for (const r of ids) await stopExecution(deps.sql, r.id);
+    const target = await reportTargetOfSweep(deps.sql, sweep.id);
+    if (target) await scheduleReport(deps.sql, target, 0);
+    return `stopped ${ids.length}`;
+  }
+  if (ev.action === "requested_action" && ev.identifier !== "rerun") return `ignored: button ${ev.identifier}`;
+  try {
+    const s = await rerunSweep(deps, forge, ev.repo, sweep, ev.actor, `github:${deliveryId}`);
+    return `rerun: ${s.counters.map((c) => `#${c}`).join(", ")}`;
+  } catch (err) {
+    if (!isUserFacing(err)) throw err;
+    await failCheck(forge, ev.repo, sweep.commit_sha, `rerun:${deliveryId}`, "Re-run refused", err.message);
+    return `refused: ${err.code}`;
+  }
+}
+
+async function handleCheckSuite(deps: BotDeps, ev: Extract<ForgeEvent, { kind: "check_suite" }>, deliveryId: string): Promise<string> {
+  if (ev.action !== "rerequested") return `ignored: check_suite ${ev.action}`;
+  const sweeps = await deps.sql<{ id: string }[]>`
+    select distinct on (step, spec::text) id from sweeps
+    where commit_sha = ${ev.headSha} and source->>'kind' = 'github' and (source->>'repositoryId')::bigint = ${ev.repo.id}
+    order by step, spec::text, created_at desc`;
+  if (sweeps.length === 0) return "ignored: no vh sweep on that commit";
+  const forge = await deps.forges.forInstallation(ev.repo.installationId);
+  const permission = await forge.getPermission(ev.repo, ev.actor.login);
+  if (!CAN_RUN.includes(permission)) return `refused: ${ev.actor.login} has ${permission}`;
+  const out: string[] = [];
+  for (const [i, { id }] of sweeps.entries()) {
+    const sweep = await loadSweep(deps, id, ev.repo);
+    if (!sweep) continue;
+    const s = await rerunSweep(deps, forge, ev.repo, sweep, ev.actor, `github:${deliveryId}:${i}`);
+    out.push(s.counters.map((c) => `#${c}`).join(","));
+  }
+  return `rerun: ${out.join("; ")}`;
+}
+
+async function handleInstallation(deps: BotDeps, ev: Extract<ForgeEvent, { kind: "installation" }>): Promise<string> {
+  const { sql } = deps;
+  const i = ev.installation;
+  const removed = ev.action === "deleted";
+  await sql`
+    insert into github_installations (id, account_login, account_type, suspended, removed_at)
+    values (${i.id}, ${i.account}, ${i.accountType}, ${ev.action === "suspend"}, ${removed ? new Date() : null})
+    on conflict (id) do update set account_login = excluded.account_login, account_type = excluded.account_type,
+      suspended = case when ${ev.action} = 'suspend' then true when ${ev.action} = 'unsuspend' then false else github_installations.suspended end,
+      removed_at = excluded.removed_at, updated_at = now()`;
+  for (const r of ev.added) {
+    await sql`
+      insert into github_repositories (id, installation_id, full_name) values (${r.id}, ${i.id}, ${r.fullName})
+      on conflict (id) do update set installation_id = excluded.installation_id, full_name = excluded.full_name, removed_at = null`;
+  }
+  for (const r of ev.removed) await sql`update github_repositories set removed_at = now() where id = ${r.id}`;
+  if (removed) await sql`update github_repositories set removed_at = now() where installation_id = ${i.id}`;
+  return `installation ${ev.action}: +${ev.added.length} -${ev.removed.length}`;
+}

@@ -1,0 +1,173 @@
+/**
+ * The GitHub App end to end: a signed `issue_comment.created` with `/vh run train lr=[0.01,0.001]`
+ * POSTed to the real server → two executions on the local runner → the check run completes with
+ * both runs' metrics → the sticky comment's final text; then a replay of the delivery creates
+ * nothing. GitHub's API is nock; every request body is asserted.
+ */
+import nock from "nock";
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
+import { createTestDatabase } from "../helpers/db.js";
+import { startStack, waitFor, type Stack } from "../helpers/stack.js";
+import { API, OWNER, REPO, TestOctokit, commentPayload, fixtureRepo, githubApi, githubEnv, pullRequest, repoPath, repoTarball, signedPost } from "./helpers.js";
+import fs from "node:fs";
+import path from "node:path";
+
+const HEAD = "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c";
+const yaml = fs.readFileSync(path.join(fixtureRepo, "valohai.yaml"), "utf8");
+
+/** Durations are real; everything else in the reports is exact. */
+const norm = (s: string) => s.replace(/\| \d+s \|/g, "| Ns |");
+
+describe("GitHub App end to end", () => {
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let stack: Stack;
+  let gh: ReturnType<typeof githubApi>;
+
+  beforeAll(async () => {
+    nock.disableNetConnect();
+    nock.enableNetConnect((host) => host.startsWith("127.0.0.1") || host.startsWith("localhost"));
+    db = await createTestDatabase();
+    stack = await startStack({ databaseUrl: db.connectionString, env: githubEnv(), github: { Octokit: TestOctokit } });
+    gh = githubApi();
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+    gh?.done();
+    nock.enableNetConnect();
+    await db?.drop();
+  });
+
+  it("/vh run train lr=[0.01,0.001]: two executions, a completed check run, the sticky comment; a replay creates nothing", async () => {
+    onTestFailed(async () => {
+      console.log("requests", JSON.stringify(gh.requests.map((r) => `${r.method} ${r.path}`), null, 1), "unmatched", gh.unmatched);
+      console.log(await db.sql`select id, event, processed_at, outcome from github_deliveries`);
+      console.log(await db.sql`select task_identifier, attempts, last_error, run_at from graphile_worker.jobs`);
+    });
+    const tarball = await repoTarball(HEAD);
+    gh.once()
+      .post(`${repoPath}/issues/comments/5001/reactions`, { content: "eyes" })
+      .reply(201, { id: 1, content: "eyes" })
+      .get(`${repoPath}/collaborators/Codertocat/permission`)
+      .reply(200, { permission: "write", role_name: "write", user: { login: "Codertocat", id: 21031067 } })
+      .get(`${repoPath}/pulls/1`)
+      .reply(200, pullRequest(1, HEAD))
+      .get(`${repoPath}/contents/valohai.yaml`)
+      .query({ ref: HEAD })
+      .reply(200, yaml, { "content-type": "application/vnd.github.raw+json; charset=utf-8" })
+      .get(`${repoPath}/tarball/${HEAD}`)
+      .reply(302, "", { location: `https://codeload.github.com/${OWNER}/${REPO}/legacy.tar.gz/${HEAD}` })
+      .get(`${repoPath}/commits/${HEAD}/check-runs`)
+      .query({ check_name: "vh: train (sweep of 2)", filter: "all", per_page: "100" })
+      .reply(200, { total_count: 0, check_runs: [] })
+      .post(`${repoPath}/check-runs`)
+      .reply(201, { id: 777 })
+      .get(`${repoPath}/issues/1/comments`)
+      .query({ per_page: "100", page: "1" })
+      .reply(200, [{ id: 1, body: "Looks good", user: { login: "Codertocat", id: 1 } }])
+      .post(`${repoPath}/issues/1/comments`)
+      .reply(201, { id: 9001 });
+    gh.once("https://codeload.github.com").get(`/${OWNER}/${REPO}/legacy.tar.gz/${HEAD}`).reply(200, tarball, { "content-type": "application/x-gzip" });
+    gh.many().patch(`${repoPath}/check-runs/777`).reply(200, { id: 777 }).patch(`${repoPath}/issues/comments/9001`).reply(200, { id: 9001 });
+
+    const payload = commentPayload("/vh run train lr=[0.01,0.001]\n\nTrying a smaller learning rate.");
+    const t0 = Date.now();
+    const res = await signedPost(stack.vh.url, "issue_comment", payload, "delivery-e2e-1");
+    const answeredMs = Date.now() - t0;
+    expect(res.status).toBe(202);
+    expect(await res.json()).toEqual({ ok: true, delivery: "delivery-e2e-1", queued: true });
+    expect(answeredMs).toBeLessThan(1000);
+
+    // the 👀 reaction comes first, within a second
+    await waitFor("the reaction", async () => (gh.requests.some((r) => r.path.endsWith("/reactions")) ? true : undefined), 1000, 10);
+    expect(gh.requests[0]).toEqual({ method: "POST", path: `${repoPath}/issues/comments/5001/reactions`, body: { content: "eyes" } });
+
+    // both executions finish
+    const execs = await waitFor("two completed executions", async () => {
+      const rows = await db.sql<{ counter: number; status: string; commit_sha: string; triggered_by: string; parameters: Record<string, unknown>; command: string }[]>`
+        select counter, status, commit_sha, triggered_by, parameters, command from executions order by counter`;
+      return rows.length === 2 && rows.every((r) => ["completed", "failed", "error"].includes(r.status)) ? rows : undefined;
+    }, 60_000);
+    expect(execs.map((e) => e.status)).toEqual(["completed", "completed"]);
+    expect(execs.map((e) => e.commit_sha)).toEqual([HEAD, HEAD]);
+    expect(execs.map((e) => e.triggered_by)).toEqual(["Codertocat", "Codertocat"]);
+    expect(execs.map((e) => e.command)).toEqual(["python3 train.py --lr=0.01 --epochs=2 --note=none", "python3 train.py --lr=0.001 --epochs=2 --note=none"]);
+    const [sweep] = await db.sql<{ id: string; spec: unknown; commit_sha: string }[]>`select id, spec, commit_sha from sweeps`;
+    expect(sweep!.spec).toEqual({ lr: ["0.01", "0.001"] });
+
+    // the check run was created queued, and ends completed with both runs' metrics
+    const create = gh.requests.find((r) => r.method === "POST" && r.path === `${repoPath}/check-runs`)!;
+    expect(create.body).toEqual({
+      head_sha: HEAD,
+      name: "vh: train (sweep of 2)",
+      external_id: sweep!.id,
+      status: "queued",
+      output: {
+        title: "2 executions: 2 queued",
+        summary:
+          "**2 executions: 2 queued** · step `train` · `lr=[0.01,0.001]` · commit `0d1a26e`\n\n" +
+          "| Execution | Parameters | Status | Duration |\n|---|---|---|---|\n" +
+          "| #1 | `lr=0.01` | ⏳ queued | — |\n| #2 | `lr=0.001` | ⏳ queued | — |\n\n" +
+          "<sub>Started by @Codertocat</sub>\n",
+      },
+      actions: [
+        { label: "Stop", description: "Stop its running and queued executions", identifier: "stop" },
+        { label: "Re-run", description: "Run this sweep again at this commit", identifier: "rerun" },
+      ],
+    });
+    const lastCheck = await waitFor("the completed check run", async () => {
+      const patches = gh.requests.filter((r) => r.method === "PATCH" && r.path === `${repoPath}/check-runs/777`);
+      const last = patches[patches.length - 1];
+      return last?.body.status === "completed" ? last : undefined;
+    }, 30_000);
+    expect(lastCheck.body.conclusion).toBe("success");
+    expect(lastCheck.body.name).toBe("vh: train (sweep of 2)");
+    expect(lastCheck.body.output.title).toBe("All 2 executions completed");
+    expect(norm(lastCheck.body.output.summary)).toBe(
+      "**All 2 executions completed** · step `train` · `lr=[0.01,0.001]` · commit `0d1a26e`\n\n" +
+        "| Execution | Parameters | Status | loss | epoch | accuracy | Duration |\n|---|---|---|---:|---:|---:|---|\n" +
+        "| #1 | `lr=0.01` | ✅ completed | 0.4333 | 1 | 0.5667 | Ns |\n" +
+        "| #2 | `lr=0.001` | ✅ completed | 0.3433 | 1 | 0.6567 | Ns |\n\n" +
+        "**Best:** #2 `lr=0.001`: loss 0.3433 (lowest)\n\n" +
+        "<sub>Started by @Codertocat · best by loss (lowest)</sub>\n",
+    );
+    expect(lastCheck.body.actions).toEqual([{ label: "Re-run", description: "Run this sweep again at this commit", identifier: "rerun" }]);
+    const statuses = gh.requests.filter((r) => r.path.startsWith(`${repoPath}/check-runs`)).map((r) => r.body.status);
+    expect(statuses[0]).toBe("queued");
+    expect(statuses[statuses.length - 1]).toBe("completed");
+
+    // one sticky comment, created once and edited in place, found by its hidden marker
+    const stickyFinal = await waitFor("the final sticky comment", async () => {
+      const edits = gh.requests.filter((r) => r.method === "PATCH" && r.path === `${repoPath}/issues/comments/9001`);
+      const last = edits[edits.length - 1];
+      return last && /Best:/.test(last.body.body) ? last.body.body as string : undefined;
+    }, 30_000);
+    expect(gh.requests.filter((r) => r.method === "POST" && r.path === `${repoPath}/issues/1/comments`)).toHaveLength(1);
+    expect(norm(stickyFinal)).toBe(
+      "<!-- vh:sticky-comment -->\n### vh · pull request #1\n\n" +
+        "#### `train` · grid sweep of 2\n" +
+        "All 2 executions completed · commit `0d1a26e` · by @Codertocat (comment)\n\n" +
+        "| Execution | Parameters | Status | loss | epoch | accuracy | Duration |\n|---|---|---|---:|---:|---:|---|\n" +
+        "| #1 | `lr=0.01` | ✅ completed | 0.4333 | 1 | 0.5667 | Ns |\n" +
+        "| #2 | `lr=0.001` | ✅ completed | 0.3433 | 1 | 0.6567 | Ns |\n\n" +
+        "**Best:** #2 `lr=0.001`: loss 0.3433 (lowest)\n\n" +
+        "<sub>`/vh run STEP name=[a,b]` starts a sweep · `/vh status` · `/vh stop N|all` · `/vh rerun N` · `/vh help`</sub>\n",
+    );
+    expect(gh.unmatched).toEqual([]);
+
+    // a replay of the same delivery: answered, and nothing happens
+    const before = gh.requests.length;
+    await new Promise((r) => setTimeout(r, 500)); // any report already scheduled has run
+    const settled = gh.requests.length;
+    const replay = await signedPost(stack.vh.url, "issue_comment", payload, "delivery-e2e-1");
+    expect(replay.status).toBe(200);
+    expect(await replay.json()).toEqual({ ok: true, delivery: "delivery-e2e-1", duplicate: true });
+    await new Promise((r) => setTimeout(r, 1000));
+    expect((await db.sql`select count(*)::int as n from executions`)[0]!.n).toBe(2);
+    expect((await db.sql`select count(*)::int as n from sweeps`)[0]!.n).toBe(1);
+    expect(gh.requests.length).toBe(settled);
+    expect(settled).toBeGreaterThanOrEqual(before);
+    expect(gh.unmatched).toEqual([]);
+    void API;
+  });
+});

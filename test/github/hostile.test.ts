@@ -1,0 +1,181 @@
+/**
+ * Hostile input, each refused with a clear reply and nothing created: a read-only commenter, a
+ * fork PR, shell injection in a value, a bad signature, a 10,000-point sweep, an unknown step.
+ * Also: `$(reboot)` in a string parameter runs as a literal string; bots' and edited comments are
+ * ignored without a single GitHub request.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import nock from "nock";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed } from "vitest";
+import { createTestDatabase } from "../helpers/db.js";
+import { startStack, waitFor, type Stack } from "../helpers/stack.js";
+import { OWNER, REPO, TestOctokit, commentPayload, fixtureRepo, githubApi, githubEnv, pullRequest, repoPath, repoTarball, signedPost } from "./helpers.js";
+
+const HEAD = "5f1c2a0d2e9b4b7e8c1d3f4a5b6c7d8e9f0a1b2c";
+const yaml = fs.readFileSync(path.join(fixtureRepo, "valohai.yaml"), "utf8");
+
+describe("hostile input", () => {
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let stack: Stack;
+  let gh: ReturnType<typeof githubApi>;
+  let n = 0;
+
+  beforeAll(async () => {
+    nock.disableNetConnect();
+    nock.enableNetConnect((host) => host.startsWith("127.0.0.1") || host.startsWith("localhost"));
+    db = await createTestDatabase();
+    stack = await startStack({ databaseUrl: db.connectionString, env: githubEnv(), github: { Octokit: TestOctokit } });
+  });
+  beforeEach(() => {
+    gh?.done();
+    gh = githubApi();
+    onTestFailed(async () => {
+      console.log("requests", gh.requests.map((r) => `${r.method} ${r.path} ${JSON.stringify(r.body ?? "")}`), "unmatched", gh.unmatched);
+      console.log(await db.sql`select task_identifier, attempts, last_error from graphile_worker.jobs`);
+    });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    gh?.done();
+    nock.enableNetConnect();
+    await db?.drop();
+  });
+
+  async function send(body: string, opts: Parameters<typeof commentPayload>[1] = {}): Promise<string> {
+    const delivery = `hostile-${++n}`;
+    const res = await signedPost(stack.vh.url, "issue_comment", commentPayload(body, { commentId: 6000 + n, ...opts }), delivery);
+    expect(res.status).toBe(202);
+    return waitFor(`delivery ${delivery} handled`, async () => {
+      const [row] = await db.sql<{ outcome: string | null; processed_at: Date | null }[]>`select outcome, processed_at from github_deliveries where id = ${delivery}`;
+      return row?.processed_at ? row.outcome ?? "" : undefined;
+    }, 20_000, 20);
+  }
+  const counts = async () => {
+    const [r] = await db.sql<{ e: number; s: number }[]>`select (select count(*)::int from executions) as e, (select count(*)::int from sweeps) as s`;
+    return r!;
+  };
+  function expectStart(login: string, permission: string, pr = pullRequest(1, HEAD)) {
+    return gh.once()
+      .post(`${repoPath}/issues/comments/${6000 + n + 1}/reactions`, { content: "eyes" })
+      .reply(201, {})
+      .get(`${repoPath}/collaborators/${login}/permission`)
+      .reply(200, { permission: permission === "maintain" ? "write" : permission, role_name: permission })
+      .get(`${repoPath}/pulls/1`)
+      .reply(200, pr);
+  }
+  function expectReply(body: string) {
+    gh.once().post(`${repoPath}/issues/1/comments`, { body }).reply(201, { id: 1 });
+  }
+
+  it("a read-only commenter is refused", async () => {
+    const before = await counts();
+    expectStart("mallory", "read");
+    expectReply("@mallory `/vh run` needs write permission on Codertocat/Hello-World; yours is `read`.\n\n<sub>vh runs code only for people with write permission on Codertocat/Hello-World.</sub>\n");
+    expect(await send("/vh run train", { login: "mallory" })).toBe("refused: mallory has read");
+    expect(await counts()).toEqual(before);
+    expect(gh.unmatched).toEqual([]);
+    expect(gh.requests.map((r) => `${r.method} ${r.path}`)).toHaveLength(4);
+  });
+
+  it("a fork PR's author without write permission is refused, and told why", async () => {
+    const before = await counts();
+    expectStart("forker", "read", pullRequest(1, HEAD, { fork: true }));
+    expectReply(
+      "@forker this pull request comes from a fork (forker/Hello-World), and vh runs code from a fork only when someone with write permission on Codertocat/Hello-World asks. Your permission is `read`.\n\n<sub>vh runs code only for people with write permission on Codertocat/Hello-World.</sub>\n",
+    );
+    expect(await send("/vh run train lr=0.1", { login: "forker" })).toBe("refused: forker has read (fork)");
+    expect(await counts()).toEqual(before);
+    expect(gh.unmatched).toEqual([]);
+  });
+
+  it("shell injection in a float value is refused by type", async () => {
+    const before = await counts();
+    expectStart("Codertocat", "write");
+    gh.once().get(`${repoPath}/contents/valohai.yaml`).query({ ref: HEAD }).reply(200, yaml);
+    expectReply("@Codertocat Parameter `lr`: $(reboot) is not a floating-point number\n\nUsage: `/vh run STEP name=value name=[v1,v2] --name=value` · `/vh help` lists every command.\n");
+    expect(await send("/vh run train lr=$(reboot)")).toBe("refused: invalid_parameter");
+    expect(await counts()).toEqual(before);
+    expect(gh.unmatched).toEqual([]);
+  });
+
+  it("a 10,000-point sweep is refused with the number it would have made", async () => {
+    const before = await counts();
+    const vals = Array.from({ length: 100 }, (_v, i) => String(i + 1)).join(",");
+    expectStart("Codertocat", "write");
+    expectReply(
+      "@Codertocat That sweep would make 10,000 executions; the limit is 100 (VH_SWEEP_CAP). Use fewer values, or split it into several commands.\n\nUsage: `/vh run STEP name=value name=[v1,v2] --name=value` · `/vh help` lists every command.\n",
+    );
+    expect(await send(`/vh run train epochs=[${vals}] note=[${vals}]`)).toBe("refused: too_large");
+    expect(await counts()).toEqual(before);
+    expect(gh.unmatched).toEqual([]);
+  });
+
+  it("an unknown step is refused with a did-you-mean and the steps at the PR head", async () => {
+    const before = await counts();
+    expectStart("Codertocat", "write");
+    gh.once().get(`${repoPath}/contents/valohai.yaml`).query({ ref: HEAD }).reply(200, yaml);
+    expectReply(
+      "@Codertocat `valohai.yaml` at 5f1c2a0 has no step `trian`. Did you mean `train`? Steps: `train`, `evaluate`.\n\nUsage: `/vh run STEP name=value name=[v1,v2] --name=value` · `/vh help` lists every command.\n",
+    );
+    expect(await send("/vh run trian lr=0.1")).toBe("refused: unknown_step");
+    expect(await counts()).toEqual(before);
+    expect(gh.unmatched).toEqual([]);
+  });
+
+  it("a bad signature is refused before anything is parsed or stored", async () => {
+    const res = await signedPost(stack.vh.url, "issue_comment", commentPayload("/vh run train"), "hostile-badsig", "not-the-secret");
+    expect(res.status).toBe(401);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/WEBHOOK_SECRET/);
+    const unsigned = await fetch(`${stack.vh.url}/api/github/webhooks`, {
+      method: "POST",
+      headers: { "x-github-event": "issue_comment", "x-github-delivery": "hostile-unsigned", "content-type": "application/json" },
+      body: "{}",
+    });
+    expect(unsigned.status).toBe(401);
+    expect((await db.sql`select count(*)::int as n from github_deliveries where id like 'hostile-%sig%'`)[0]!.n).toBe(0);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(gh.requests).toEqual([]);
+  });
+
+  it("the bot's own comments and edited comments are ignored without a request", async () => {
+    expect(await send("/vh run train", { login: "vh-app[bot]", type: "Bot" })).toBe("ignored: a bot's comment");
+    expect(await send("/vh run train", { action: "edited" })).toBe("ignored: edited comment");
+    expect(await send("Nice work! /vh run train is what I'd do")).toBe("ignored: not a command");
+    expect(gh.requests).toEqual([]);
+  });
+
+  it("`$(reboot)` in a string parameter runs as a literal string", async () => {
+    expectStart("Codertocat", "write");
+    gh.once()
+      .get(`${repoPath}/contents/valohai.yaml`)
+      .query({ ref: HEAD })
+      .reply(200, yaml)
+      .get(`${repoPath}/tarball/${HEAD}`)
+      .reply(200, await repoTarball(HEAD), { "content-type": "application/x-gzip" });
+    gh.many()
+      .get(/\/check-runs\?/)
+      .reply(200, { total_count: 0, check_runs: [] })
+      .post(`${repoPath}/check-runs`)
+      .reply(201, { id: 1 })
+      .patch(/\/check-runs\/1$/)
+      .reply(200, { id: 1 })
+      .get(/\/issues\/1\/comments\?/)
+      .reply(200, [])
+      .post(`${repoPath}/issues/1/comments`)
+      .reply(201, { id: 2 })
+      .patch(/\/issues\/comments\/2$/)
+      .reply(200, { id: 2 });
+    expect(await send("/vh run train note='$(reboot); rm -rf /' epochs=1")).toMatch(/^created sweep/);
+    const [e] = await db.sql<{ id: string; command: string; parameters: Record<string, unknown> }[]>`select id, command, parameters from executions order by counter desc limit 1`;
+    expect(e!.command).toBe("python3 train.py --lr=0.01 --epochs=1 '--note=$(reboot); rm -rf /'");
+    const done = await waitFor("the execution", async () => {
+      const [r] = await db.sql<{ status: string }[]>`select status from executions where id = ${e!.id}`;
+      return ["completed", "failed", "error"].includes(r!.status) ? r!.status : undefined;
+    }, 30_000);
+    expect(done).toBe("completed");
+    const lines = await db.sql<{ line: string }[]>`select line from log_lines where execution_id = ${e!.id} order by seq`;
+    expect(lines.map((l) => l.line)).toContain("note $(reboot); rm -rf /");
+    expect(OWNER + REPO).toBeTruthy();
+  });
+});

@@ -1,0 +1,108 @@
+/**
+ * The other triggers: `/vh run` in a pushed head commit's message, the check run's Stop and
+ * Re-run buttons (requested_action), GitHub's re-run (rerequested), and a refused pusher.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import nock from "nock";
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
+import { createTestDatabase } from "../helpers/db.js";
+import { startStack, waitFor, type Stack } from "../helpers/stack.js";
+import { TestOctokit, example, fixtureRepo, githubApi, githubEnv, repoPath, repoTarball, signedPost } from "./helpers.js";
+
+const SHA = "6113728f27ae82c7b1a177c8d03f9e96e0adf246"; // the push example's head commit
+const yaml = fs.readFileSync(path.join(fixtureRepo, "valohai.yaml"), "utf8");
+
+describe("commit messages and check run buttons", () => {
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let stack: Stack;
+  let gh: ReturnType<typeof githubApi>;
+  let n = 0;
+
+  beforeAll(async () => {
+    nock.disableNetConnect();
+    nock.enableNetConnect((host) => host.startsWith("127.0.0.1") || host.startsWith("localhost"));
+    db = await createTestDatabase();
+    stack = await startStack({ databaseUrl: db.connectionString, env: githubEnv(), github: { Octokit: TestOctokit } });
+    gh = githubApi();
+    gh.many()
+      .get(`${repoPath}/collaborators/Codertocat/permission`).reply(200, { permission: "write", role_name: "write" })
+      .get(`${repoPath}/contents/valohai.yaml`).query(true).reply(200, yaml)
+      .get(`${repoPath}/tarball/${SHA}`).reply(200, await repoTarball(SHA), { "content-type": "application/x-gzip" })
+      .get(/\/check-runs\?/).reply(200, { total_count: 0, check_runs: [] })
+      .post(`${repoPath}/check-runs`).reply(201, { id: 31 })
+      .patch(/\/check-runs\/31$/).reply(200, { id: 31 });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    gh?.done();
+    nock.enableNetConnect();
+    await db?.drop();
+  });
+
+  async function send(event: string, payload: unknown): Promise<string> {
+    const delivery = `trigger-${++n}`;
+    expect((await signedPost(stack.vh.url, event, payload, delivery)).status).toBe(202);
+    return waitFor(`delivery ${delivery}`, async () => {
+      const [row] = await db.sql<{ outcome: string | null; processed_at: Date | null }[]>`select outcome, processed_at from github_deliveries where id = ${delivery}`;
+      return row?.processed_at ? row.outcome ?? "" : undefined;
+    }, 20_000, 20);
+  }
+
+  it("a `/vh run` line in the head commit's message runs on that commit, with a check run", async () => {
+    const push = example("push");
+    push["ref"] = "refs/heads/lr";
+    push["head_commit"]["message"] = "Smaller learning rate\n\n/vh run train lr=[0.5,0.25] epochs=1\n";
+    expect(await send("push", push)).toBe("created #1, #2");
+    const rows = await db.sql<{ commit_sha: string; triggered_by: string }[]>`select commit_sha, triggered_by from executions order by counter`;
+    expect(rows).toEqual([{ commit_sha: SHA, triggered_by: "Codertocat" }, { commit_sha: SHA, triggered_by: "Codertocat" }]);
+    const created = await waitFor("the check run", async () => gh.requests.find((r) => r.method === "POST" && r.path === `${repoPath}/check-runs`), 10_000, 20);
+    expect(created.body).toMatchObject({ head_sha: SHA, name: "vh: train (sweep of 2)", status: "queued" });
+    await waitFor("completed", async () => {
+      const last = gh.requests.filter((r) => r.path.endsWith("/check-runs/31")).pop();
+      return last?.body.status === "completed" ? true : undefined;
+    }, 30_000);
+  });
+
+  it("Re-run (requested_action) and rerequested start the sweep again; Stop stops it", async () => {
+    onTestFailed(async () => {
+      console.log("unmatched", gh.unmatched);
+      console.log(await db.sql`select task_identifier, attempts, last_error from graphile_worker.jobs`);
+    });
+    const [sweep] = await db.sql<{ id: string }[]>`select id from sweeps order by created_at limit 1`;
+    const button = (action: string, identifier?: string) => {
+      const p = example("check_run", action);
+      p["check_run"]["external_id"] = sweep!.id;
+      p["check_run"]["head_sha"] = SHA;
+      p["repository"] = example("push")["repository"]; // the example comes from another repository
+      p["sender"]["login"] = "Codertocat";
+      p["installation"] = { id: 42 };
+      if (identifier) p["requested_action"] = { identifier };
+      return p;
+    };
+    expect(await send("check_run", button("requested_action", "rerun"))).toBe("rerun: #3, #4");
+    expect(await send("check_run", button("rerequested"))).toBe("rerun: #5, #6");
+    const [rerun] = await db.sql<{ id: string }[]>`select s.id from sweeps s join sweep_executions se on se.sweep_id = s.id join executions e on e.id = se.execution_id where e.counter = 5`;
+    const stopPayload = button("requested_action", "stop");
+    stopPayload["check_run"]["external_id"] = rerun!.id;
+    const out = await send("check_run", stopPayload);
+    expect(out).toMatch(/^stopped \d$/);
+    expect(await send("check_run", { ...button("requested_action", "rerun"), check_run: { id: 1, external_id: "not-ours", head_sha: SHA } })).toBe("ignored: not a vh sweep's check run");
+    expect(gh.unmatched).toEqual([]);
+  }, 40_000);
+
+  it("a pusher without write permission gets a failing check run, and nothing runs", async () => {
+    const before = (await db.sql`select count(*)::int as n from executions`)[0]!.n;
+    gh.once()
+      .get(`${repoPath}/collaborators/mallory/permission`).reply(200, { permission: "read", role_name: "read" })
+      .get(/\/check-runs\?/).reply(200, { total_count: 0, check_runs: [] })
+      .post(`${repoPath}/check-runs`, (b) => b.conclusion === "failure" && b.status === "completed" && /has `read` permission/.test(b.output.summary)).reply(201, { id: 40 });
+    const push = example("push");
+    push["ref"] = "refs/heads/x";
+    push["sender"]["login"] = "mallory";
+    push["head_commit"]["message"] = "/vh run train";
+    expect(await send("push", push)).toBe("refused: mallory has read");
+    expect((await db.sql`select count(*)::int as n from executions`)[0]!.n).toBe(before);
+    expect(gh.unmatched).toEqual([]);
+  });
+});
