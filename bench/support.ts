@@ -1,19 +1,10 @@
 /** Shared by benches: an embedded Postgres in a temp dir, and percentiles. */
-import net from "node:net";
 import path from "node:path";
 import fs from "node:fs";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "../db/embedded.js";
 import { tempDir } from "../test/helpers/stack.js";
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const a = srv.address();
-      srv.close(() => (typeof a === "object" && a ? resolve(a.port) : reject(new Error("no port"))));
-    });
-  });
-}
+import { freePort } from "../test/helpers/net.js";
+export { freePort };
 
 export async function benchPostgres(): Promise<EmbeddedDatabase & { dir: string }> {
   const dir = tempDir("vh-bench-pg-");

@@ -188,6 +188,22 @@ export interface PreparedExecution {
   parameters: Record<string, unknown>;
 }
 
+/**
+ * Parsed valohai.yaml per (snapshot, path): a snapshot never changes, so neither does its parse;
+ * a 100-point sweep parses once, not 100 times. The result is treated as read-only everywhere.
+ */
+const loadedCache = new Map<string, ReturnType<typeof loadValohaiYaml>>();
+function loadCached(code: string, yamlPath: string, text: string): ReturnType<typeof loadValohaiYaml> {
+  const key = `${code}\u0000${yamlPath}`;
+  let hit = loadedCache.get(key);
+  if (!hit) {
+    hit = loadValohaiYaml(text, { filename: yamlPath });
+    if (loadedCache.size >= 100) loadedCache.delete(loadedCache.keys().next().value as string);
+    loadedCache.set(key, hit);
+  }
+  return hit;
+}
+
 /** Every check of a creation, and nothing written: throws a VhError a user can act on. */
 export async function prepareExecution(deps: CreateDeps, project: Project, body: unknown): Promise<PreparedExecution> {
   const parsed = CreateExecutionBody.safeParse(body);
@@ -199,7 +215,7 @@ export async function prepareExecution(deps: CreateDeps, project: Project, body:
   if (yamlText === null) {
     throw new VhError("invalid_config", `The code snapshot has no ${req.yamlPath}; vh reads the steps from it.`);
   }
-  const loaded = loadValohaiYaml(yamlText, { filename: req.yamlPath });
+  const loaded = loadCached(req.code, req.yamlPath, yamlText);
   if (!loaded.config) {
     const errs = loaded.problems.filter((p) => p.severity === "error");
     const lines = errs.map((p) => `${p.file ?? req.yamlPath}:${p.line ?? "?"}:${p.column ?? "?"}: ${p.message}`);

@@ -6,20 +6,10 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import net from "node:net";
 import type { TestProject } from "vitest/node";
 import { startEmbeddedPostgres } from "../../db/embedded.js";
 import { migrateDatabase, openDatabase } from "../../db/client.js";
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === "object" && addr ? resolve(addr.port) : reject(new Error("no port"))));
-    });
-  });
-}
+import { freePort } from "./net.js";
 
 declare module "vitest" {
   export interface ProvidedContext {

@@ -11,6 +11,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import ssh2 from "ssh2";
+import { freePort } from "./net.js";
 
 export const SSHD = "/usr/sbin/sshd";
 export const sshdAvailable = fs.existsSync(SSHD);
@@ -36,16 +37,6 @@ export interface SshdHost {
   /** The host stops answering: the listener and every open session are killed. */
   kill(): void;
   stop(): Promise<void>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const a = srv.address();
-      srv.close(() => (typeof a === "object" && a ? resolve(a.port) : reject(new Error("no port"))));
-    });
-  });
 }
 
 async function waitPort(port: number, ms = 5000): Promise<void> {

@@ -18,6 +18,7 @@ import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as NodeReadableStream } from "node:stream/web";
 import { RunnerError } from "../../../app/errors.js";
+import { displayUrl } from "../shared/detached.js";
 import type { Store } from "../../stores/types.js";
 import type { FetchedInput, InputFileSpec } from "../types.js";
 
@@ -62,17 +63,6 @@ export function assertRelativePath(name: string, what: string): void {
   if (bad) throw new RunnerError(`${what} "${name}" is not a relative path of plain names.`);
 }
 
-/** The URL as shown in messages: without user:password. */
-function displayUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    u.username = "";
-    u.password = "";
-    return u.toString();
-  } catch {
-    return url;
-  }
-}
 
 function describeError(err: unknown): string {
   if (!(err instanceof Error)) return String(err);

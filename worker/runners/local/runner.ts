@@ -27,6 +27,7 @@ import type { Readable } from "node:stream";
 import * as tar from "tar";
 import YAML from "yaml";
 import { RunnerError } from "../../../app/errors.js";
+import { assertExecutionId, LOST_EXIT_CODE, POLL_READ_CAP, type DetachedHandle } from "../shared/detached.js";
 import type { Store } from "../../stores/types.js";
 import type {
   FetchedInput,
@@ -55,17 +56,8 @@ export interface LocalRunnerOptions {
 }
 
 /** The handle of a local execution (stored as JSON in executions.runner_handle). */
-export interface LocalHandle extends RunnerHandle {
+export interface LocalHandle extends DetachedHandle {
   runner: "local";
-  executionId: string;
-  /** Process-group id of the job (null when it never started, e.g. setsid missing). */
-  pgid: number | null;
-  wrapperPid: number | null;
-  mode: "docker" | "process";
-  /** Docker container name in docker mode. */
-  container: string | null;
-  /** Boot id when launched: after a reboot the pids mean nothing. */
-  bootId: string | null;
 }
 
 interface Prepared {
@@ -73,22 +65,13 @@ interface Prepared {
   inputs: FetchedInput[];
 }
 
-/** Bytes returned per stream per poll. */
-export const POLL_READ_CAP = 4 << 20;
 /** How long launch waits for the job's pid file after spawning. */
 const START_TIMEOUT_MS = 15_000;
 /** After a kill, how long terminate waits for the wrapper to record the exit code. */
 const EXIT_RECORD_WAIT_MS = 3_000;
-/** Exit code recorded when the process ended without the wrapper recording one. */
-export const LOST_EXIT_CODE = 137;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-function assertExecutionId(id: string): void {
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(id)) {
-    throw new RunnerError(`Invalid execution id "${id}": letters, digits, "_", "." and "-" only.`);
-  }
-}
 
 async function exists(p: string): Promise<boolean> {
   try {

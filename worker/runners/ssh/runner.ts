@@ -24,6 +24,7 @@ import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import YAML from "yaml";
 import { RunnerError } from "../../../app/errors.js";
+import { assertExecutionId, displayUrl, LOST_EXIT_CODE, POLL_READ_CAP, type DetachedHandle } from "../shared/detached.js";
 import type { Store } from "../../stores/types.js";
 import type { FetchedInput, HostInfo, LaunchResult, LaunchSpec, LogChunk, OutputFileInfo, PollResult, Runner, RunnerHandle } from "../types.js";
 import { buildDockerRunArgv, buildInputsJson, buildJobEnv, containerName } from "../shared/job.js";
@@ -50,14 +51,8 @@ export interface SshRunnerOptions {
   client?: SshClient;
 }
 
-export interface SshHandle extends RunnerHandle {
+export interface SshHandle extends DetachedHandle {
   runner: "ssh";
-  executionId: string;
-  pgid: number | null;
-  wrapperPid: number | null;
-  mode: "docker" | "process";
-  container: string | null;
-  bootId: string | null;
 }
 
 interface Prepared {
@@ -65,26 +60,8 @@ interface Prepared {
   inputs: FetchedInput[];
 }
 
-export const POLL_READ_CAP = 4 << 20;
 const START_TIMEOUT_S = 15;
-export const LOST_EXIT_CODE = 137;
 
-function assertExecutionId(id: string): void {
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(id)) {
-    throw new RunnerError(`Invalid execution id "${id}": letters, digits, "_", "." and "-" only.`);
-  }
-}
-
-function displayUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    u.username = "";
-    u.password = "";
-    return u.toString();
-  } catch {
-    return url;
-  }
-}
 
 function parseKv(text: string): Record<string, string> {
   const out: Record<string, string> = {};
