@@ -12,6 +12,20 @@
 import { suggest } from "../valohai/index.js";
 import { shellSplit, splitList } from "./tokens.js";
 
+/**
+ * User text shown back in a reply, as a Markdown code span that it cannot break out of: the fence
+ * is longer than any run of backticks inside, line breaks are flattened and the length is capped.
+ * (Inside a code span GitHub renders no mentions, links or images.)
+ */
+export function code(text: string): string {
+  const t = text.replace(/[\r\n]+/g, " ").slice(0, 200);
+  const longest = Math.max(0, ...(t.match(/`+/g) ?? []).map((r) => r.length));
+  const fence = "`".repeat(longest + 1);
+  const pad = t.startsWith("`") || t.endsWith("`") ? " " : "";
+  return `${fence}${pad}${t}${pad}${fence}`;
+}
+
+
 export const COMMANDS = ["run", "help", "status", "stop", "rerun", "approve", "reject"] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
@@ -66,14 +80,14 @@ export function parseComment(body: string): ParseResult {
     case "run":
       return parseRun(args);
     case "status":
-      if (args.length) return { kind: "reply", error: `\`/vh status\` takes no arguments (got \`${args.join(" ")}\`).`, usage: "status" };
+      if (args.length) return { kind: "reply", error: `\`/vh status\` takes no arguments (got ${code(args.join(" "))}).`, usage: "status" };
       return { kind: "command", command: { name: "status" } };
     case "stop": {
       if (args.length > 1) return { kind: "reply", error: "`/vh stop` takes one execution number, or `all`.", usage: "stop" };
       const a = args[0];
       if (a === undefined || a.toLowerCase() === "all") return { kind: "command", command: { name: "stop", target: "all" } };
       const n = executionNumber(a);
-      if (n === null) return { kind: "reply", error: `\`${a}\` is not an execution number: use \`/vh stop 12\` or \`/vh stop all\`.`, usage: "stop" };
+      if (n === null) return { kind: "reply", error: `${code(a)} is not an execution number: use \`/vh stop 12\` or \`/vh stop all\`.`, usage: "stop" };
       return { kind: "command", command: { name: "stop", target: n } };
     }
     case "rerun": {
@@ -98,7 +112,7 @@ export function parseComment(body: string): ParseResult {
       const hint = suggest(verb, [...COMMANDS]);
       return {
         kind: "reply",
-        error: `\`${verbRaw}\` is not a vh command.${hint ? ` Did you mean \`/vh ${hint}\`?` : ""}`,
+        error: `${code(verbRaw)} is not a vh command.${hint ? ` Did you mean \`/vh ${hint}\`?` : ""}`,
         usage: "all",
       };
     }
@@ -120,11 +134,11 @@ function parseRun(args: string[]): ParseResult {
   const errors: string[] = [];
   const set = (name: string, raw: string) => {
     if (!NAME.test(name)) {
-      errors.push(`\`${name}\` is not a parameter name.`);
+      errors.push(`${code(name)} is not a parameter name.`);
       return;
     }
     if (name in parameters) {
-      errors.push(`Parameter \`${name}\` is given twice; use one list instead, e.g. \`${name}=[1,2]\`.`);
+      errors.push(`Parameter ${code(name)} is given twice; use one list instead, e.g. ${code(`${name}=[1,2]`)}.`);
       return;
     }
     const list = splitList(raw);
@@ -133,7 +147,7 @@ function parseRun(args: string[]): ParseResult {
       return;
     }
     if (list.length === 0 || list.some((v) => v === "")) {
-      errors.push(`The list for \`${name}\` has an empty value: \`${raw}\`.`);
+      errors.push(`The list for ${code(name)} has an empty value: ${code(raw)}.`);
       return;
     }
     parameters[name] = list;
@@ -159,7 +173,7 @@ function parseRun(args: string[]): ParseResult {
       set(tok.slice(0, eq), tok.slice(eq + 1));
       continue;
     }
-    errors.push(`\`${tok}\` is neither \`name=value\` nor \`--name=value\`.`);
+    errors.push(`${code(tok)} is neither \`name=value\` nor \`--name=value\`.`);
   }
   if (errors.length) return { kind: "reply", error: errors.join("\n"), usage: "run" };
   return { kind: "command", command: { name: "run", step, parameters, lists } };

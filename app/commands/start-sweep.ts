@@ -11,6 +11,7 @@ import { VhError } from "../errors.js";
 import type { Actor, Annotation, Forge, RepoRef } from "../forges/types.js";
 import { snapshotFromArchive } from "../forges/snapshot.js";
 import { expandSweep, sweepSize, type SweepSpec } from "../sweeps/index.js";
+import { code as codeSpan } from "./parse.js";
 import { loadValohaiYaml, suggest, validateParameterValues, type Problem } from "../valohai/index.js";
 import { scheduleReport } from "../reporting/schedule.js";
 import { projectForRepo } from "./project.js";
@@ -109,7 +110,7 @@ export async function startSweep(deps: BotDeps, forge: Forge, req: SweepRequest)
     const hint = suggest(req.step, names);
     throw new VhError(
       "unknown_step",
-      `\`${YAML_PATH}\` at ${req.commitSha.slice(0, 7)} has no step \`${req.step}\`.${hint ? ` Did you mean \`${hint}\`?` : ""} Steps: ${names.length ? names.map((n) => `\`${n}\``).join(", ") : "(none)"}.`,
+      `\`${YAML_PATH}\` at ${req.commitSha.slice(0, 7)} has no step ${codeSpan(req.step)}.${hint ? ` Did you mean \`${hint}\`?` : ""} Steps: ${names.length ? names.map((n) => `\`${n}\``).join(", ") : "(none)"}.`,
     );
   }
   const points = expandSweep("grid", req.spec);

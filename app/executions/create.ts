@@ -243,7 +243,20 @@ export async function prepareExecution(deps: CreateDeps, project: Project, body:
   const env: Record<string, string> = {};
   for (const v of step.environmentVariables.values()) if (v.default !== undefined) env[v.name] = v.default;
   Object.assign(env, req.environmentVariables);
-  const gpus = req.gpus ?? (env["VH_GPUS"] !== undefined ? Number.parseInt(env["VH_GPUS"], 10) || 0 : 0);
+  const envErrors: string[] = [];
+  for (const [name, value] of Object.entries(env)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) envErrors.push(`Environment variable name "${name}" is not allowed: use letters, digits and "_", not starting with a digit.`);
+    // A newline, carriage return or NUL could not travel in Docker's --env-file, and must never
+    // reach the host-side wrapper's environment instead (it runs outside the container).
+    else if (/[\n\r\u0000]/.test(value)) envErrors.push(`Environment variable ${name} contains a line break or NUL; pass multi-line values as an input file instead.`);
+  }
+  if (envErrors.length) throw new VhError("bad_request", envErrors.join("\n"), { errors: envErrors });
+  let gpus = req.gpus ?? 0;
+  if (req.gpus === undefined && env["VH_GPUS"] !== undefined) {
+    const v = env["VH_GPUS"].trim();
+    if (!/^\d{1,4}$/.test(v)) throw new VhError("bad_request", `VH_GPUS must be a whole number of GPUs (0 for CPU only), not "${env["VH_GPUS"]}".`);
+    gpus = Number(v);
+  }
   if (gpus > 0) {
     // A request no single host can ever satisfy is refused now, not queued forever.
     const largest = await largestHost(deps.sql);

@@ -2,11 +2,20 @@
 import type { Sql } from "../../db/client.js";
 import { transition } from "./state.js";
 
+/**
+ * The status change and the stop cause are written in one transaction: a cause recorded for an
+ * execution that meanwhile ended by itself would report a completed run as stopped.
+ */
 export async function stopExecution(sql: Sql, id: string): Promise<void> {
-  await sql`update executions set stop_cause = 'user' where id = ${id} and stop_cause is null and status in ('created', 'queued', 'starting', 'running')`;
-  if (await transition(sql, id, "stopped", { from: ["created", "queued"], reason: "Stopped before it started." })) {
-    await sql`select graphile_worker.remove_job(${id}::text)`.catch(() => {});
-    return;
-  }
-  await transition(sql, id, "stopping", { from: ["starting", "running"], reason: "Stop requested." });
+  await sql.begin(async (tx) => {
+    const t = tx as unknown as Sql;
+    if (await transition(t, id, "stopped", { from: ["created", "queued"], reason: "Stopped before it started." })) {
+      await tx`update executions set stop_cause = 'user' where id = ${id}`;
+      await tx`select graphile_worker.remove_job(${id}::text)`;
+      return;
+    }
+    if (await transition(t, id, "stopping", { from: ["starting", "running"], reason: "Stop requested." })) {
+      await tx`update executions set stop_cause = coalesce(stop_cause, 'user') where id = ${id}`;
+    }
+  });
 }

@@ -5,6 +5,7 @@
  * work (reaction, permission checks, creating executions) runs in the `github_event` task.
  */
 import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import { Probot } from "probot";
 import { verify } from "@octokit/webhooks-methods";
 import type { Sql } from "../../db/client.js";
@@ -30,6 +31,15 @@ export function githubWebhookRoutes(deps: WebhookDeps): Hono {
   });
 
   const app = new Hono();
+  // GitHub caps webhook payloads at 25 MB; a bigger body is refused while it streams in, before
+  // anything is buffered or verified.
+  app.use(
+    "/",
+    bodyLimit({
+      maxSize: 25 * 1024 * 1024,
+      onError: (c) => c.json({ error: { code: "too_large", message: "Webhook payloads are at most 25 MB." } }, 413),
+    }),
+  );
   app.post("/", async (c) => {
     const id = c.req.header("x-github-delivery");
     const name = c.req.header("x-github-event");

@@ -95,19 +95,23 @@ describe("GitHub App end to end", () => {
     const [sweep] = await db.sql<{ id: string; spec: unknown; commit_sha: string }[]>`select id, spec, commit_sha from sweeps`;
     expect(sweep!.spec).toEqual({ lr: ["0.01", "0.001"] });
 
-    // the check run was created queued, and ends completed with both runs' metrics
+    // the check run is created as soon as the sweep exists (the executions may already be
+    // starting by then: the status words follow them), and ends completed with both runs' metrics
     const create = gh.requests.find((r) => r.method === "POST" && r.path === `${repoPath}/check-runs`)!;
+    const phase = /2 executions: 2 (queued|starting|running)/.exec(String(create.body.output?.title))?.[1];
+    expect(phase, JSON.stringify(create.body)).toBeDefined();
+    const icon: Record<string, string> = { queued: "⏳", starting: "🏃", running: "🏃" };
     expect(create.body).toEqual({
       head_sha: HEAD,
       name: "vh: train (sweep of 2)",
       external_id: sweep!.id,
-      status: "queued",
+      status: phase === "queued" ? "queued" : "in_progress",
       output: {
-        title: "2 executions: 2 queued",
+        title: `2 executions: 2 ${phase}`,
         summary:
-          "**2 executions: 2 queued** · step `train` · `lr=[0.01,0.001]` · commit `0d1a26e`\n\n" +
+          `**2 executions: 2 ${phase}** · step \`train\` · \`lr=[0.01,0.001]\` · commit \`0d1a26e\`\n\n` +
           "| Execution | Parameters | Status | Duration |\n|---|---|---|---|\n" +
-          "| #1 | `lr=0.01` | ⏳ queued | — |\n| #2 | `lr=0.001` | ⏳ queued | — |\n\n" +
+          `| #1 | \`lr=0.01\` | ${icon[phase!]} ${phase} | — |\n| #2 | \`lr=0.001\` | ${icon[phase!]} ${phase} | — |\n\n` +
           "<sub>Started by @Codertocat</sub>\n",
       },
       actions: [

@@ -133,6 +133,12 @@ describe("hostile input", () => {
       body: "{}",
     });
     expect(unsigned.status).toBe(401);
+    const huge = await fetch(`${stack.vh.url}/api/github/webhooks`, {
+      method: "POST",
+      headers: { "x-github-event": "issue_comment", "x-github-delivery": "hostile-hugesig", "x-hub-signature-256": "sha256=00", "content-type": "application/json" },
+      body: Buffer.alloc(26 * 1024 * 1024, 0x20),
+    });
+    expect(huge.status).toBe(413);
     expect((await db.sql`select count(*)::int as n from github_deliveries where id like 'hostile-%sig%'`)[0]!.n).toBe(0);
     await new Promise((r) => setTimeout(r, 200));
     expect(gh.requests).toEqual([]);

@@ -195,6 +195,17 @@ describe("local runner", () => {
     expect(d.stdout.toString()).toBe(`${await fs.realpath(path.join(res.handle.workDir, "repository"))}\n`);
   });
 
+  it("never follows a folder in outputs/ that the job turned into a link out of it", async () => {
+    const outside = path.join(root, "outside");
+    await fs.mkdir(outside, { recursive: true });
+    await fs.writeFile(path.join(outside, "admin-token"), "secret");
+    const res = await launch(spec({ script: `mkdir -p "$VH_OUTPUTS_DIR/d" && echo x > "$VH_OUTPUTS_DIR/d/admin-token" && rm -r "$VH_OUTPUTS_DIR/d" && ln -s ${JSON.stringify(outside)} "$VH_OUTPUTS_DIR/d"\n` }));
+    await drain(runner, res.handle);
+    await expect(runner.openOutput(res.handle, "d/admin-token")).rejects.toThrow(/link out of it/);
+    await runner.removeOutput(res.handle, "d/admin-token");
+    expect(await fs.readFile(path.join(outside, "admin-token"), "utf8")).toBe("secret");
+  });
+
   it("sets CUDA_VISIBLE_DEVICES from spec.gpus and leaves it unset without GPUs", async () => {
     const script = 'echo "${CUDA_VISIBLE_DEVICES-unset}"\n';
     const withGpus = await launch(spec({ script, gpus: [0, 2] }));
@@ -356,7 +367,7 @@ describe("local runner: docker mode with a fake docker CLI", () => {
   it("runs docker run with the work dir mounted, the env file and the GPUs", async () => {
     const r = dockerRunner("auto");
     expect((await r.describeHost()).dockerAvailable).toBe(true);
-    const s = spec({ script: "python train.py\n", mode: "docker", image: "python:3.12", gpus: [1], env: { A: "x y", MULTI: "l1\nl2" } });
+    const s = spec({ script: "python train.py\n", mode: "docker", image: "python:3.12", gpus: [1], env: { A: "x y", PATH: "/job/bin:/usr/bin" } });
     const res = await r.launch(s);
     const h = res.handle as LocalHandle;
     expect(res.mode).toBe("docker");
@@ -371,7 +382,7 @@ describe("local runner: docker mode with a fake docker CLI", () => {
         workDir: h.workDir,
         image: "python:3.12",
         envFile: path.join(h.workDir, ".vh", "env"),
-        passEnv: ["MULTI"],
+        passEnv: [],
         gpus: [1],
       }),
     );
@@ -379,9 +390,17 @@ describe("local runner: docker mode with a fake docker CLI", () => {
     expect(envFile).toContain("A=x y\n");
     expect(envFile).toContain("VH_OUTPUTS_DIR=/valohai/outputs\n");
     expect(envFile).not.toContain("CUDA_VISIBLE_DEVICES");
-    expect(envFile).not.toContain("MULTI");
-    expect(await fs.readFile(path.join(dir, "log", "passed"), "utf8")).toBe("MULTI=l1\nl2\n");
+    expect(envFile).toContain("PATH=/job/bin:/usr/bin\n"); // the job's PATH goes into the container only
+    // the host-side wrapper and docker CLI keep the host's environment
+    expect(await fs.readFile(path.join(dir, "log", "passed"), "utf8")).toBe("MULTI=\n");
     expect((await fs.stat(path.join(h.workDir, ".vh", "env"))).mode & 0o077).toBe(0);
+  });
+
+  it("refuses a multi-line value instead of handing it to the host-side wrapper", async () => {
+    const r = dockerRunner("always");
+    await expect(r.launch(spec({ script: "true\n", image: "x", env: { PATH: "bin:/usr/bin:/bin\n" } }))).rejects.toThrow(
+      /PATH contains a line break or NUL, which cannot be passed into a container/,
+    );
   });
 
   it("terminate also kills the container", async () => {

@@ -22,11 +22,13 @@ export async function lostCount(sql: Sql, executionId: string): Promise<number> 
 }
 
 export async function settleEnded(sql: Sql, executionId: string, opts: { lostRetries: number }): Promise<SettleResult | null> {
-  const [row] = await sql<{ status: ExecutionStatus; status_detail: string | null }[]>`select status, status_detail from executions where id = ${executionId}`;
+  const [row] = await sql<{ status: ExecutionStatus; status_detail: string | null; stop_cause: string | null }[]>`
+    select status, status_detail, stop_cause from executions where id = ${executionId}`;
   if (!row || !TERMINAL.includes(row.status)) return null;
   const released = await releaseExecution(sql, executionId, row.status);
   let retried = false;
-  if (row.status === "lost") {
+  // An execution that was being stopped when its host went silent is not run again.
+  if (row.status === "lost" && row.stop_cause === null) {
     const lost = await lostCount(sql, executionId);
     if (lost <= opts.lostRetries) {
       retried = await sql.begin(async (tx) => {
@@ -37,7 +39,8 @@ export async function settleEnded(sql: Sql, executionId: string, opts: { lostRet
         if (!prev) return false;
         await tx`
           update executions set runner_handle = null, exit_code = null, runtime = null, started_at = null, ended_at = null,
-            lease_owner = null, lease_until = null, log_offsets = '{"stdout":0,"stderr":0}'::jsonb, log_partial = '{"stdout":"","stderr":""}'::jsonb
+            lease_owner = null, lease_until = null, log_offsets = '{"stdout":0,"stderr":0}'::jsonb, log_partial = '{"stdout":"","stderr":""}'::jsonb,
+            last_output_at = null, stop_requested_at = null
           where id = ${executionId}`;
         return true;
       });

@@ -58,13 +58,28 @@ function decodeLine(buf: Buffer): string {
   return decoder.decode(buf.subarray(0, end)).replaceAll("\u0000", "\uFFFD");
 }
 
+/**
+ * Strings Postgres jsonb refuses: `\u0000` and lone surrogates, both legal in JSON text. Replaced
+ * with U+FFFD (in keys too), so one odd line can never stop an execution's ingestion.
+ */
+function jsonbSafe(v: unknown): unknown {
+  if (typeof v === "string") return v.replaceAll("\u0000", "\uFFFD").toWellFormed();
+  if (Array.isArray(v)) return v.map(jsonbSafe);
+  if (v !== null && typeof v === "object") {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [jsonbSafe(k) as string, jsonbSafe(x)]));
+  }
+  return v;
+}
+
 /** JSON object on a line → its data; looks like JSON but fails → "invalid"; anything else → null. */
 export function parseMetadataLine(line: string): Record<string, unknown> | "invalid" | null {
   const t = line.trim();
   if (!t.startsWith("{")) return null;
   try {
     const v: unknown = JSON.parse(t);
-    if (v !== null && typeof v === "object" && !Array.isArray(v)) return v as Record<string, unknown>;
+    if (v !== null && typeof v === "object" && !Array.isArray(v)) {
+      return /\\u(0000|d[89a-f])/i.test(t) ? (jsonbSafe(v) as Record<string, unknown>) : (v as Record<string, unknown>);
+    }
     return "invalid";
   } catch {
     return "invalid";

@@ -122,7 +122,11 @@ export async function uploadOutputs(
     uploaded.push(datum);
     // `valohai.model-versions` in the sidecar → a model version (idempotent per model and execution).
     plan.warnings.push(...(await registerOutputVersions(deps.sql, exec, datum, u.metadata)).warnings);
-    if (mode === "live") await deps.runner.removeOutput(handle, u.file.path);
+    if (mode === "live") {
+      await deps.runner.removeOutput(handle, u.file.path);
+      // Its sidecar travelled with it: left behind it would become a datum of its own at the end.
+      if (files.some((f) => f.path === u.file.path + SIDECAR_SUFFIX)) await deps.runner.removeOutput(handle, u.file.path + SIDECAR_SUFFIX);
+    }
   }
   return { uploaded, warnings: plan.warnings };
 }

@@ -10,6 +10,7 @@
 import os from "node:os";
 import { STATUS_CHANNEL, transition } from "../../app/executions/state.js";
 import type { Execution } from "../../db/schema/executions.js";
+import type { Sql } from "../../db/client.js";
 import type { Runner, RunnerHandle } from "../runners/types.js";
 import type { WorkerDeps } from "../deps.js";
 import { buildBatch, commitBatch, type Cursor } from "./ingest.js";
@@ -101,10 +102,14 @@ export function createSupervisor(deps: WorkerDeps, options: SupervisorOptions = 
     let firstPollFailure: number | null = null;
     const startedAt = exec.startedAt?.getTime() ?? Date.now();
 
+    // Transition and cause in one transaction (see app/executions/stop.ts): a process that ended
+    // on its own meanwhile keeps its own outcome.
     const requestStop = (cause: "time-limit" | "no-output-timeout", reason: string) =>
-      deps.sql`update executions set stop_cause = ${cause} where id = ${exec.id} and stop_cause is null`.then(() =>
-        transition(deps.sql, exec.id, "stopping", { reason }),
-      );
+      deps.sql.begin(async (tx) => {
+        if (await transition(tx as unknown as Sql, exec.id, "stopping", { from: ["running"], reason })) {
+          await tx`update executions set stop_cause = coalesce(stop_cause, ${cause}) where id = ${exec.id}`;
+        }
+      });
 
     while (running) {
       let poll;

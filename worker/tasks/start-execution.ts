@@ -42,8 +42,11 @@ export async function startExecution_(deps: WorkerDeps, executionId: string): Pr
   const { exec, projectName } = loaded;
   if (exec.status === "queued") {
     if (!(await transition(deps.sql, executionId, "starting"))) return;
-  } else if (exec.status !== "starting") {
-    return; // already running, stopped or ended: nothing to do
+  } else if (!(exec.status === "starting" || (exec.status === "stopping" && !exec.runnerHandle))) {
+    // Already running, stopped or ended: nothing to do. (Stopped during a start that crashed
+    // before saving its handle: launch again — it adopts a process already spawned — so the
+    // supervisor has a handle to stop; otherwise it would sit in `stopping` for ever.)
+    return;
   }
   // Where the scheduler put it (worker/scheduler/); an execution queued before the scheduler existed runs here.
   const [placed] = await deps.sql<{ id: string; name: string; kind: "local" | "ssh"; address: string | null; key_path: string | null; facts: HostInfo | null; gpus: number[] }[]>`
@@ -55,6 +58,13 @@ export async function startExecution_(deps: WorkerDeps, executionId: string): Pr
     await releaseExecution(deps.sql, executionId, "error");
     await kickScheduler(deps.sql);
   };
+  if (placed?.kind === "local" && placed.name !== deps.runners.localHostName) {
+    // Another machine's own host: only that machine's worker can start it. Hand the job back
+    // to the queue (any worker may pick it up) rather than failing the execution.
+    await deps.sql`select graphile_worker.add_job(${START_EXECUTION}, json_build_object('executionId', ${executionId}::text),
+      run_at => now() + interval '1 second', max_attempts => 5)`;
+    return;
+  }
   let runner: Runner;
   let hostName: string;
   try {

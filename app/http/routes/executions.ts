@@ -22,6 +22,9 @@ async function readLogs(sql: Sql, executionId: string, after: number, limit: num
 
 const presentLine = (l: LogRow) => ({ seq: l.seq, time: l.time.toISOString(), stream: l.stream, line: l.line });
 
+/** Log and metadata sequence numbers are int4. */
+const MAX_SEQ = 2 ** 31 - 1;
+
 function intParam(v: string | undefined, dflt: number, max: number): number {
   const n = v === undefined ? dflt : Number.parseInt(v, 10);
   return Number.isFinite(n) && n >= 0 ? Math.min(n, max) : dflt;
@@ -60,7 +63,7 @@ export function executionRoutes(deps: CreateDeps) {
 
   app.get("/:ref/logs", async (c) => {
     const row = await exec(c);
-    const after = intParam(c.req.query("after"), 0, Number.MAX_SAFE_INTEGER);
+    const after = intParam(c.req.query("after"), 0, MAX_SEQ);
     const limit = intParam(c.req.query("limit"), 5000, 50_000);
     const lines = await readLogs(sql, row.id, after, limit);
     const [cur] = await sql<{ status: ExecutionStatus; log_seq: number }[]>`select status, log_seq from executions where id = ${row.id}`;
@@ -71,7 +74,7 @@ export function executionRoutes(deps: CreateDeps) {
 
   app.get("/:ref/logs/stream", async (c) => {
     const row = await exec(c);
-    let after = intParam(c.req.query("after"), 0, Number.MAX_SAFE_INTEGER);
+    let after = intParam(c.req.query("after"), 0, MAX_SEQ);
     return streamSSE(c, async (stream) => {
       let open = true;
       stream.onAbort(() => {

@@ -27,7 +27,7 @@ import type { Readable } from "node:stream";
 import * as tar from "tar";
 import YAML from "yaml";
 import { RunnerError } from "../../../app/errors.js";
-import { assertExecutionId, LOST_EXIT_CODE, POLL_READ_CAP, type DetachedHandle } from "../shared/detached.js";
+import { assertExecutionId, refuseHostSideEnv, LOST_EXIT_CODE, POLL_READ_CAP, type DetachedHandle } from "../shared/detached.js";
 import type { Store } from "../../stores/types.js";
 import type {
   FetchedInput,
@@ -141,6 +141,21 @@ function outputPath(p: WorkPaths, rel: string): string {
   return path.join(p.outputs, ...rel.split("/"));
 }
 
+/**
+ * The path of an output file the job cannot redirect: the job owns outputs/ and may swap a folder
+ * for a symlink at any moment (to ../../.. say, the data dir), so the folder is resolved and must
+ * still be inside outputs/, and the file itself is opened without following a link.
+ */
+async function confinedOutputPath(p: WorkPaths, rel: string): Promise<string> {
+  const full = outputPath(p, rel);
+  const root = await fsp.realpath(p.outputs);
+  const dir = await fsp.realpath(path.dirname(full)).catch(() => null);
+  if (dir === null || (dir !== root && !dir.startsWith(root + path.sep))) {
+    throw new RunnerError(`Output "${rel}" is not inside ${p.outputs} (a folder on its path is a link out of it).`);
+  }
+  return path.join(dir, path.basename(full));
+}
+
 export function createLocalRunner(opts: LocalRunnerOptions): Runner {
   const host = opts.hostName ?? os.hostname();
   const workRoot = path.resolve(opts.workRoot);
@@ -223,18 +238,19 @@ export function createLocalRunner(opts: LocalRunnerOptions): Runner {
     let wrapperEnv: NodeJS.ProcessEnv;
     if (mode === "docker") {
       const envFile = buildDockerEnvFile(env);
+      refuseHostSideEnv(envFile.passThrough);
       await fsp.writeFile(p.envFile, envFile.text, { mode: 0o600 });
       command = buildDockerRunArgv({
         executionId: spec.executionId,
         workDir: p.root,
         image: spec.image,
         envFile: p.envFile,
-        passEnv: envFile.passThrough,
+        passEnv: [],
         gpus: spec.gpus,
       });
-      // The docker CLI needs the host's environment (DOCKER_HOST, HOME for its config).
+      // The docker CLI needs the host's environment (DOCKER_HOST, HOME for its config), and
+      // nothing of the job's: the wrapper runs on the host, outside the container.
       wrapperEnv = { ...process.env };
-      for (const k of envFile.passThrough) wrapperEnv[k] = env[k];
     } else {
       command = ["/bin/sh", p.script];
       wrapperEnv = env;
@@ -460,16 +476,21 @@ export function createLocalRunner(opts: LocalRunnerOptions): Runner {
 
     async openOutput(handle, relPath) {
       const p = workPaths(parseHandle(handle).workDir);
-      const full = outputPath(p, relPath);
-      const st = await fsp.lstat(full).catch(() => null);
-      if (!st?.isFile()) throw new RunnerError(`Output "${relPath}" is not a file in ${p.outputs}.`);
-      const fh = await fsp.open(full, "r");
+      const full = await confinedOutputPath(p, relPath);
+      const fh = await fsp.open(full, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW).catch(() => null);
+      const st = await fh?.stat();
+      if (!fh || !st?.isFile()) {
+        await fh?.close();
+        throw new RunnerError(`Output "${relPath}" is not a file in ${p.outputs}.`);
+      }
       return fh.createReadStream();
     },
 
     async removeOutput(handle, relPath) {
       const p = workPaths(parseHandle(handle).workDir);
-      await fsp.rm(outputPath(p, relPath), { force: true });
+      const full = await confinedOutputPath(p, relPath).catch(() => null);
+      if (full) await fsp.unlink(full).catch(() => undefined); // never recursive: only the file
+
     },
 
     async cleanup(handle) {

@@ -42,3 +42,15 @@ export function displayUrl(url: string): string {
     return url;
   }
 }
+
+/**
+ * Docker mode: a value Docker's --env-file cannot carry (a line break or NUL) is refused. It must
+ * never be handed to the host-side wrapper's environment instead: a PATH from valohai.yaml would
+ * then pick the programs the wrapper runs on the host, outside the container.
+ */
+export function refuseHostSideEnv(names: string[]): void {
+  if (names.length === 0) return;
+  throw new RunnerError(
+    `Environment variable${names.length > 1 ? "s" : ""} ${names.join(", ")} contain${names.length > 1 ? "" : "s"} a line break or NUL, which cannot be passed into a container; pass multi-line values as an input file.`,
+  );
+}

@@ -24,7 +24,7 @@ import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import YAML from "yaml";
 import { RunnerError } from "../../../app/errors.js";
-import { assertExecutionId, displayUrl, LOST_EXIT_CODE, POLL_READ_CAP, type DetachedHandle } from "../shared/detached.js";
+import { assertExecutionId, refuseHostSideEnv, displayUrl, LOST_EXIT_CODE, POLL_READ_CAP, type DetachedHandle } from "../shared/detached.js";
 import type { Store } from "../../stores/types.js";
 import type { FetchedInput, HostInfo, LaunchResult, LaunchSpec, LogChunk, OutputFileInfo, PollResult, Runner, RunnerHandle } from "../types.js";
 import { buildDockerRunArgv, buildInputsJson, buildJobEnv, containerName } from "../shared/job.js";
@@ -314,8 +314,9 @@ export function createSshRunner(opts: SshRunnerOptions): Runner & { client: SshC
     if (mode === "docker") {
       const envFile = buildDockerEnvFile(env);
       writes.push(writeFileSh(p.envFile, envFile.text, "600"));
-      command = buildDockerRunArgv({ executionId: spec.executionId, workDir: p.root, image: spec.image, envFile: p.envFile, passEnv: envFile.passThrough, gpus: spec.gpus });
-      sourced = Object.fromEntries(envFile.passThrough.map((k) => [k, env[k] as string]));
+      refuseHostSideEnv(envFile.passThrough);
+      command = buildDockerRunArgv({ executionId: spec.executionId, workDir: p.root, image: spec.image, envFile: p.envFile, passEnv: [], gpus: spec.gpus });
+      sourced = {};
     } else {
       command = ["/bin/sh", p.script];
       sourced = env;
