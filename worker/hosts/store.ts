@@ -10,7 +10,7 @@ import { parseSshUrl } from "../runners/ssh/client.js";
 
 export interface HostInput {
   name: string;
-  /** `ssh://user@host:port[/work/root]`. */
+  /** `ssh://user@host:port[/ROOT-DIR]`. */
   url: string;
   /** Private key file on the control plane. */
   keyPath: string;
