@@ -124,8 +124,9 @@ export function buildProgram(ctxOf: () => Context, setCode: (code: number) => vo
     .argument("<url>", "ssh://user@host:port (a path after the port sets the work root on the host)")
     .option("--key <file>", "private key file on the vh server")
     .option("--label <k=v>", "a label (repeatable)", (v: string, prev: string[] = []) => [...prev, v])
+    .option("--host-key <SHA256:...>", "pin this host key fingerprint (as ssh-keygen -lf shows it); default: the key seen on the first connection")
     .option("--json", "print the host record")
-    .action(act(async (name: string, url: string, opts: { key?: string; label?: string[]; json?: boolean }) => hostAddCommand(ctx(), name, url, opts)));
+    .action(act(async (name: string, url: string, opts: { key?: string; label?: string[]; hostKey?: string; json?: boolean }) => hostAddCommand(ctx(), name, url, opts)));
   host
     .command("list")
     .description("list hosts, their GPUs and the executions on each")

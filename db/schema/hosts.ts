@@ -29,6 +29,11 @@ export const hosts = pgTable("hosts", {
   address: text("address"),
   /** Path of the private key file on the control plane (never the key itself). */
   keyPath: text("key_path"),
+  /**
+   * The host key's SHA256 fingerprint (`SHA256:<base64, no padding>`, as `ssh-keygen -lf` shows it),
+   * pinned on the first successful connection or given at registration; a different key is refused.
+   */
+  hostKeySha256: text("host_key_sha256"),
   labels: jsonb("labels").$type<Record<string, string>>().notNull().default({}),
   enabled: boolean("enabled").notNull().default(true),
   status: text("status").$type<HostStatus>().notNull().default("unknown"),

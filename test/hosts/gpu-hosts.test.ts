@@ -5,6 +5,7 @@
  * dies mid-run (lost → GPUs released once → retried elsewhere), and a control-plane restart in the
  * middle of an SSH run (complete, in-order, duplicate-free log).
  */
+import { execFileSync } from "node:child_process";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase } from "../helpers/db.js";
@@ -16,7 +17,7 @@ const fixture = path.resolve(import.meta.dirname, "../fixtures/projects/gpu-host
 const ENV = { VH_LOCAL_HOST: "false", VH_HOST_CHECK_S: "1", VH_LOST_AFTER_S: "3" };
 
 type Exec = { id: string; counter: number; status: string; statusDetail: string | null; statusHistory: { status: string; reason: string | null }[]; runtime: { hostName: string } | null };
-type HostView = { name: string; status: string; gpus: { index: number; name: string; execution: { counter: number } | null }[]; executions: { counter: number; gpus: number[] }[] };
+type HostView = { name: string; status: string; hostKeySha256: string | null; lastError: string | null; gpus: { index: number; name: string; execution: { counter: number } | null }[]; executions: { counter: number; gpus: number[] }[] };
 
 describe.skipIf(!sshdAvailable)("GPU hosts over SSH (REST API)", () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -59,6 +60,26 @@ describe.skipIf(!sshdAvailable)("GPU hosts over SSH (REST API)", () => {
   it("discovers each host's GPUs", async () => {
     const h = await stack.api<HostView>("GET", "/api/v1/hosts/h2");
     expect(h.gpus.map((g) => [g.index, g.name])).toEqual([0, 1, 2, 3].map((i) => [i, "NVIDIA A100-SXM4-80GB"]));
+  });
+
+  it("pins each host's key on its first check, and refuses a host whose key differs from the pinned one", async () => {
+    const fp = (h: SshdHost) => /SHA256:[A-Za-z0-9+/]+/.exec(execFileSync("ssh-keygen", ["-lf", path.join(h.dir, "host_ed25519.pub")]).toString())![0];
+    for (const h of [h1, h2]) expect((await stack.api<HostView>("GET", `/api/v1/hosts/${h.name}`)).hostKeySha256).toBe(fp(h));
+    // Bad fingerprints are refused at registration.
+    await expect(stack.api("POST", "/api/v1/hosts", { name: "h3", url: h1.url, key: h1.keyFile, hostKey: "not-a-key" })).rejects.toThrow(/fingerprint/);
+    // h1's address under another name, pinned to h2's key: the check refuses it, naming both keys.
+    await stack.api("POST", "/api/v1/hosts", { name: "h1-wrong", url: h1.url, key: h1.keyFile, hostKey: fp(h2) });
+    try {
+      const h = await stack.api<HostView>("POST", "/api/v1/hosts/h1-wrong/check");
+      expect(h.status).toBe("down");
+      expect(h.hostKeySha256).toBe(fp(h2));
+      expect(h.lastError).toContain("Host key verification failed for host h1-wrong");
+      expect(h.lastError).toContain(fp(h1));
+      expect(h.lastError).toContain(fp(h2));
+      expect(h.lastError).toMatch(/remove the host and add it again/);
+    } finally {
+      await stack.api("DELETE", "/api/v1/hosts/h1-wrong");
+    }
   });
 
   it("places by size on the best-fitting host, in device order, and sets CUDA_VISIBLE_DEVICES", async () => {

@@ -2,26 +2,32 @@
  * The SSH runner against a real OpenSSH sshd on loopback: the runner contract, GPU discovery with a
  * fake nvidia-smi, re-discovery, CUDA_VISIBLE_DEVICES, and re-attaching after the connection drops.
  */
+import { execFileSync } from "node:child_process";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSshRunner } from "../../worker/runners/ssh/runner.js";
-import { parseSshUrl } from "../../worker/runners/ssh/client.js";
+import { parseSshUrl, SshClient } from "../../worker/runners/ssh/client.js";
 import type { LaunchSpec } from "../../worker/runners/types.js";
 import { drain, runnerContract } from "../contracts/runner-contract.js";
 import { startSshd, sshdAvailable, type SshdHost } from "../helpers/sshd.js";
 import { createTempStore } from "./temp-store.js";
 
-function runnerFor(host: SshdHost, store = createTempStore(path.join(host.dir, "store"))) {
+function targetOf(host: SshdHost, hostKeySha256: string | null = null) {
   const t = parseSshUrl(host.url);
-  return createSshRunner({
-    name: host.name,
-    target: { host: t.host, port: t.port, username: t.username, privateKey: host.privateKey, ...(t.root ? { root: t.root } : {}) },
-    store,
-    docker: "never",
-  });
+  return { host: t.host, port: t.port, username: t.username, privateKey: host.privateKey, hostKeySha256, ...(t.root ? { root: t.root } : {}) };
+}
+
+function runnerFor(host: SshdHost, store = createTempStore(path.join(host.dir, "store")), client?: SshClient) {
+  return createSshRunner({ name: host.name, target: targetOf(host), store, docker: "never", ...(client ? { client } : {}) });
+}
+
+/** The host key's fingerprint as `ssh-keygen -lf` prints it. */
+function sshKeygenFingerprint(host: SshdHost): string {
+  const out = execFileSync("ssh-keygen", ["-l", "-E", "sha256", "-f", path.join(host.dir, "host_ed25519.pub")]).toString();
+  return /SHA256:[A-Za-z0-9+/]+/.exec(out)![0];
 }
 
 describe.skipIf(!sshdAvailable)("ssh runner", () => {
@@ -92,6 +98,95 @@ describe.skipIf(!sshdAvailable)("ssh runner", () => {
       try {
         const { handle } = await runner.launch(spec({ script: 'echo "cvd=$CUDA_VISIBLE_DEVICES host=$VH_TEST_HOST"\n', gpus: [1, 2] }));
         expect((await drain(runner, handle)).stdout.toString()).toBe("cvd=1,2 host=gpuhost\n");
+      } finally {
+        runner.close();
+      }
+    });
+
+    it("pins the host key on first use and refuses a different one, naming both fingerprints", async () => {
+      const expected = sshKeygenFingerprint(host);
+      const first = new SshClient(targetOf(host), { name: host.name });
+      try {
+        expect(first.hostKeySha256).toBeNull();
+        await first.run("true", "Connecting");
+        expect(first.hostKeySha256).toBe(expected);
+        first.disconnect();
+        await first.run("true", "Reconnecting"); // the same key again: accepted
+      } finally {
+        first.close();
+      }
+      const pinned = new SshClient(targetOf(host, expected), { name: host.name });
+      try {
+        await pinned.run("true", "Connecting");
+      } finally {
+        pinned.close();
+      }
+      const wrong = `SHA256:${"A".repeat(43)}`;
+      const runner = createSshRunner({ name: host.name, target: targetOf(host, wrong), store: createTempStore(path.join(host.dir, "store")), docker: "never" });
+      try {
+        const err = await runner.describeHost().then(
+          () => null,
+          (e: unknown) => e as Error,
+        );
+        expect(err?.message).toMatch(/Host key verification failed for host gpuhost/);
+        expect(err?.message).toContain(expected);
+        expect(err?.message).toContain(wrong);
+        expect(err?.message).toMatch(/remove the host and add it again/);
+      } finally {
+        runner.close();
+      }
+    });
+
+    it("never puts env values or file contents on a remote command line", async () => {
+      const client = new SshClient(targetOf(host), { name: host.name });
+      const commands: string[] = [];
+      const exec = client.exec.bind(client);
+      client.exec = (script, o) => {
+        commands.push(script);
+        return exec(script, o);
+      };
+      const runner = runnerFor(host, undefined, client);
+      try {
+        const { handle } = await runner.launch(
+          spec({ script: 'echo "s=$SECRET"; cat "$VH_CONFIG_DIR/app.cfg"\n', env: { SECRET: "hunter2" }, configFiles: { "app.cfg": "token=hunter2\n" } }),
+        );
+        expect((await drain(runner, handle)).stdout.toString()).toBe("s=hunter2\ntoken=hunter2\n");
+        expect(commands.length).toBeGreaterThan(0);
+        for (const c of commands) {
+          expect(c).not.toContain("hunter2");
+          // Nor encoded: every base64-looking run decodes to something without it.
+          for (const m of c.match(/[A-Za-z0-9+/]{8,}={0,2}/g) ?? []) {
+            for (const shift of [0, 1, 2, 3]) expect(Buffer.from(m.slice(shift), "base64").toString("latin1")).not.toContain("hunter2");
+          }
+        }
+        const st = await fs.stat(path.join(handle.workDir as string, ".vh", "job.env"));
+        expect(st.mode & 0o777).toBe(0o600);
+      } finally {
+        runner.close();
+      }
+    });
+
+    it("never follows a folder in outputs/ that the job turned into a link out of it", async () => {
+      const runner = runnerFor(host);
+      try {
+        const outside = path.join(host.dir, "outside");
+        await fs.mkdir(outside, { recursive: true });
+        await fs.writeFile(path.join(outside, "admin-token"), "secret");
+        const script = `mkdir -p "$VH_OUTPUTS_DIR/d" && echo x > "$VH_OUTPUTS_DIR/d/admin-token" && rm -r "$VH_OUTPUTS_DIR/d" && ln -s ${JSON.stringify(outside)} "$VH_OUTPUTS_DIR/d" && mkdir -p "$VH_OUTPUTS_DIR/ok" && echo fine > "$VH_OUTPUTS_DIR/ok/f"\n`;
+        const { handle } = await runner.launch(spec({ script }));
+        await drain(runner, handle);
+        await expect(runner.openOutput(handle, "d/admin-token")).rejects.toThrow(/link out of it/);
+        await runner.removeOutput(handle, "d/admin-token");
+        expect(await fs.readFile(path.join(outside, "admin-token"), "utf8")).toBe("secret");
+        // A folder is never removed; a real file inside outputs/ still is.
+        await runner.removeOutput(handle, "ok");
+        const rs = await runner.openOutput(handle, "ok/f");
+        const parts: Buffer[] = [];
+        for await (const d of rs) parts.push(d as Buffer);
+        expect(Buffer.concat(parts).toString()).toBe("fine\n");
+        await runner.removeOutput(handle, "ok/f");
+        await expect(fs.stat(path.join(handle.workDir as string, "outputs", "ok", "f"))).rejects.toThrow();
+        await expect(fs.stat(path.join(handle.workDir as string, "outputs", "ok"))).resolves.toBeTruthy();
       } finally {
         runner.close();
       }

@@ -14,7 +14,7 @@ import type { Logger } from "../../app/log.js";
 import { VhError } from "../../app/errors.js";
 import type { RunnerRegistry } from "../runners/registry.js";
 import { kickScheduler } from "../scheduler/apply.js";
-import { recordCheck, upsertLocalHost, upsertSshHost, type HostInput } from "./store.js";
+import { pinHostKey, recordCheck, upsertLocalHost, upsertSshHost, type HostInput } from "./store.js";
 
 const HostsFile = z.object({
   hosts: z
@@ -23,6 +23,8 @@ const HostsFile = z.object({
         name: z.string().min(1),
         url: z.string().min(1),
         key: z.string().min(1),
+        /** The host key fingerprint to pin (`SHA256:…`); absent: the first key seen is pinned. */
+        hostKey: z.string().min(1).optional(),
         labels: z.record(z.string(), z.string()).default({}),
       }),
     )
@@ -41,7 +43,7 @@ export function readHostsFile(file: string): HostInput[] {
   if (!parsed.success) {
     throw new VhError("invalid_config", `VH_HOSTS_FILE ${file}: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
   }
-  return parsed.data.hosts.map((h) => ({ name: h.name, url: h.url, keyPath: h.key, labels: h.labels, source: "file" }));
+  return parsed.data.hosts.map((h) => ({ name: h.name, url: h.url, keyPath: h.key, labels: h.labels, source: "file", ...(h.hostKey ? { hostKeySha256: h.hostKey } : {}) }));
 }
 
 export interface HostMonitorOptions {
@@ -99,20 +101,26 @@ export function createHostMonitor(opts: HostMonitorOptions): HostMonitor {
   }
 
   async function checkSsh(name?: string): Promise<number> {
-    const due = await opts.sql<{ id: string; name: string; address: string | null; key_path: string | null }[]>`
+    const due = await opts.sql<{ id: string; name: string; address: string | null; key_path: string | null; host_key_sha256: string | null }[]>`
       update hosts set last_check_at = now()
       where kind = 'ssh' and enabled and ${
         name === undefined
           ? opts.sql`(last_check_at is null or last_check_at < now() - make_interval(secs => ${opts.checkSeconds}))`
           : opts.sql`name = ${name}`
       }
-      returning id, name, address, key_path`;
+      returning id, name, address, key_path, host_key_sha256`;
     await Promise.all(
       due.map(async (h) => {
         let res: { wasUp: boolean; gpusChanged: boolean };
         try {
-          const runner = opts.runners.forHost({ id: h.id, name: h.name, kind: "ssh", address: h.address, keyPath: h.key_path });
+          const runner = opts.runners.forHost({ id: h.id, name: h.name, kind: "ssh", address: h.address, keyPath: h.key_path, hostKeySha256: h.host_key_sha256 });
           const info = await withTimeout(runner.describeHost(), checkTimeoutMs, `Checking host ${h.name}`);
+          // Trust on first use: the key of the first successful check is pinned from now on.
+          const seen = h.host_key_sha256 === null ? opts.runners.hostKeySha256(h.name) : null;
+          if (seen) {
+            await pinHostKey(opts.sql, h.id, seen);
+            opts.log.info("host key pinned", { host: h.name, hostKey: seen });
+          }
           res = await recordCheck(opts.sql, h.id, { info });
           if (!res.wasUp) opts.log.info("host up", { host: h.name, gpus: info.gpus.length });
           if (!res.wasUp || res.gpusChanged) await kickScheduler(opts.sql);

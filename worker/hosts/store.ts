@@ -6,7 +6,7 @@ import fs from "node:fs";
 import type { Sql } from "../../db/client.js";
 import { VhError } from "../../app/errors.js";
 import type { HostInfo } from "../runners/types.js";
-import { parseSshUrl } from "../runners/ssh/client.js";
+import { isHostKeyFingerprint, parseSshUrl } from "../runners/ssh/client.js";
 
 export interface HostInput {
   name: string;
@@ -16,6 +16,8 @@ export interface HostInput {
   keyPath: string;
   labels?: Record<string, string>;
   source?: string;
+  /** The host key fingerprint to pin (`SHA256:…`, as `ssh-keygen -lf` shows it); absent: pinned on the first successful connection. */
+  hostKeySha256?: string | null;
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
@@ -27,6 +29,9 @@ export function validateHostInput(h: HostInput): void {
   } catch (err) {
     throw new VhError("bad_request", (err as Error).message);
   }
+  if (h.hostKeySha256 != null && !isHostKeyFingerprint(h.hostKeySha256)) {
+    throw new VhError("bad_request", `Host ${h.name}: "${h.hostKeySha256}" is not a host key fingerprint (SHA256:… as ssh-keygen -lf shows it).`);
+  }
   if (!h.keyPath) throw new VhError("bad_request", `Host ${h.name}: a private key file is required (--key FILE).`);
   if (!fs.existsSync(h.keyPath)) {
     throw new VhError("bad_request", `Host ${h.name}: the key file ${h.keyPath} does not exist on the vh server (the key is read there).`);
@@ -36,18 +41,27 @@ export function validateHostInput(h: HostInput): void {
   }
 }
 
-/** Add or update an SSH host by name. */
+/**
+ * Add or update an SSH host by name. A pinned host key is kept on update unless a fingerprint is
+ * given (to change a pin without one: remove the host and add it again, the next check pins anew).
+ */
 export async function upsertSshHost(sql: Sql, h: HostInput): Promise<{ id: string; created: boolean }> {
   validateHostInput(h);
   const [row] = await sql<{ id: string; created: boolean }[]>`
-    insert into hosts (name, kind, address, key_path, labels, source)
-    values (${h.name}, 'ssh', ${h.url}, ${h.keyPath}, ${sql.json(h.labels ?? {})}, ${h.source ?? "api"})
+    insert into hosts (name, kind, address, key_path, labels, source, host_key_sha256)
+    values (${h.name}, 'ssh', ${h.url}, ${h.keyPath}, ${sql.json(h.labels ?? {})}, ${h.source ?? "api"}, ${h.hostKeySha256 ?? null})
     on conflict (name) do update set address = excluded.address, key_path = excluded.key_path, labels = excluded.labels,
-      source = excluded.source, enabled = true
+      source = excluded.source, enabled = true, host_key_sha256 = coalesce(excluded.host_key_sha256, hosts.host_key_sha256)
     where hosts.kind = 'ssh'
     returning id, (xmax = 0) as created`;
   if (!row) throw new VhError("conflict", `Host ${h.name} is a local host; choose another name.`);
   return row;
+}
+
+/** Pin a host's key on first use: only where none is pinned yet (the first worker to connect wins). */
+export async function pinHostKey(sql: Sql, hostId: string, fingerprint: string): Promise<boolean> {
+  const rows = await sql`update hosts set host_key_sha256 = ${fingerprint} where id = ${hostId} and host_key_sha256 is null returning id`;
+  return rows.length > 0;
 }
 
 /** The worker's own machine as a host (`kind = local`); checked in by its worker. */
@@ -101,6 +115,8 @@ export interface HostView {
   name: string;
   kind: string;
   address: string | null;
+  /** The pinned host key fingerprint (`SHA256:…`), null until the first successful check. */
+  hostKeySha256: string | null;
   labels: Record<string, string>;
   enabled: boolean;
   status: string;
@@ -113,8 +129,8 @@ export interface HostView {
 }
 
 export async function listHosts(sql: Sql, name?: string): Promise<HostView[]> {
-  const hosts = await sql<{ id: string; name: string; kind: string; address: string | null; labels: Record<string, string>; enabled: boolean; status: string; last_error: string | null; last_seen_at: Date | null; facts: Record<string, unknown> | null }[]>`
-    select id, name, kind, address, labels, enabled, status, last_error, last_seen_at, facts from hosts
+  const hosts = await sql<{ id: string; name: string; kind: string; address: string | null; host_key_sha256: string | null; labels: Record<string, string>; enabled: boolean; status: string; last_error: string | null; last_seen_at: Date | null; facts: Record<string, unknown> | null }[]>`
+    select id, name, kind, address, host_key_sha256, labels, enabled, status, last_error, last_seen_at, facts from hosts
     where ${name === undefined ? sql`true` : sql`name = ${name}`} order by name`;
   const ids = hosts.map((h) => h.id);
   const gpus = await sql<{ host_id: string; index: number; uuid: string; name: string; memory_mib: number; driver_version: string }[]>`
@@ -129,6 +145,7 @@ export async function listHosts(sql: Sql, name?: string): Promise<HostView[]> {
       name: h.name,
       kind: h.kind,
       address: h.address,
+      hostKeySha256: h.host_key_sha256,
       labels: h.labels,
       enabled: h.enabled,
       status: h.status,

@@ -22,6 +22,8 @@ export interface HostRecord {
   kind: "local" | "ssh";
   address: string | null;
   keyPath: string | null;
+  /** The pinned host key fingerprint (`SHA256:…`); null: trust the first key seen (then record it). */
+  hostKeySha256?: string | null;
 }
 
 export interface RunnerRegistry {
@@ -39,6 +41,8 @@ export interface RunnerRegistry {
   resolve(kind: string, hostName: string | null): Promise<Runner | undefined>;
   /** Drop a host's SSH connection (a half-dead one after a failed check); the next call reconnects. */
   forget(hostName: string): void;
+  /** The host key fingerprint a host's SSH connection accepted (pinned), or null (none made yet). */
+  hostKeySha256(hostName: string): string | null;
   close(): void;
 }
 
@@ -59,7 +63,10 @@ export function createRunnerRegistry(config: Config, store: Store, extra: Runner
     if (!host.address || !host.keyPath) throw new RunnerError(`Host ${host.name} has no ssh:// address or key file.`);
     const key = `${host.address}|${host.keyPath}`;
     const cached = ssh.get(host.name);
-    if (cached && cached.key === key) return cached.runner;
+    const pin = host.hostKeySha256 ?? null;
+    // Reused while the address and key file are the same and the pin agrees with the client's (a
+    // client that pinned on first use keeps its key until the row says otherwise).
+    if (cached && cached.key === key && (pin === null || cached.runner.client.hostKeySha256 === pin)) return cached.runner;
     cached?.runner.close();
     const t = parseSshUrl(host.address);
     let privateKey: Buffer;
@@ -70,7 +77,7 @@ export function createRunnerRegistry(config: Config, store: Store, extra: Runner
     }
     const runner = createSshRunner({
       name: host.name,
-      target: { host: t.host, port: t.port, username: t.username, privateKey, ...(t.root ? { root: t.root } : {}) },
+      target: { host: t.host, port: t.port, username: t.username, privateKey, hostKeySha256: pin, ...(t.root ? { root: t.root } : {}) },
       store,
       docker: config.docker,
     });
@@ -108,10 +115,13 @@ export function createRunnerRegistry(config: Config, store: Store, extra: Runner
       const cached = ssh.get(hostName);
       if (cached) return cached.runner;
       if (!sql) return undefined;
-      const [row] = await sql<{ id: string; name: string; kind: "ssh"; address: string | null; key_path: string | null }[]>`
-        select id, name, kind, address, key_path from hosts where name = ${hostName} and kind = 'ssh'`;
+      const [row] = await sql<{ id: string; name: string; kind: "ssh"; address: string | null; key_path: string | null; host_key_sha256: string | null }[]>`
+        select id, name, kind, address, key_path, host_key_sha256 from hosts where name = ${hostName} and kind = 'ssh'`;
       if (!row) return undefined;
-      return sshRunner({ id: row.id, name: row.name, kind: "ssh", address: row.address, keyPath: row.key_path });
+      return sshRunner({ id: row.id, name: row.name, kind: "ssh", address: row.address, keyPath: row.key_path, hostKeySha256: row.host_key_sha256 });
+    },
+    hostKeySha256(hostName) {
+      return ssh.get(hostName)?.runner.client.hostKeySha256 ?? null;
     },
     forget(hostName) {
       ssh.get(hostName)?.runner.client.disconnect();

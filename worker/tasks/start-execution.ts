@@ -49,8 +49,8 @@ export async function startExecution_(deps: WorkerDeps, executionId: string): Pr
     return;
   }
   // Where the scheduler put it (worker/scheduler/); an execution queued before the scheduler existed runs here.
-  const [placed] = await deps.sql<{ id: string; name: string; kind: "local" | "ssh"; address: string | null; key_path: string | null; facts: HostInfo | null; gpus: number[] }[]>`
-    select h.id, h.name, h.kind, h.address, h.key_path, h.facts, p.gpu_indices as gpus
+  const [placed] = await deps.sql<{ id: string; name: string; kind: "local" | "ssh"; address: string | null; key_path: string | null; host_key_sha256: string | null; facts: HostInfo | null; gpus: number[] }[]>`
+    select h.id, h.name, h.kind, h.address, h.key_path, h.host_key_sha256, h.facts, p.gpu_indices as gpus
     from execution_placements p join hosts h on h.id = p.host_id
     where p.execution_id = ${executionId} and p.released_at is null`;
   const fail = async (reason: string) => {
@@ -68,7 +68,7 @@ export async function startExecution_(deps: WorkerDeps, executionId: string): Pr
   let runner: Runner;
   let hostName: string;
   try {
-    runner = placed ? deps.runners.forHost({ id: placed.id, name: placed.name, kind: placed.kind, address: placed.address, keyPath: placed.key_path }) : deps.runners.default();
+    runner = placed ? deps.runners.forHost({ id: placed.id, name: placed.name, kind: placed.kind, address: placed.address, keyPath: placed.key_path, hostKeySha256: placed.host_key_sha256 }) : deps.runners.default();
     hostName = placed?.name ?? runner.host;
   } catch (err) {
     if (err instanceof RunnerError) {

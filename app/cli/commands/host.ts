@@ -2,6 +2,7 @@
  * `vh host add|list|remove|check`: GPU hosts reached over SSH (docs/scheduler.md).
  *
  *   vh host add gpu-1 ssh://ubuntu@10.0.0.5:22 --key ~/.ssh/vh_gpu --label gpu=a100
+ *   vh host add gpu-1 ssh://ubuntu@10.0.0.5:22 --key ~/.ssh/vh_gpu --host-key SHA256:…   (pin a known key)
  *   vh host list           each host, its GPUs and what runs on each
  */
 import path from "node:path";
@@ -14,6 +15,7 @@ interface HostView {
   name: string;
   kind: string;
   address: string | null;
+  hostKeySha256?: string | null;
   labels: Record<string, string>;
   enabled: boolean;
   status: string;
@@ -33,12 +35,19 @@ export function parseLabels(values: string[] = []): Record<string, string> {
   return out;
 }
 
-export async function hostAddCommand(ctx: Context, name: string, url: string, opts: { key?: string; label?: string[]; json?: boolean }): Promise<number> {
+export async function hostAddCommand(ctx: Context, name: string, url: string, opts: { key?: string; label?: string[]; hostKey?: string; json?: boolean }): Promise<number> {
   if (!opts.key) throw new CliError("vh host add NAME ssh://user@host:port --key FILE: the private key file (on the vh server) is required.");
+  if (opts.hostKey !== undefined && !/^SHA256:[A-Za-z0-9+/]{43}$/.test(opts.hostKey)) {
+    throw new CliError(`--host-key takes the key's SHA256 fingerprint as ssh-keygen -lf shows it (SHA256:…), not "${opts.hostKey}".`);
+  }
   const key = path.resolve(ctx.io.cwd, opts.key);
-  const host = await ctx.client().json<HostView>("POST", "/hosts", { json: { name, url, key, labels: parseLabels(opts.label) } });
+  const json = { name, url, key, labels: parseLabels(opts.label), ...(opts.hostKey ? { hostKey: opts.hostKey } : {}) };
+  const host = await ctx.client().json<HostView>("POST", "/hosts", { json });
   if (opts.json) ctx.io.stdout.write(jsonText(host));
-  else ctx.info(`Host ${host.name} saved (${url}); a worker checks it and discovers its GPUs within seconds: vh host check ${host.name}.`);
+  else {
+    const pin = host.hostKeySha256 ? `host key ${host.hostKeySha256} pinned` : "its host key is pinned on the first check";
+    ctx.info(`Host ${host.name} saved (${url}; ${pin}); a worker checks it and discovers its GPUs within seconds: vh host check ${host.name}.`);
+  }
   return 0;
 }
 

@@ -1,7 +1,9 @@
 /**
  * GPU hosts and quotas (docs/scheduler.md), mounted at the API root:
  * - `GET /hosts`, `GET /hosts/:name`: hosts with their GPUs and what runs on each.
- * - `POST /hosts` `{ name, url: "ssh://user@host:port", key: "/path/on/server", labels? }`: add or update.
+ * - `POST /hosts` `{ name, url: "ssh://user@host:port", key: "/path/on/server", labels?, hostKey? }`: add
+ *   or update. `hostKey` (`SHA256:…`, as `ssh-keygen -lf` shows it) pins the host key; without it the
+ *   key of the first successful check is pinned. A different key is refused from then on.
  * - `DELETE /hosts/:name`: remove (refused, and the host disabled, while executions run there).
  * - `POST /hosts/:name/check`: check now (reachability, facts, GPU re-discovery); waits for it.
  * - `GET /quotas`, `PUT /quotas/:key` `{ maxGpus, projects? }`, `DELETE /quotas/:key`: GPU caps per
@@ -18,6 +20,7 @@ const AddHost = z.object({
   name: z.string().min(1),
   url: z.string().min(1),
   key: z.string().min(1),
+  hostKey: z.string().min(1).optional(),
   labels: z.record(z.string(), z.string()).default({}),
 });
 
@@ -41,7 +44,7 @@ export function hostRoutes(deps: { sql: Sql }) {
   app.get("/hosts/:name", async (c) => c.json(await oneHost(deps.sql, c.req.param("name"))));
   app.post("/hosts", async (c) => {
     const b = await body(AddHost, c.req, 'Send {"name": "gpu-1", "url": "ssh://user@host:22", "key": "/path/to/private/key", "labels": {}}');
-    const res = await upsertSshHost(deps.sql, { name: b.name, url: b.url, keyPath: b.key, labels: b.labels, source: "api" });
+    const res = await upsertSshHost(deps.sql, { name: b.name, url: b.url, keyPath: b.key, labels: b.labels, source: "api", ...(b.hostKey ? { hostKeySha256: b.hostKey } : {}) });
     // Checked by a worker's host monitor within a second (last_check_at is null).
     await deps.sql`update hosts set last_check_at = null where id = ${res.id}`;
     return c.json(await oneHost(deps.sql, b.name), res.created ? 201 : 200);

@@ -3,8 +3,16 @@
  * connection costs the next call a reconnect, never an execution (the job runs detached on the host).
  *
  * Every command runs as `/bin/sh -c '<script>'` whatever the login shell is. `exec` collects stdout
- * and stderr separately; `stdin` is written and closed (used to send files and scripts).
+ * and stderr separately; `stdin` is written and closed. File contents (scripts, env files, configs)
+ * go over SFTP (`writeFile`), never on a command line: command lines are visible to every user of
+ * the host in /proc/<pid>/cmdline.
+ *
+ * Host keys: trust on first use, then pinned. `target.hostKeySha256` is the expected fingerprint
+ * (`SHA256:<base64 without padding>`, as `ssh-keygen -lf` shows it); with none, the first key seen
+ * is accepted and kept for this client's later connections (`hostKeySha256` gives it, for the caller
+ * to record). A different key is refused before authenticating.
  */
+import crypto from "node:crypto";
 import { Client, type ConnectConfig, type SFTPWrapper } from "ssh2";
 import { RunnerError } from "../../../app/errors.js";
 import { shellQuote } from "../shared/protocol.js";
@@ -16,6 +24,20 @@ export interface SshTarget {
   privateKey: Buffer | string;
   /** Remote directory for work dirs and caches; default `$HOME/.vh`. */
   root?: string;
+  /** The pinned host key fingerprint (`SHA256:…`); null/absent: trust the first key seen. */
+  hostKeySha256?: string | null;
+}
+
+/** `SHA256:<base64, no padding>` of a raw host key blob, as `ssh-keygen -lf` prints it. */
+export function hostKeyFingerprint(key: Buffer): string {
+  return `SHA256:${crypto.createHash("sha256").update(key).digest("base64").replace(/=+$/, "")}`;
+}
+
+const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
+
+/** Whether `s` looks like a SHA256 host key fingerprint (`SHA256:` + 43 base64 characters). */
+export function isHostKeyFingerprint(s: string): boolean {
+  return FINGERPRINT.test(s);
 }
 
 export interface ExecResult {
@@ -43,6 +65,8 @@ export function parseSshUrl(url: string): { username: string; host: string; port
 }
 
 export interface SshClientOptions {
+  /** The host's name as users know it (error messages); default the user@host:port label. */
+  name?: string;
   readyTimeoutMs?: number;
   keepaliveIntervalMs?: number;
 }
@@ -52,11 +76,35 @@ export class SshClient {
   private connecting: Promise<Client> | null = null;
   private sftpP: Promise<SFTPWrapper> | null = null;
   private closed = false;
+  private pinned: string | null;
+  private hostKeyError: string | null = null;
 
   constructor(
     readonly target: SshTarget,
     private readonly opts: SshClientOptions = {},
-  ) {}
+  ) {
+    this.pinned = target.hostKeySha256 ?? null;
+  }
+
+  /** The pinned fingerprint: the expected one, or the one accepted on first use; null before any connection. */
+  get hostKeySha256(): string | null {
+    return this.pinned;
+  }
+
+  private verifyHostKey(key: Buffer): boolean {
+    const seen = hostKeyFingerprint(key);
+    if (this.pinned === null) {
+      this.pinned = seen;
+      return true;
+    }
+    if (seen === this.pinned) return true;
+    const name = this.opts.name ?? this.label;
+    this.hostKeyError =
+      `Host key verification failed for host ${name} (${this.label}): it presented ${seen}, but ${this.pinned} is pinned. ` +
+      `The host may have been reinstalled, or someone is intercepting the connection. If the new key is expected, ` +
+      `re-pin it: remove the host and add it again (vh host remove ${name}; vh host add ${name} … [--host-key ${seen}]).`;
+    return false;
+  }
 
   get label(): string {
     return `${this.target.username}@${this.target.host}:${this.target.port}`;
@@ -74,7 +122,9 @@ export class SshClient {
       readyTimeout: this.opts.readyTimeoutMs ?? 10_000,
       keepaliveInterval: this.opts.keepaliveIntervalMs ?? 5_000,
       keepaliveCountMax: 3,
+      hostVerifier: (key: Buffer) => this.verifyHostKey(key),
     };
+    this.hostKeyError = null;
     this.connecting = new Promise<Client>((resolve, reject) => {
       let settled = false;
       const drop = () => {
@@ -92,7 +142,7 @@ export class SshClient {
         if (!settled) {
           settled = true;
           this.connecting = null;
-          reject(new RunnerError(`SSH to ${this.label} failed: ${err.message}`));
+          reject(new RunnerError(this.hostKeyError ?? `SSH to ${this.label} failed: ${err.message}`));
         }
       });
       c.on("close", () => {
@@ -100,7 +150,7 @@ export class SshClient {
         if (!settled) {
           settled = true;
           this.connecting = null;
-          reject(new RunnerError(`SSH to ${this.label} closed before it was ready.`));
+          reject(new RunnerError(this.hostKeyError ?? `SSH to ${this.label} closed before it was ready.`));
         }
       });
       c.connect(cfg);
@@ -177,6 +227,50 @@ export class SshClient {
       if (this.sftpP === p) this.sftpP = null;
     });
     return p;
+  }
+
+  /**
+   * Write `data` to the remote `file` over SFTP (never on a command line), atomically: a fresh
+   * temporary file created with `mode` (exclusive create, so never someone else's file), then
+   * renamed over `file`.
+   */
+  async writeFile(file: string, data: Buffer | string, mode = 0o600): Promise<void> {
+    const sftp = await this.sftp();
+    const tmp = `${file}.${crypto.randomUUID()}.tmp`;
+    const fail = (what: string) => (err: Error) => new RunnerError(`Writing ${file} on ${this.label} failed (${what}): ${err.message}`);
+    const call = <T>(what: string, f: (cb: (err: Error | null | undefined, v?: T) => void) => void) =>
+      new Promise<T>((resolve, reject) => f((err, v) => (err ? reject(fail(what)(err)) : resolve(v as T))));
+    const handle = await call<Buffer>("open", (cb) => sftp.open(tmp, "wx", { mode }, cb));
+    try {
+      const buf = Buffer.from(data);
+      let off = 0;
+      while (off < buf.length) {
+        const n = Math.min(buf.length - off, 32 * 1024);
+        await call<void>("write", (cb) => sftp.write(handle, buf, off, n, off, (err) => cb(err)));
+        off += n;
+      }
+      await call<void>("chmod", (cb) => sftp.fchmod(handle, mode, (err) => cb(err)));
+    } catch (err) {
+      await call<void>("close", (cb) => sftp.close(handle, (e) => cb(e))).catch(() => undefined);
+      await call<void>("unlink", (cb) => sftp.unlink(tmp, (e) => cb(e))).catch(() => undefined);
+      throw err;
+    }
+    await call<void>("close", (cb) => sftp.close(handle, (err) => cb(err)));
+    try {
+      await call<void>("rename", (cb) => sftp.ext_openssh_rename(tmp, file, (err) => cb(err)));
+    } catch {
+      // No posix-rename extension: mv (the names only, never the content, on the command line).
+      await this.run(`mv -f -- ${shellQuote(tmp)} ${shellQuote(file)}`, `Writing ${file}`).catch(async (err: unknown) => {
+        await this.exec(`rm -f -- ${shellQuote(tmp)}`).catch(() => undefined);
+        throw err;
+      });
+    }
+  }
+
+  /** The canonical absolute path of `p` on the host (symlinks resolved), or null when it does not exist. */
+  async realpath(p: string): Promise<string | null> {
+    const sftp = await this.sftp();
+    return new Promise<string | null>((resolve) => sftp.realpath(p, (err, abs) => resolve(err ? null : abs)));
   }
 
   /** Drop the connection now (the next call reconnects). Used by tests to cut it. */

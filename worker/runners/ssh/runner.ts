@@ -76,12 +76,6 @@ function intOrNull(v: string | undefined): number | null {
   return v !== undefined && /^\d+$/.test(v.trim()) ? Number(v.trim()) : null;
 }
 
-/** Shell that writes `content` to `file` (base64, so any bytes survive), atomically. */
-function writeFileSh(file: string, content: string | Buffer, mode = "644"): string {
-  const b64 = Buffer.from(content).toString("base64");
-  return `printf '%s' ${q(b64)} | base64 -d > ${q(`${file}.tmp`)} && chmod ${mode} ${q(`${file}.tmp`)} && mv -f ${q(`${file}.tmp`)} ${q(file)}`;
-}
-
 /** Shell function `alive`: the wrapper or a live (non-zombie) member of the job's group exists. */
 function aliveSh(p: WorkPaths, h: { wrapperPid: number | null; pgid: number | null; bootId: string | null }): string {
   return [
@@ -119,7 +113,7 @@ function parseHandle(handle: RunnerHandle): SshHandle {
 }
 
 export function createSshRunner(opts: SshRunnerOptions): Runner & { client: SshClient; close(): void } {
-  const client = opts.client ?? new SshClient(opts.target);
+  const client = opts.client ?? new SshClient(opts.target, { name: opts.name });
   const inflight = new Map<string, Promise<LaunchResult>>();
   let rootP: Promise<string> | null = null;
   let dockerP: Promise<boolean> | null = null;
@@ -256,7 +250,7 @@ export function createSshRunner(opts: SshRunnerOptions): Runner & { client: SshC
       throw new RunnerError(`${label}: checksum mismatch: expected sha256 ${spec.sha256}, got ${got.sha256}.`);
     }
     const record = { url, sha256: got.sha256, size: got.size, etag: kv.etag || null, lastModified: kv.lastmod || null };
-    await client.run(writeFileSh(recFile, JSON.stringify(record)), "Saving the URL record");
+    await client.writeFile(recFile, JSON.stringify(record), 0o600);
     return { ...got, cached: false };
   }
 
@@ -298,22 +292,24 @@ export function createSshRunner(opts: SshRunnerOptions): Runner & { client: SshC
     }
     const inputs = await fetchInputs(spec, p, cacheDir);
     const mode = await chooseMode(spec);
-    const writes: string[] = [];
+    // File contents go over SFTP (mode 0600: the job runs as this user, docker as root), never on a
+    // command line, where every user of the host could read them (/proc/<pid>/cmdline).
+    const files: { file: string; content: string | Buffer; mode: number }[] = [];
     for (const [name, content] of Object.entries(spec.configFiles)) {
       if (name.includes("/") || name === "." || name === ".." || name === "") throw new RunnerError(`Invalid config file name "${name}".`);
-      writes.push(writeFileSh(path.posix.join(p.config, name), content));
+      files.push({ file: path.posix.join(p.config, name), content, mode: 0o600 });
     }
     const inputsJson = buildInputsJson(mode, p.root, inputs.map((fetched, i) => ({ spec: spec.inputs[i] as LaunchSpec["inputs"][number], fetched })));
-    writes.push(writeFileSh(path.posix.join(p.config, "inputs.json"), JSON.stringify(inputsJson, null, 2)));
-    writes.push(writeFileSh(path.posix.join(p.config, "inputs.yaml"), YAML.stringify(inputsJson)));
-    writes.push(writeFileSh(p.script, spec.script));
+    files.push({ file: path.posix.join(p.config, "inputs.json"), content: JSON.stringify(inputsJson, null, 2), mode: 0o600 });
+    files.push({ file: path.posix.join(p.config, "inputs.yaml"), content: YAML.stringify(inputsJson), mode: 0o600 });
+    files.push({ file: p.script, content: spec.script, mode: 0o600 });
     // The remote login environment supplies PATH, HOME and LANG (the wrapper inherits it).
     const env = buildJobEnv({ mode, workDir: p.root, env: spec.env, gpus: spec.gpus, hostDefaults: {} });
     let command: string[];
     let sourced: Record<string, string>;
     if (mode === "docker") {
       const envFile = buildDockerEnvFile(env);
-      writes.push(writeFileSh(p.envFile, envFile.text, "600"));
+      files.push({ file: p.envFile, content: envFile.text, mode: 0o600 });
       refuseHostSideEnv(envFile.passThrough);
       command = buildDockerRunArgv({ executionId: spec.executionId, workDir: p.root, image: spec.image, envFile: p.envFile, passEnv: [], gpus: spec.gpus });
       sourced = {};
@@ -322,12 +318,12 @@ export function createSshRunner(opts: SshRunnerOptions): Runner & { client: SshC
       sourced = env;
     }
     const shellEnv = `${p.vh}/job.env`;
-    writes.push(writeFileSh(shellEnv, buildShellEnvFile(sourced), "600"));
-    writes.push(writeFileSh(p.wrapper, buildWrapperScript({ workDir: p.root, command, sourceEnvFile: shellEnv }), "700"));
-    writes.push(`: >> ${q(p.stdoutLog)}; : >> ${q(p.stderrLog)}`);
+    files.push({ file: shellEnv, content: buildShellEnvFile(sourced), mode: 0o600 });
+    files.push({ file: p.wrapper, content: buildWrapperScript({ workDir: p.root, command, sourceEnvFile: shellEnv }), mode: 0o700 });
+    await Promise.all(files.map((f) => client.writeFile(f.file, f.content, f.mode)));
+    await client.run(`: >> ${q(p.stdoutLog)}; : >> ${q(p.stderrLog)}`, "Writing the work dir");
     const prepared: Prepared = { mode, inputs };
-    writes.push(writeFileSh(p.prepared, JSON.stringify(prepared)));
-    await client.run(writes.join(" &&\n"), "Writing the work dir");
+    await client.writeFile(p.prepared, JSON.stringify(prepared), 0o600);
     return prepared;
   }
 
@@ -360,7 +356,7 @@ export function createSshRunner(opts: SshRunnerOptions): Runner & { client: SshC
       bootId: kv.boot?.trim() || null,
     };
     const result: LaunchResult = { handle, mode: prepared.mode, inputs: prepared.inputs };
-    await client.run(writeFileSh(p.launched, JSON.stringify(result)), "Saving the launch record");
+    await client.writeFile(p.launched, JSON.stringify(result), 0o600);
     return result;
   }
 
@@ -440,6 +436,20 @@ export function createSshRunner(opts: SshRunnerOptions): Runner & { client: SshC
     return path.posix.join(p.outputs, rel);
   }
 
+  /**
+   * The output's path with its folder resolved on the host (symlinks followed), refused unless that
+   * folder is outputs/ or inside it: the job may have replaced a folder with a link out of outputs/.
+   */
+  async function confinedOutputPath(p: WorkPaths, rel: string): Promise<string> {
+    const full = outputPath(p, rel);
+    const root = await client.realpath(p.outputs);
+    const dir = await client.realpath(path.posix.dirname(full));
+    if (root === null || dir === null || (dir !== root && !dir.startsWith(root === "/" ? "/" : `${root}/`))) {
+      throw new RunnerError(`Output "${rel}" is not inside ${p.outputs} on ${opts.name} (a folder on its path is a link out of it).`);
+    }
+    return path.posix.join(dir, path.posix.basename(full));
+  }
+
   const runner = {
     kind: "ssh",
     host: opts.name,
@@ -505,8 +515,9 @@ export function createSshRunner(opts: SshRunnerOptions): Runner & { client: SshC
 
     async openOutput(handle: RunnerHandle, relPath: string): Promise<Readable> {
       const p = workPaths(parseHandle(handle).workDir);
-      const full = outputPath(p, relPath);
+      const full = await confinedOutputPath(p, relPath);
       const sftp = await client.sftp();
+      // lstat: a link (to anywhere) is not a file of outputs/.
       const st = await new Promise<{ isFile(): boolean } | null>((resolve) => sftp.lstat(full, (err, s) => resolve(err ? null : s)));
       if (!st?.isFile()) throw new RunnerError(`Output "${relPath}" is not a file in ${p.outputs} on ${opts.name}.`);
       return sftp.createReadStream(full);
@@ -514,7 +525,22 @@ export function createSshRunner(opts: SshRunnerOptions): Runner & { client: SshC
 
     async removeOutput(handle: RunnerHandle, relPath: string): Promise<void> {
       const p = workPaths(parseHandle(handle).workDir);
-      await client.run(`rm -f -- ${q(outputPath(p, relPath))}`, "Removing an output");
+      const full = await confinedOutputPath(p, relPath).catch(() => null);
+      if (full === null) return;
+      const dir = path.posix.dirname(full);
+      const root = await client.realpath(p.outputs);
+      if (root === null) return;
+      // In the folder itself (cd -P), re-checked there, so a link swapped in meanwhile is not
+      // followed; only a file or link is removed, never a folder (no rm -r).
+      await client.run(
+        [
+          `cd -P -- ${q(dir)} 2>/dev/null || exit 0`,
+          `case "$(pwd -P)/" in ${q(root === "/" ? "/" : `${root}/`)}*) ;; *) exit 0 ;; esac`,
+          `f=${q(`./${path.posix.basename(full)}`)}`,
+          `if [ -L "$f" ] || [ ! -d "$f" ]; then rm -f -- "$f"; fi`,
+        ].join("\n"),
+        "Removing an output",
+      );
     },
 
     async cleanup(handle: RunnerHandle): Promise<void> {

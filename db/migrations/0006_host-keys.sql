@@ -1,0 +1,1 @@
+ALTER TABLE "hosts" ADD COLUMN "host_key_sha256" text;
