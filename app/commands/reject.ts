@@ -1,6 +1,7 @@
 /** `/vh reject model://NAME/vN REASON`: the model hub's rejection, as the commenter (app/models/approval.ts). */
 import { rejectVersion } from "../models/approval.js";
 import { renderDone } from "../reporting/render.js";
+import { reportTargetOfPr, scheduleReport } from "../reporting/schedule.js";
 import type { Command } from "./parse.js";
 import type { CommandRunner } from "./types.js";
 
@@ -10,7 +11,10 @@ export const reject: CommandRunner<Extract<Command, { name: "reject" }>> = async
     source: "comment",
     url: ctx.commentUrl,
     permission: ctx.permission,
-  }, cmd.reason);
+  }, cmd.reason, { fromRepo: { id: ctx.repo.id, fullName: ctx.repo.fullName } });
+  // The sticky comment and the approval check run show the new status.
+  const target = await reportTargetOfPr(ctx.deps.sql, ctx.repo.id, ctx.pr);
+  if (target) await scheduleReport(ctx.deps.sql, target, 0);
   await ctx.reply(renderDone(ctx.actor.login, r.changed ? `Rejected \`${r.version}\`: ${cmd.reason}` : `\`${r.version}\` was already rejected.`));
   return `rejected ${r.version}`;
 };

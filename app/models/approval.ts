@@ -84,6 +84,39 @@ async function lockVersion(tx: Tx, uri: string): Promise<{ model: ModelRow; vers
   return { model: locked, version: fresh! };
 }
 
+/** The repository a forge command (comment, check-run button) came from. */
+export interface FromRepo {
+  fullName: string;
+  /** The forge's numeric repository id, when known. */
+  id?: number | null;
+}
+
+/**
+ * A forge command may act only on versions produced by an execution of the repository it came from:
+ * the execution's sweep was started from that repository, or its project is that repository's
+ * project. Write permission on some other repository is no permission on this model's versions.
+ */
+export async function repoRefusal(tx: Tx, model: ModelRow, version: VersionRow, from: FromRepo, action: "approve" | "reject"): Promise<Refusal | null> {
+  const uri = versionUri(model.name, version.number);
+  const refusal: Refusal = {
+    code: "forbidden",
+    reason: `${uri} was not produced by an execution of ${from.fullName}, so it cannot be ${action === "approve" ? "approved" : "rejected"} from there; ${action} it from the pull request of the repository that trained it, or with the CLI or API.`,
+  };
+  if (!version.source_execution_id) return refusal;
+  const id = from.id ?? null;
+  const [row] = await tx<{ ok: boolean }[]>`
+    select exists (
+      select 1 from sweep_executions se join sweeps s on s.id = se.sweep_id
+      where se.execution_id = ${version.source_execution_id} and s.source->>'kind' = 'github'
+        and (lower(s.source->>'repo') = lower(${from.fullName}) or (s.source->>'repositoryId')::bigint = ${id}::bigint)
+    ) or exists (
+      select 1 from executions x join github_repositories r on r.project_id = x.project_id
+      where x.id = ${version.source_execution_id} and r.removed_at is null
+        and (lower(r.full_name) = lower(${from.fullName}) or r.id = ${id}::bigint)
+    ) as ok`;
+  return row?.ok ? null : refusal;
+}
+
 type Outcome = { ok: StatusChange } | { refused: Refusal; model: ModelRow; version: VersionRow | null };
 
 async function change(sql: Sql, uri: string, actor: Actor, action: string, body: (tx: Tx, model: ModelRow, v: VersionRow) => Promise<Outcome>): Promise<StatusChange> {
@@ -100,9 +133,15 @@ export async function approveVersion(
   deps: { sql: Sql },
   uri: string,
   actor: Actor,
-  opts: { filesSha256?: string | null; repo?: string; details?: Record<string, unknown> } = {},
+  opts: { filesSha256?: string | null; repo?: string; details?: Record<string, unknown>; fromRepo?: FromRepo } = {},
 ): Promise<StatusChange> {
-  return change(deps.sql, uri, actor, "approve", async (tx, model, v) => approveLocked(tx, model, v, actor, opts));
+  return change(deps.sql, uri, actor, "approve", async (tx, model, v) => {
+    if (opts.fromRepo) {
+      const refused = await repoRefusal(tx, model, v, opts.fromRepo, "approve");
+      if (refused) return { refused, model, version: v };
+    }
+    return approveLocked(tx, model, v, actor, opts);
+  });
 }
 
 export async function approveLocked(
@@ -131,10 +170,23 @@ export async function approveLocked(
   return { ok: { version: name, status: "approved", changed: true, filesSha256: v.files_sha256 } };
 }
 
-/** Rejects a pending or approved version; `reason` is required (and recorded). */
-export async function rejectVersion(deps: { sql: Sql }, uri: string, actor: Actor, reason: string | null | undefined): Promise<StatusChange> {
+/**
+ * Rejects a pending or approved version; `reason` is required (and recorded). `fromRepo`: the
+ * repository a forge command came from (see `repoRefusal`).
+ */
+export async function rejectVersion(
+  deps: { sql: Sql },
+  uri: string,
+  actor: Actor,
+  reason: string | null | undefined,
+  opts: { fromRepo?: FromRepo } = {},
+): Promise<StatusChange> {
   return change(deps.sql, uri, actor, "reject", async (tx, model, v) => {
     const name = versionUri(model.name, v.number);
+    if (opts.fromRepo) {
+      const refused = await repoRefusal(tx, model, v, opts.fromRepo, "reject");
+      if (refused) return { refused, model, version: v };
+    }
     const why = (reason ?? "").trim();
     if (!why) {
       return { refused: { code: "bad_request", reason: `Rejecting ${name} needs a reason, e.g. vh model reject ${name} "accuracy below the current latest".` }, model, version: v };

@@ -31,6 +31,45 @@ export const BUTTONS = {
   stop: { label: "Stop", description: "Stop its running and queued executions", identifier: "stop" },
 } satisfies Record<string, CheckRunAction>;
 
+/** The buttons of a model version's approval check run (app/webhooks/handle.ts routes them). */
+export const APPROVAL_BUTTONS = {
+  approve: { label: "Approve model", description: "Approve this model version", identifier: "approve_model" },
+  reject: { label: "Reject", description: "Reject it (a reason is asked for)", identifier: "reject_model" },
+} satisfies Record<string, CheckRunAction>;
+
+/** An approval request of the model hub (app/models/review.ts), as shown on the pull request. */
+export interface ApprovalRequestView {
+  version: string;
+  title: string;
+  markdown: string;
+}
+
+/** The external id of a version's approval check run: how its buttons find the version. */
+export const APPROVAL_EXTERNAL_PREFIX = "vh-model:";
+
+export function approvalStateOf(r: ApprovalRequestView): "pending" | "approved" | "rejected" {
+  return r.title.endsWith(" approved") ? "approved" : r.title.endsWith(" rejected") ? "rejected" : "pending";
+}
+
+/**
+ * The check run of one version's approval request: completed at once (nothing runs), asking for
+ * action while the version is pending (with the Approve model / Reject buttons), success once
+ * approved, failure once rejected. `action_required` needs a details URL on GitHub, so without
+ * one a pending request is `neutral`.
+ */
+export function renderApprovalCheckRun(r: ApprovalRequestView, opts: { hasDetailsUrl: boolean }): RenderedCheckRun {
+  const state = approvalStateOf(r);
+  const conclusion: CheckConclusion = state === "approved" ? "success" : state === "rejected" ? "failure" : opts.hasDetailsUrl ? "action_required" : "neutral";
+  return {
+    name: `vh: approve ${r.version}`,
+    status: "completed",
+    conclusion,
+    title: r.title,
+    summary: r.markdown,
+    actions: state === "pending" ? [APPROVAL_BUTTONS.approve, APPROVAL_BUTTONS.reject] : [],
+  };
+}
+
 function cell(s: string): string {
   return s.replace(/\r?\n/g, " ").replace(/\|/g, "\\|");
 }
@@ -187,7 +226,11 @@ function sweepSection(v: SweepView, metric: MetricGoal | null, now: Date): strin
 }
 
 /** The one comment per pull request: every sweep of it (the newest ten), each with its table. */
-export function renderSticky(pr: number, views: SweepView[], opts: { metrics: Map<string, MetricGoal | null>; now: Date }): string {
+export function renderSticky(
+  pr: number,
+  views: SweepView[],
+  opts: { metrics: Map<string, MetricGoal | null>; now: Date; approvals?: ApprovalRequestView[] },
+): string {
   const shown = views.slice(-MAX_SWEEPS_IN_COMMENT).reverse();
   const older = views.length - shown.length;
   const sections = shown.map((v) => sweepSection(v, opts.metrics.get(v.id) ?? null, opts.now).trimEnd() + "\n").join("\n");
@@ -195,7 +238,13 @@ export function renderSticky(pr: number, views: SweepView[], opts: { metrics: Ma
     marker: STICKY_MARKER,
     pr,
     sweeps: sections + (older > 0 ? `\n_${older} older sweep${older === 1 ? "" : "s"} not shown._\n` : ""),
+    approvals: opts.approvals?.length ? "\n" + renderApprovalSection(opts.approvals) : "",
   });
+}
+
+/** The sticky comment's approval section: one request per model version the pull request's executions produced. */
+export function renderApprovalSection(approvals: ApprovalRequestView[]): string {
+  return fill("approval-section", { requests: approvals.map((a) => a.markdown.trimEnd() + "\n").join("\n") });
 }
 
 export function renderStatusReply(login: string, views: SweepView[], opts: { metrics: Map<string, MetricGoal | null>; now: Date }): string {

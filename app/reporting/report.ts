@@ -9,7 +9,9 @@ import { createHash } from "node:crypto";
 import type { BotDeps } from "../commands/types.js";
 import type { Annotation, RepoRef } from "../forges/types.js";
 import { declaredMetrics } from "./metrics.js";
-import { renderCheckRun, renderSticky, STICKY_MARKER, type LogTail } from "./render.js";
+import { isTerminal } from "../executions/state.js";
+import { approvalRequestsForExecution } from "../models/review.js";
+import { APPROVAL_EXTERNAL_PREFIX, renderApprovalCheckRun, renderCheckRun, renderSticky, STICKY_MARKER, type ApprovalRequestView, type LogTail } from "./render.js";
 import { scheduleReport, type ReportTarget } from "./schedule.js";
 import { loadSweepViews, sweepDone, type SweepView } from "./view.js";
 
@@ -33,6 +35,32 @@ async function logTails(deps: BotDeps, v: SweepView): Promise<LogTail[]> {
     const rows = await deps.sql<{ line: string }[]>`
       select line from (select seq, line from log_lines where execution_id = ${e.id} order by seq desc limit ${LOG_TAIL_LINES}) t order by seq`;
     out.push({ counter: e.counter, status: e.status, detail: e.statusDetail, lines: rows.map((r) => r.line) });
+  }
+  return out;
+}
+
+/**
+ * The approval requests of the model versions that this pull request's ended executions produced
+ * (recorded by the model hub as put up for approval at the sweep's commit; safe to repeat).
+ */
+async function approvalRequests(deps: BotDeps, views: SweepView[], pr: number): Promise<(ApprovalRequestView & { sha: string })[]> {
+  const out: (ApprovalRequestView & { sha: string })[] = [];
+  const seen = new Set<string>();
+  const baseUrl = deps.config.http.publicUrl;
+  for (const v of views) {
+    if (v.source.kind !== "github") continue;
+    for (const e of v.executions) {
+      if (!isTerminal(e.status)) continue;
+      const reqs = await approvalRequestsForExecution(
+        { sql: deps.sql },
+        { executionId: e.id, repo: v.source.repo, prNumber: pr, headSha: v.commitSha, ...(baseUrl ? { baseUrl } : {}) },
+      );
+      for (const r of reqs) {
+        if (seen.has(r.version)) continue;
+        seen.add(r.version);
+        out.push({ version: r.version, title: r.title, markdown: r.markdown, sha: v.commitSha });
+      }
+    }
   }
   return out;
 }
@@ -98,9 +126,33 @@ export async function runReport(deps: BotDeps, target: ReportTarget): Promise<{ 
   }
 
   if (pr) {
-    const body = renderSticky(pr.number, views, { metrics, now });
+    const approvals = await approvalRequests(deps, views, pr.number);
+    const body = renderSticky(pr.number, views, { metrics, now, approvals });
     const h = hash(body);
     if (h !== pr.sticky_body_hash || !pr.sticky_comment_id) {
+      // Each version's approval check run shows the same text as its part of the sticky comment,
+      // so it changes only when the comment does; written first, so a failure retries both.
+      const publicUrl = deps.config.http.publicUrl;
+      for (const a of approvals) {
+        const rendered = renderApprovalCheckRun(a, { hasDetailsUrl: !!publicUrl });
+        await forge.ensureCheckRun({
+          repo,
+          knownId: null,
+          spec: {
+            sha: a.sha,
+            name: rendered.name,
+            externalId: APPROVAL_EXTERNAL_PREFIX + a.version,
+            status: rendered.status,
+            ...(rendered.conclusion ? { conclusion: rendered.conclusion } : {}),
+            completedAt: now,
+            title: rendered.title,
+            summary: rendered.summary,
+            actions: rendered.actions,
+            ...(publicUrl ? { detailsUrl: `${publicUrl.replace(/\/$/, "")}/` } : {}),
+          },
+        });
+        writes++;
+      }
       const result = await forge.ensureComment({ repo, pr: pr.number, marker: STICKY_MARKER, body, knownId: pr.sticky_comment_id });
       writes++;
       await sql`update github_pull_requests set sticky_comment_id = ${result.id}, sticky_body_hash = ${h}, updated_at = now() where id = ${pr.id}`;

@@ -31,3 +31,9 @@ export async function reportTargetOfSweep(sql: Sql, sweepId: string): Promise<Re
   if (!row) return null;
   return row.pr_id ? { pr: row.pr_id } : { sweep: sweepId };
 }
+
+/** The report target of a pull request, by the forge's repository id and its number (null: vh has no record of it). */
+export async function reportTargetOfPr(sql: Sql, repositoryId: number, pr: number): Promise<ReportTarget | null> {
+  const [row] = await sql<{ id: string }[]>`select id from github_pull_requests where repository_id = ${repositoryId} and number = ${pr}`;
+  return row ? { pr: row.id } : null;
+}

@@ -13,6 +13,7 @@ export const TEMPLATE_NAMES = [
   "sticky-comment",
   "sweep-section",
   "failure-text",
+  "approval-section",
   "replies/refused",
   "replies/error",
   "replies/help",

@@ -15,8 +15,10 @@ import type { BotDeps, CommandContext } from "../commands/types.js";
 import { stopExecution } from "../executions/stop.js";
 import { ACTIVE } from "../executions/state.js";
 import type { SweepSource } from "../../db/schema/sweeps.js";
-import { renderError, renderRefused } from "../reporting/render.js";
-import { reportTargetOfSweep, scheduleReport } from "../reporting/schedule.js";
+import { APPROVAL_BUTTONS, APPROVAL_EXTERNAL_PREFIX, renderDone, renderError, renderRefused } from "../reporting/render.js";
+import { reportTargetOfPr, reportTargetOfSweep, scheduleReport } from "../reporting/schedule.js";
+import { approveVersion, rejectVersion } from "../models/approval.js";
+import { parseModelUri } from "../models/uri.js";
 import { applyReview } from "./review.js";
 
 const USAGE_OF_CODE: Partial<Record<string, CommandName>> = { unknown_step: "run", invalid_parameter: "run", too_large: "run" };
@@ -184,6 +186,7 @@ async function rerunSweep(deps: BotDeps, forge: Forge, repo: RepoRef, sweep: Non
 
 async function handleCheckRun(deps: BotDeps, ev: Extract<ForgeEvent, { kind: "check_run" }>, deliveryId: string): Promise<string> {
   if (ev.action !== "requested_action" && ev.action !== "rerequested") return `ignored: check_run ${ev.action}`;
+  if (ev.externalId?.startsWith(APPROVAL_EXTERNAL_PREFIX)) return handleModelButton(deps, ev);
   const sweep = await loadSweep(deps, ev.externalId, ev.repo);
   if (!sweep) return "ignored: not a vh sweep's check run";
   const forge = await deps.forges.forInstallation(ev.repo.installationId);
@@ -205,6 +208,64 @@ async function handleCheckRun(deps: BotDeps, ev: Extract<ForgeEvent, { kind: "ch
   } catch (err) {
     if (!isUserFacing(err)) throw err;
     await failCheck(forge, ev.repo, sweep.commit_sha, `rerun:${deliveryId}`, "Re-run refused", err.message);
+    return `refused: ${err.code}`;
+  }
+}
+
+/**
+ * A model version's approval check run: "Approve model" approves it as the clicker (permission
+ * looked up through the Forge, as for Stop/Re-run; the model hub decides who may approve and
+ * refuses a version that no execution of this repository produced). "Reject" needs a reason,
+ * which a button cannot give: the refusal is recorded, and the reply asks for `/vh reject URI REASON`.
+ */
+async function handleModelButton(deps: BotDeps, ev: Extract<ForgeEvent, { kind: "check_run" }>): Promise<string> {
+  const uri = ev.externalId!.slice(APPROVAL_EXTERNAL_PREFIX.length);
+  const parsed = parseModelUri(uri);
+  if (ev.action !== "requested_action") return "ignored: a model approval check run is not re-run";
+  if ("error" in parsed || parsed.ref.kind !== "version") return "ignored: not a model version's check run";
+  if (ev.identifier !== APPROVAL_BUTTONS.approve.identifier && ev.identifier !== APPROVAL_BUTTONS.reject.identifier) return `ignored: button ${ev.identifier}`;
+  const forge = await deps.forges.forInstallation(ev.repo.installationId);
+  const permission = await forge.getPermission(ev.repo, ev.actor.login);
+  const login = ev.actor.login;
+  const actor = { login, source: "check_run" as const, permission };
+  const fromRepo = { id: ev.repo.id, fullName: ev.repo.fullName };
+  // The pull request this version was put up for approval on, to reply on and to report to.
+  const [req] = await deps.sql<{ pr_number: number }[]>`
+    select r.pr_number from model_approval_requests r join model_versions v on v.id = r.version_id join models m on m.id = v.model_id
+    where m.name = ${parsed.ref.model} and v.number = ${parsed.ref.number} and lower(r.repo) = lower(${ev.repo.fullName})
+    order by r.requested_at desc limit 1`;
+  const pr = req?.pr_number ?? null;
+  const reply = async (body: string, title: string, message: string) => {
+    if (pr !== null) await forge.createComment(ev.repo, pr, body);
+    else await failCheck(forge, ev.repo, ev.headSha, `model-button:${ev.checkRunId}:${Date.now()}`, title, message);
+  };
+  const refresh = async () => {
+    const target = pr === null ? null : await reportTargetOfPr(deps.sql, ev.repo.id, pr);
+    if (target) await scheduleReport(deps.sql, target, 0);
+  };
+  if (ev.identifier === APPROVAL_BUTTONS.approve.identifier) {
+    try {
+      const r = await approveVersion({ sql: deps.sql }, uri, actor, { repo: ev.repo.fullName, fromRepo });
+      await refresh();
+      return r.changed ? `approved ${r.version}` : `already approved ${r.version}`;
+    } catch (err) {
+      if (!isUserFacing(err)) throw err;
+      await reply(renderError(login, err.message), "Approval refused", err.message);
+      return `refused: ${err.code}`;
+    }
+  }
+  try {
+    // A button carries no reason: this is refused (and recorded) unless the version was already rejected.
+    const r = await rejectVersion({ sql: deps.sql }, uri, actor, "", { fromRepo });
+    await reply(renderDone(login, `\`${r.version}\` was already rejected.`), "Already rejected", `${r.version} was already rejected.`);
+    return `already rejected ${r.version}`;
+  } catch (err) {
+    if (!isUserFacing(err)) throw err;
+    const message =
+      err.code === "bad_request"
+        ? `Rejecting \`${uri}\` needs a reason, which a button cannot give. Comment \`/vh reject ${uri} REASON\` instead, e.g. \`/vh reject ${uri} accuracy below the current latest\`.`
+        : err.message;
+    await reply(renderError(login, message), "Rejection refused", message);
     return `refused: ${err.code}`;
   }
 }

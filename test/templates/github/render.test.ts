@@ -5,7 +5,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { renderCheckRun, renderDone, renderError, renderHelp, renderRefused, renderStatusReply, renderSticky } from "../../../app/reporting/render.js";
+import { renderApprovalCheckRun, renderCheckRun, renderDone, renderError, renderHelp, renderRefused, renderStatusReply, renderSticky } from "../../../app/reporting/render.js";
 import type { ExecView, SweepView } from "../../../app/reporting/view.js";
 
 const dir = path.join(import.meta.dirname, "golden");
@@ -74,5 +74,18 @@ describe("templates/github golden files", () => {
     golden("reply-status", renderStatusReply("octocat", [done, running], { metrics, now }));
     golden("reply-status-empty", renderStatusReply("octocat", [], { metrics, now }));
     golden("reply-done", renderDone("octocat", "Stopping #1, #2."));
+  });
+  it("model approval: the sticky comment's approval section, the approval check run pending / approved", () => {
+    const fmt = (r: ReturnType<typeof renderCheckRun>) => `name: ${r.name}\nstatus: ${r.status}\nconclusion: ${r.conclusion ?? "-"}\ntitle: ${r.title}\nactions: ${r.actions.map((a) => `${a.identifier}=${a.label}`).join(",")}\n---\n${r.summary}`;
+    const pending = {
+      version: "model://churn/v3",
+      title: "model://churn/v3 needs approval",
+      markdown: "<!-- vh:model-approval model://churn/v3 -->\n### Model model://churn/v3\n\n⏳ **Waiting for approval.**\n\n```\n/vh approve model://churn/v3\n```\n",
+    };
+    const approved = { ...pending, title: "model://churn/v3 approved", markdown: "### Model model://churn/v3\n\n✅ **Approved** by lead.\n" };
+    golden("sticky-comment-approval", renderSticky(7, [done], { metrics, now, approvals: [pending] }));
+    golden("check-run-approval-pending", fmt(renderApprovalCheckRun(pending, { hasDetailsUrl: true })));
+    golden("check-run-approval-pending-no-url", fmt(renderApprovalCheckRun(pending, { hasDetailsUrl: false })));
+    golden("check-run-approval-approved", fmt(renderApprovalCheckRun(approved, { hasDetailsUrl: true })));
   });
 });
