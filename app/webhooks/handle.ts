@@ -103,7 +103,9 @@ async function handleComment(deps: BotDeps, ev: Extract<ForgeEvent, { kind: "com
     permission,
     commentId: ev.comment.id,
     commentUrl: ev.comment.url,
-    requestKey: `github:${deliveryId}`,
+    // Keyed by what the signed payload names, not by the (unsigned) delivery id: a captured
+    // payload re-sent under a new X-GitHub-Delivery finds the sweep it already started.
+    requestKey: `github:comment:${ev.repo.fullName}:${ev.comment.id}`,
     reply,
   };
   try {
@@ -158,7 +160,7 @@ async function handlePush(deps: BotDeps, ev: Extract<ForgeEvent, { kind: "push" 
         pr: null,
         commentId: null,
         actor: ev.pusher,
-        requestKey: `github:${deliveryId}:${i}`,
+        requestKey: `github:push:${ev.repo.fullName}:${ev.headSha}:${i}`,
       });
       out.push(`created ${s.counters.map((c) => `#${c}`).join(", ")}`);
     } catch (err) {

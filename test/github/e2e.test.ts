@@ -172,6 +172,22 @@ describe("GitHub App end to end", () => {
     expect(gh.requests.length).toBe(settled);
     expect(settled).toBeGreaterThanOrEqual(before);
     expect(gh.unmatched).toEqual([]);
+
+    // the same signed payload re-sent under a new delivery id (the header is not signed) finds the
+    // sweep that comment already started: still two executions and one sweep
+    gh.once()
+      .post(`${repoPath}/issues/comments/5001/reactions`, { content: "eyes" })
+      .reply(200, { id: 1, content: "eyes" })
+      .get(`${repoPath}/pulls/1`)
+      .reply(200, pullRequest(1, HEAD));
+    const resent = await signedPost(stack.vh.url, "issue_comment", payload, "delivery-e2e-resent");
+    expect(resent.status).toBe(202);
+    await waitFor("the re-sent delivery handled", async () => {
+      const [row] = await db.sql<{ processed_at: Date | null }[]>`select processed_at from github_deliveries where id = 'delivery-e2e-resent'`;
+      return row?.processed_at ? true : undefined;
+    }, 20_000);
+    expect((await db.sql`select count(*)::int as n from executions`)[0]!.n).toBe(2);
+    expect((await db.sql`select count(*)::int as n from sweeps`)[0]!.n).toBe(1);
     void API;
   });
 });

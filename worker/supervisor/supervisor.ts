@@ -75,11 +75,35 @@ export function createSupervisor(deps: WorkerDeps, options: SupervisorOptions = 
     const loaded = await loadExecution(deps, id);
     if (!loaded) return;
     const exec = loaded.exec;
-    const runner = await deps.runners.resolve(exec.runner, exec.host);
-    if (!runner || !exec.runnerHandle) return;
+    if (!exec.runnerHandle) return;
+    let runner: Runner | undefined;
+    try {
+      runner = await deps.runners.resolve(exec.runner, exec.host);
+    } catch (err) {
+      // e.g. the host's key file cannot be read now: let the lease lapse and try again later.
+      deps.log.warn("cannot build the execution's runner; will retry", { execution: id, err });
+      await deps.sql`update executions set lease_owner = 'backoff', lease_until = now() + interval '10 seconds' where id = ${id} and lease_owner = ${deps.workerId}`;
+      return;
+    }
+    if (!runner) {
+      // Its host is no longer registered: nobody can watch it, so say so instead of holding the
+      // lease for ever (a retry by policy may place it elsewhere).
+      await transition(deps.sql, id, "lost", { reason: `Host ${exec.host ?? "?"} (${exec.runner}) is no longer registered; the execution cannot be watched.` });
+      await settleEnded(deps.sql, id, { lostRetries: deps.config.worker.lostRetries });
+      return;
+    }
     const handle = exec.runnerHandle as RunnerHandle;
-    if (exec.status === "uploading") await finish(exec, runner, handle);
-    else await tail(exec, runner, handle);
+    // Uploads can outlast the lease: keep renewing it while this worker is attached.
+    const renew = setInterval(() => {
+      deps.sql`update executions set lease_until = now() + make_interval(secs => ${leaseSeconds})
+        where id = ${id} and lease_owner = ${deps.workerId}`.catch(() => {});
+    }, (leaseSeconds * 1000) / 3);
+    try {
+      if (exec.status === "uploading") await finish(exec, runner, handle);
+      else await tail(exec, runner, handle);
+    } finally {
+      clearInterval(renew);
+    }
     // Ended (or lost): free its GPUs once, retry a lost one by policy, let the scheduler go on.
     const settled = await settleEnded(deps.sql, id, { lostRetries: deps.config.worker.lostRetries });
     if (settled?.retried) deps.log.warn("execution lost; queued again", { execution: id });
