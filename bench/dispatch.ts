@@ -7,11 +7,9 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { run as runGraphile } from "graphile-worker";
-import { silentGraphileLogger, openDatabase, migrateDatabase } from "../db/client.js";
 import { startStack, tempDir, waitFor } from "../test/helpers/stack.js";
 import { uploadSnapshot } from "../test/helpers/snapshot.js";
-import { benchPostgres, percentile, round } from "./support.js";
+import { benchPostgres, percentile, rawGraphileDispatch, round } from "./support.js";
 
 const N = Number(process.env["BENCH_N"] ?? 100);
 const fixture = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures/noop");
@@ -21,29 +19,7 @@ export async function run(): Promise<Record<string, number>> {
   const marks = tempDir("vh-bench-marks-");
   try {
     // raw graphile-worker: add_job → task start
-    const raw: number[] = [];
-    {
-      const database = openDatabase(pg.connectionString.replace(/\/bench$/, "/bench"));
-      await migrateDatabase(database);
-      let resolveStart: ((t: bigint) => void) | null = null;
-      const runner = await runGraphile({
-        connectionString: pg.connectionString,
-        concurrency: 4,
-        noHandleSignals: true,
-        pollInterval: 1000,
-        logger: silentGraphileLogger(),
-        taskList: { raw_noop: async () => resolveStart?.(process.hrtime.bigint()) },
-      });
-      for (let i = 0; i < N + 5; i++) {
-        const started = new Promise<bigint>((r) => (resolveStart = r));
-        const t0 = process.hrtime.bigint();
-        await runner.addJob("raw_noop", {});
-        const t1 = await started;
-        if (i >= 5) raw.push(Number(t1 - t0) / 1e6);
-      }
-      await runner.stop();
-      await database.close();
-    }
+    const raw = await rawGraphileDispatch(pg.connectionString, N);
 
     // vh: POST /executions → process running
     const stack = await startStack({ databaseUrl: pg.connectionString });

@@ -3,6 +3,8 @@ import path from "node:path";
 import fs from "node:fs";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "../db/embedded.js";
 import { tempDir } from "../test/helpers/stack.js";
+import { run as runGraphile } from "graphile-worker";
+import { migrateDatabase, openDatabase, silentGraphileLogger } from "../db/client.js";
 import { freePort } from "../test/helpers/net.js";
 export { freePort };
 
@@ -27,3 +29,35 @@ export function percentile(values: number[], p: number): number {
 }
 
 export const round = (v: number, digits = 2) => Math.round(v * 10 ** digits) / 10 ** digits;
+
+/**
+ * The raw engine's dispatch latency: graphile-worker `addJob` → the task function entered, `n`
+ * times after `warmup` runs, in ms, on the given (migrated here) database.
+ */
+export async function rawGraphileDispatch(connectionString: string, n: number, warmup = 5): Promise<number[]> {
+  const database = openDatabase(connectionString);
+  await migrateDatabase(database);
+  let resolveStart: ((t: bigint) => void) | null = null;
+  const runner = await runGraphile({
+    connectionString,
+    concurrency: 4,
+    noHandleSignals: true,
+    pollInterval: 1000,
+    logger: silentGraphileLogger(),
+    taskList: { raw_noop: async () => resolveStart?.(process.hrtime.bigint()) },
+  });
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < n + warmup; i++) {
+      const started = new Promise<bigint>((r) => (resolveStart = r));
+      const t0 = process.hrtime.bigint();
+      await runner.addJob("raw_noop", {});
+      const t1 = await started;
+      if (i >= warmup) times.push(Number(t1 - t0) / 1e6);
+    }
+  } finally {
+    await runner.stop();
+    await database.close();
+  }
+  return times;
+}

@@ -8,12 +8,10 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import nock from "nock";
-import { run as runGraphile } from "graphile-worker";
-import { migrateDatabase, openDatabase, silentGraphileLogger } from "../db/client.js";
 import { stopExecution } from "../app/executions/stop.js";
 import { startStack, tempDir, waitFor } from "../test/helpers/stack.js";
 import { TestOctokit, commentPayload, githubApi, githubEnv, pullRequest, repoPath, repoTarball, signedPost } from "../test/github/helpers.js";
-import { benchPostgres, percentile, round } from "./support.js";
+import { benchPostgres, percentile, rawGraphileDispatch, round } from "./support.js";
 
 const N = Number(process.env["BENCH_N"] ?? 10);
 const POINTS = 100;
@@ -28,28 +26,7 @@ export async function run(): Promise<Record<string, number>> {
   const gh = githubApi();
   try {
     // raw graphile-worker: add_job → task start
-    const raw: number[] = [];
-    {
-      const database = openDatabase(pg.connectionString);
-      await migrateDatabase(database);
-      let resolveStart: ((t: bigint) => void) | null = null;
-      const runner = await runGraphile({
-        connectionString: pg.connectionString,
-        concurrency: 4,
-        noHandleSignals: true,
-        pollInterval: 1000,
-        logger: silentGraphileLogger(),
-        taskList: { raw_noop: async () => resolveStart?.(process.hrtime.bigint()) },
-      });
-      for (let i = 0; i < 50; i++) {
-        const started = new Promise<bigint>((r) => (resolveStart = r));
-        const t0 = process.hrtime.bigint();
-        await runner.addJob("raw_noop", {});
-        raw.push(Number((await started) - t0) / 1e6);
-      }
-      await runner.stop();
-      await database.close();
-    }
+    const raw = await rawGraphileDispatch(pg.connectionString, 50, 0);
 
     const stack = await startStack({ databaseUrl: pg.connectionString, env: githubEnv({ VH_GITHUB_REPORT_INTERVAL_S: "5" }), github: { Octokit: TestOctokit } });
     const yaml = fs.readFileSync(path.join(fixture, "valohai.yaml"), "utf8");

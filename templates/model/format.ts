@@ -1,21 +1,16 @@
 /** Small formatting helpers shared by the model templates. Pure. */
 
+import { formatBytes } from "../../app/cli/format.js";
+
 export function cell(v: unknown): string {
   if (v === undefined || v === null) return "–";
   const s = typeof v === "string" ? v : typeof v === "number" ? String(Math.round(v * 1e6) / 1e6) : JSON.stringify(v);
   return s.replace(/\|/g, "\\|").replace(/\n/g, " ");
 }
 
+/** Sizes as people read them (the CLI's formatter: one rule for every output). */
 export function bytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ["KiB", "MiB", "GiB", "TiB"];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
+  return formatBytes(n);
 }
 
 export function short(sha: string | null | undefined, n = 12): string {
