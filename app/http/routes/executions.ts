@@ -5,6 +5,7 @@ import { isTerminal, type ExecutionStatus } from "../../executions/state.js";
 import { createExecution, type CreateDeps } from "../../executions/create.js";
 import { findExecutionRow, listExecutionRows, loadPresented } from "../../executions/present.js";
 import { stopExecution } from "../../executions/stop.js";
+import { lostCount } from "../../../worker/scheduler/settle.js";
 import { findProject } from "./projects.js";
 import { presentDatum, type DatumRow } from "./data.js";
 
@@ -34,6 +35,14 @@ function intParam(v: string | undefined, dflt: number, max: number): number {
 export function executionRoutes(deps: CreateDeps) {
   const { sql } = deps;
   const app = new Hono();
+
+  /** Ended for good: `lost` is not, while a retry by policy will queue it again (worker/scheduler/settle.ts). */
+  async function hasEnded(id: string, status: ExecutionStatus): Promise<boolean> {
+    if (!isTerminal(status)) return false;
+    if (status !== "lost") return true;
+    const [r] = await sql<{ stop_cause: string | null }[]>`select stop_cause from executions where id = ${id}`;
+    return r?.stop_cause != null || (await lostCount(sql, id)) > deps.config.worker.lostRetries;
+  }
 
   app.post("/", async (c) => {
     const project = await findProject(sql, c.req.param("project")!);
@@ -68,7 +77,7 @@ export function executionRoutes(deps: CreateDeps) {
     const lines = await readLogs(sql, row.id, after, limit);
     const [cur] = await sql<{ status: ExecutionStatus; log_seq: number }[]>`select status, log_seq from executions where id = ${row.id}`;
     const next = lines.length ? lines[lines.length - 1]!.seq : after;
-    const finished = isTerminal(cur!.status) && next >= cur!.log_seq;
+    const finished = (await hasEnded(row.id, cur!.status)) && next >= cur!.log_seq;
     return c.json({ lines: lines.map(presentLine), next, status: cur!.status, finished });
   });
 
@@ -88,7 +97,7 @@ export function executionRoutes(deps: CreateDeps) {
         }
         if (lines.length === 2000) continue;
         const [cur] = await sql<{ status: ExecutionStatus; log_seq: number }[]>`select status, log_seq from executions where id = ${row.id}`;
-        if (isTerminal(cur!.status) && after >= cur!.log_seq) {
+        if ((await hasEnded(row.id, cur!.status)) && after >= cur!.log_seq) {
           await stream.writeSSE({ event: "end", data: JSON.stringify({ status: cur!.status }) });
           return;
         }
