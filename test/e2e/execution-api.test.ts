@@ -112,6 +112,10 @@ describe("executions end to end (REST API)", () => {
     expect(md.events.map((e) => e.data["epoch"])).toEqual([0, 1, 2, 3]);
     expect(md.events.map((e) => e.data["loss"])).toEqual([0.5, 0.25, 0.125, 0.0625]);
     expect(md.latest).toMatchObject({ epoch: 3, loss: 0.0625, accuracy: 0.9375 });
+    const series = await stack.api<{ key: string; points: { seq: number; value: unknown }[] }>(
+      "GET", `/api/v1/projects/demo/executions/${created.counter}/metadata/loss`);
+    expect(series.key).toBe("loss");
+    expect(series.points.map((p) => p.value)).toEqual([0.5, 0.25, 0.125, 0.0625]);
     expect(done.metadataLatest).toMatchObject({ epoch: 3 });
     expect(done.warnings.join(" ")).toMatch(/looked like a JSON metadata object but did not parse/);
 

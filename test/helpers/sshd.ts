@@ -186,17 +186,27 @@ export async function startSshd(name: string, gpus: FakeGpu[] | null = null): Pr
       kill();
       // Jobs still running in this host's work dirs (a test that ended early): kill their groups.
       const runs = path.join(workRoot, "runs");
+      const killed: string[] = [];
       for (const e of fs.existsSync(runs) ? fs.readdirSync(runs) : []) {
-        const pg = Number(fs.readFileSync(path.join(runs, e, ".vh", "pid"), "utf8").trim() || "0");
+        let pg = 0;
+        try {
+          pg = Number(fs.readFileSync(path.join(runs, e, ".vh", "pid"), "utf8").trim() || "0");
+        } catch {
+          continue; // never started
+        }
         if (pg > 1 && !fs.existsSync(path.join(runs, e, ".vh", "exit_code"))) {
           try {
             process.kill(-pg, "SIGKILL");
+            killed.push(path.join(runs, e, ".vh", "exit_code"));
           } catch {
             // ended
           }
         }
       }
-      fs.rmSync(dir, { recursive: true, force: true });
+      // Their wrappers (outside the killed groups) still write exit codes: let them, then remove.
+      const until = Date.now() + 3000;
+      while (killed.some((f) => !fs.existsSync(f)) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+      fs.rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     },
   };
 }

@@ -96,8 +96,12 @@ describe.skipIf(!sshdAvailable)("GPU hosts over SSH (REST API)", () => {
     expect((await logOf(big.counter))[0]).toBe("cvd=0,1,2,3 host=h2 gpus=4");
     expect((await logOf(one.counter))[0]).toBe("cvd=0 host=h1 gpus=1");
     expect((await logOf(cpu.counter))[0]).toMatch(/^cvd=none host=h[12] gpus=0$/);
-    const held = await db.sql<{ n: number }[]>`select count(*)::int as n from gpu_allocations where released_at is null`;
-    expect(held[0]!.n).toBe(0);
+    // GPUs are released by the supervisor right after the final status (settleEnded), not in
+    // the same statement: wait for it, briefly.
+    await waitFor("every GPU released", async () => {
+      const held = await db.sql<{ n: number }[]>`select count(*)::int as n from gpu_allocations where released_at is null`;
+      return held[0]!.n === 0 ? true : undefined;
+    }, 5_000);
   });
 
   it("refuses at creation a request larger than any host, leaving nothing behind", async () => {

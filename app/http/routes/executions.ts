@@ -116,6 +116,16 @@ export function executionRoutes(deps: CreateDeps) {
     });
   });
 
+  /** One key's series: every event that has the key, in order (what a chart of `loss` plots). */
+  app.get("/:ref/metadata/:key", async (c) => {
+    const row = await exec(c);
+    const key = c.req.param("key");
+    const points = await sql<{ seq: number; time: Date; value: unknown }[]>`
+      select seq, time, data -> ${key} as value from metadata_events
+      where execution_id = ${row.id} and data ? ${key} order by seq`;
+    return c.json({ key, points: points.map((p) => ({ seq: p.seq, time: p.time.toISOString(), value: p.value })) });
+  });
+
   app.get("/:ref/outputs", async (c) => {
     const row = await exec(c);
     const rows = await sql<DatumRow[]>`select * from datums where execution_id = ${row.id} order by name, created_at`;
