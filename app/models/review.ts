@@ -110,7 +110,14 @@ export async function applyPullRequestReview(deps: { sql: Sql }, review: PullReq
     const [req] = await sql<{ files_sha256: string }[]>`
       select files_sha256 from model_approval_requests where version_id = ${c.id} and repo = ${review.repo} and pr_number = ${review.prNumber}`;
     try {
-      await approveVersion(deps, version, actor, { filesSha256: req?.files_sha256 ?? null, repo: review.repo, details: { commit: review.commitSha, repo: review.repo, pr: review.prNumber } });
+      // A fork shares its parent's commit SHAs: only versions trained from the reviewed repository
+      // are approved by a review there.
+      await approveVersion(deps, version, actor, {
+        filesSha256: req?.files_sha256 ?? null,
+        repo: review.repo,
+        fromRepo: { fullName: review.repo },
+        details: { commit: review.commitSha, repo: review.repo, pr: review.prNumber },
+      });
       outcome.approved.push(version);
     } catch (err) {
       if (!(err instanceof VhError)) throw err;

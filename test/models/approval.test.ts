@@ -27,6 +27,10 @@ describe("model approval workflow", () => {
     db = await createTestDatabase();
     const [p] = await db.sql<{ id: string }[]>`insert into projects (name) values ('p') returning id`;
     projectId = p!.id;
+    // The project is where the reviewed repositories' executions run (a review only approves
+    // versions trained from its own repository).
+    await db.sql`insert into github_repositories (id, installation_id, full_name, project_id)
+      values (1, 42, 'o/r', ${projectId}), (2, 42, 'o/s', ${projectId})`;
   });
   afterAll(async () => {
     await db?.drop();
@@ -195,6 +199,16 @@ describe("model approval workflow", () => {
     const r = await applyPullRequestReview(db, { state: "approved", commitSha: head, reviewer: { login: "w", permission: "write" }, url: "u", repo: "o/s", prNumber: 2 });
     expect(r.approved).toEqual([]);
     expect(r.refused[0]!.reason).toMatch(/The files of model:\/\/shown\/v1 changed since they were reviewed/);
+  });
+
+  it("a review in another repository (a fork shares the SHAs) does not approve", async () => {
+    const head = "4".repeat(40);
+    const e = await execution({ commit: head });
+    await output(e, "m.bin", "forked", { "valohai.model-versions": ["model://forked/"] });
+    const r = await applyPullRequestReview(db, { state: "approved", commitSha: head, reviewer: { login: "forker", permission: "admin" }, url: "u", repo: "forker/r", prNumber: 3 });
+    expect(r.approved).toEqual([]);
+    expect(r.refused[0]!.reason).toMatch(/model:\/\/forked\/v1 was not produced by an execution of forker\/r/);
+    expect((await trail("model://forked/v1")).some((ev) => ev.kind === "refused")).toBe(true);
   });
 
   it("separation of duties, the approvers team, and a version still being produced", async () => {

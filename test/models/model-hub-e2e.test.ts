@@ -46,7 +46,9 @@ describe("Model Hub end to end", () => {
     });
     await new Promise<void>((r) => files.listen(0, "127.0.0.1", r));
     dataUrl = `http://127.0.0.1:${(files.address() as AddressInfo).port}/churn.csv`;
-    await stack.api("POST", "/api/v1/projects", { name: "churn" });
+    const project = await stack.api<{ id: string }>("POST", "/api/v1/projects", { name: "churn" });
+    // acme/churn's executions run in this project (a review only approves versions trained there)
+    await db.sql`insert into github_repositories (id, installation_id, full_name, project_id) values (7, 42, 'acme/churn', ${project.id})`;
     code = await uploadSnapshot(stack, fixture);
   });
 
