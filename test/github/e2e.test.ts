@@ -7,8 +7,8 @@
 import nock from "nock";
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
 import { createTestDatabase } from "../helpers/db.js";
-import { startStack, waitFor, type Stack } from "../helpers/stack.js";
-import { API, OWNER, REPO, TestOctokit, commentPayload, fixtureRepo, githubApi, githubEnv, pullRequest, repoPath, repoTarball, signedPost } from "./helpers.js";
+import { waitFor, type Stack } from "../helpers/stack.js";
+import { API, OWNER, REPO, commentPayload, fixtureRepo, githubApi, pullRequest, repoPath, repoTarball, signedPost, startGithubStack } from "./helpers.js";
 import fs from "node:fs";
 import path from "node:path";
 
@@ -24,10 +24,7 @@ describe("GitHub App end to end", () => {
   let gh: ReturnType<typeof githubApi>;
 
   beforeAll(async () => {
-    nock.disableNetConnect();
-    nock.enableNetConnect((host) => host.startsWith("127.0.0.1") || host.startsWith("localhost"));
-    db = await createTestDatabase();
-    stack = await startStack({ databaseUrl: db.connectionString, env: githubEnv(), github: { Octokit: TestOctokit } });
+    ({ db, stack } = await startGithubStack());
     gh = githubApi();
   });
 

@@ -12,6 +12,8 @@ import { create } from "tar";
 import nock from "nock";
 import { ProbotOctokit } from "probot";
 import { sign } from "@octokit/webhooks-methods";
+import { createTestDatabase } from "../helpers/db.js";
+import { startStack, type Stack } from "../helpers/stack.js";
 
 export const SECRET = "test-webhook-secret";
 export const APP_ID = "123";
@@ -149,4 +151,16 @@ export function pullRequest(pr: number, headSha: string, opts: { fork?: boolean;
     head: { sha: headSha, ref: "lr", repo: opts.fork ? { id: 999, full_name: "forker/Hello-World" } : { id: REPO_ID, full_name: `${OWNER}/${REPO}` } },
     base: { repo: { id: REPO_ID, full_name: `${OWNER}/${REPO}` } },
   };
+}
+
+/**
+ * What every GitHub end-to-end file starts with: the network closed except loopback, a database of
+ * its own, and a whole vh with the App configured and GitHub's throttling off.
+ */
+export async function startGithubStack(): Promise<{ db: Awaited<ReturnType<typeof createTestDatabase>>; stack: Stack }> {
+  nock.disableNetConnect();
+  nock.enableNetConnect((host) => host.startsWith("127.0.0.1") || host.startsWith("localhost"));
+  const db = await createTestDatabase();
+  const stack = await startStack({ databaseUrl: db.connectionString, env: githubEnv(), github: { Octokit: TestOctokit } });
+  return { db, stack };
 }

@@ -9,8 +9,8 @@ import path from "node:path";
 import nock from "nock";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed } from "vitest";
 import { createTestDatabase } from "../helpers/db.js";
-import { startStack, waitFor, type Stack } from "../helpers/stack.js";
-import { OWNER, REPO, TestOctokit, commentPayload, fixtureRepo, githubApi, githubEnv, pullRequest, repoPath, repoTarball, signedPost } from "./helpers.js";
+import { waitFor, type Stack } from "../helpers/stack.js";
+import { OWNER, REPO, commentPayload, fixtureRepo, githubApi, pullRequest, repoPath, repoTarball, signedPost, startGithubStack } from "./helpers.js";
 
 const HEAD = "5f1c2a0d2e9b4b7e8c1d3f4a5b6c7d8e9f0a1b2c";
 const yaml = fs.readFileSync(path.join(fixtureRepo, "valohai.yaml"), "utf8");
@@ -22,10 +22,7 @@ describe("hostile input", () => {
   let n = 0;
 
   beforeAll(async () => {
-    nock.disableNetConnect();
-    nock.enableNetConnect((host) => host.startsWith("127.0.0.1") || host.startsWith("localhost"));
-    db = await createTestDatabase();
-    stack = await startStack({ databaseUrl: db.connectionString, env: githubEnv(), github: { Octokit: TestOctokit } });
+    ({ db, stack } = await startGithubStack());
   });
   beforeEach(() => {
     gh?.done();

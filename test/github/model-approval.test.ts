@@ -10,8 +10,8 @@ import fs from "node:fs";
 import nock from "nock";
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
 import { createTestDatabase } from "../helpers/db.js";
-import { startStack, waitFor, type Stack } from "../helpers/stack.js";
-import { REPO_ID, TestOctokit, commentPayload, example, githubApi, githubEnv, pullRequest, repoPath, repoTarball, signedPost } from "./helpers.js";
+import { waitFor, type Stack } from "../helpers/stack.js";
+import { REPO_ID, commentPayload, example, githubApi, pullRequest, repoPath, repoTarball, signedPost, startGithubStack } from "./helpers.js";
 
 const HEAD = "5d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1d";
 const dir = path.resolve(import.meta.dirname, "fixture-model-repo");
@@ -28,10 +28,7 @@ describe("model approval on the pull request", () => {
   let nextComment = 9001;
 
   beforeAll(async () => {
-    nock.disableNetConnect();
-    nock.enableNetConnect((host) => host.startsWith("127.0.0.1") || host.startsWith("localhost"));
-    db = await createTestDatabase();
-    stack = await startStack({ databaseUrl: db.connectionString, env: githubEnv(), github: { Octokit: TestOctokit } });
+    ({ db, stack } = await startGithubStack());
     gh = githubApi();
     gh.many()
       .post(/\/reactions$/).reply(201, { id: 1, content: "eyes" })

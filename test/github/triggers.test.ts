@@ -7,8 +7,8 @@ import path from "node:path";
 import nock from "nock";
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
 import { createTestDatabase } from "../helpers/db.js";
-import { startStack, waitFor, type Stack } from "../helpers/stack.js";
-import { TestOctokit, example, fixtureRepo, githubApi, githubEnv, repoPath, repoTarball, signedPost } from "./helpers.js";
+import { waitFor, type Stack } from "../helpers/stack.js";
+import { example, fixtureRepo, githubApi, repoPath, repoTarball, signedPost, startGithubStack } from "./helpers.js";
 
 const SHA = "6113728f27ae82c7b1a177c8d03f9e96e0adf246"; // the push example's head commit
 const yaml = fs.readFileSync(path.join(fixtureRepo, "valohai.yaml"), "utf8");
@@ -20,10 +20,7 @@ describe("commit messages and check run buttons", () => {
   let n = 0;
 
   beforeAll(async () => {
-    nock.disableNetConnect();
-    nock.enableNetConnect((host) => host.startsWith("127.0.0.1") || host.startsWith("localhost"));
-    db = await createTestDatabase();
-    stack = await startStack({ databaseUrl: db.connectionString, env: githubEnv(), github: { Octokit: TestOctokit } });
+    ({ db, stack } = await startGithubStack());
     gh = githubApi();
     gh.many()
       .get(`${repoPath}/collaborators/Codertocat/permission`).reply(200, { permission: "write", role_name: "write" })
