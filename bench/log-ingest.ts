@@ -12,7 +12,8 @@ import { uploadSnapshot } from "../test/helpers/snapshot.js";
 import { benchPostgres, round } from "./support.js";
 
 const LINES = Number(process.env["BENCH_LINES"] ?? 1_000_000);
-const fixture = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures/noop");
+// The test suite's fixture project: its `spam` step is the script measured here.
+const fixture = path.join(path.dirname(fileURLToPath(import.meta.url)), "../test/fixtures/projects/train-basic");
 
 export async function run(): Promise<Record<string, number>> {
   const pg = await benchPostgres();

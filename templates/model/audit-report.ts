@@ -3,7 +3,7 @@
  * parameters, environment and hardware, metrics, approvals and history, downstream use. Pure.
  */
 import type { AuditReport } from "../../app/models/report.js";
-import { bytes, cell, short, table } from "./format.js";
+import { bytes, cell, table } from "./format.js";
 
 function code(s: string): string {
   return `\`${s.replace(/`/g, "'")}\``;
