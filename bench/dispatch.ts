@@ -9,9 +9,10 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { startStack, tempDir, waitFor } from "../test/helpers/stack.js";
 import { uploadSnapshot } from "../test/helpers/snapshot.js";
-import { benchPostgres, percentile, rawGraphileDispatch, round } from "./support.js";
+import { benchPostgres, percentile, rawGraphileDispatch, round, size, SMOKE } from "./support.js";
 
-const N = Number(process.env["BENCH_N"] ?? 100);
+const N = size("BENCH_N", 100, 3);
+const WARMUP = SMOKE ? 1 : 5;
 const fixture = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures/noop");
 
 export async function run(): Promise<Record<string, number>> {
@@ -27,7 +28,7 @@ export async function run(): Promise<Record<string, number>> {
     try {
       await stack.api("POST", "/api/v1/projects", { name: "bench" });
       const code = await uploadSnapshot(stack, fixture);
-      for (let i = 0; i < N + 5; i++) {
+      for (let i = 0; i < N + WARMUP; i++) {
         const marker = path.join(marks, `m${i}`);
         const t0 = BigInt(Date.now()) * 1_000_000n;
         const e = await stack.api<{ counter: number }>("POST", "/api/v1/projects/bench/executions", {
@@ -39,7 +40,7 @@ export async function run(): Promise<Record<string, number>> {
           const s = fs.existsSync(marker) ? fs.readFileSync(marker, "utf8").trim() : "";
           return s ? BigInt(s) : undefined;
         }, 30_000, 2);
-        if (i >= 5) vhTimes.push(Number(ns - t0) / 1e6);
+        if (i >= WARMUP) vhTimes.push(Number(ns - t0) / 1e6);
         await waitFor("end", async () => {
           const x = await stack.api<{ status: string }>("GET", `/api/v1/projects/bench/executions/${e.counter}`);
           return ["completed", "failed", "error"].includes(x.status) ? true : undefined;

@@ -9,9 +9,9 @@
  * p50/p99 wait by request size. `BENCH_JOBS` and `BENCH_SEED` change the trace.
  */
 import { schedule, type SchedHost, type SchedJob, type SchedPolicy, type SchedRunning, type Reservation } from "../worker/scheduler/schedule.js";
-import { percentile, round } from "./support.js";
+import { percentile, round, size } from "./support.js";
 
-const JOBS = Number(process.env["BENCH_JOBS"] ?? 5000);
+const JOBS = size("BENCH_JOBS", 5000, 200);
 const SEED = Number(process.env["BENCH_SEED"] ?? 20260505);
 const HOSTS = 4;
 const GPUS_PER_HOST = 8;

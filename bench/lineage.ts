@@ -20,12 +20,13 @@
 import postgres from "postgres";
 import { migrateDatabase, openDatabase } from "../db/client.js";
 import { downstreamQuery, upstreamQuery } from "../app/models/lineage.js";
-import { benchPostgres, percentile, round } from "./support.js";
+import { benchPostgres, percentile, round, size, SMOKE } from "./support.js";
 
-const SCALE = Number(process.env["BENCH_LINEAGE_SCALE"] ?? 1);
+const SCALE = size("BENCH_LINEAGE_SCALE", 1, 0.1);
 const EXECUTIONS = Math.max(100_000, Math.round(1_000_000 * SCALE));
 const DATUMS_PER_EXECUTION = 5;
-const N = Number(process.env["BENCH_N"] ?? 1000);
+const N = size("BENCH_N", 1000, 5);
+const WARMUP = SMOKE ? 2 : 50;
 const TABLES = ["executions", "datums", "execution_inputs", "models", "model_versions", "model_version_files", "execution_model_inputs"];
 
 function log(msg: string, t0: number): void {
@@ -156,7 +157,7 @@ export async function run(): Promise<Record<string, number>> {
       const down: number[] = [];
       const pk: number[] = [];
       const rand = (n: number) => Math.floor(Math.random() * n);
-      for (let i = 0; i < N + 50; i++) {
+      for (let i = 0; i < N + WARMUP; i++) {
         const tu = await time(async () => {
           const [v] = await latestOf(rand(1000));
           await upstreamQuery(sql, v!.id);
@@ -167,7 +168,7 @@ export async function run(): Promise<Record<string, number>> {
         const exec = 1 + rand(EXECUTIONS);
         const [erow] = await sql.unsafe<{ id: string }[]>(`select md5('e' || ${exec})::uuid as id`);
         const tp = await time(() => sql`select * from executions where id = ${erow!.id}`);
-        if (i >= 50) {
+        if (i >= WARMUP) {
           training.push(tu);
           down.push(td);
           pk.push(tp);

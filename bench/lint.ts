@@ -1,16 +1,29 @@
 /**
  * valohai.yaml loader benchmark: corpus files linted per second, and the time to load a generated
  * 1,000-step file (median of several runs). `bench/run.ts` prints the result as one JSON line.
+ * The corpus is the compatibility corpus (VH_COMPAT_CORPUS, or ../shared/corpus/valohai-yaml beside
+ * the clone) when there is one, else our own fixtures (test/fixtures/valohai); `corpus_files` says
+ * how many files were linted, and stderr which set.
  */
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { lintValohaiYaml, loadValohaiYaml } from "../app/valohai/index.js";
+import { SMOKE, size } from "./support.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const corpusRoot = path.resolve(here, "..", "../shared/corpus/valohai-yaml");
 
-function corpusFiles(): string[] {
+function corpusRoot(): string {
+  const env = process.env["VH_COMPAT_CORPUS"];
+  if (env) {
+    if (!fs.existsSync(env)) throw new Error(`VH_COMPAT_CORPUS=${env} does not exist`);
+    return env;
+  }
+  const beside = path.resolve(here, "..", "../shared/corpus/valohai-yaml");
+  return fs.existsSync(beside) ? beside : path.resolve(here, "../test/fixtures/valohai");
+}
+
+function corpusFiles(root: string): string[] {
   const out: string[] = [];
   const walk = (dir: string): void => {
     for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
@@ -19,7 +32,7 @@ function corpusFiles(): string[] {
       else if (entry.name.endsWith(".yaml")) out.push(fs.readFileSync(p, "utf8"));
     }
   };
-  walk(corpusRoot);
+  walk(root);
   return out;
 }
 
@@ -60,25 +73,30 @@ function median(xs: number[]): number {
 }
 
 export async function run(): Promise<Record<string, number>> {
-  const files = corpusFiles();
+  const root = corpusRoot();
+  const files = corpusFiles(root);
+  if (files.length === 0) throw new Error(`no .yaml files under ${root}`);
+  process.stderr.write(`linting ${files.length} files from ${root}\n`);
   for (const text of files) lintValohaiYaml(text);
   let linted = 0;
   const start = performance.now();
-  while (performance.now() - start < 1000) {
+  const budgetMs = SMOKE ? 100 : 1000;
+  while (performance.now() - start < budgetMs) {
     for (const text of files) lintValohaiYaml(text);
     linted += files.length;
   }
   const filesPerS = linted / ((performance.now() - start) / 1000);
 
-  const big = generateSteps(1000);
+  const steps = size("BENCH_STEPS", 1000, 50);
+  const big = generateSteps(steps);
   const times: number[] = [];
   for (let i = 0; i < 5; i++) {
     const t = performance.now();
     const r = loadValohaiYaml(big);
     times.push(performance.now() - t);
-    if (r.config?.steps.size !== 1000) throw new Error("the generated 1,000-step file did not load");
+    if (r.config?.steps.size !== steps) throw new Error(`the generated ${steps}-step file did not load`);
   }
-  return { files_per_s: Math.round(filesPerS), parse_1000_steps_ms: Math.round(median(times) * 10) / 10 };
+  return { files_per_s: Math.round(filesPerS), corpus_files: files.length, parse_1000_steps_ms: Math.round(median(times) * 10) / 10 };
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {

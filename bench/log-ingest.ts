@@ -9,9 +9,9 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { startStack, tempDir, waitFor } from "../test/helpers/stack.js";
 import { uploadSnapshot } from "../test/helpers/snapshot.js";
-import { benchPostgres, round } from "./support.js";
+import { benchPostgres, round, size } from "./support.js";
 
-const LINES = Number(process.env["BENCH_LINES"] ?? 1_000_000);
+const LINES = size("BENCH_LINES", 1_000_000, 2_000);
 // The test suite's fixture project: its `spam` step is the script measured here.
 const fixture = path.join(path.dirname(fileURLToPath(import.meta.url)), "../test/fixtures/projects/train-basic");
 

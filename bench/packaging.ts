@@ -1,6 +1,7 @@
 /**
  * Packaging benchmark: a tree of 11,000 small files in nested folders, of which a .gitignore
- * leaves out 1,000, so exactly 10,000 (the limit) are packaged.
+ * leaves out 1,000, so exactly 10,000 (the limit) are packaged (`BENCH_FILES` packaged files; 1,000
+ * in smoke mode).
  * - vh_s: seconds for packageDirectory (walk, ignore rules, deterministic tar.gz, sha256);
  * - tar_s: seconds for `tar czf` of the same file list, for comparison;
  * - second_run_bytes: bytes uploaded when the unchanged tree is packaged and uploaded again
@@ -14,9 +15,12 @@ import { performance } from "node:perf_hooks";
 import { promisify } from "node:util";
 import { disposePackage, packageDirectory, uploadIfMissing, type CodeUploader } from "../app/cli/packaging/index.js";
 import { createLocalStore } from "../worker/stores/local.js";
+import { size } from "./support.js";
 
 const run$ = promisify(execFile);
-const DATA_FILES = 10_999; // + the .gitignore = 11,000 files
+const PACKAGED = size("BENCH_FILES", 10_000, 1_000);
+if (PACKAGED % 10 !== 0) throw new Error("BENCH_FILES must be a multiple of 10");
+const DATA_FILES = PACKAGED + PACKAGED / 10 - 1; // + the .gitignore = 11,000 files for 10,000
 const IGNORED_EVERY = 11; // i % 11 === 0 → 1,000 ignored, 9,999 + .gitignore = 10,000 packaged
 
 async function buildTree(root: string): Promise<void> {
@@ -45,7 +49,7 @@ export async function run(): Promise<Record<string, number>> {
     let t0 = performance.now();
     const first = await packageDirectory(tree);
     const vh_s = (performance.now() - t0) / 1000;
-    if (first.files.length !== 10_000) throw new Error(`expected 10,000 packaged files, got ${first.files.length}`);
+    if (first.files.length !== PACKAGED) throw new Error(`expected ${PACKAGED} packaged files, got ${first.files.length}`);
 
     const list = path.join(work, "files.txt");
     await fs.writeFile(list, `${first.files.join("\n")}\n`);

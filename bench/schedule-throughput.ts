@@ -9,9 +9,9 @@
 import { run as runGraphile } from "graphile-worker";
 import { migrateDatabase, openDatabase, silentGraphileLogger } from "../db/client.js";
 import { runSchedulePass } from "../worker/scheduler/apply.js";
-import { benchPostgres, round } from "./support.js";
+import { benchPostgres, round, size } from "./support.js";
 
-const QUEUED = Number(process.env["BENCH_QUEUED"] ?? 10_000);
+const QUEUED = size("BENCH_QUEUED", 10_000, 200);
 
 export async function run(): Promise<Record<string, number>> {
   const pg = await benchPostgres();

@@ -8,9 +8,26 @@ import { migrateDatabase, openDatabase, silentGraphileLogger } from "../db/clien
 import { freePort } from "../test/helpers/net.js";
 export { freePort };
 
+/**
+ * Smoke mode (`npm run bench -- --smoke`, or BENCH_SMOKE=1): every bench runs with tiny sizes, so
+ * CI proves each one still runs and prints its figures. Smoke figures are not comparable.
+ */
+export const SMOKE = process.env["BENCH_SMOKE"] === "1";
+
+/** A bench size: the environment variable when set, else the full size, or the smoke size in smoke mode. */
+export function size(envName: string, full: number, smoke: number): number {
+  const raw = process.env[envName];
+  if (raw !== undefined && raw !== "") {
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`${envName} must be a positive number, not ${JSON.stringify(raw)}`);
+    return n;
+  }
+  return SMOKE ? smoke : full;
+}
+
 export async function benchPostgres(): Promise<EmbeddedDatabase & { dir: string }> {
   const dir = tempDir("vh-bench-pg-");
-  const pg = await startEmbeddedPostgres({ dataDir: path.join(dir, "data"), port: await freePort(), database: "bench" });
+  const pg = await startEmbeddedPostgres({ dataDir: path.join(dir, "data"), port: await freePort(), database: "bench", ephemeral: true });
   return {
     ...pg,
     dir,

@@ -7,10 +7,10 @@
 import nock from "nock";
 import { startStack, waitFor } from "../test/helpers/stack.js";
 import { TestOctokit, commentPayload, githubEnv, signedPost } from "../test/github/helpers.js";
-import { benchPostgres, percentile, round } from "./support.js";
+import { benchPostgres, percentile, round, size } from "./support.js";
 
-const TOTAL = Number(process.env["BENCH_N"] ?? 2000);
-const CONCURRENCY = Number(process.env["BENCH_CONCURRENCY"] ?? 32);
+const TOTAL = size("BENCH_N", 2000, 40);
+const CONCURRENCY = size("BENCH_CONCURRENCY", 32, 4);
 
 export async function run(): Promise<Record<string, number>> {
   const pg = await benchPostgres();

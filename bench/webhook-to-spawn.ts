@@ -11,10 +11,10 @@ import nock from "nock";
 import { stopExecution } from "../app/executions/stop.js";
 import { startStack, tempDir, waitFor } from "../test/helpers/stack.js";
 import { TestOctokit, commentPayload, githubApi, githubEnv, pullRequest, repoPath, repoTarball, signedPost } from "../test/github/helpers.js";
-import { benchPostgres, percentile, rawGraphileDispatch, round } from "./support.js";
+import { benchPostgres, percentile, rawGraphileDispatch, round, size } from "./support.js";
 
-const N = Number(process.env["BENCH_N"] ?? 10);
-const POINTS = 100;
+const N = size("BENCH_N", 10, 1);
+const POINTS = size("BENCH_POINTS", 100, 5);
 const fixture = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures/github-sweep");
 const HEAD = "b".repeat(40);
 
@@ -26,7 +26,7 @@ export async function run(): Promise<Record<string, number>> {
   const gh = githubApi();
   try {
     // raw graphile-worker: add_job → task start
-    const raw = await rawGraphileDispatch(pg.connectionString, 50, 0);
+    const raw = await rawGraphileDispatch(pg.connectionString, size("BENCH_RAW_N", 50, 5), 0);
 
     const stack = await startStack({ databaseUrl: pg.connectionString, env: githubEnv({ VH_GITHUB_REPORT_INTERVAL_S: "5" }), github: { Octokit: TestOctokit } });
     const yaml = fs.readFileSync(path.join(fixture, "valohai.yaml"), "utf8");
@@ -56,8 +56,11 @@ export async function run(): Promise<Record<string, number>> {
           const stamps = files.map((f) => fs.readFileSync(path.join(marks, f), "utf8").trim()).filter(Boolean).map(BigInt);
           return stamps.length ? stamps.reduce((a, b) => (a < b ? a : b)) : undefined;
         }, 60_000, 2);
-        const [c] = await stack.vh.database.sql<{ n: number }[]>`select count(*)::int as n from sweep_executions se join sweeps s on s.id = se.sweep_id where s.request_key = ${`github:bench-${k}`}`;
-        if (c!.n !== POINTS) throw new Error(`expected ${POINTS} executions, got ${c!.n}`);
+        // Sweeps run one after another: this comment's sweep is the newest, and there is one per comment so far.
+        const sweeps = await stack.vh.database.sql<{ n: number }[]>`
+          select count(se.*)::int as n from sweeps s left join sweep_executions se on se.sweep_id = s.id group by s.id order by min(s.created_at) desc`;
+        if (sweeps.length !== k + 1) throw new Error(`expected ${k + 1} sweeps after ${k + 1} comments, found ${sweeps.length}`);
+        if (sweeps[0]!.n !== POINTS) throw new Error(`expected ${POINTS} executions in the sweep, got ${sweeps[0]!.n}`);
         if (k > 0) times.push(Number(first - t0) / 1e6); // the first sweep also fetches and repacks the tarball
         const active = await stack.vh.database.sql<{ id: string }[]>`select id from executions where status in ('queued', 'starting', 'running')`;
         for (const a of active) await stopExecution(stack.vh.database.sql, a.id);

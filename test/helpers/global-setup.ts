@@ -20,12 +20,12 @@ declare module "vitest" {
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vh-test-pg-"));
-  fs.chmodSync(dir, 0o755);
   const port = await freePort();
   const pg = await startEmbeddedPostgres({
     dataDir: dir,
     port,
     database: "vh_template",
+    ephemeral: true,
     flags: ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=300"],
   });
   const template = openDatabase(pg.connectionString, { max: 2 });

@@ -5,9 +5,9 @@
  */
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { tempDir } from "../helpers/stack.js";
 import { freePort } from "../helpers/net.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
@@ -46,7 +46,13 @@ function stop(child: ChildProcess): Promise<number | null> {
   });
 }
 
-function postgresRunningIn(dir: string): boolean {
+/** The cluster's real folder: as root it lives under /var/lib/vh, linked from `<dataDir>/postgres`. */
+function clusterOf(dataDir: string): string {
+  return fs.realpathSync(path.join(dataDir, "postgres"));
+}
+
+function postgresRunningIn(dataDir: string): boolean {
+  const dir = clusterOf(dataDir);
   try {
     const out = execFileSync("ps", ["-eo", "args"], { encoding: "utf8" });
     return out.split("\n").some((l) => l.includes("postgres") && l.includes(dir));
@@ -56,8 +62,13 @@ function postgresRunningIn(dir: string): boolean {
 }
 
 describe("npm start on embedded defaults", () => {
-  const dir = tempDir("vh-start-");
-  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  // mkdtemp makes it mode 700, like root's home: as root, the postgres OS user cannot enter it.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vh-start-"));
+  let cluster: string | null = null;
+  afterAll(() => {
+    if (cluster) fs.rmSync(cluster, { recursive: true, force: true });
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
 
   it("starts, serves, stops cleanly on Ctrl-C, and keeps its data", async () => {
     const dataDir = path.join(dir, "data");
@@ -69,7 +80,17 @@ describe("npm start on embedded defaults", () => {
       HOME: dir,
       VH_LOG_LEVEL: "warn",
     };
+    expect(fs.statSync(dir).mode & 0o777).toBe(0o700);
     const first = await start(env);
+    cluster = clusterOf(dataDir);
+    if (process.getuid?.() === 0) {
+      // Postgres runs as "postgres", which cannot enter `dir`: its cluster is linked from the data dir.
+      expect(fs.lstatSync(path.join(dataDir, "postgres")).isSymbolicLink()).toBe(true);
+      expect(cluster.startsWith(dir)).toBe(false);
+    } else {
+      expect(cluster).toBe(path.join(fs.realpathSync(dataDir), "postgres"));
+    }
+    expect(fs.statSync(path.join(dataDir, "postgres-password")).mode & 0o777).toBe(0o600);
     expect(first.url).toBe(`http://127.0.0.1:${env.PORT}`);
     expect(await (await fetch(`${first.url}/healthz`)).json()).toEqual({ ok: true });
     const token = fs.readFileSync(path.join(dataDir, "admin-token"), "utf8").trim();
