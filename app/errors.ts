@@ -50,6 +50,25 @@ export const httpStatusOf: Record<ErrorCode, number> = {
   internal: 500,
 };
 
+/**
+ * Who can fix a failure: `user` — the person who asked (a mistake in the command, the parameters or
+ * valohai.yaml, or a refusal); `operator` — whoever runs vh (a host, the artifact store or the Git host
+ * failed, or vh has a bug). A user's mistake is answered and never retried; an operator's failure is
+ * retried by the queue and, once the attempts are spent, reported as vh's failure, never as the user's.
+ */
+export type Fixer = "user" | "operator";
+
+const OPERATOR_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(["runner_error", "store_error", "forge_error", "internal"]);
+
+export function whoCanFix(err: unknown): Fixer {
+  return err instanceof VhError && !OPERATOR_CODES.has(err.code) ? "user" : "operator";
+}
+
+/** A mistake or a refusal that the person who asked can act on (see `whoCanFix`). */
+export function isUsersMistake(err: unknown): err is VhError {
+  return whoCanFix(err) === "user";
+}
+
 export class RunnerError extends VhError {
   constructor(message: string, details?: unknown) {
     super("runner_error", message, details);

@@ -10,7 +10,7 @@ import type { Sql } from "../../db/client.js";
 import type { Project } from "../../db/schema/projects.js";
 import type { RequestedInput } from "../../db/schema/executions.js";
 import type { Store } from "../../worker/stores/types.js";
-import { VhError } from "../errors.js";
+import { isUsersMistake, VhError } from "../errors.js";
 import type { Config } from "../config.js";
 import { buildCommandList, joinCommand, loadValohaiYaml, suggest, validateParameterValues, type Step } from "../valohai/index.js";
 import { readSnapshotFile } from "./code.js";
@@ -120,7 +120,7 @@ async function resolveInputs(
         try {
           out.push(...(await resolveModelInput(deps.sql, input.name, uri)));
         } catch (err) {
-          if (!(err instanceof VhError)) throw err;
+          if (!isUsersMistake(err)) throw err;
           errors.push(err.message);
         }
         continue;

@@ -7,7 +7,7 @@
 import path from "node:path";
 import type { Sql } from "../../db/client.js";
 import type { RequestedInput } from "../../db/schema/executions.js";
-import { VhError } from "../errors.js";
+import { isUsersMistake, VhError } from "../errors.js";
 import { recordEvent, type Tx } from "./events.js";
 import { resolveVersion } from "./versions.js";
 
@@ -21,7 +21,7 @@ export async function resolveModelInput(sql: Sql, input: string, uri: string): P
   try {
     resolved = await resolveVersion(sql, uri);
   } catch (err) {
-    if (err instanceof VhError) throw new VhError("invalid_input", `Input "${input}": ${err.message}`);
+    if (isUsersMistake(err)) throw new VhError("invalid_input", `Input "${input}": ${err.message}`);
     throw err;
   }
   const keys = await sql<{ id: string; store_key: string }[]>`

@@ -11,7 +11,7 @@
  * refusal is recorded in the audit trail, as is every other refusal.
  */
 import type { Sql } from "../../db/client.js";
-import { VhError } from "../errors.js";
+import { isUsersMistake, VhError } from "../errors.js";
 import { renderApprovalRequest, type RenderedApprovalRequest } from "../../templates/model/approval-request.js";
 import { renderLineageMermaid } from "../../templates/model/lineage-mermaid.js";
 import { APPROVING_PERMISSIONS, approveVersion } from "./approval.js";
@@ -120,7 +120,8 @@ export async function applyPullRequestReview(deps: { sql: Sql }, review: PullReq
       });
       outcome.approved.push(version);
     } catch (err) {
-      if (!(err instanceof VhError)) throw err;
+      // A refusal is recorded; vh failing (the store, the database) is retried by the queue.
+      if (!isUsersMistake(err)) throw err;
       outcome.refused.push({ version, reason: err.message });
     }
   }

@@ -293,3 +293,11 @@ export function renderHelp(cap: number, steps: string[] | null): string {
 export function renderDone(login: string, message: string): string {
   return fill("replies/done", { login, message });
 }
+
+/**
+ * vh failed (not the user): what it could not do, the operator-facing message of a VhError (never
+ * a stack trace or a raw library error), how often it was tried, and the delivery to look up.
+ */
+export function renderVhFailure(login: string, f: { what: string; message: string; attempts: number; delivery: string }): string {
+  return fill("replies/vh-failure", { login, what: f.what, message: f.message, attempts: f.attempts, delivery: f.delivery });
+}

@@ -19,6 +19,7 @@ export const TEMPLATE_NAMES = [
   "replies/help",
   "replies/status",
   "replies/done",
+  "replies/vh-failure",
 ] as const;
 export type TemplateName = (typeof TEMPLATE_NAMES)[number];
 

@@ -1,12 +1,14 @@
 /**
  * Handling one recorded delivery (the `github_event` task): normalise → parse → check who asks →
  * run the command. Safe to run twice: a handled delivery is skipped, and sweeps are keyed by the
- * delivery (a second handling finds the first one's sweep). GitHub's failures (ForgeError) are
- * thrown so the queue retries; a refusal or a user's mistake is answered with a reply.
+ * delivery (a second handling finds the first one's sweep). Errors are told apart by who can fix
+ * them (app/errors.ts `whoCanFix`): a refusal or a user's mistake is answered with a reply and never
+ * retried; a failure of GitHub, the store, a runner or vh itself is thrown so the queue retries it,
+ * and on the last attempt it is answered as vh's failure (never as the user's) and recorded.
  */
 import { normalizeGitHub } from "../events/normalize-github.js";
 import type { ForgeEvent } from "../events/types.js";
-import { ForgeError, VhError } from "../errors.js";
+import { ForgeError, isUsersMistake, VhError } from "../errors.js";
 import { CAN_RUN, type Actor, type Forge, type RepoRef } from "../forges/types.js";
 import { NEEDS_WRITE, runCommand } from "../commands/index.js";
 import { parseComment, type CommandName } from "../commands/parse.js";
@@ -15,7 +17,7 @@ import type { BotDeps, CommandContext } from "../commands/types.js";
 import { stopExecution } from "../executions/stop.js";
 import { ACTIVE } from "../executions/state.js";
 import type { SweepSource } from "../../db/schema/sweeps.js";
-import { APPROVAL_BUTTONS, APPROVAL_EXTERNAL_PREFIX, renderDone, renderError, renderRefused } from "../reporting/render.js";
+import { APPROVAL_BUTTONS, APPROVAL_EXTERNAL_PREFIX, renderDone, renderError, renderRefused, renderVhFailure } from "../reporting/render.js";
 import { reportTargetOfPr, reportTargetOfSweep, scheduleReport } from "../reporting/schedule.js";
 import { approveVersion, rejectVersion } from "../models/approval.js";
 import { parseModelUri } from "../models/uri.js";
@@ -23,30 +25,42 @@ import { applyReview } from "./review.js";
 
 const USAGE_OF_CODE: Partial<Record<string, CommandName>> = { unknown_step: "run", invalid_parameter: "run", too_large: "run" };
 
-export async function handleDelivery(deps: BotDeps, deliveryId: string): Promise<string> {
+/** Which attempt of the queue's this handling is: on the last one, vh's own failures are reported instead of thrown. */
+export interface Attempt {
+  number: number;
+  max: number;
+}
+
+/** The handling of one delivery: its id, and whether the queue will try again after this. */
+interface Handling {
+  deliveryId: string;
+  attempt: Attempt;
+}
+
+export async function handleDelivery(deps: BotDeps, deliveryId: string, attempt: Attempt = { number: 1, max: 1 }): Promise<string> {
   const [row] = await deps.sql<{ event: string; payload: Record<string, unknown>; processed_at: Date | null }[]>`
     select event, payload, processed_at from github_deliveries where id = ${deliveryId}`;
   if (!row) return "unknown delivery";
   if (row.processed_at) return "already handled";
   const event = normalizeGitHub(row.event, row.payload);
-  const outcome = await handleEvent(deps, event, deliveryId);
+  const outcome = await handleEvent(deps, event, { deliveryId, attempt });
   await deps.sql`update github_deliveries set processed_at = now(), outcome = ${outcome.slice(0, 500)} where id = ${deliveryId}`;
   deps.log.debug("github delivery handled", { delivery: deliveryId, event: row.event, outcome });
   return outcome;
 }
 
-export async function handleEvent(deps: BotDeps, ev: ForgeEvent, deliveryId: string): Promise<string> {
+export async function handleEvent(deps: BotDeps, ev: ForgeEvent, h: Handling): Promise<string> {
   switch (ev.kind) {
     case "ignore":
       return `ignored: ${ev.reason}`;
     case "comment":
-      return handleComment(deps, ev, deliveryId);
+      return handleComment(deps, ev, h);
     case "push":
-      return handlePush(deps, ev, deliveryId);
+      return handlePush(deps, ev, h);
     case "check_run":
-      return handleCheckRun(deps, ev, deliveryId);
+      return handleCheckRun(deps, ev, h);
     case "check_suite":
-      return handleCheckSuite(deps, ev, deliveryId);
+      return handleCheckSuite(deps, ev, h.deliveryId);
     case "review":
       return applyReview(deps, ev);
     case "installation":
@@ -54,12 +68,34 @@ export async function handleEvent(deps: BotDeps, ev: ForgeEvent, deliveryId: str
   }
 }
 
-/** A user's mistake or a refusal (not GitHub failing): answered, never retried. */
-function isUserFacing(err: unknown): err is VhError {
-  return err instanceof VhError && !(err instanceof ForgeError);
+/**
+ * vh's own failure (GitHub, the store, a runner, a bug): thrown while the queue has attempts left;
+ * on the last one, `report` tells the user it was vh's failure (best effort: GitHub may be what
+ * failed) and the outcome is recorded. The comment names only what kind of part failed: details
+ * (bucket names, endpoints, hosts) are for the operator, in the log, not for a public pull request.
+ */
+async function operatorFailure(deps: BotDeps, h: Handling, err: unknown, report: (message: string) => Promise<void>): Promise<string> {
+  if (h.attempt.number < h.attempt.max) throw err;
+  const message = whatFailed(err);
+  deps.log.error("github delivery failed on its last attempt", { delivery: h.deliveryId, attempts: h.attempt.number, err });
+  try {
+    await report(message);
+  } catch (reportErr) {
+    deps.log.warn("could not report vh's failure on GitHub", { delivery: h.deliveryId, err: reportErr });
+  }
+  const code = err instanceof VhError ? err.code : "internal";
+  const detail = err instanceof Error ? err.message : String(err);
+  return `failed after ${h.attempt.number} attempt${h.attempt.number === 1 ? "" : "s"}: ${code}: ${detail.split("\n")[0]}`;
 }
 
-async function handleComment(deps: BotDeps, ev: Extract<ForgeEvent, { kind: "comment" }>, deliveryId: string): Promise<string> {
+function whatFailed(err: unknown): string {
+  if (err instanceof ForgeError) return `GitHub's API failed${err.status ? ` (HTTP ${err.status})` : ""}.`;
+  if (err instanceof VhError && err.code === "store_error") return "its artifact store failed.";
+  if (err instanceof VhError && err.code === "runner_error") return "a runner failed.";
+  return "an internal error (a bug in vh).";
+}
+
+async function handleComment(deps: BotDeps, ev: Extract<ForgeEvent, { kind: "comment" }>, h: Handling): Promise<string> {
   if (ev.action !== "created") return `ignored: ${ev.action} comment`;
   if (ev.comment.author.isBot) return "ignored: a bot's comment";
   const parsed = parseComment(ev.comment.body);
@@ -111,7 +147,11 @@ async function handleComment(deps: BotDeps, ev: Extract<ForgeEvent, { kind: "com
   try {
     return await runCommand(ctx, command);
   } catch (err) {
-    if (!isUserFacing(err)) throw err;
+    if (!isUsersMistake(err)) {
+      return operatorFailure(deps, h, err, (message) =>
+        reply(renderVhFailure(login, { what: `run \`/vh ${command.name}\``, message, attempts: h.attempt.number, delivery: h.deliveryId })),
+      );
+    }
     await reply(renderError(login, err.message, USAGE_OF_CODE[err.code]));
     return `refused: ${err.code}`;
   }
@@ -125,7 +165,8 @@ async function failCheck(forge: Forge, repo: RepoRef, sha: string, externalId: s
   });
 }
 
-async function handlePush(deps: BotDeps, ev: Extract<ForgeEvent, { kind: "push" }>, deliveryId: string): Promise<string> {
+async function handlePush(deps: BotDeps, ev: Extract<ForgeEvent, { kind: "push" }>, h: Handling): Promise<string> {
+  const { deliveryId } = h;
   if (!ev.headSha) return "ignored: branch deleted";
   if (ev.pusher.isBot) return "ignored: pushed by a bot";
   const lines = ev.message
@@ -164,7 +205,13 @@ async function handlePush(deps: BotDeps, ev: Extract<ForgeEvent, { kind: "push" 
       });
       out.push(`created ${s.counters.map((c) => `#${c}`).join(", ")}`);
     } catch (err) {
-      if (!isUserFacing(err)) throw err;
+      if (!isUsersMistake(err)) {
+        const sha = ev.headSha;
+        out.push(await operatorFailure(deps, h, err, (message) =>
+          failCheck(forge, ev.repo, sha, externalId, "Not run: vh failed (not your command)", `\`${line}\`\n\nvh could not start this: ${message}\n\nThis went wrong on vh's side, not in the command; it was tried ${h.attempt.number} times (delivery \`${deliveryId}\`).`),
+        ));
+        continue;
+      }
       await failCheck(forge, ev.repo, ev.headSha, externalId, "Not run: the command was refused", `\`${line}\`\n\n${err.message}`);
       out.push(`refused: ${err.code}`);
     }
@@ -186,9 +233,10 @@ async function rerunSweep(deps: BotDeps, forge: Forge, repo: RepoRef, sweep: Non
   return startSweep(deps, forge, { repo, commitSha: sweep.commit_sha, step: sweep.step, spec: sweep.spec, trigger: "button", pr, commentId: null, actor, requestKey });
 }
 
-async function handleCheckRun(deps: BotDeps, ev: Extract<ForgeEvent, { kind: "check_run" }>, deliveryId: string): Promise<string> {
+async function handleCheckRun(deps: BotDeps, ev: Extract<ForgeEvent, { kind: "check_run" }>, h: Handling): Promise<string> {
+  const { deliveryId } = h;
   if (ev.action !== "requested_action" && ev.action !== "rerequested") return `ignored: check_run ${ev.action}`;
-  if (ev.externalId?.startsWith(APPROVAL_EXTERNAL_PREFIX)) return handleModelButton(deps, ev);
+  if (ev.externalId?.startsWith(APPROVAL_EXTERNAL_PREFIX)) return handleModelButton(deps, ev, h);
   const sweep = await loadSweep(deps, ev.externalId, ev.repo);
   if (!sweep) return "ignored: not a vh sweep's check run";
   const forge = await deps.forges.forInstallation(ev.repo.installationId);
@@ -208,7 +256,11 @@ async function handleCheckRun(deps: BotDeps, ev: Extract<ForgeEvent, { kind: "ch
     const s = await rerunSweep(deps, forge, ev.repo, sweep, ev.actor, `github:${deliveryId}`);
     return `rerun: ${s.counters.map((c) => `#${c}`).join(", ")}`;
   } catch (err) {
-    if (!isUserFacing(err)) throw err;
+    if (!isUsersMistake(err)) {
+      return operatorFailure(deps, h, err, (message) =>
+        failCheck(forge, ev.repo, sweep.commit_sha, `rerun:${deliveryId}`, "Re-run failed: vh's error, not yours", `vh could not re-run this sweep: ${message}\n\nIt was tried ${h.attempt.number} times (delivery \`${deliveryId}\`).`),
+      );
+    }
     await failCheck(forge, ev.repo, sweep.commit_sha, `rerun:${deliveryId}`, "Re-run refused", err.message);
     return `refused: ${err.code}`;
   }
@@ -220,7 +272,7 @@ async function handleCheckRun(deps: BotDeps, ev: Extract<ForgeEvent, { kind: "ch
  * refuses a version that no execution of this repository produced). "Reject" needs a reason,
  * which a button cannot give: the refusal is recorded, and the reply asks for `/vh reject URI REASON`.
  */
-async function handleModelButton(deps: BotDeps, ev: Extract<ForgeEvent, { kind: "check_run" }>): Promise<string> {
+async function handleModelButton(deps: BotDeps, ev: Extract<ForgeEvent, { kind: "check_run" }>, h: Handling): Promise<string> {
   const uri = ev.externalId!.slice(APPROVAL_EXTERNAL_PREFIX.length);
   const parsed = parseModelUri(uri);
   if (ev.action !== "requested_action") return "ignored: a model approval check run is not re-run";
@@ -251,7 +303,11 @@ async function handleModelButton(deps: BotDeps, ev: Extract<ForgeEvent, { kind: 
       await refresh();
       return r.changed ? `approved ${r.version}` : `already approved ${r.version}`;
     } catch (err) {
-      if (!isUserFacing(err)) throw err;
+      if (!isUsersMistake(err)) {
+        return operatorFailure(deps, h, err, (message) =>
+          reply(renderVhFailure(login, { what: `approve \`${uri}\``, message, attempts: h.attempt.number, delivery: h.deliveryId }), "Approval failed: vh's error", message),
+        );
+      }
       await reply(renderError(login, err.message), "Approval refused", err.message);
       return `refused: ${err.code}`;
     }
@@ -262,7 +318,11 @@ async function handleModelButton(deps: BotDeps, ev: Extract<ForgeEvent, { kind: 
     await reply(renderDone(login, `\`${r.version}\` was already rejected.`), "Already rejected", `${r.version} was already rejected.`);
     return `already rejected ${r.version}`;
   } catch (err) {
-    if (!isUserFacing(err)) throw err;
+    if (!isUsersMistake(err)) {
+      return operatorFailure(deps, h, err, (m) =>
+        reply(renderVhFailure(login, { what: `reject \`${uri}\``, message: m, attempts: h.attempt.number, delivery: h.deliveryId }), "Rejection failed: vh's error", m),
+      );
+    }
     const message =
       err.code === "bad_request"
         ? `Rejecting \`${uri}\` needs a reason, which a button cannot give. Comment \`/vh reject ${uri} REASON\` instead, e.g. \`/vh reject ${uri} accuracy below the current latest\`.`

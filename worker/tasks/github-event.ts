@@ -1,7 +1,8 @@
 /**
  * Task `github_event` { deliveryId }: handles one recorded GitHub webhook delivery
  * (app/webhooks/handle.ts). Safe to run twice: a handled delivery is skipped and sweeps are keyed
- * by delivery. GitHub failing throws, and graphile-worker retries with backoff.
+ * by delivery. vh's own failures (GitHub, the store, a runner) throw and graphile-worker retries with
+ * backoff; on the last attempt they are reported on the pull request as vh's failure instead.
  */
 import { z } from "zod";
 import type { Task } from "graphile-worker";
@@ -14,8 +15,9 @@ export { GITHUB_EVENT };
 const Payload = z.object({ deliveryId: z.string().min(1).max(200) });
 
 export function githubEventTask(deps: WorkerDeps, forges: ForgeProvider): Task {
-  return async function githubEvent(payload) {
+  return async function githubEvent(payload, helpers) {
     const { deliveryId } = Payload.parse(payload);
-    await handleDelivery({ sql: deps.sql, store: deps.store, config: deps.config, log: deps.log, forges }, deliveryId);
+    const attempt = { number: helpers.job.attempts, max: helpers.job.max_attempts };
+    await handleDelivery({ sql: deps.sql, store: deps.store, config: deps.config, log: deps.log, forges }, deliveryId, attempt);
   };
 }
