@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { buildCommandList, buildScript, CommandBuildError, joinCommand, PyFloat, validateParameterValues } from "../../app/valohai/index.js";
-import { firstStep, mustLoad, readCorpus, stepWith } from "./helpers.js";
+import { firstStep, mustLoadFixture, stepWith } from "./helpers.js";
 
 function build(command: string, parameters: string, values: Record<string, unknown>, extra = ""): string {
   const step = stepWith(command, parameters, extra);
@@ -55,15 +55,15 @@ describe("command building (spec §1.5 table)", () => {
   });
 });
 
-describe("command building (valohai-yaml repo tests)", () => {
-  it("decoder-spec with quotes (tests/test_command.py)", () => {
-    const step = firstStep(mustLoad(readCorpus("reference/examples/example1.yaml")));
-    const out = buildCommandList(step, { "decoder-spec": `foo bar""'"'"; quux` });
-    expect(out.at(-1)).toContain(`--decoder-spec 'foo bar""'"'"'"'"'"'"; quux'`);
+describe("command building (valohai-yaml repo tests, on our fixtures)", () => {
+  it("a quote-laden value through `pass-as: --X {v}` and the {params} alias (tests/test_command.py)", () => {
+    const step = firstStep(mustLoadFixture("examples/config-with-every-step-field.yaml"));
+    const out = buildCommandList(step, { tokenizer: `a "b" 'c'; d` });
+    expect(out).toHaveLength(5);
+    expect(out[2]).toBe(`echo "mode: strict" > settings.yaml`);
     expect(out.at(-1)).toBe(
-      `python run.py train --seed=1 --labeled-samples=60000 --unlabeled-samples=60000 --encoder-layers=1000-500-250-250-250-10 --denoising-cost-x=1000,1,0.01,0.01,0.01,0.01,0.01 --decoder-spec 'foo bar""'"'"'"'"'"'"; quux' '--sql-query=SELECT * FROM mytable' --output-alias=my-alias -- mnist_all_full`,
+      `python fit.py --lags=24 --holidays=fi-uusimaa --tokenizer 'a "b" '"'"'c'"'"'; d' '--feature-query=SELECT hour, kwh FROM readings' --model-alias=demand-latest -- --dataset hourly`,
     );
-    expect(out).toHaveLength(9);
   });
 
   it("parameter-value of empty string and zero", () => {
@@ -87,45 +87,49 @@ describe("command building (valohai-yaml repo tests)", () => {
     expect(buildCommandList(step, {}, { "x-special": "a b" })).toEqual(["run 'a b'"]);
   });
 
-  describe("examples/multiple-param.yaml (tests/test_multiple_param.py)", () => {
-    const step = firstStep(mustLoad(readCorpus("reference/examples/multiple-param.yaml")));
-    it("defaults", () => {
-      expect(buildCommandList(step, {})).toEqual([
-        "echo --unlabeled-samples=60000 --encoder-layers=1000-500-250-250-250-10 --denoising-cost-x=1000,1,0.01,0.01,0.01,0.01,0.01 --decoder-spec gauss --decoder-spec railgun",
-      ]);
+  describe("multiple: separate with separators, repeat with pass-as (tests/test_multiple_param.py)", () => {
+    const step = firstStep(mustLoadFixture("examples/config-with-multiple-params.yaml"));
+    it("defaults, floats written the Python way", () => {
+      expect(buildCommandList(step, {})).toEqual(["echo --batch=256 --widths=512:128:32 --dropouts=0.5/2.0/1e-05/3 --augment flip --augment crop"]);
     });
-    it.each([[null], [[]]])("encoder-layers %j disappears", (v) => {
-      expect(buildCommandList(step, { "encoder-layers": v })).toEqual([
-        "echo --unlabeled-samples=60000 --denoising-cost-x=1000,1,0.01,0.01,0.01,0.01,0.01 --decoder-spec gauss --decoder-spec railgun",
-      ]);
+    it.each([[null], [[]]])("widths %j disappears", (v) => {
+      expect(buildCommandList(step, { widths: v })).toEqual(["echo --batch=256 --dropouts=0.5/2.0/1e-05/3 --augment flip --augment crop"]);
+    });
+    it("a supplied list replaces the default", () => {
+      expect(buildCommandList(step, { augment: ["blur"], widths: [7] })).toEqual(["echo --batch=256 --widths=7 --dropouts=0.5/2.0/1e-05/3 --augment blur"]);
     });
   });
 
-  describe("examples/optional-default-param.yaml (tests/test_step_parsing.py)", () => {
-    const step = firstStep(mustLoad(readCorpus("reference/examples/optional-default-param.yaml")));
-    it("varA supplied", () => expect(buildCommandList(step, { varA: 666 })).toEqual(["foo --varA=666 --varC=456"]));
-    it("nothing supplied", () => expect(buildCommandList(step, {})).toEqual(["foo --varA=123 --varC=456"]));
+  describe("optional and required parameters with and without defaults (tests/test_step_parsing.py)", () => {
+    const step = firstStep(mustLoadFixture("examples/config-with-optional-default-params.yaml"));
+    it("warmup supplied", () => expect(buildCommandList(step, { warmup: 3 })).toEqual(["train --warmup=3 --epochs=40"]));
+    it("nothing supplied", () => expect(buildCommandList(step, {})).toEqual(["train --warmup=10 --epochs=40"]));
   });
 
-  it("flag defaults are not applied by buildCommandList (flag-param-example)", () => {
-    const step = firstStep(mustLoad(readCorpus("reference/examples/flag-param-example.yaml")));
-    expect(buildCommandList(step, {})).toEqual(["foo"]);
+  it("flag defaults are not applied by buildCommandList", () => {
+    const step = firstStep(mustLoadFixture("examples/config-with-flags.yaml"));
+    expect(buildCommandList(step, {})).toEqual(["predict"]);
     // …but validateParameterValues applies them, as the CLI does.
     const { values, errors } = validateParameterValues(step, {});
     expect(errors).toEqual([]);
-    expect(buildCommandList(step, values)).toEqual(["foo --defaults-to-true"]);
+    expect(buildCommandList(step, values)).toEqual(["predict --use-cache"]);
+    expect(buildCommandList(step, validateParameterValues(step, { verbose: true, "use-cache": false }).values)).toEqual(["predict --verbose"]);
   });
 
-  it("flag pass-true-as / pass-false-as (flag-param-pass-as-example)", () => {
-    const step = firstStep(mustLoad(readCorpus("reference/examples/flag-param-pass-as-example.yaml")));
-    expect(buildCommandList(step, { nice: true, naughty: true })).toEqual(["foo --behave-nice"]);
-    expect(buildCommandList(step, { nice: false, naughty: false, "case-insensitive": true })).toEqual(["foo --ignore-case --naughty=not-naughty"]);
+  it("flag pass-true-as / pass-false-as, with a {name} placeholder", () => {
+    const step = firstStep(mustLoadFixture("examples/config-with-flag-pass-as.yaml"));
+    expect(buildCommandList(step, { colour: true, telemetry: true })).toEqual(["serve --with-colour"]);
+    expect(buildCommandList(step, { "strict-mode": false, colour: false, telemetry: false })).toEqual(["serve --lenient --telemetry=off"]);
+    expect(buildCommandList(step, { "strict-mode": true })).toEqual(["serve --strict"]);
   });
 
-  it("keep-order: parameters in declaration order", () => {
-    const step = firstStep(mustLoad(readCorpus("reference/examples/keep-order.yaml")));
-    const values = Object.fromEntries(["ti", "la", "so", "fa", "mi", "re", "do"].map((n) => [n, n.toUpperCase()]));
-    expect(buildCommandList(step, values)).toEqual(["echo --do=DO --re=RE --mi=MI --fa=FA --so=SO --la=LA --ti=TI"]);
+  it("keep-order: {parameters} in declaration order, {parameter:X} in command order", () => {
+    const [all, picked] = [...mustLoadFixture("examples/config-with-keep-order.yaml").steps.values()];
+    const names = ["down", "up", "west", "south", "east", "north"];
+    const values = Object.fromEntries(names.map((n) => [n, n[0]!.toUpperCase()]));
+    expect(buildCommandList(all!, values)).toEqual(["compass --north=N --east=E --south=S --west=W --up=U --down=D"]);
+    expect([...all!.inputs.keys()]).toEqual(["maps", "tides", "stars"]);
+    expect(buildCommandList(picked!, values)).toEqual(["compass --west=W --north=N --down=D"]);
   });
 });
 
@@ -137,13 +141,13 @@ describe("joinCommand and shebangs", () => {
     expect(joinCommand(["a", "", "  ", "b"], "newline")).toBe("a\nb");
     expect(joinCommand([], "newline")).toBe("");
   });
-  it("shebang-example.yaml, both styles", () => {
-    const config = mustLoad(readCorpus("reference/examples/shebang-example.yaml"));
+  it("a shebang in a block command and in a command list", () => {
+    const config = mustLoadFixture("examples/config-with-shebang.yaml");
     const [block, list] = [...config.steps.values()];
-    const expected = '#!/bin/bash\necho "The wibble is --wibble=42 today."\nif [[ -z "$1" ]]; then echo "No arguments provided"; fi';
-    expect(buildScript(block!, { wibble: 42 }, { joiner: "newline" })).toBe(expected);
-    expect(buildScript(list!, { wibble: 42 }, { joiner: "newline" })).toBe(expected);
-    expect(buildScript(list!, { wibble: 42 }, { joiner: "and" })).toBe('#!/bin/bash\necho "The wibble is --wibble=42 today." && if [[ -z "$1" ]]; then echo "No arguments provided"; fi');
+    const expected = '#!/usr/bin/env bash\nfor f in /valohai/inputs/shards/*; do echo "$f at --rate=7"; done\n[[ -n "$VH_DEBUG" ]] && env';
+    expect(buildScript(block!, { rate: 7 }, { joiner: "newline" })).toBe(expected);
+    expect(buildScript(list!, { rate: 7 }, { joiner: "newline" })).toBe(expected);
+    expect(buildScript(list!, { rate: 7 }, { joiner: "and" })).toBe('#!/usr/bin/env bash\nfor f in /valohai/inputs/shards/*; do echo "$f at --rate=7"; done && [[ -n "$VH_DEBUG" ]] && env');
   });
 });
 

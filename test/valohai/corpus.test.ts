@@ -1,6 +1,27 @@
-import { describe, expect, it } from "vitest";
+/**
+ * The optional compatibility suite: real valohai.yaml files from the reference project valohai-yaml and
+ * from public repositories, kept outside this repository (see locateCorpus in helpers.ts). Everything it
+ * checks is also checked on our own fixtures in config.test.ts, so a fresh clone loses no coverage.
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
 import { loadValohaiYaml, lintValohaiYaml } from "../../app/valohai/index.js";
-import { listCorpus, readCorpus } from "./helpers.js";
+import { CORPUS_SKIP_LINE, listYaml, locateCorpus } from "./helpers.js";
+
+const corpusRoot = locateCorpus();
+if (corpusRoot === undefined) console.log(CORPUS_SKIP_LINE);
+
+function readCorpus(rel: string): string {
+  if (corpusRoot === undefined) throw new Error("no corpus");
+  return fs.readFileSync(path.join(corpusRoot, rel), "utf8");
+}
+
+/** Empty without a corpus, so that the skipped suites still collect. */
+function listCorpus(dir: string): string[] {
+  return corpusRoot === undefined ? [] : listYaml(corpusRoot, dir);
+}
 
 function counts(file: string) {
   const result = loadValohaiYaml(readCorpus(file), { filename: file });
@@ -9,7 +30,29 @@ function counts(file: string) {
   return { result, errors, warnings };
 }
 
-describe("reference examples and valid files lint clean", () => {
+describe("locating the corpus", () => {
+  const here = fs.mkdtempSync(path.join(os.tmpdir(), "vh-corpus-"));
+  const missing = path.join(here, "missing");
+  afterAll(() => fs.rmSync(here, { recursive: true, force: true }));
+  it("VH_COMPAT_CORPUS wins over the folder beside the checkout", () => {
+    expect(locateCorpus({ VH_COMPAT_CORPUS: here }, missing)).toBe(here);
+  });
+  it("a VH_COMPAT_CORPUS that does not exist, or is empty, fails loudly instead of skipping", () => {
+    expect(() => locateCorpus({ VH_COMPAT_CORPUS: missing }, here)).toThrow(/VH_COMPAT_CORPUS=.*missing: no such folder/);
+    expect(() => locateCorpus({ VH_COMPAT_CORPUS: "" }, here)).toThrow(/VH_COMPAT_CORPUS=: no such folder/);
+    const file = path.join(here, "INDEX.md");
+    fs.writeFileSync(file, "");
+    expect(() => locateCorpus({ VH_COMPAT_CORPUS: file }, here)).toThrow(/INDEX\.md: no such folder/);
+  });
+  it("unset: the folder beside the checkout when present, else nothing", () => {
+    expect(locateCorpus({}, here)).toBe(here);
+    expect(locateCorpus({}, missing)).toBeUndefined();
+  });
+});
+
+const corpusSuite = describe.skipIf(corpusRoot === undefined);
+
+corpusSuite("reference examples and valid files lint clean", () => {
   it.each([...listCorpus("reference/examples"), ...listCorpus("reference/valid")])("%s", (file) => {
     const { result } = counts(file);
     expect(result.problems).toEqual([]);
@@ -17,7 +60,7 @@ describe("reference examples and valid files lint clean", () => {
   });
 });
 
-describe("reference warning files load with at least one warning", () => {
+corpusSuite("reference warning files load with at least one warning", () => {
   it.each(listCorpus("reference/warning"))("%s", (file) => {
     const { result, errors, warnings } = counts(file);
     expect(errors).toEqual([]);
@@ -30,7 +73,7 @@ describe("reference warning files load with at least one warning", () => {
   });
 });
 
-describe("reference error files are refused with located errors", () => {
+corpusSuite("reference error files are refused with located errors", () => {
   it.each(listCorpus("reference/error"))("%s", (file) => {
     const { result, errors } = counts(file);
     expect(result.config).toBeNull();
@@ -65,7 +108,7 @@ const ERROR_FACTS: Record<string, { count: number; facts: (string | RegExp)[] }>
   "step-with-error-tasks": { count: 7, facts: ['"name"', '"step"', '"style"', '"rules"'] },
 };
 
-describe("reference error files: counts and key facts", () => {
+corpusSuite("reference error files: counts and key facts", () => {
   it.each(Object.entries(ERROR_FACTS))("%s", (name, expected) => {
     const { errors } = counts(`reference/error/${name}.yaml`);
     expect(errors).toHaveLength(expected.count);
@@ -81,7 +124,7 @@ describe("reference error files: counts and key facts", () => {
   });
 });
 
-describe("reference warning files: key facts", () => {
+corpusSuite("reference warning files: key facts", () => {
   const facts: Record<string, { count: number; facts: string[] }> = {
     duplicate_step_names: { count: 1, facts: ["Duplicate step name: my step."] },
     "ineffective-optional-on-flag": { count: 1, facts: ["optional", "case-insensitive"] },
@@ -102,6 +145,7 @@ describe("reference warning files: key facts", () => {
 
 /** Rows of the real-world table in INDEX.md: file → expected reference linter result. */
 function realWorldExpectations(): [string, { errors: number; warnings: number }][] {
+  if (corpusRoot === undefined) return [];
   const index = readCorpus("INDEX.md");
   const rows: [string, { errors: number; warnings: number }][] = [];
   for (const line of index.split("\n")) {
@@ -118,7 +162,7 @@ function realWorldExpectations(): [string, { errors: number; warnings: number }]
   return rows;
 }
 
-describe("real-world files match the INDEX", () => {
+corpusSuite("real-world files match the INDEX", () => {
   const rows = realWorldExpectations();
   it("lists every real-world file", () => {
     expect(rows.map(([f]) => `real-world/${f}`).sort()).toEqual(listCorpus("real-world"));

@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { lintCommand } from "../../app/cli/commands/lint.js";
-import { corpusRoot } from "./helpers.js";
+import { fixturePath } from "./helpers.js";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vh-lint-"));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -17,7 +17,7 @@ async function run(files: string[], opts: { json: boolean; strictWarnings?: bool
 
 describe("vh lint", () => {
   it("clean file: exit 0 and a summary", async () => {
-    const r = await run([path.join(corpusRoot, "reference/examples/example1.yaml")], { json: false });
+    const r = await run([fixturePath("examples/config-with-every-step-field.yaml")], { json: false });
     expect(r).toMatchObject({ code: 0, stdout: "" });
     expect(r.stderr).toMatch(/^0 errors, 0 warnings/);
   });
@@ -31,19 +31,26 @@ describe("vh lint", () => {
   });
 
   it("warnings pass unless --strict-warnings", async () => {
-    const file = path.join(corpusRoot, "reference/warning/duplicate_step_names.yaml");
-    expect((await run([file], { json: false })).code).toBe(0);
+    const file = fixturePath("warning/config-with-duplicate-step-names.yaml");
+    const lenient = await run([file], { json: false });
+    expect(lenient.code).toBe(0);
+    expect(lenient.stderr).toMatch(/^0 errors, 1 warning\b/);
     const strict = await run([file], { json: false, strictWarnings: true });
     expect(strict.code).toBe(1);
-    expect(strict.stdout).toContain(": warning: Duplicate step name: my step.");
+    expect(strict.stdout).toContain(`${file}:10:11: warning: Duplicate step name: clean data.`);
   });
 
   it("--json prints one array of problems", async () => {
-    const file = path.join(corpusRoot, "reference/error/step-missing-required-properties.yaml");
+    const file = fixturePath("error/config-with-missing-step-properties.yaml");
     const r = await run([file], { json: true });
-    const problems = JSON.parse(r.stdout) as { severity: string; line: number; file: string }[];
-    expect(problems).toHaveLength(4);
-    expect(problems.every((p) => p.severity === "error" && p.file === file && p.line > 0)).toBe(true);
+    const problems = JSON.parse(r.stdout) as { severity: string; line: number; column: number; file: string }[];
+    expect(problems.map((p) => [p.line, p.column])).toEqual([
+      [2, 5],
+      [2, 5],
+      [4, 11],
+      [10, 14],
+    ]);
+    expect(problems.every((p) => p.severity === "error" && p.file === file)).toBe(true);
     expect(r.code).toBe(1);
   });
 
