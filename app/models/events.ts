@@ -9,6 +9,7 @@
  */
 import type postgres from "postgres";
 import type { Sql } from "../../db/client.js";
+import { scheduleReport } from "../reporting/schedule.js";
 
 export type Tx = postgres.TransactionSql;
 
@@ -33,11 +34,26 @@ export interface EventInput {
   details?: Record<string, unknown>;
 }
 
+/** Events that change what a version's approval request shows (its status, or the files it binds). */
+const SHOWN_ON_PULL_REQUESTS = new Set(["approved", "rejected", "pending", "approval_invalidated", "files_changed"]);
+
 export async function recordEvent(tx: Tx | Sql, e: EventInput): Promise<void> {
   await (tx as Sql)`
     insert into model_events (model_id, version_id, kind, actor, source, source_url, reason, details, at)
     values (${e.modelId}, ${e.versionId ?? null}, ${e.kind}, ${e.actor.login}, ${e.actor.source}, ${e.actor.url ?? null},
       ${e.reason ?? null}, ${(tx as Sql).json((e.details ?? {}) as never)}, clock_timestamp())`;
+  // Every state change, whoever made it (review, comment, button, CLI, API, the files changing),
+  // rewrites the pull requests that show the version's approval request — in the same transaction.
+  if (e.versionId && SHOWN_ON_PULL_REQUESTS.has(e.kind)) await reportVersionChange(tx, e.versionId);
+}
+
+/** Schedules the report of every pull request the version was put up for approval on. */
+async function reportVersionChange(tx: Tx | Sql, versionId: string): Promise<void> {
+  const prs = await (tx as Sql)<{ id: string }[]>`
+    select distinct pr.id from model_approval_requests r
+    join github_pull_requests pr on lower(pr.repo) = lower(r.repo) and pr.number = r.pr_number
+    where r.version_id = ${versionId}`;
+  for (const pr of prs) await scheduleReport(tx, { pr: pr.id }, 0);
 }
 
 /** The number of the current `latest` (highest approved whose approval still matches its files). */
