@@ -26,6 +26,18 @@ export interface RunnerFixture {
   /** Defaults for every spec of the suite (e.g. an image for a docker-only runner). */
   specDefaults?: Partial<LaunchSpec>;
   pidAlive?: (pid: number) => Promise<boolean>;
+  /** The host name describeHost must report (default: this machine's, os.hostname()). */
+  hostName?: string;
+}
+
+/** PRETTY_NAME of /etc/os-release, as a host on this machine reports its OS; null without one. */
+async function thisOsName(): Promise<string | null> {
+  const text = await fs.readFile("/etc/os-release", "utf8").catch((err: NodeJS.ErrnoException) => {
+    if (err.code === "ENOENT") return "";
+    throw err;
+  });
+  const m = /^PRETTY_NAME=(["']?)(.*)\1$/m.exec(text);
+  return m?.[2] ? m[2] : null;
 }
 
 export function sha256(buf: Buffer | string): string {
@@ -165,9 +177,12 @@ export function runnerContract(name: string, make: () => Promise<RunnerFixture>)
     });
 
     afterAll(async () => {
-      for (const h of handles) await runner.terminate(h, 0).catch(() => undefined);
+      // terminate is idempotent, also on ended and cleaned-up jobs: a failure here is a finding
+      const failures: unknown[] = [];
+      for (const h of handles) await runner.terminate(h, 0).catch((err: unknown) => failures.push(err));
       await new Promise<void>((r) => server.close(() => r()));
       await fx?.cleanup();
+      expect(failures).toEqual([]);
     });
 
     it("runs a script: stdout and stderr separately, in order, exit code 0", async () => {
@@ -383,8 +398,8 @@ export function runnerContract(name: string, make: () => Promise<RunnerFixture>)
       const second = await launch(spec({ script, inputs: [input] }));
       expect(second.inputs[0]).toMatchObject({ sha256: sha256("a,b\n1,2\n"), cached: true });
       expect((await drain(runner, second.handle)).stdout.toString()).toBe("a,b\n1,2\n");
-      // At most a conditional request, answered 304.
-      for (const r of requests.slice(before)) expect(r.ifNoneMatch).toBe('"v1"');
+      // Re-used after one conditional request (If-None-Match with the ETag), answered 304.
+      expect(requests.slice(before)).toEqual([{ url: "/data.csv", ifNoneMatch: '"v1"' }]);
 
       const missing = `${baseUrl}/missing.csv`;
       const bad = spec({ script, inputs: [{ ...input, uri: missing, source: { kind: "http", url: missing } }] });
@@ -440,23 +455,28 @@ export function runnerContract(name: string, make: () => Promise<RunnerFixture>)
       expect((await runner.listOutputs(handle)).length).toBe(1);
       await runner.cleanup(handle);
       await runner.cleanup(handle);
-      const after = await runner.listOutputs(handle).catch(() => []);
-      expect(after).toEqual([]);
+      // The work dir is gone: no outputs are listed (listing does not fail) and none can be opened.
+      await expect(runner.listOutputs(handle)).resolves.toEqual([]);
+      await expect(runner.openOutput(handle, "f")).rejects.toThrow();
     });
 
     it("describes its host", async () => {
       const info = await runner.describeHost();
-      expect(info.hostname).toBeTruthy();
-      expect(info.os).toBeTruthy();
-      expect(info.kernel).toBeTruthy();
-      expect(info.arch).toBeTruthy();
+      // Every runner of this suite has its host on this machine (local, sshd on loopback).
+      expect(info.hostname).toBe(fx.hostName ?? os.hostname());
+      const osName = await thisOsName();
+      if (osName !== null) expect(info.os).toBe(osName);
+      else expect(info.os).toMatch(new RegExp(`^${os.type()}`));
+      expect(info.kernel).toBe(os.release());
+      expect(info.arch).toBe(os.machine());
+      expect(Number.isInteger(info.cpuCount)).toBe(true);
       expect(info.cpuCount).toBeGreaterThanOrEqual(1);
       expect(info.memoryBytes).toBeGreaterThan(64 * 1024 * 1024);
       expect(typeof info.dockerAvailable).toBe("boolean");
       expect(Array.isArray(info.gpus)).toBe(true);
       for (const g of info.gpus) {
         expect(Number.isInteger(g.index)).toBe(true);
-        expect(g.memoryMiB).toBeGreaterThanOrEqual(0);
+        expect(Number.isInteger(g.memoryMiB) && g.memoryMiB >= 0).toBe(true); // 0 when nvidia-smi says [N/A]
       }
       expect(info.cudaVersion === null || /^\d+(\.\d+)*$/.test(info.cudaVersion)).toBe(true);
     });

@@ -12,6 +12,7 @@ import { create } from "tar";
 import nock from "nock";
 import { ProbotOctokit } from "probot";
 import { sign } from "@octokit/webhooks-methods";
+import { expect } from "vitest";
 import { createTestDatabase } from "../helpers/db.js";
 import { startStack, type Stack } from "../helpers/stack.js";
 
@@ -101,18 +102,26 @@ export interface Recorded {
 /**
  * nock on api.github.com. `once()` is a scope whose interceptors answer once, `many()` one whose
  * interceptors answer every time; both record each request (method, path, parsed body) in order.
- * The token endpoint always answers. Requests nothing matches land in `unmatched` (and fail).
+ * The token endpoint always answers. Requests nothing matches land in `unmatched`.
+ *
+ * `verify()` fails unless every interceptor of every `once()` scope was used, every interceptor of
+ * every `many()` scope was used at least once, and no request to GitHub went unmatched (the app
+ * under test may swallow the error nock gives it, so a test could pass without it);
+ * `verify("once")` leaves out the `many()` scopes (shared by several tests of a file).
+ * `done()` is `verify()` and then `reset()`; `reset()` only removes the mocks (teardown).
  */
 export function githubApi() {
   const requests: Recorded[] = [];
   const unmatched: string[] = [];
-  const record = (scope: nock.Scope) => {
+  const scopes: { scope: nock.Scope; many: boolean }[] = [];
+  const record = (scope: nock.Scope, many: boolean) => {
+    scopes.push({ scope, many });
     scope.on("request", (req: { method: string; path: string }, _i: unknown, body: string) => {
       let parsed: unknown = body;
       try {
         parsed = body ? JSON.parse(body) : undefined;
       } catch {
-        // not JSON
+        // not JSON: keep the text
       }
       requests.push({ method: req.method, path: req.path, body: parsed });
     });
@@ -128,14 +137,29 @@ export function githubApi() {
     unmatched.push(where);
   };
   nock.emitter.on("no match", onNoMatch);
+  const pending = (which: "all" | "once" = "all") => scopes.filter((s) => which === "all" || !s.many).flatMap((s) => s.scope.pendingMocks());
+  const verify = (which: "all" | "once" = "all") => {
+    expect(pending(which), "GitHub mocks that were never called").toEqual([]);
+    expect(unmatched, "requests to GitHub that no mock answered").toEqual([]);
+  };
+  const reset = () => {
+    nock.emitter.removeListener("no match", onNoMatch);
+    nock.cleanAll();
+  };
   return {
     requests,
     unmatched,
-    once: (base = API) => record(nock(base)),
-    many: (base = API) => record(nock(base).persist()),
+    once: (base = API) => record(nock(base), false),
+    many: (base = API) => record(nock(base).persist(), true),
+    pending,
+    verify,
+    reset,
     done() {
-      nock.emitter.removeListener("no match", onNoMatch);
-      nock.cleanAll();
+      try {
+        verify();
+      } finally {
+        reset();
+      }
     },
   };
 }

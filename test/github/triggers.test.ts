@@ -5,7 +5,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import nock from "nock";
-import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFailed } from "vitest";
 import { createTestDatabase } from "../helpers/db.js";
 import { waitFor, type Stack } from "../helpers/stack.js";
 import { example, fixtureRepo, githubApi, repoPath, repoTarball, signedPost, startGithubStack } from "./helpers.js";
@@ -30,9 +30,17 @@ describe("commit messages and check run buttons", () => {
       .post(`${repoPath}/check-runs`).reply(201, { id: 31 })
       .patch(/\/check-runs\/31$/).reply(200, { id: 31 });
   });
-  afterAll(async () => {
+  // After each test: its once() mocks were all called, and no request to GitHub went unmatched.
+  afterEach(() => gh.verify("once"));
+  afterAll(async ({}, suite) => {
     await stack?.stop();
-    gh?.done();
+    // The tests run in order on one sweep and share the many() mocks of beforeAll: when all of
+    // them ran, each of those mocks was called at least once.
+    try {
+      if (suite.tasks.every((t) => t.mode === "run")) gh?.verify();
+    } finally {
+      gh?.reset();
+    }
     nock.enableNetConnect();
     await db?.drop();
   });
@@ -92,16 +100,20 @@ describe("commit messages and check run buttons", () => {
 
   it("a pusher without write permission gets a failing check run, and nothing runs", async () => {
     const before = (await db.sql`select count(*)::int as n from executions`)[0]!.n;
-    gh.once()
-      .get(`${repoPath}/collaborators/mallory/permission`).reply(200, { permission: "read", role_name: "read" })
-      .get(/\/check-runs\?/).reply(200, { total_count: 0, check_runs: [] })
-      .post(`${repoPath}/check-runs`, (b) => b.conclusion === "failure" && b.status === "completed" && /has `read` permission/.test(b.output.summary)).reply(201, { id: 40 });
+    const requestsBefore = gh.requests.length;
+    // The check-run lookup and creation are answered by the many() scope of beforeAll (registered
+    // first, so it would shadow any interceptor added here): the body is checked below instead.
+    gh.once().get(`${repoPath}/collaborators/mallory/permission`).reply(200, { permission: "read", role_name: "read" });
     const push = example("push");
     push["ref"] = "refs/heads/x";
     push["sender"]["login"] = "mallory";
     push["head_commit"]["message"] = "/vh run train";
     expect(await send("push", push)).toBe("refused: mallory has read");
     expect((await db.sql`select count(*)::int as n from executions`)[0]!.n).toBe(before);
+    const created = gh.requests.slice(requestsBefore).filter((r) => r.method === "POST" && r.path === `${repoPath}/check-runs`);
+    expect(created).toHaveLength(1);
+    expect(created[0]!.body).toMatchObject({ head_sha: SHA, status: "completed", conclusion: "failure" });
+    expect(created[0]!.body.output.summary).toMatch(/has `read` permission/);
     expect(gh.unmatched).toEqual([]);
   });
 });

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase } from "../helpers/db.js";
 import { startStack, tempDir, waitFor, type Stack } from "../helpers/stack.js";
 import { uploadSnapshot } from "../helpers/snapshot.js";
-import { startSshd, sshdAvailable, type SshdHost } from "../helpers/sshd.js";
+import { skipWithoutSshd, startSshd, type SshdHost } from "../helpers/sshd.js";
 
 const fixture = path.resolve(import.meta.dirname, "../fixtures/projects/gpu-hosts");
 const ENV = { VH_LOCAL_HOST: "false", VH_HOST_CHECK_S: "1", VH_LOST_AFTER_S: "3" };
@@ -19,7 +19,7 @@ const ENV = { VH_LOCAL_HOST: "false", VH_HOST_CHECK_S: "1", VH_LOST_AFTER_S: "3"
 type Exec = { id: string; counter: number; status: string; statusDetail: string | null; statusHistory: { status: string; reason: string | null }[]; runtime: { hostName: string } | null };
 type HostView = { name: string; status: string; hostKeySha256: string | null; lastError: string | null; gpus: { index: number; name: string; execution: { counter: number } | null }[]; executions: { counter: number; gpus: number[] }[] };
 
-describe.skipIf(!sshdAvailable)("GPU hosts over SSH (REST API)", () => {
+describe.skipIf(skipWithoutSshd)("GPU hosts over SSH (REST API)", () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
   let stack: Stack;
   let h1: SshdHost;

@@ -35,7 +35,7 @@ runnerContract("local", async () => {
     docker: "never",
     hostName: "test-host",
   });
-  return { runner, store, cleanup: () => fs.rm(root, { recursive: true, force: true }) };
+  return { runner, store, hostName: "test-host", cleanup: () => fs.rm(root, { recursive: true, force: true }) };
 });
 
 function spec(over: Partial<LaunchSpec> & { script: string }): LaunchSpec {
@@ -182,8 +182,11 @@ describe("local runner", () => {
     runner = createLocalRunner(opts());
   });
   afterAll(async () => {
-    for (const h of handles) await runner.terminate(h, 0).catch(() => undefined);
+    // terminate is idempotent, also on ended jobs: a failure here is a finding
+    const failures: unknown[] = [];
+    for (const h of handles) await runner.terminate(h, 0).catch((err: unknown) => failures.push(err));
     await fs.rm(root, { recursive: true, force: true });
+    expect(failures).toEqual([]);
   });
 
   it("runs as a process with docker: never, even when the spec asks for docker", async () => {
@@ -267,9 +270,14 @@ describe("local runner", () => {
         `process.kill(process.pid, "SIGKILL");`,
       ].join("\n"),
     );
-    const out = await execFileP(process.execPath, ["--import", "tsx", file], { cwd: process.cwd() }).catch(
-      (e: { stdout: string }) => e,
+    // The launcher SIGKILLs itself once the job is launched: that, and only that, is expected.
+    const out = await execFileP(process.execPath, ["--import", "tsx", file], { cwd: process.cwd() }).then(
+      () => {
+        throw new Error("the launcher exited by itself instead of being SIGKILLed");
+      },
+      (e: { stdout: string; stderr: string; signal?: string | null }) => e,
     );
+    expect(out.signal, out.stderr).toBe("SIGKILL");
     const handle = JSON.parse(out.stdout) as LocalHandle;
     handles.push(handle);
     const d = await drain(runner, handle);

@@ -25,8 +25,11 @@ export function createTempStore(root: string): Store {
     return { key, size: data.length, sha256 };
   }
   async function head(key: string): Promise<StoredObject | null> {
-    const st = await fsp.stat(fileOf(key)).catch(() => null);
-    return st ? { key, size: st.size, sha256: sums.get(key) ?? null } : null;
+    const st = await fsp.stat(fileOf(key)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === "ENOENT" || err.code === "ENOTDIR") return null; // missing; anything else is a real failure
+      throw err;
+    });
+    return st?.isFile() ? { key, size: st.size, sha256: sums.get(key) ?? null } : null;
   }
   return {
     kind: "local",

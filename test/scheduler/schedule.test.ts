@@ -76,7 +76,7 @@ describe("scheduler rules", () => {
     expect(out.refusals).toEqual([{ jobId: "x", reason: "Asks for 9 GPUs, but the largest host has 8: no single host can ever run it." }]);
     // 8 fits host c once it is back: it waits, it is not refused.
     expect(out.placements).toEqual([]);
-    expect(out.waiting.get("y")).toBeTruthy();
+    expect(out.waiting.get("y")).toBe("waiting for 8 free GPUs on one host");
   });
 
   it("refuses a job whose labels no host has, and places by labels", () => {
@@ -197,6 +197,9 @@ describe("scheduler properties", () => {
   });
 
   it("never gives a GPU twice, never exceeds a quota, only uses schedulable hosts", () => {
+    // The checks below run per placement and per refusal: make sure the runs had some of both.
+    let placements = 0;
+    let refusals = 0;
     fc.assert(
       fc.property(arb, ({ hosts, jobs, quota }) => {
         const now = 10 * H;
@@ -205,6 +208,8 @@ describe("scheduler properties", () => {
         const out = schedule({ now, hosts: hs, queue, running: [], policy: { ...ours, quotas: { "project:p0": quota } } });
         const used = new Set<string>();
         const perProject = new Map<string, number>();
+        placements += out.placements.length;
+        refusals += out.refusals.length;
         for (const p of out.placements) {
           const h = hs.find((x) => x.id === p.hostId)!;
           expect(h.schedulable).toBe(true);
@@ -224,9 +229,13 @@ describe("scheduler properties", () => {
       }),
       { numRuns: 300 },
     );
+    expect(placements).toBeGreaterThan(0);
+    expect(refusals).toBeGreaterThan(0);
   });
 
   it("backfill never delays a reserved job past its shadow time (runs end by their time-limits)", () => {
+    // Placements of jobs that were promised a shadow time: the runs must have had some to check.
+    let promisedPlacements = 0;
     fc.assert(
       fc.property(
         fc.array(fc.record({ gpus: fc.constantFrom(1, 2, 4, 8), at: fc.integer({ min: 0, max: 4 * H }), dur: fc.integer({ min: 60, max: 4 * 3600 }) }), { minLength: 5, maxLength: 40 }),
@@ -251,7 +260,10 @@ describe("scheduler properties", () => {
             for (const p of out.placements) {
               const j = queue.find((q) => q.id === p.jobId)!;
               const bound = promised.get(j.id);
-              if (bound !== undefined) expect(now).toBeLessThanOrEqual(bound);
+              if (bound !== undefined) {
+                promisedPlacements++;
+                expect(now).toBeLessThanOrEqual(bound);
+              }
               running.push({ ...run(j.id, p.hostId, p.gpus, { endsBy: now + j.timeLimitS! * 1000 }), end: now + j.timeLimitS! * 1000 });
             }
             const placed = new Set(out.placements.map((p) => p.jobId));
@@ -262,5 +274,6 @@ describe("scheduler properties", () => {
       ),
       { numRuns: 150 },
     );
+    expect(promisedPlacements).toBeGreaterThan(0);
   });
 });

@@ -13,7 +13,7 @@ async function tempRoot(): Promise<string> {
 
 storeContract("local", async () => {
   const root = await tempRoot();
-  return { store: createLocalStore(root), cleanup: () => fs.rm(root, { recursive: true, force: true }) };
+  return { store: createLocalStore(root), listsSha256: true, presigns: false, cleanup: () => fs.rm(root, { recursive: true, force: true }) };
 });
 
 describe("local store specifics", () => {

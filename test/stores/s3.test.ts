@@ -44,8 +44,10 @@ function makeStore(prefix: string) {
   };
 }
 
-storeContract("s3 (bucket root)", async () => ({ store: makeStore("").store, cleanup: async () => {} }));
-storeContract("s3 (with prefix)", async () => ({ store: makeStore("vh/data/").store, cleanup: async () => {} }));
+// ListObjectsV2 does not return user metadata, so list has no sha256; presigning is not built in (worker/stores/s3.ts).
+const s3Facts = { listsSha256: false, presigns: false };
+storeContract("s3 (bucket root)", async () => ({ store: makeStore("").store, ...s3Facts, cleanup: async () => {} }));
+storeContract("s3 (with prefix)", async () => ({ store: makeStore("vh/data/").store, ...s3Facts, cleanup: async () => {} }));
 
 describe("s3 store specifics", () => {
   it("uploads a body larger than one part as multipart and keeps its sha256 for head", async () => {

@@ -1,21 +1,20 @@
 /**
  * Golden files for every template variant (templates/github/). `UPDATE_GOLDEN=1 npx vitest run
- * test/templates/github` rewrites them; review the diff.
+ * test/templates/github` rewrites them; review the diff. A missing golden file fails under CI
+ * (test/templates/golden.ts).
  */
-import fs from "node:fs";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, it } from "vitest";
 import { renderApprovalCheckRun, renderCheckRun, renderDone, renderError, renderHelp, renderRefused, renderStatusReply, renderSticky } from "../../../app/reporting/render.js";
 import type { ExecView, SweepView } from "../../../app/reporting/view.js";
+import { expectGolden } from "../golden.js";
 
 const dir = path.join(import.meta.dirname, "golden");
 const now = new Date("2026-01-02T03:04:05Z");
 const t = (s: number) => new Date(now.getTime() - s * 1000);
 
 function golden(name: string, text: string) {
-  const file = path.join(dir, `${name}.md`);
-  if (process.env["UPDATE_GOLDEN"] === "1" || !fs.existsSync(file)) fs.writeFileSync(file, text);
-  expect(text).toBe(fs.readFileSync(file, "utf8"));
+  expectGolden(path.join(dir, `${name}.md`), text);
 }
 
 function exec(counter: number, status: ExecView["status"], lr: number, metrics: Record<string, unknown> = {}, ran = 0): ExecView {

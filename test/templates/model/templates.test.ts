@@ -1,4 +1,8 @@
-/** Golden tests: each variant of each model template against a file under golden/ (vitest -u rewrites them). */
+/**
+ * Golden tests: each variant of each model template against a file under golden/.
+ * `UPDATE_GOLDEN=1 npx vitest run test/templates/model` rewrites them; a missing one fails under CI
+ * (test/templates/golden.ts).
+ */
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { renderApprovalRequest, type ApprovalRequestData } from "../../../templates/model/approval-request.js";
@@ -6,8 +10,9 @@ import { renderAuditReport } from "../../../templates/model/audit-report.js";
 import { renderLineageMermaid } from "../../../templates/model/lineage-mermaid.js";
 import { renderLineageTree } from "../../../templates/model/lineage-tree.js";
 import { lineage, report } from "./data.js";
+import { expectGolden } from "../golden.js";
 
-const golden = (name: string) => path.join(import.meta.dirname, "golden", name);
+const golden = (name: string, text: string) => expectGolden(path.join(import.meta.dirname, "golden", name), text);
 
 const base: ApprovalRequestData = {
   version: "model://churn/v3",
@@ -25,54 +30,55 @@ const base: ApprovalRequestData = {
 };
 
 describe("approval request", () => {
-  it("pending, first version (nothing to compare with), separation of duties on", async () => {
+  it("pending, first version (nothing to compare with), separation of duties on", () => {
     const r = renderApprovalRequest({ ...base, separationOfDuties: true });
     expect(r.title).toBe("model://churn/v3 needs approval");
-    await expect(r.markdown).toMatchFileSnapshot(golden("approval-request-pending-first.md"));
+    golden("approval-request-pending-first.md", r.markdown);
   });
-  it("pending, compared with the current latest, with lineage link and graph", async () => {
+  it("pending, compared with the current latest, with lineage link and graph", () => {
     const r = renderApprovalRequest({
       ...base,
       latest: { version: "model://churn/v2", metrics: { loss: 0.25, accuracy: 0.75, auc: 0.8 } },
       lineageUrl: "https://vh.example.com/api/v1/models/churn/versions/3/lineage",
       mermaid: renderLineageMermaid(lineage),
     });
-    await expect(r.markdown).toMatchFileSnapshot(golden("approval-request-pending-vs-latest.md"));
+    golden("approval-request-pending-vs-latest.md", r.markdown);
   });
-  it("approved", async () => {
+  it("approved", () => {
     const r = renderApprovalRequest({ ...base, status: "approved", statusBy: "lead" });
     expect(r.title).toBe("model://churn/v3 approved");
-    await expect(r.markdown).toMatchFileSnapshot(golden("approval-request-approved.md"));
+    golden("approval-request-approved.md", r.markdown);
   });
-  it("rejected", async () => {
+  it("rejected", () => {
     const r = renderApprovalRequest({ ...base, status: "rejected", statusBy: "lead", statusReason: "AUC | below 0.7", execution: null, metrics: {} });
     expect(r.title).toBe("model://churn/v3 rejected");
-    await expect(r.markdown).toMatchFileSnapshot(golden("approval-request-rejected.md"));
+    golden("approval-request-rejected.md", r.markdown);
   });
 });
 
 describe("lineage", () => {
-  it("Mermaid graph", async () => {
-    await expect(renderLineageMermaid(lineage)).toMatchFileSnapshot(golden("lineage.mermaid.md"));
+  it("Mermaid graph", () => {
+    golden("lineage.mermaid.md", renderLineageMermaid(lineage));
   });
-  it("Mermaid graph of a version nobody used", async () => {
-    await expect(renderLineageMermaid({ ...lineage, downstream: { ...lineage.downstream, edges: [] } })).toMatchFileSnapshot(golden("lineage-unused.mermaid.md"));
+  it("Mermaid graph of a version nobody used", () => {
+    golden("lineage-unused.mermaid.md", renderLineageMermaid({ ...lineage, downstream: { ...lineage.downstream, edges: [] } }));
   });
-  it("tree", async () => {
-    await expect(renderLineageTree(lineage)).toMatchFileSnapshot(golden("lineage-tree.txt"));
+  it("tree", () => {
+    golden("lineage-tree.txt", renderLineageTree(lineage));
   });
-  it("tree of a version nobody used", async () => {
-    await expect(renderLineageTree({ ...lineage, downstream: { ...lineage.downstream, edges: [] } })).toMatchFileSnapshot(golden("lineage-tree-unused.txt"));
+  it("tree of a version nobody used", () => {
+    golden("lineage-tree-unused.txt", renderLineageTree({ ...lineage, downstream: { ...lineage.downstream, edges: [] } }));
   });
 });
 
 describe("audit report", () => {
-  it("markdown", async () => {
-    await expect(renderAuditReport(report)).toMatchFileSnapshot(golden("audit-report.md"));
+  it("markdown", () => {
+    golden("audit-report.md", renderAuditReport(report));
   });
-  it("markdown of a hand-made version whose approval no longer matches its files", async () => {
-    await expect(
+  it("markdown of a hand-made version whose approval no longer matches its files", () => {
+    golden(
+      "audit-report-manual.md",
       renderAuditReport({ ...report, execution: null, sourceKind: "manual", approvalValid: false, trainingData: [], downstream: { ...report.downstream, edges: [] }, history: [] }),
-    ).toMatchFileSnapshot(golden("audit-report-manual.md"));
+    );
   });
 });
