@@ -2,7 +2,6 @@ import { createHash } from "node:crypto";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { Readable } from "node:stream";
 import { list as tarList, extract } from "tar";
 import { afterEach, describe, expect, it } from "vitest";
 import { VhError } from "../../app/errors.js";
@@ -12,7 +11,6 @@ import {
   packageDirectory,
   progressBar,
   selectFiles,
-  uploadIfMissing,
   type CodePackage,
 } from "../../app/cli/packaging/index.js";
 
@@ -291,46 +289,6 @@ describe("archive", () => {
   it("refuses a path that is not a directory", async () => {
     const dir = await tree({ "f": "" });
     await expect(packageDirectory(path.join(dir, "f"))).rejects.toThrow(/not a directory/);
-  });
-});
-
-describe("uploadIfMissing", () => {
-  function memoryUploader() {
-    const stored = new Map<string, Buffer>();
-    return {
-      stored,
-      has: async (sha: string) => stored.has(sha),
-      put: async (sha: string, body: Buffer | Readable, size: number) => {
-        const chunks: Buffer[] = [];
-        if (Buffer.isBuffer(body)) chunks.push(body);
-        else for await (const c of body as AsyncIterable<Buffer>) chunks.push(c);
-        const buf = Buffer.concat(chunks);
-        expect(buf.length).toBe(size);
-        expect(createHash("sha256").update(buf).digest("hex")).toBe(sha);
-        stored.set(sha, buf);
-      },
-    };
-  }
-
-  it("uploads once; unchanged code uploads 0 bytes", async () => {
-    const dir = await tree({ "a.py": "print(1)\n", "b/c.py": "x" });
-    const uploader = memoryUploader();
-    const first = await uploadIfMissing(await packageDirectory(dir), uploader);
-    expect(first.uploadedBytes).toBeGreaterThan(0);
-    await fs.utimes(path.join(dir, "a.py"), new Date(), new Date("2031-01-01"));
-    const second = await uploadIfMissing(await packageDirectory(dir), uploader);
-    expect(second.uploadedBytes).toBe(0);
-    await fs.writeFile(path.join(dir, "a.py"), "print(2)\n");
-    expect((await uploadIfMissing(await packageDirectory(dir), uploader)).uploadedBytes).toBeGreaterThan(0);
-    expect(uploader.stored.size).toBe(2);
-  });
-
-  it("streams a package kept in a temp file", async () => {
-    const dir = await tree({ "a.py": "print(1)\n" });
-    const pkg = await packageDirectory(dir, { inMemoryMaxBytes: 10 });
-    const uploader = memoryUploader();
-    expect((await uploadIfMissing(pkg, uploader)).uploadedBytes).toBe(pkg.size);
-    await disposePackage(pkg);
   });
 });
 

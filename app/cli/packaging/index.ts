@@ -1,4 +1,7 @@
-/** Ad-hoc code packaging for the `vh` CLI: file selection, deterministic tarball, upload. */
+/**
+ * Ad-hoc code packaging for the `vh` CLI: file selection, deterministic tarball, progress bar.
+ * Uploading the package is app/cli/code.ts (`uploadIfMissing`, `fromPackage`).
+ */
 export {
   LIMITS,
   adhocCommitId,
@@ -9,4 +12,3 @@ export {
 } from "./package-directory.js";
 export { IGNORE_FILES, selectFiles, type IgnoreMode, type Selection } from "./select.js";
 export { PROGRESS_BAR_MIN_FILES, progressBar, type ProgressBar } from "./progress.js";
-export { uploadIfMissing, type CodeUploader } from "./upload.js";
