@@ -5,7 +5,7 @@
  * - vh_s: seconds for packageDirectory (walk, ignore rules, deterministic tar.gz, sha256);
  * - tar_s: seconds for `tar czf` of the same file list, for comparison;
  * - second_run_bytes: bytes uploaded when the unchanged tree is packaged and uploaded again
- *   through uploadIfMissing to a local store (must be 0).
+ *   through the CLI's uploadIfMissing (app/cli/code.ts) to a local store (must be 0).
  */
 import { execFile } from "node:child_process";
 import fs from "node:fs/promises";
@@ -13,7 +13,10 @@ import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { promisify } from "node:util";
-import { disposePackage, packageDirectory, uploadIfMissing, type CodeUploader } from "../app/cli/packaging/index.js";
+import { Readable } from "node:stream";
+import type { ReadableStream as WebReadableStream } from "node:stream/web";
+import { disposePackage, packageDirectory } from "../app/cli/packaging/index.js";
+import { fromPackage, uploadIfMissing, type CodeServer } from "../app/cli/code.js";
 import { createLocalStore } from "../worker/stores/local.js";
 import { size } from "./support.js";
 
@@ -58,18 +61,21 @@ export async function run(): Promise<Record<string, number>> {
     const tar_s = (performance.now() - t0) / 1000;
 
     const store = createLocalStore(path.join(work, "store"));
-    const uploader: CodeUploader = {
-      has: async (sha) => (await store.head(`code/${sha}.tgz`)) !== null,
-      put: async (sha, body) => {
-        await store.put(`code/${sha}.tgz`, body, { contentType: "application/gzip" });
+    // The server side of HEAD/PUT /code/:sha256, on a local store.
+    const server: CodeServer = {
+      hasCode: async (sha) => (await store.head(`code/${sha}.tgz`)) !== null,
+      putCode: async (sha, body) => {
+        const data = body instanceof Uint8Array ? Buffer.from(body) : Readable.fromWeb(body as WebReadableStream<Uint8Array>);
+        await store.put(`code/${sha}.tgz`, data, { contentType: "application/gzip" });
+        return { created: true };
       },
     };
-    const firstUpload = await uploadIfMissing(first, uploader);
-    if (firstUpload.uploadedBytes !== first.size) throw new Error("the first upload should send the whole package");
+    const firstUpload = await uploadIfMissing(server, fromPackage(first));
+    if (firstUpload.bytes !== first.size) throw new Error("the first upload should send the whole package");
     await disposePackage(first);
 
     const second = await packageDirectory(tree);
-    const { uploadedBytes: second_run_bytes } = await uploadIfMissing(second, uploader);
+    const { bytes: second_run_bytes } = await uploadIfMissing(server, fromPackage(second));
     await disposePackage(second);
 
     return { vh_s: round(vh_s), tar_s: round(tar_s), second_run_bytes };
