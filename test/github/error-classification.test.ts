@@ -79,7 +79,7 @@ describe("the store is down while a sweep starts", () => {
     });
     const tarball = await repoTarball(HEAD);
     gh.many()
-      .post(`${repoPath}/issues/comments/7001/reactions`, { content: "eyes" })
+      .post(/\/issues\/comments\/700[12]\/reactions$/, { content: "eyes" })
       .reply(201, { id: 1, content: "eyes" })
       .get(`${repoPath}/collaborators/Codertocat/permission`)
       .reply(200, { permission: "write", role_name: "write", user: { login: "Codertocat", id: 21031067 } })

@@ -2,7 +2,7 @@
  * The CLI's one code upload path (app/cli/code.ts: defaultPacker, fromPackage, uploadIfMissing)
  * against a real vh server through the real ApiClient: upload once, unchanged code not stored
  * again, streaming from a temp file, the HEAD/PUT race, and the server's refusal of wrong bytes.
- * Skipping the PUT when the server has the snapshot is it.fails: HEAD /code is broken (see there).
+ * Skipping the PUT when the server has the snapshot (HEAD /code answered by the GET route).
  */
 import { createHash } from "node:crypto";
 import fs from "node:fs/promises";
@@ -81,17 +81,14 @@ describe("uploading code snapshots (app/cli/code.ts)", () => {
     await Promise.all([first, again, changed].map((p) => p.dispose?.()));
   });
 
-  // Product bug (app/http/routes/code.ts, not owned here): Hono answers a HEAD request with the GET
-  // routes (hono-base dispatches HEAD as GET), so the `app.on("HEAD", "/:sha")` handler never runs
-  // and HEAD /api/v1/code/:sha256 is 404 even for a stored snapshot. Every `vh exec run --adhoc`
-  // therefore PUTs the whole snapshot again (the server then answers created: false). Marked
-  // it.fails until the route is fixed; then it passes, it.fails reports that, and it becomes it.
-  it.fails("sends no PUT for code the server already has (HEAD /code/:sha256 answers 200)", async () => {
+  // Hono answers a HEAD request with the GET routes, so a separate HEAD route never ran and HEAD
+  // was 404 for every snapshot: each ad-hoc run re-sent its whole code. The GET route answers it now.
+  it("sends no PUT for code the server already has (HEAD /code/:sha256 answers 200)", async () => {
     const dir = await tree({ "known.py": "print('known')\n" });
     const pkg = await defaultPacker(dir, quiet);
     await uploadIfMissing(client, pkg);
-    sent.length = 0;
     expect(await client.hasCode(pkg.sha256)).toBe(true);
+    sent.length = 0;
     expect(await uploadIfMissing(client, pkg)).toEqual({ uploaded: false, bytes: 0 });
     expect(calls()).toEqual([`HEAD /api/v1/code/${pkg.sha256}`]);
   });

@@ -1,4 +1,8 @@
-/** Content-addressed code snapshots: HEAD to ask, PUT to upload; the body's sha256 must match the URL. */
+/**
+ * Content-addressed code snapshots: HEAD (or GET) to ask, PUT to upload; the body's sha256 must
+ * match the URL. HEAD is served by the GET route: Hono answers HEAD requests with the GET handler
+ * and drops the body (a separate HEAD route is never reached).
+ */
 import { Hono } from "hono";
 import { Readable, Transform } from "node:stream";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
@@ -15,10 +19,11 @@ export function codeRoutes(deps: { sql: Sql; store: Store; maxBytes: number }) {
     if (!SHA.test(sha)) throw new VhError("bad_request", `"${sha}" is not a sha256 (64 lowercase hex digits).`);
     return sha;
   }
-  app.on("HEAD", "/:sha", async (c) => {
+  app.get("/:sha", async (c) => {
     const sha = checkSha(c.req.param("sha"));
-    const [row] = await deps.sql`select 1 from code_snapshots where sha256 = ${sha}`;
-    return c.body(null, row ? 200 : 404);
+    const [row] = await deps.sql<{ size: string }[]>`select size from code_snapshots where sha256 = ${sha}`;
+    if (!row) return c.json({ error: { code: "not_found", message: `No code snapshot ${sha}.` } }, 404);
+    return c.json({ sha256: sha, size: Number(row.size) }, 200);
   });
   app.put("/:sha", async (c) => {
     const sha = checkSha(c.req.param("sha"));
