@@ -24,6 +24,8 @@ const port = z.coerce.number().int().min(0).max(65535);
 const envSchema = z.object({
   DATABASE_URL: z.string().url().optional(),
   VH_DATA_DIR: z.string().default(".vh"),
+  VH_STATE_DIR: z.string().optional(),
+  VH_UNSAFE_SAME_USER: bool.default(false),
   PORT: port.default(3000),
   HOST: z.string().default("127.0.0.1"),
   VH_PUBLIC_URL: z.string().url().optional(),
@@ -67,6 +69,8 @@ export interface GitHubAppConfig {
   appId: number;
   /** PEM text of the App's private key. */
   privateKey: string;
+  /** The key's file, when it came from PRIVATE_KEY_PATH. */
+  privateKeyPath?: string;
   webhookSecret: string;
   /** REST API root: https://api.github.com, or `GHE_PROTOCOL://GHE_HOST/api/v3` on GitHub Enterprise Server. */
   baseUrl: string;
@@ -79,6 +83,13 @@ export interface Config {
   databaseUrl?: string;
   /** Absolute path of the data directory (embedded Postgres, local store, work dirs, admin token). */
   dataDir: string;
+  /**
+   * As root: where vh keeps what other OS users must reach (the embedded Postgres's binaries and
+   * cluster, jobs' work dirs); unset means /var/lib/vh (or <tmpdir>/vh-root). See app/host-dirs.ts.
+   */
+  stateDir?: string;
+  /** Run plain-process jobs as vh's own OS user when vh is not root (they can then read all vh can). */
+  unsafeSameUser: boolean;
   http: { port: number; host: string; publicUrl?: string };
   embeddedPostgresPort: number;
   worker: { concurrency: number; supervisorCapacity: number; lostAfterSeconds: number; lostRetries: number };
@@ -136,6 +147,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   return {
     ...(e.DATABASE_URL ? { databaseUrl: e.DATABASE_URL } : {}),
     dataDir,
+    ...(e.VH_STATE_DIR ? { stateDir: path.resolve(cwd, e.VH_STATE_DIR) } : {}),
+    unsafeSameUser: e.VH_UNSAFE_SAME_USER,
     http: { port: e.PORT, host: e.HOST, ...(e.VH_PUBLIC_URL ? { publicUrl: e.VH_PUBLIC_URL } : {}) },
     embeddedPostgresPort: e.VH_EMBEDDED_PG_PORT,
     worker: {
@@ -195,6 +208,7 @@ function githubConfig(e: z.infer<typeof envSchema>, cwd: string): GitHubAppConfi
   return {
     appId: e.APP_ID!,
     privateKey,
+    ...(e.PRIVATE_KEY_PATH && !e.PRIVATE_KEY ? { privateKeyPath: path.resolve(cwd, e.PRIVATE_KEY_PATH) } : {}),
     webhookSecret: e.WEBHOOK_SECRET!,
     baseUrl: e.GHE_HOST ? `${e.GHE_PROTOCOL}://${e.GHE_HOST}/api/v3` : "https://api.github.com",
     reportIntervalMs: Math.round(e.VH_GITHUB_REPORT_INTERVAL_S * 1000),

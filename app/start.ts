@@ -31,12 +31,19 @@ export async function startVh(
   log: Logger,
   opts: { worker?: boolean; http?: boolean; github?: { Octokit?: typeof ProbotOctokit } } = {},
 ): Promise<RunningVh> {
-  fs.mkdirSync(config.dataDir, { recursive: true });
+  // Private: tokens, the database password and the local store live here; jobs never enter it.
+  fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  fs.chmodSync(config.dataDir, 0o700);
+  warnAboutExposure(config, log);
   let embedded: EmbeddedDatabase | null = null;
   let connectionString = config.databaseUrl;
   if (!connectionString) {
     log.info("starting the embedded Postgres", { dir: path.join(config.dataDir, "postgres") });
-    embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPostgresPort });
+    embedded = await startEmbeddedPostgres({
+      dataDir: config.dataDir,
+      port: config.embeddedPostgresPort,
+      ...(config.stateDir ? { stateDir: config.stateDir } : {}),
+    });
     connectionString = embedded.connectionString;
   }
   const database = openDatabase(connectionString);
@@ -85,6 +92,25 @@ export async function startVh(
   } catch (err) {
     await stop();
     throw err;
+  }
+}
+
+/** Says loudly what a job could reach: vh's own user without isolation, a world-readable App key. */
+function warnAboutExposure(config: Config, log: Logger): void {
+  if (process.getuid?.() !== 0 && config.unsafeSameUser) {
+    log.warn(
+      "VH_UNSAFE_SAME_USER=true: plain-process jobs run as vh's own OS user and can read everything vh can " +
+        "(tokens, the database password, the GitHub App key, other executions). Run vh as root or use Docker to isolate them.",
+    );
+  }
+  const keyPath = config.github?.privateKeyPath;
+  if (keyPath) {
+    try {
+      const mode = fs.statSync(keyPath).mode & 0o777;
+      if (mode & 0o044) log.warn(`The GitHub App key ${keyPath} is readable by other users (mode ${mode.toString(8)}): chmod 600 it.`);
+    } catch {
+      // read at config time already
+    }
   }
 }
 

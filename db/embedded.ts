@@ -19,12 +19,13 @@
  * and gets a minimal environment (never the control plane's secrets).
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import postgres from "postgres";
 import { VhError } from "../app/errors.js";
+import { rootStateDir, stateName } from "../app/host-dirs.js";
 
 export interface EmbeddedDatabase {
   connectionString: string;
@@ -190,21 +191,6 @@ function canUse(dir: string, user: OsUser): boolean {
   return r.status === 0;
 }
 
-/** `/var/lib/vh` when root can write there (it persists across reboots), else `<tmpdir>/vh-root`. */
-function rootStateDir(): string {
-  for (const dir of ["/var/lib/vh", path.join(os.tmpdir(), "vh-root")]) {
-    try {
-      fs.mkdirSync(dir, { recursive: true, mode: 0o711 });
-      fs.chmodSync(dir, 0o711);
-      fs.accessSync(dir, fs.constants.W_OK);
-      return dir;
-    } catch {
-      // try the next one
-    }
-  }
-  throw new VhError("invalid_config", "Neither /var/lib/vh nor the temp directory is writable for the embedded Postgres: set DATABASE_URL.");
-}
-
 /** Copies the binaries once into the state dir, where the `postgres` user can run them. */
 function copyBinaries(from: Binaries, stateDir: string, log: (l: string) => void): Binaries {
   const dest = path.join(stateDir, `pg-${from.version}-${os.platform()}-${os.arch()}`);
@@ -268,8 +254,7 @@ function rootClusterDir(dataDir: string, user: OsUser, stateDir: () => string): 
   } else if (st) {
     throw new VhError("invalid_config", `${link} is in the way of the embedded Postgres (not a folder): move it away.`);
   }
-  const hash = createHash("sha256").update(fs.realpathSync(dataDir)).digest("hex").slice(0, 16);
-  const target = path.join(stateDir(), `postgres-${hash}`);
+  const target = path.join(stateDir(), stateName(dataDir, "postgres"));
   prepareClusterDir(target, user);
   fs.symlinkSync(target, link);
   return target;

@@ -37,9 +37,17 @@ export async function startStack(opts: {
   github?: { Octokit?: typeof ProbotOctokit };
 }): Promise<Stack> {
   const dataDir = opts.dataDir ?? tempDir("vh-stack-");
+  // As root, jobs' work dirs live in the state dir (app/host-dirs.ts): one beside the data dir,
+  // so a test leaves nothing in /var/lib/vh (and a restart finds the same one).
+  const stateDir = `${dataDir}.state`;
+  fs.mkdirSync(stateDir, { recursive: true, mode: 0o711 });
+  fs.chmodSync(stateDir, 0o711);
   const config = loadConfig({
     DATABASE_URL: opts.databaseUrl,
     VH_DATA_DIR: dataDir,
+    VH_STATE_DIR: stateDir,
+    // As a normal user vh refuses plain-process jobs (they would run as vh's own user): tests accept it.
+    VH_UNSAFE_SAME_USER: process.getuid?.() === 0 ? "false" : "true",
     PORT: "0",
     VH_DOCKER: "never",
     XDG_CONFIG_HOME: path.join(dataDir, "xdg"),
@@ -63,7 +71,10 @@ export async function startStack(opts: {
     },
     async stop() {
       await vh.stop();
-      if (!opts.dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+      if (!opts.dataDir) {
+        fs.rmSync(dataDir, { recursive: true, force: true });
+        fs.rmSync(stateDir, { recursive: true, force: true });
+      }
     },
   };
 }

@@ -21,8 +21,11 @@ import { createTempStore } from "./temp-store.js";
 
 const execFileP = promisify(execFile);
 
+/** A temp root the jobs' own users can enter (as root they run as users of their own), as /var/lib/vh is. */
 async function tempRoot(prefix = "vh-local-"): Promise<string> {
-  return fs.mkdtemp(path.join(os.tmpdir(), prefix));
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
+  await fs.chmod(dir, 0o711);
+  return dir;
 }
 
 runnerContract("local", async () => {

@@ -11,7 +11,8 @@ import { RunnerError } from "../../app/errors.js";
 import type { Sql } from "../../db/client.js";
 import type { Store } from "../stores/types.js";
 import type { HostInfo, Runner } from "./types.js";
-import { createLocalRunner } from "./local/runner.js";
+import { createLocalRunner, defaultIsolation, type JobIsolation } from "./local/runner.js";
+import { linkedStateDir, rootStateDir } from "../../app/host-dirs.js";
 import { createSshRunner } from "./ssh/runner.js";
 import { parseSshUrl } from "./ssh/client.js";
 
@@ -46,14 +47,35 @@ export interface RunnerRegistry {
   close(): void;
 }
 
+/**
+ * Who plain-process jobs on this machine run as (docs/threat-model.md): as root, users of their own;
+ * otherwise they are refused, unless VH_UNSAFE_SAME_USER=true accepts running them as vh's own user.
+ */
+export function localIsolation(config: Pick<Config, "unsafeSameUser">): JobIsolation {
+  if (process.getuid?.() === 0) return defaultIsolation();
+  if (config.unsafeSameUser) return { kind: "same-user" };
+  const user = os.userInfo().username;
+  return {
+    kind: "refuse",
+    reason:
+      `vh runs as the OS user "${user}", not root, so it cannot run this job as a user of its own: as "${user}" the job could read ` +
+      `everything vh can (its tokens, database password, the GitHub App key, other executions). Run vh as root (each job then ` +
+      `runs as its own unprivileged user), run the step in Docker, or set VH_UNSAFE_SAME_USER=true to accept running jobs as "${user}".`,
+  };
+}
+
 export function createRunnerRegistry(config: Config, store: Store, extra: Runner[] = [], sql?: Sql): RunnerRegistry {
   const localHostName = os.hostname();
+  // As root, VH_DATA_DIR is private (700) and jobs run as other users: their work dirs live in the
+  // state dir, linked from <dataDir>/runs (app/host-dirs.ts).
+  const isRoot = process.getuid?.() === 0;
   const local = createLocalRunner({
-    workRoot: path.join(config.dataDir, "runs"),
+    workRoot: isRoot ? linkedStateDir(config.dataDir, "runs", 0o711, config.stateDir ?? rootStateDir()) : path.join(config.dataDir, "runs"),
     cacheRoot: path.join(config.dataDir, "cache"),
     store,
     docker: config.docker,
     hostName: localHostName,
+    isolation: localIsolation(config),
   });
   const byKind = new Map<string, Runner>([[local.kind, local], ...extra.map((r) => [r.kind, r] as const)]);
   const infos = new Map<string, Promise<HostInfo>>();

@@ -12,12 +12,20 @@
  *   second one; any other half-made work dir is cleared and prepared again.
  * - poll/terminate need only the handle (work dir, pgid, wrapper pid), so they work after a
  *   restart of the control plane.
+ * - Isolation (plain-process mode): as root, every job runs as an OS user of its own — a uid and gid
+ *   picked at random from a range no account uses, free of running processes and work dirs — with
+ *   privileges dropped by `setpriv` after the wrapper (root) has written the pid file and opened the
+ *   logs. The job can enter only its own work dir (`<id>/` is root:<gid> 710), owns `repository/`,
+ *   `outputs/` and `home/` (its HOME), reads `inputs/` and `config/`, and cannot write `.vh/` (the
+ *   wrapper's files: exit code, pid, logs) nor see VH_DATA_DIR, the server's environment or another
+ *   execution. Without root this cannot be done: the registry refuses plain-process jobs unless
+ *   VH_UNSAFE_SAME_USER=true (see docs/threat-model.md).
  * - A wrapper that died without writing the exit code (SIGKILL, OOM killer) is detected by poll:
  *   wrapper gone and no live process left in the job's group → exit code 137, recorded in
  *   `.vh/exit_code` with an explanation in `.vh/exit_note`. The exit-code file is read again after
  *   the liveness checks, which closes the race with a wrapper that just wrote it and exited.
  */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import fsp from "node:fs/promises";
@@ -45,6 +53,22 @@ import { buildDockerEnvFile, buildWrapperScript, parseIntFile, workPaths, type W
 import { createInputCache, hashingStream, assertRelativePath } from "./inputs.js";
 import { describeThisHost, groupAlive, pidRuns, probeDocker, readBootId, run, signalGroup } from "./host.js";
 
+/**
+ * Which OS user a plain-process job runs as. `users`: one of its own (needs root); `same-user`:
+ * vh's own (the job can read everything vh can: only with VH_UNSAFE_SAME_USER=true, or in tests);
+ * `refuse`: plain-process jobs fail with `reason`.
+ */
+export type JobIsolation = { kind: "users"; uidBase: number; uidCount: number } | { kind: "same-user" } | { kind: "refuse"; reason: string };
+
+/** The uids vh gives jobs: far above any account's (and below 2^31, for tools that use a signed int). */
+export const JOB_UID_BASE = 1_900_000_000;
+export const JOB_UID_COUNT = 100_000_000;
+
+/** Jobs' own users when root, else vh's own user (the registry decides what production allows). */
+export function defaultIsolation(): JobIsolation {
+  return process.getuid?.() === 0 ? { kind: "users", uidBase: JOB_UID_BASE, uidCount: JOB_UID_COUNT } : { kind: "same-user" };
+}
+
 export interface LocalRunnerOptions {
   workRoot: string;
   cacheRoot: string;
@@ -53,6 +77,8 @@ export interface LocalRunnerOptions {
   docker: "auto" | "always" | "never";
   hostName?: string;
   fetch?: typeof fetch;
+  /** Default: `defaultIsolation()`. */
+  isolation?: JobIsolation;
 }
 
 /** The handle of a local execution (stored as JSON in executions.runner_handle). */
@@ -156,9 +182,60 @@ async function confinedOutputPath(p: WorkPaths, rel: string): Promise<string> {
   return path.join(dir, path.basename(full));
 }
 
+/** The uids of running processes (from /proc), so a job never gets the uid of a leftover process. */
+async function processUids(): Promise<Set<number>> {
+  const uids = new Set<number>();
+  const entries = await fsp.readdir("/proc").catch(() => [] as string[]);
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    const st = await fsp.stat(`/proc/${e}`).catch(() => null);
+    if (st) uids.add(st.uid);
+  }
+  return uids;
+}
+
+/** chown -R to the job's user, clearing setuid/setgid/sticky bits from the archive; links are not followed. */
+async function giveTree(dir: string, uid: number): Promise<void> {
+  const st = await fsp.lstat(dir);
+  await fsp.lchown(dir, uid, uid);
+  if (st.isSymbolicLink()) return;
+  await fsp.chmod(dir, st.mode & 0o777);
+  if (!st.isDirectory()) return;
+  for (const e of await fsp.readdir(dir)) await giveTree(path.join(dir, e), uid);
+}
+
+function findSetpriv(): string | null {
+  for (const d of ["/usr/bin", "/bin", "/usr/sbin", "/sbin"]) {
+    const p = path.join(d, "setpriv");
+    if (fs.existsSync(p)) return p;
+  }
+  return null;
+}
+
 export function createLocalRunner(opts: LocalRunnerOptions): Runner {
   const host = opts.hostName ?? os.hostname();
   const workRoot = path.resolve(opts.workRoot);
+  const isolation = opts.isolation ?? defaultIsolation();
+  const reservedUids = new Set<number>();
+  let workRootReachable = false;
+  const setpriv = isolation.kind === "users" ? findSetpriv() : null;
+
+  /** A uid (= gid) for one job: random in the range, unused by processes, work dirs and other launches. */
+  async function allocateUid(iso: Extract<JobIsolation, { kind: "users" }>): Promise<number> {
+    const used = await processUids();
+    for (const e of await fsp.readdir(workRoot).catch(() => [] as string[])) {
+      const st = await fsp.stat(path.join(workRoot, e)).catch(() => null);
+      if (st) used.add(st.gid).add(st.uid);
+    }
+    for (let i = 0; i < 1000; i++) {
+      const uid = iso.uidBase + crypto.randomInt(iso.uidCount);
+      if (!used.has(uid) && !reservedUids.has(uid)) {
+        reservedUids.add(uid);
+        return uid;
+      }
+    }
+    throw new RunnerError("No free uid for the job's OS user in the configured range.");
+  }
   const inputCache = createInputCache({ cacheRoot: opts.cacheRoot, store: opts.store, fetch: opts.fetch ?? globalThis.fetch });
   const inflight = new Map<string, Promise<LaunchResult>>();
   let dockerProbe: Promise<boolean> | null = null;
@@ -208,11 +285,33 @@ export function createLocalRunner(opts: LocalRunnerOptions): Runner {
 
   /** Steps 1–5 of launch: everything up to spawning. */
   async function prepare(spec: LaunchSpec, p: WorkPaths): Promise<{ prepared: Prepared; wrapperEnv: NodeJS.ProcessEnv }> {
+    await fsp.mkdir(workRoot, { recursive: true, mode: 0o711 });
+    await fsp.mkdir(p.root, { mode: 0o700 });
     for (const dir of [p.repository, p.inputs, p.outputs, p.config]) await fsp.mkdir(dir, { recursive: true, mode: 0o755 });
     await fsp.mkdir(p.vh, { recursive: true, mode: 0o700 });
     if (spec.code) await extractCode(spec.code, p.repository);
     const inputs = await inputCache.fetchInputs(spec.inputs, p.inputs);
     const mode = await chooseMode(spec);
+    if (mode === "process" && isolation.kind === "refuse") throw new RunnerError(isolation.reason);
+    // The job's own OS user (plain processes as root): see the design notes at the top.
+    let jobUid: number | null = null;
+    const home = path.join(p.root, "home");
+    if (mode === "process" && isolation.kind === "users") {
+      if (!setpriv) throw new RunnerError("vh runs jobs as users of their own with setpriv (util-linux), which is not installed on this host.");
+      jobUid = await allocateUid(isolation);
+      if (!workRootReachable) {
+        // The job's user must be able to enter the work root (every folder above it enterable).
+        const r = spawnSync("test", ["-x", workRoot], { uid: jobUid, gid: jobUid, stdio: "ignore" });
+        if (r.status !== 0) {
+          reservedUids.delete(jobUid);
+          throw new RunnerError(
+            `Jobs run as users of their own, who cannot enter the work root ${workRoot} (a folder above it is private, e.g. mode 700). ` +
+              `Put the work root where every user can enter (vh's own default is under /var/lib/vh).`,
+          );
+        }
+        workRootReachable = true;
+      }
+    }
 
     for (const [name, content] of Object.entries(spec.configFiles)) {
       if (name.includes("/") || name === "." || name === ".." || name === "") throw new RunnerError(`Invalid config file name "${name}".`);
@@ -232,8 +331,23 @@ export function createLocalRunner(opts: LocalRunnerOptions): Runner {
       workDir: p.root,
       env: spec.env,
       gpus: spec.gpus,
-      hostDefaults: { PATH: process.env.PATH, HOME: process.env.HOME, LANG: process.env.LANG },
+      hostDefaults: { PATH: process.env.PATH, HOME: jobUid === null ? process.env.HOME : home, LANG: process.env.LANG },
     });
+    if (jobUid !== null) {
+      try {
+        await fsp.mkdir(home, { mode: 0o700 });
+        for (const d of [p.repository, p.outputs, home]) await giveTree(d, jobUid);
+        await fsp.chmod(p.outputs, 0o700);
+        // The job may read its script but not list or write the wrapper's folder.
+        await fsp.chmod(p.vh, 0o711);
+        await fsp.chown(p.root, 0, jobUid);
+        await fsp.chmod(p.root, 0o710);
+      } finally {
+        reservedUids.delete(jobUid); // the work dir's gid marks it as taken from here on
+      }
+      env.USER ??= "vh-job";
+      env.LOGNAME ??= "vh-job";
+    }
     let command: string[];
     let wrapperEnv: NodeJS.ProcessEnv;
     if (mode === "docker") {
@@ -252,7 +366,9 @@ export function createLocalRunner(opts: LocalRunnerOptions): Runner {
       // nothing of the job's: the wrapper runs on the host, outside the container.
       wrapperEnv = { ...process.env };
     } else {
-      command = ["/bin/sh", p.script];
+      command = jobUid === null
+        ? ["/bin/sh", p.script]
+        : [setpriv!, `--reuid=${jobUid}`, `--regid=${jobUid}`, "--clear-groups", "--no-new-privs", "--", "/bin/sh", p.script];
       wrapperEnv = env;
     }
     await fsp.writeFile(p.wrapper, buildWrapperScript({ workDir: p.root, command }), { mode: 0o700 });
