@@ -31,6 +31,7 @@ const envSchema = z.object({
   VH_PUBLIC_URL: z.string().url().optional(),
   VH_EMBEDDED_PG_PORT: port.default(54329),
   VH_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),
+  VH_FORGE_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),
   VH_SUPERVISOR_CAPACITY: z.coerce.number().int().min(1).max(10_000).default(64),
   VH_LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
   VH_COMMAND_JOINER: z.enum(["newline", "and"]).default("newline"),
@@ -59,6 +60,8 @@ const envSchema = z.object({
   GHE_PROTOCOL: z.enum(["https", "http"]).default("https"),
   VH_SWEEP_CAP: z.coerce.number().int().min(1).max(100_000).default(100),
   VH_GITHUB_REPORT_INTERVAL_S: z.coerce.number().min(0.05).max(600).default(3),
+  VH_GITHUB_TIMEOUT_S: z.coerce.number().min(0.1).max(600).default(10),
+  VH_WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(1024).default(8),
 });
 
 export type StoreConfig =
@@ -76,6 +79,10 @@ export interface GitHubAppConfig {
   baseUrl: string;
   /** Check runs and the sticky comment of one pull request are rewritten at most once per interval. */
   reportIntervalMs: number;
+  /** One request to GitHub (the answer's headers, then each pause in its body) gives up after this. */
+  requestTimeoutMs: number;
+  /** Webhook bodies read at once; beyond, 503 with Retry-After (app/webhooks/route.ts). */
+  webhookConcurrency: number;
 }
 
 export interface Config {
@@ -92,7 +99,12 @@ export interface Config {
   unsafeSameUser: boolean;
   http: { port: number; host: string; publicUrl?: string };
   embeddedPostgresPort: number;
-  worker: { concurrency: number; supervisorCapacity: number; lostAfterSeconds: number; lostRetries: number };
+  /**
+   * `concurrency`: the core queue jobs (schedule, start_execution) a worker runs at once;
+   * `forgeConcurrency`: the Git host jobs (github_event, github_report), in a pool of their own so a
+   * slow or unreachable GitHub never holds the slots that schedule and start executions.
+   */
+  worker: { concurrency: number; forgeConcurrency: number; supervisorCapacity: number; lostAfterSeconds: number; lostRetries: number };
   /** GPU hosts and the scheduler (docs/scheduler.md). */
   hosts: {
     /** A waiting execution older than this goes first (and gets a reservation). */
@@ -153,6 +165,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     embeddedPostgresPort: e.VH_EMBEDDED_PG_PORT,
     worker: {
       concurrency: e.VH_WORKER_CONCURRENCY,
+      forgeConcurrency: e.VH_FORGE_CONCURRENCY,
       supervisorCapacity: e.VH_SUPERVISOR_CAPACITY,
       lostAfterSeconds: e.VH_LOST_AFTER_S,
       lostRetries: e.VH_LOST_RETRIES,
@@ -212,5 +225,7 @@ function githubConfig(e: z.infer<typeof envSchema>, cwd: string): GitHubAppConfi
     webhookSecret: e.WEBHOOK_SECRET!,
     baseUrl: e.GHE_HOST ? `${e.GHE_PROTOCOL}://${e.GHE_HOST}/api/v3` : "https://api.github.com",
     reportIntervalMs: Math.round(e.VH_GITHUB_REPORT_INTERVAL_S * 1000),
+    requestTimeoutMs: Math.round(e.VH_GITHUB_TIMEOUT_S * 1000),
+    webhookConcurrency: e.VH_WEBHOOK_CONCURRENCY,
   };
 }

@@ -1,7 +1,7 @@
 /**
- * One worker: graphile-worker (the queue) plus the supervisor (running executions). `npm start`
- * runs one in the server process; `npm run worker` runs one alone, so workers scale out as N
- * processes against one Postgres.
+ * One worker: graphile-worker (the queue, in two pools: core tasks and Git host tasks) plus the
+ * supervisor (running executions). `npm start` runs one in the server process; `npm run worker`
+ * runs one alone, so workers scale out as N processes against one Postgres.
  */
 import os from "node:os";
 import { randomBytes } from "node:crypto";
@@ -30,13 +30,25 @@ export interface Worker {
   stop(): Promise<void>;
 }
 
-export function buildTaskList(deps: WorkerDeps, forges: ForgeProvider = createForgeProvider({ config: deps.config, log: deps.log })): TaskList {
+/** The core tasks: scheduling and starting executions. None of them waits on a Git host. */
+export function buildCoreTaskList(deps: WorkerDeps): TaskList {
   return {
     [START_EXECUTION]: startExecutionTask(deps),
     [SCHEDULE_TASK]: scheduleTask({ sql: deps.sql, settings: { escalationSeconds: deps.config.hosts.escalationSeconds } }),
+  };
+}
+
+/** The tasks that talk to the Git host (GitHub): run by a pool of their own (VH_FORGE_CONCURRENCY). */
+export function buildForgeTaskList(deps: WorkerDeps, forges: ForgeProvider = createForgeProvider({ config: deps.config, log: deps.log })): TaskList {
+  return {
     [GITHUB_EVENT]: githubEventTask(deps, forges),
     [GITHUB_REPORT]: githubReportTask(deps, forges),
   };
+}
+
+/** Every task a worker runs (both pools together). */
+export function buildTaskList(deps: WorkerDeps, forges: ForgeProvider = createForgeProvider({ config: deps.config, log: deps.log })): TaskList {
+  return { ...buildCoreTaskList(deps), ...buildForgeTaskList(deps, forges) };
 }
 
 export async function startWorker(opts: {
@@ -68,19 +80,30 @@ export async function startWorker(opts: {
     ...(opts.config.hosts.file ? { hostsFile: opts.config.hosts.file } : {}),
   });
   await hosts.start();
+  // Two graphile-worker runners on one Postgres pool. graphile's get_job takes only jobs whose task
+  // its runner knows (`task_id = any(...)`), so the core runner's VH_WORKER_CONCURRENCY slots only
+  // ever run schedule and start_execution, and the Git host's jobs (github_event, github_report)
+  // wait for the forge runner's VH_FORGE_CONCURRENCY slots: a slow or unreachable GitHub holds
+  // those (each request bounded by VH_GITHUB_TIMEOUT_S, the job then retried by the queue with
+  // backoff), never the slots that schedule and start executions.
   // Our own pool, so an idle client killed by a Postgres shutdown is logged, not a crash, and so
-  // the pool is closed before the database goes away.
-  const pgPool = new pg.Pool({ connectionString: opts.database.connectionString, max: opts.config.worker.concurrency + 2 });
+  // the pool is closed before the database goes away. Each runner holds one more client to LISTEN.
+  const { concurrency, forgeConcurrency } = opts.config.worker;
+  const pgPool = new pg.Pool({ connectionString: opts.database.connectionString, max: concurrency + forgeConcurrency + 4 });
   pgPool.on("error", (err) => opts.log.debug("queue pool client error", { err }));
   pgPool.on("connect", (client) => client.on("error", (err) => opts.log.debug("queue client error", { err })));
-  const graphile: GraphileRunner = await run({
-    pgPool,
-    concurrency: opts.config.worker.concurrency,
-    noHandleSignals: true,
-    pollInterval: 1000,
-    logger: silentGraphileLogger(),
-    taskList: buildTaskList(deps, opts.forges),
-  });
+  const runnerOptions = { pgPool, noHandleSignals: true, pollInterval: 1000, logger: silentGraphileLogger() };
+  const runners: GraphileRunner[] = [];
+  try {
+    // one after the other: the first one migrates graphile-worker's schema
+    runners.push(await run({ ...runnerOptions, concurrency, taskList: buildCoreTaskList(deps) }));
+    runners.push(await run({ ...runnerOptions, concurrency: forgeConcurrency, taskList: buildForgeTaskList(deps, opts.forges) }));
+  } catch (err) {
+    await Promise.allSettled(runners.map((r) => r.stop()));
+    await hosts.stop();
+    await pgPool.end();
+    throw err;
+  }
   const supervisor = createSupervisor(deps, opts.supervisor);
   supervisor.start();
   let stopped: Promise<void> | null = null;
@@ -91,7 +114,7 @@ export async function startWorker(opts: {
     stop() {
       stopped ??= (async () => {
         await hosts.stop();
-        await graphile.stop();
+        await Promise.all(runners.map((r) => r.stop()));
         await supervisor.stop();
         await pgPool.end();
         deps.runners.close();

@@ -1,7 +1,13 @@
 /**
  * The GitHub forge: a GitHub App, through Probot's Octokit (JWT → installation token, cached by
- * Probot; retry and secondary-rate-limit throttling from Probot's plugins). GitHub Enterprise
- * Server works through `GHE_HOST`/`GHE_PROTOCOL` (config.baseUrl).
+ * Probot; secondary-rate-limit throttling from Probot's plugin). GitHub Enterprise Server works
+ * through `GHE_HOST`/`GHE_PROTOCOL` (config.baseUrl).
+ *
+ * Every request is bounded (`VH_GITHUB_TIMEOUT_S`, default 10 s): no answer within it, or a pause
+ * that long in the middle of one, and the request fails. Octokit's own retries are off and a rate
+ * limit is waited out only when it clears soon: a failed request fails the job, and the queue
+ * retries the job with backoff, in the forge pool (worker/start.ts), so a slow or unreachable
+ * GitHub holds a forge slot for seconds, never the slots that schedule and start executions.
  */
 import { createHash } from "node:crypto";
 import { Probot, ProbotOctokit } from "probot";
@@ -45,9 +51,83 @@ function statusOf(err: unknown): number | undefined {
   return typeof s === "number" ? s : undefined;
 }
 
+/** A request to GitHub that got no answer, or stalled mid-answer, for VH_GITHUB_TIMEOUT_S. */
+export class GitHubTimeoutError extends Error {
+  constructor(readonly ms: number, phase: "answer" | "pause") {
+    super(
+      phase === "answer"
+        ? `GitHub did not answer within ${ms / 1000} s (VH_GITHUB_TIMEOUT_S)`
+        : `GitHub's answer stalled for ${ms / 1000} s (VH_GITHUB_TIMEOUT_S)`,
+    );
+    this.name = "GitHubTimeoutError";
+  }
+}
+
+const NULL_BODY = new Set([101, 103, 204, 205, 304]);
+
+/**
+ * `fetch` with a deadline: the answer's headers within `ms`, then no pause longer than `ms` in its
+ * body (a 1 GB tarball may take longer than `ms` in all, but never stalls that long). The caller's
+ * own signal still aborts it. `base` is looked up on each call (tests replace the global fetch).
+ */
+export function fetchWithTimeout(ms: number, base: () => typeof fetch = () => globalThis.fetch, onStall?: (url: string) => void): typeof fetch {
+  return async (input, init = {}) => {
+    const controller = new AbortController();
+    const outer = init.signal;
+    if (outer?.aborted) controller.abort(outer.reason);
+    else outer?.addEventListener("abort", () => controller.abort(outer.reason), { once: true });
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        const err = new GitHubTimeoutError(ms, "answer");
+        reject(err);
+        controller.abort(err);
+      }, ms);
+    });
+    let res: Response;
+    try {
+      res = await Promise.race([base()(input, { ...init, signal: controller.signal }), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (!res.body || NULL_BODY.has(res.status)) return res;
+    const reader = res.body.getReader();
+    const url = res.url;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(ctrl) {
+        let idle: NodeJS.Timeout | undefined;
+        const stalled = new Promise<never>((_resolve, reject) => {
+          idle = setTimeout(() => reject(new GitHubTimeoutError(ms, "pause")), ms);
+        });
+        try {
+          const next = await Promise.race([reader.read(), stalled]);
+          if (next.done) ctrl.close();
+          else ctrl.enqueue(next.value);
+        } catch (err) {
+          if (err instanceof GitHubTimeoutError) onStall?.(url);
+          controller.abort(err);
+          reader.cancel(err).catch(() => {});
+          ctrl.error(err);
+        } finally {
+          clearTimeout(idle);
+        }
+      },
+      cancel(reason) {
+        return reader.cancel(reason);
+      },
+    });
+    const wrapped = new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
+    Object.defineProperty(wrapped, "url", { value: url });
+    return wrapped;
+  };
+}
+
 /** GitHub's failures as ForgeErrors whose message names what to fix. */
 export function wrapGitHubError(err: unknown, what: string): ForgeError {
   if (err instanceof ForgeError) return err;
+  const cause = (err as { cause?: unknown })?.cause;
+  const timeout = err instanceof GitHubTimeoutError ? err : cause instanceof GitHubTimeoutError ? cause : null;
+  if (timeout) return new ForgeError(`GitHub: ${what} failed: ${timeout.message}; the work is retried later.`);
   const status = statusOf(err);
   const msg = (err as Error)?.message ?? String(err);
   let hint = "";
@@ -70,13 +150,36 @@ function bodyHash(s: string): string {
   return createHash("sha256").update(s).digest("hex");
 }
 
+/** A rate limit is waited out (once) only when it clears within this; otherwise the job fails and the queue retries it. */
+const RATE_LIMIT_WAIT_S = 10;
+
+/**
+ * The Octokit vh uses: Octokit's own retries off (the queue retries the job, with backoff, in the
+ * forge pool), and a rate limit waited out only once and only when it clears within seconds.
+ */
+export function boundedOctokit(Base: typeof ProbotOctokit, log: GitHubForgeOptions["log"]): typeof ProbotOctokit {
+  const onLimit = (kind: string) => (retryAfter: number, options: { method?: string; url?: string }, _octokit: unknown, retryCount: number) => {
+    const wait = retryCount === 0 && retryAfter <= RATE_LIMIT_WAIT_S;
+    log.warn(`GitHub ${kind} rate limit hit`, { request: `${options.method} ${options.url}`, retryAfter, waiting: wait });
+    return wait;
+  };
+  return Base.defaults((o: Record<string, unknown>) => ({
+    ...o,
+    retry: { ...(o["retry"] as object | undefined), enabled: false },
+    throttle: { ...(o["throttle"] as object | undefined), onRateLimit: onLimit("primary"), onSecondaryRateLimit: onLimit("secondary") },
+  })) as typeof ProbotOctokit;
+}
+
 export function createGitHubProvider(opts: GitHubForgeOptions): ForgeProvider & { probot: Probot } {
+  const timeoutMs = opts.config.requestTimeoutMs ?? 10_000;
   const probot = new Probot({
     appId: opts.config.appId,
     privateKey: opts.config.privateKey,
     secret: opts.config.webhookSecret,
     baseUrl: opts.config.baseUrl,
-    Octokit: opts.Octokit ?? ProbotOctokit,
+    Octokit: boundedOctokit(opts.Octokit ?? ProbotOctokit, opts.log),
+    // both the installation-token requests and the API requests go through this fetch
+    request: { fetch: fetchWithTimeout(timeoutMs, undefined, (url) => opts.log.warn("GitHub stalled mid-answer; gave up", { url, timeoutMs })) },
     logLevel: "warn",
   });
   const ttl = opts.permissionTtlMs ?? 60_000;
@@ -186,6 +289,8 @@ function githubForge(octokit: Octokit, cache: { permissions: Map<string, { value
         req("GET /repos/{owner}/{repo}/tarball/{ref}", { ...o(repo), ref: sha }));
       const buf = data instanceof ArrayBuffer ? Buffer.from(data) : Buffer.isBuffer(data) ? data : typeof data === "string" ? Buffer.from(data, "binary") : null;
       if (!buf) throw new ForgeError("GitHub: the tarball download did not return bytes.");
+      // Octokit turns a body that broke off (a stall past VH_GITHUB_TIMEOUT_S, a reset) into no bytes
+      if (buf.length === 0) throw new ForgeError(`GitHub: the tarball of ${sha.slice(0, 7)} came back empty (cut off?); the work is retried later.`);
       if (buf.length > maxBytes) {
         throw new ForgeError(`The repository at ${sha.slice(0, 7)} is ${Math.round(buf.length / 1048576)} MiB, over the ${Math.round(maxBytes / 1048576)} MiB limit (VH_MAX_CODE_MB).`);
       }
