@@ -56,7 +56,7 @@ export function createHttpApp(deps: HttpDeps): Hono {
   api.route("/code", codeRoutes({ sql: deps.sql, store: deps.store, maxBytes: deps.config.maxCodeBytes }));
   api.route("/data", dataRoutes(deps));
   api.route("/models", modelRoutes(deps));
-  api.route("/", hostRoutes(deps));
+  api.route("/", hostRoutes({ sql: deps.sql, dataDir: deps.config.dataDir }));
   api.get("/executions/:id", async (c) => c.json(await loadPresented(deps.sql, await findExecutionRow(deps.sql, null, c.req.param("id")))));
   app.route("/api/v1", api);
   return app;

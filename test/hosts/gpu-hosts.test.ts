@@ -6,6 +6,7 @@
  * middle of an SSH run (complete, in-order, duplicate-free log).
  */
 import { execFileSync } from "node:child_process";
+import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase } from "../helpers/db.js";
@@ -33,7 +34,7 @@ describe.skipIf(skipWithoutSshd)("GPU hosts over SSH (REST API)", () => {
     stack = await startStack({ databaseUrl: db.connectionString, dataDir, env: ENV });
     await stack.api("POST", "/api/v1/projects", { name: "g" });
     code = await uploadSnapshot(stack, fixture);
-    for (const h of [h1, h2]) await stack.api("POST", "/api/v1/hosts", { name: h.name, url: h.url, key: h.keyFile, labels: { test: "yes" } });
+    for (const h of [h1, h2]) await stack.api("POST", "/api/v1/hosts", { name: h.name, url: h.url, privateKey: fs.readFileSync(h.keyFile, "utf8"), labels: { test: "yes" } });
     await waitFor("hosts up with their GPUs", async () => {
       const { results } = await stack.api<{ results: HostView[] }>("GET", "/api/v1/hosts");
       const up = results.filter((h) => h.status === "up" && (h.name === "h1" || h.name === "h2"));
@@ -66,9 +67,9 @@ describe.skipIf(skipWithoutSshd)("GPU hosts over SSH (REST API)", () => {
     const fp = (h: SshdHost) => /SHA256:[A-Za-z0-9+/]+/.exec(execFileSync("ssh-keygen", ["-lf", path.join(h.dir, "host_ed25519.pub")]).toString())![0];
     for (const h of [h1, h2]) expect((await stack.api<HostView>("GET", `/api/v1/hosts/${h.name}`)).hostKeySha256).toBe(fp(h));
     // Bad fingerprints are refused at registration.
-    await expect(stack.api("POST", "/api/v1/hosts", { name: "h3", url: h1.url, key: h1.keyFile, hostKey: "not-a-key" })).rejects.toThrow(/fingerprint/);
+    await expect(stack.api("POST", "/api/v1/hosts", { name: "h3", url: h1.url, privateKey: fs.readFileSync(h1.keyFile, "utf8"), hostKey: "not-a-key" })).rejects.toThrow(/fingerprint/);
     // h1's address under another name, pinned to h2's key: the check refuses it, naming both keys.
-    await stack.api("POST", "/api/v1/hosts", { name: "h1-wrong", url: h1.url, key: h1.keyFile, hostKey: fp(h2) });
+    await stack.api("POST", "/api/v1/hosts", { name: "h1-wrong", url: h1.url, privateKey: fs.readFileSync(h1.keyFile, "utf8"), hostKey: fp(h2) });
     try {
       const h = await stack.api<HostView>("POST", "/api/v1/hosts/h1-wrong/check");
       expect(h.status).toBe("down");

@@ -5,6 +5,7 @@
  *   vh host add gpu-1 ssh://ubuntu@10.0.0.5:22 --key ~/.ssh/vh_gpu --host-key SHA256:…   (pin a known key)
  *   vh host list           each host, its GPUs and what runs on each
  */
+import fs from "node:fs";
 import path from "node:path";
 import type { Context } from "../context.js";
 import { CliError } from "../errors.js";
@@ -36,12 +37,19 @@ export function parseLabels(values: string[] = []): Record<string, string> {
 }
 
 export async function hostAddCommand(ctx: Context, name: string, url: string, opts: { key?: string; label?: string[]; hostKey?: string; json?: boolean }): Promise<number> {
-  if (!opts.key) throw new CliError("vh host add NAME ssh://user@host:port --key FILE: the private key file (on the vh server) is required.");
+  if (!opts.key) throw new CliError("vh host add NAME ssh://user@host:port --key FILE: the private key file is required (its content is sent to the vh server, which keeps it mode 600).");
   if (opts.hostKey !== undefined && !/^SHA256:[A-Za-z0-9+/]{43}$/.test(opts.hostKey)) {
     throw new CliError(`--host-key takes the key's SHA256 fingerprint as ssh-keygen -lf shows it (SHA256:…), not "${opts.hostKey}".`);
   }
-  const key = path.resolve(ctx.io.cwd, opts.key);
-  const json = { name, url, key, labels: parseLabels(opts.label), ...(opts.hostKey ? { hostKey: opts.hostKey } : {}) };
+  const keyFile = path.resolve(ctx.io.cwd, opts.key);
+  let privateKey: string;
+  try {
+    privateKey = fs.readFileSync(keyFile, "utf8");
+  } catch (err) {
+    throw new CliError(`--key ${opts.key}: cannot read ${keyFile} (${(err as NodeJS.ErrnoException).code ?? String(err)}).`);
+  }
+  // The key's content, not its path: the server never reads a path an API caller names.
+  const json = { name, url, privateKey, labels: parseLabels(opts.label), ...(opts.hostKey ? { hostKey: opts.hostKey } : {}) };
   const host = await ctx.client().json<HostView>("POST", "/hosts", { json });
   if (opts.json) ctx.io.stdout.write(jsonText(host));
   else {
