@@ -43,6 +43,8 @@ const envSchema = z.object({
   VH_S3_ENDPOINT: z.string().url().optional(),
   VH_S3_FORCE_PATH_STYLE: bool.default(false),
   VH_MAX_CODE_MB: z.coerce.number().positive().default(1000),
+  VH_MAX_CODE_UNPACKED_MB: z.coerce.number().positive().default(4096),
+  VH_MAX_CODE_FILES: z.coerce.number().int().positive().default(200_000),
   VH_LOST_AFTER_S: z.coerce.number().positive().default(60),
   VH_LOST_RETRIES: z.coerce.number().int().min(0).max(100).default(1),
   VH_GPU_ESCALATION_S: z.coerce.number().positive().default(3600),
@@ -122,6 +124,8 @@ export interface Config {
   docker: "auto" | "always" | "never";
   store: StoreConfig;
   maxCodeBytes: number;
+  /** What a code snapshot may unpack to (checked at upload, at repack and while extracting). */
+  codeLimits: { maxBytes: number; maxFiles: number };
   /** Where the local-server pointer for the `vh` CLI on this machine is written. */
   cliConfigDir: string;
   /** The GitHub App; null when APP_ID, the private key and WEBHOOK_SECRET are not set. */
@@ -175,6 +179,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     docker: e.VH_DOCKER,
     store,
     maxCodeBytes: Math.round(e.VH_MAX_CODE_MB * 1024 * 1024),
+    codeLimits: { maxBytes: Math.round(e.VH_MAX_CODE_UNPACKED_MB * 1024 * 1024), maxFiles: e.VH_MAX_CODE_FILES },
     cliConfigDir: path.join(e.XDG_CONFIG_HOME ?? path.join(e.HOME ?? cwd, ".config"), "vh"),
     hosts: {
       escalationSeconds: e.VH_GPU_ESCALATION_S,

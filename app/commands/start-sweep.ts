@@ -127,7 +127,7 @@ export async function startSweep(deps: BotDeps, forge: Forge, req: SweepRequest)
     select code_sha256 from github_commit_snapshots where repository_id = ${req.repo.id} and commit_sha = ${req.commitSha}`;
   if (!snap) {
     const archive = await forge.downloadArchive(req.repo, req.commitSha, deps.config.maxCodeBytes);
-    const code = await snapshotFromArchive(deps, archive);
+    const code = await snapshotFromArchive(deps, archive, deps.config.codeLimits);
     await deps.sql`
       insert into github_commit_snapshots (repository_id, commit_sha, code_sha256) values (${req.repo.id}, ${req.commitSha}, ${code})
       on conflict do nothing`;

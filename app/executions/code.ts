@@ -3,6 +3,7 @@
  * reads valohai.yaml from the snapshot itself, so the execution is defined by the code it runs.
  */
 import { Parser, type ReadEntry } from "tar";
+import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Store } from "../../worker/stores/types.js";
 import { codeKey } from "../../worker/launch-spec.js";
@@ -47,4 +48,48 @@ export async function readSnapshotFile(store: Store, sha256: string, filePath: s
   if (yamlCache.size >= MAX_CACHE) yamlCache.delete(yamlCache.keys().next().value as string);
   yamlCache.set(cacheKey, found);
   return found;
+}
+
+/** How big a code snapshot may be once unpacked (a small gzip can expand a thousandfold). */
+export interface SnapshotLimits {
+  /** Sum of the files' sizes as the archive declares them (a sparse file counts in full). */
+  maxBytes: number;
+  maxFiles: number;
+}
+
+/**
+ * Reads a gzipped tarball's headers without writing anything and refuses it, as soon as it is
+ * over a limit, with a `too_large` VhError that names the limit's setting; a damaged archive is a
+ * `bad_request`. Returns what it counted.
+ */
+export async function scanSnapshot(body: Readable, limits: SnapshotLimits): Promise<{ bytes: number; files: number }> {
+  let bytes = 0;
+  let files = 0;
+  let over: VhError | null = null;
+  let entries = 0;
+  const parser = new Parser({
+    strict: true,
+    onReadEntry: (entry: ReadEntry) => {
+      entries++;
+      files++;
+      bytes += entry.size ?? 0;
+      if (!over && bytes > limits.maxBytes) {
+        over = new VhError("too_large", `The code snapshot unpacks to over ${Math.round(limits.maxBytes / 1048576)} MiB (VH_MAX_CODE_UNPACKED_MB); leave data files out of the code (.vhignore) and pass them as inputs.`, { bytes, limit: limits.maxBytes });
+      } else if (!over && files > limits.maxFiles) {
+        over = new VhError("too_large", `The code snapshot has over ${limits.maxFiles.toLocaleString("en-US")} files (VH_MAX_CODE_FILES); leave generated or data files out (.vhignore).`, { files, limit: limits.maxFiles });
+      }
+      if (over) parser.abort(over);
+      else entry.resume();
+    },
+  });
+  try {
+    await pipeline(body, parser);
+  } catch (err) {
+    if (over) throw over;
+    throw new VhError("bad_request", `The code snapshot is not a readable gzipped tarball: ${(err as Error).message}`);
+  }
+  if (over) throw over;
+  // A body that is not an archive at all parses as an empty one: an empty snapshot is refused too.
+  if (entries === 0) throw new VhError("bad_request", "The code snapshot is not a readable gzipped tarball (no entries in it).");
+  return { bytes, files };
 }

@@ -14,6 +14,7 @@ import { create, extract } from "tar";
 import type { Sql } from "../../db/client.js";
 import type { Store } from "../../worker/stores/types.js";
 import { codeKey } from "../../worker/launch-spec.js";
+import { scanSnapshot, type SnapshotLimits } from "../executions/code.js";
 
 function listFiles(dir: string): string[] {
   return fs
@@ -24,7 +25,9 @@ function listFiles(dir: string): string[] {
 }
 
 /** Repacks `archive` (a gzipped tarball with one top-level folder) as a snapshot; returns its sha256. */
-export async function snapshotFromArchive(deps: { sql: Sql; store: Store }, archive: Buffer): Promise<string> {
+export async function snapshotFromArchive(deps: { sql: Sql; store: Store }, archive: Buffer, limits: SnapshotLimits): Promise<string> {
+  // Counted before anything is written: the forge's archive is the repository's, not ours.
+  await scanSnapshot(Readable.from([archive]), limits);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vh-archive-"));
   try {
     await pipeline(Readable.from([archive]), extract({ cwd: dir, strip: 1 }));

@@ -53,7 +53,7 @@ export function createHttpApp(deps: HttpDeps): Hono {
   api.get("/me", (c) => c.json({ token: c.get("token") }));
   api.route("/projects", projectRoutes(deps));
   api.route("/projects/:project/executions", executionRoutes(deps));
-  api.route("/code", codeRoutes({ sql: deps.sql, store: deps.store, maxBytes: deps.config.maxCodeBytes }));
+  api.route("/code", codeRoutes({ sql: deps.sql, store: deps.store, maxBytes: deps.config.maxCodeBytes, limits: deps.config.codeLimits }));
   api.route("/data", dataRoutes(deps));
   api.route("/models", modelRoutes(deps));
   api.route("/", hostRoutes({ sql: deps.sql, dataDir: deps.config.dataDir }));

@@ -85,6 +85,10 @@ export const executions = pgTable(
     logPartial: jsonb("log_partial").$type<{ stdout: string; stderr: string }>().notNull().default({ stdout: "", stderr: "" }),
     logSeq: integer("log_seq").notNull().default(0),
     metadataSeq: integer("metadata_seq").notNull().default(0),
+    /** The log quota (VH_MAX_LOG_MB, VH_MAX_LOG_LINES): bytes of lines stored, and what was counted but not stored. Part of the cursor. */
+    logBytes: bigint("log_bytes", { mode: "number" }).notNull().default(0),
+    logDroppedLines: bigint("log_dropped_lines", { mode: "number" }).notNull().default(0),
+    logDroppedBytes: bigint("log_dropped_bytes", { mode: "number" }).notNull().default(0),
     /** Supervision lease: the worker that tails this execution, until when. */
     leaseOwner: text("lease_owner"),
     leaseUntil: timestamp("lease_until", { withTimezone: true }),

@@ -12,7 +12,8 @@ export const logLines = pgTable(
     executionId: uuid("execution_id").notNull(),
     seq: integer("seq").notNull(),
     time: timestamp("time", { withTimezone: true }).notNull(),
-    stream: text("stream").$type<"stdout" | "stderr">().notNull(),
+    /** `status`: a line written by vh itself (a warning such as a reached log quota), not by the job. */
+    stream: text("stream").$type<"stdout" | "stderr" | "status">().notNull(),
     line: text("line").notNull(),
   },
   (t) => [primaryKey({ columns: [t.executionId, t.seq] })],

@@ -76,6 +76,7 @@ export function createRunnerRegistry(config: Config, store: Store, extra: Runner
     docker: config.docker,
     hostName: localHostName,
     isolation: localIsolation(config),
+    codeLimits: config.codeLimits,
   });
   const byKind = new Map<string, Runner>([[local.kind, local], ...extra.map((r) => [r.kind, r] as const)]);
   const infos = new Map<string, Promise<HostInfo>>();

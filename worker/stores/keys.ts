@@ -4,8 +4,9 @@
 import { StoreError } from "../../app/errors.js";
 
 /**
- * Throws a StoreError unless `key` is a relative, slash-separated name with no empty, `.` or `..`
- * segments, no backslashes and no NUL bytes. A trailing slash is an empty segment, so rejected.
+ * Throws a StoreError unless `key` is a relative, slash-separated name of at most 1024 bytes with
+ * no empty, `.` or `..` segments, no backslashes and no NUL bytes. A trailing slash is an empty
+ * segment, so rejected.
  */
 export function assertValidKey(key: string): void {
   const problem = keyProblem(key, false);
@@ -18,8 +19,13 @@ export function assertValidPrefix(prefix: string): void {
   if (problem) throw new StoreError(`Invalid store prefix "${prefix}": ${problem}.`);
 }
 
-function keyProblem(key: string, isPrefix: boolean): string | null {
+/** Longest key in UTF-8 bytes: S3's limit, so a key the local store takes fits every store. */
+export const MAX_KEY_BYTES = 1024;
+
+/** Why `key` (or a `list` prefix) breaks the rules above, or null. */
+export function keyProblem(key: string, isPrefix: boolean): string | null {
   if (key === "") return isPrefix ? null : "a key cannot be empty";
+  if (Buffer.byteLength(key) > MAX_KEY_BYTES) return `keys are at most ${MAX_KEY_BYTES} bytes (UTF-8)`;
   if (key.startsWith("/")) return "keys are relative and cannot start with /";
   if (key.includes("\\")) return "keys use / as separator and cannot contain backslashes";
   if (key.includes("\0")) return "keys cannot contain NUL bytes";

@@ -13,7 +13,7 @@ import type { Execution } from "../../db/schema/executions.js";
 import type { Sql } from "../../db/client.js";
 import type { Runner, RunnerHandle } from "../runners/types.js";
 import type { WorkerDeps } from "../deps.js";
-import { buildBatch, commitBatch, type Cursor } from "./ingest.js";
+import { buildBatch, commitBatch, latestSizes, warnedKinds, withoutMetadata, type Batch, type Cursor } from "./ingest.js";
 import { uploadOutputs } from "./outputs.js";
 import { loadExecution } from "../tasks/start-execution.js";
 import { settleEnded } from "../scheduler/settle.js";
@@ -38,6 +38,17 @@ export interface Supervisor {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Whether a failed commit was Postgres (or the driver) refusing the batch's data rather than the
+ * database being unreachable: SQLSTATE classes 22 (data exception) and 54 (program limit
+ * exceeded), or a JS error while serialising. Such a batch is committed again without its metadata.
+ */
+function refusedData(err: unknown): boolean {
+  if (err instanceof RangeError || err instanceof TypeError) return true;
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" && /^(22|54)/.test(code);
+}
+
 export function createSupervisor(deps: WorkerDeps, options: SupervisorOptions = {}): Supervisor {
   const leaseSeconds = options.leaseSeconds ?? 30;
   const claimIntervalMs = options.claimIntervalMs ?? 250;
@@ -46,6 +57,7 @@ export function createSupervisor(deps: WorkerDeps, options: SupervisorOptions = 
   const liveUploadIntervalMs = options.liveUploadIntervalMs ?? 1000;
   const stopGraceSeconds = options.stopGraceSeconds ?? 10;
   const capacity = deps.config.worker.supervisorCapacity;
+  const outputLimits = { maxOutputBytes: deps.config.quotas.outputBytes };
   const localHost = os.hostname();
   const attachments = new Map<string, Promise<void>>();
   /** Status changes announced by transition() (a stop request reaches the tail loop at once). */
@@ -115,6 +127,23 @@ export function createSupervisor(deps: WorkerDeps, options: SupervisorOptions = 
       partial: exec.logPartial,
       logSeq: exec.logSeq,
       metadataSeq: exec.metadataSeq,
+      logBytes: exec.logBytes,
+      droppedLines: exec.logDroppedLines,
+      droppedBytes: exec.logDroppedBytes,
+      warned: warnedKinds(exec.warnings),
+      latest: latestSizes(exec.metadataLatest),
+    };
+    const limits = { maxLogBytes: deps.config.quotas.logBytes, maxLogLines: deps.config.quotas.logLines };
+    /** Commits a batch; one whose metadata Postgres refuses is stored again as log lines only. */
+    const commit = async (batch: Batch) => {
+      try {
+        return { batch, res: await commitBatch(deps.sql, exec.id, deps.workerId, batch, leaseSeconds) };
+      } catch (err) {
+        if (batch.metadata.length === 0 || !refusedData(err)) throw err;
+        deps.log.warn("metadata refused; storing the lines without it", { execution: exec.id, err });
+        const bare = withoutMetadata(batch, cursor, String((err as Error).message ?? err).slice(0, 200));
+        return { batch: bare, res: await commitBatch(deps.sql, exec.id, deps.workerId, bare, leaseSeconds) };
+      }
     };
     let status: string = exec.status;
     let terminating: Promise<void> | null = null;
@@ -150,10 +179,10 @@ export function createSupervisor(deps: WorkerDeps, options: SupervisorOptions = 
         await sleep(maxPollMs);
         continue;
       }
-      const batch = buildBatch(cursor, poll.chunks, undefined, poll.finished);
-      const changed = batch.lines.length > 0 || batch.cursor.offsets.stdout !== cursor.offsets.stdout || batch.cursor.offsets.stderr !== cursor.offsets.stderr;
+      const built = buildBatch(cursor, poll.chunks, undefined, poll.finished, limits);
+      const changed = built.lines.length > 0 || built.cursor.offsets.stdout !== cursor.offsets.stdout || built.cursor.offsets.stderr !== cursor.offsets.stderr;
       if (changed || poll.finished || Date.now() - lastCommit > (leaseSeconds * 1000) / 4) {
-        const res = await commitBatch(deps.sql, exec.id, deps.workerId, batch, leaseSeconds);
+        const { batch, res } = await commit(built);
         if (!res.held) {
           deps.log.warn("lost the supervision lease; detaching", { execution: exec.id });
           return;
@@ -161,7 +190,7 @@ export function createSupervisor(deps: WorkerDeps, options: SupervisorOptions = 
         lastCommit = Date.now();
         cursor = batch.cursor;
         status = res.status ?? status;
-        if (batch.lines.length > 0) lastOutputAt = Date.now();
+        if (batch.lines.length > 0 || batch.dropped > 0) lastOutputAt = Date.now();
       }
       if (poll.finished) {
         await deps.sql`update executions set exit_code = ${poll.exitCode} where id = ${exec.id}`;
@@ -197,7 +226,7 @@ export function createSupervisor(deps: WorkerDeps, options: SupervisorOptions = 
         if (now - lastLive > liveUploadIntervalMs) {
           lastLive = now;
           try {
-            await uploadOutputs({ sql: deps.sql, store: deps.store, runner }, exec, handle, "live");
+            await uploadOutputs({ sql: deps.sql, store: deps.store, runner }, exec, handle, "live", outputLimits);
           } catch (err) {
             deps.log.warn("live upload failed; will retry", { execution: exec.id, err });
           }
@@ -208,19 +237,38 @@ export function createSupervisor(deps: WorkerDeps, options: SupervisorOptions = 
     }
   }
 
+  /** Ends an execution whose process has ended: outputs, final status, and (always) its work dir removed. */
   async function finish(exec: Execution, runner: Runner, handle: RunnerHandle): Promise<void> {
+    try {
+      await settle(exec, runner, handle);
+    } finally {
+      try {
+        await runner.cleanup(handle);
+      } catch (err) {
+        deps.log.warn("cleanup failed", { execution: exec.id, err });
+      }
+    }
+  }
+
+  async function settle(exec: Execution, runner: Runner, handle: RunnerHandle): Promise<void> {
     let warnings: string[] = [];
     try {
-      warnings = (await uploadOutputs({ sql: deps.sql, store: deps.store, runner }, exec, handle, "final")).warnings;
+      warnings = (await uploadOutputs({ sql: deps.sql, store: deps.store, runner }, exec, handle, "final", outputLimits)).warnings;
     } catch (err) {
       await transition(deps.sql, exec.id, "error", { reason: `Uploading outputs failed: ${String(err)}` });
       return;
     }
-    if (warnings.length > 0) {
-      await deps.sql`update executions set warnings = warnings || ${deps.sql.json(warnings)} where id = ${exec.id}`;
+    const [row] = await deps.sql<{ exit_code: number | null; stop_cause: string | null; log_dropped_lines: string; log_dropped_bytes: string }[]>`
+      select exit_code, stop_cause, log_dropped_lines, log_dropped_bytes from executions where id = ${exec.id}`;
+    if (row && Number(row.log_dropped_lines) > 0) {
+      warnings.push(`Log quota: ${row.log_dropped_lines} lines (${row.log_dropped_bytes} bytes) were not stored.`);
     }
-    const [row] = await deps.sql<{ exit_code: number | null; stop_cause: string | null }[]>`
-      select exit_code, stop_cause from executions where id = ${exec.id}`;
+    if (warnings.length > 0) {
+      // Not twice when a restarted worker finishes it again.
+      await deps.sql`update executions set warnings = warnings || coalesce((
+          select jsonb_agg(w) from jsonb_array_elements(${deps.sql.json(warnings)}::jsonb) as n(w) where not warnings @> jsonb_build_array(n.w)), '[]'::jsonb)
+        where id = ${exec.id}`;
+    }
     const code = row?.exit_code ?? null;
     if (row?.stop_cause === "user") await transition(deps.sql, exec.id, "stopped", { reason: "Stopped by request." });
     else if (row?.stop_cause === "time-limit") {
@@ -230,11 +278,6 @@ export function createSupervisor(deps: WorkerDeps, options: SupervisorOptions = 
     }
     else if (code === 0) await transition(deps.sql, exec.id, "completed");
     else await transition(deps.sql, exec.id, "failed", { reason: `The command exited with code ${code}.` });
-    try {
-      await runner.cleanup(handle);
-    } catch (err) {
-      deps.log.warn("cleanup failed", { execution: exec.id, err });
-    }
   }
 
   async function claimLoop(): Promise<void> {

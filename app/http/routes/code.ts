@@ -10,10 +10,11 @@ import type { Sql } from "../../../db/client.js";
 import type { Store } from "../../../worker/stores/types.js";
 import { codeKey } from "../../../worker/launch-spec.js";
 import { VhError } from "../../errors.js";
+import { scanSnapshot, type SnapshotLimits } from "../../executions/code.js";
 
 const SHA = /^[0-9a-f]{64}$/;
 
-export function codeRoutes(deps: { sql: Sql; store: Store; maxBytes: number }) {
+export function codeRoutes(deps: { sql: Sql; store: Store; maxBytes: number; limits: SnapshotLimits }) {
   const app = new Hono();
   function checkSha(sha: string): string {
     if (!SHA.test(sha)) throw new VhError("bad_request", `"${sha}" is not a sha256 (64 lowercase hex digits).`);
@@ -53,6 +54,13 @@ export function codeRoutes(deps: { sql: Sql; store: Store; maxBytes: number }) {
     if (put.sha256 !== sha) {
       await deps.store.delete(tmpKey);
       throw new VhError("bad_request", `The uploaded body has sha256 ${put.sha256}, not ${sha}: the upload was damaged or the URL is wrong.`);
+    }
+    // What it unpacks to, before anything is kept: a few MB of gzip can hold gigabytes.
+    try {
+      await scanSnapshot(await deps.store.get(tmpKey), deps.limits);
+    } catch (err) {
+      await deps.store.delete(tmpKey).catch(() => {});
+      throw err;
     }
     // Re-put under the content address (stores have no rename); small, and done once per snapshot.
     const final = await deps.store.put(codeKey(sha), await deps.store.get(tmpKey), { contentType: "application/gzip" });

@@ -30,6 +30,18 @@ export function presentDatum(d: DatumRow) {
   };
 }
 
+/**
+ * `Content-Disposition` for a download of `name` (RFC 6266): a plain-ASCII `filename` for old
+ * clients (anything else, quotes, backslashes and `%` become `_`) and the exact name, UTF-8 and
+ * percent-encoded, in `filename*`. No character of a name can break or add a header.
+ */
+export function contentDisposition(name: string): string {
+  const base = path.posix.basename(name);
+  const fallback = base.replace(/[^\x20-\x7e]|["\\%]/gu, "_");
+  const encoded = encodeURIComponent(base.toWellFormed()).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return `attachment; filename="${fallback}"; filename*=UTF-8''${encoded}`;
+}
+
 export function dataRoutes(deps: { sql: Sql; store: Store }) {
   const app = new Hono();
   async function find(id: string): Promise<DatumRow> {
@@ -47,7 +59,7 @@ export function dataRoutes(deps: { sql: Sql; store: Store }) {
       headers: {
         "content-type": "application/octet-stream",
         "content-length": String(d.size),
-        "content-disposition": `attachment; filename="${path.posix.basename(d.name).replace(/["\\\r\n]/g, "_")}"`,
+        "content-disposition": contentDisposition(d.name),
         "x-vh-sha256": d.sha256,
       },
     });

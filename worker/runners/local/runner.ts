@@ -79,6 +79,8 @@ export interface LocalRunnerOptions {
   fetch?: typeof fetch;
   /** Default: `defaultIsolation()`. */
   isolation?: JobIsolation;
+  /** What a code snapshot may unpack to (also checked at upload); default: 4 GiB, 200,000 files. */
+  codeLimits?: { maxBytes: number; maxFiles: number };
 }
 
 /** The handle of a local execution (stored as JSON in executions.runner_handle). */
@@ -262,7 +264,25 @@ export function createLocalRunner(opts: LocalRunnerOptions): Runner {
       throw new RunnerError(`${label} could not be read from the store: ${(err as Error).message}`);
     }
     const hasher = hashingStream();
-    const unpack = tar.x({ cwd: dest, strict: true, preserveOwner: false });
+    const limits = opts.codeLimits ?? { maxBytes: 4096 * 1048576, maxFiles: 200_000 };
+    let bytes = 0;
+    let files = 0;
+    let over: RunnerError | null = null;
+    // Counted while it unpacks (snapshots stored before the upload check existed are not trusted).
+    const unpack: tar.Unpack = tar.x({
+      cwd: dest,
+      strict: true,
+      preserveOwner: false,
+      filter: (_p: string, entry?: { size?: number }) => {
+        files++;
+        bytes += entry?.size ?? 0;
+        if (!over && (bytes > limits.maxBytes || files > limits.maxFiles)) {
+          over = new RunnerError(`${label} unpacks to over ${Math.round(limits.maxBytes / 1048576)} MiB or ${limits.maxFiles} files (VH_MAX_CODE_UNPACKED_MB, VH_MAX_CODE_FILES).`);
+          unpack.abort(over);
+        }
+        return !over;
+      },
+    });
     try {
       await new Promise<void>((resolve, reject) => {
         body.on("error", reject);
@@ -273,6 +293,7 @@ export function createLocalRunner(opts: LocalRunnerOptions): Runner {
       });
     } catch (err) {
       body.destroy();
+      if (over) throw over;
       const { sha256 } = hasher.digest();
       if (sha256 !== code.sha256) throw new RunnerError(`${label} could not be extracted (sha256 mismatch, corrupt archive): ${(err as Error).message}`);
       throw new RunnerError(`${label} could not be extracted: ${(err as Error).message}`);
