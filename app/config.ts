@@ -45,6 +45,9 @@ const envSchema = z.object({
   VH_MAX_CODE_MB: z.coerce.number().positive().default(1000),
   VH_MAX_CODE_UNPACKED_MB: z.coerce.number().positive().default(4096),
   VH_MAX_CODE_FILES: z.coerce.number().int().positive().default(200_000),
+  VH_MAX_LOG_MB: z.coerce.number().positive().default(1024),
+  VH_MAX_LOG_LINES: z.coerce.number().int().min(1).max(2_000_000_000).default(10_000_000),
+  VH_MAX_OUTPUT_MB: z.coerce.number().positive().default(100 * 1024),
   VH_LOST_AFTER_S: z.coerce.number().positive().default(60),
   VH_LOST_RETRIES: z.coerce.number().int().min(0).max(100).default(1),
   VH_GPU_ESCALATION_S: z.coerce.number().positive().default(3600),
@@ -126,6 +129,11 @@ export interface Config {
   maxCodeBytes: number;
   /** What a code snapshot may unpack to (checked at upload, at repack and while extracting). */
   codeLimits: { maxBytes: number; maxFiles: number };
+  /**
+   * Per-execution quotas: log lines past `logBytes`/`logLines` are counted but not stored; outputs
+   * past `outputBytes` (their apparent size: a sparse file counts in full) are not uploaded.
+   */
+  quotas: { logBytes: number; logLines: number; outputBytes: number };
   /** Where the local-server pointer for the `vh` CLI on this machine is written. */
   cliConfigDir: string;
   /** The GitHub App; null when APP_ID, the private key and WEBHOOK_SECRET are not set. */
@@ -180,6 +188,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     store,
     maxCodeBytes: Math.round(e.VH_MAX_CODE_MB * 1024 * 1024),
     codeLimits: { maxBytes: Math.round(e.VH_MAX_CODE_UNPACKED_MB * 1024 * 1024), maxFiles: e.VH_MAX_CODE_FILES },
+    quotas: {
+      logBytes: Math.round(e.VH_MAX_LOG_MB * 1024 * 1024),
+      logLines: e.VH_MAX_LOG_LINES,
+      outputBytes: Math.round(e.VH_MAX_OUTPUT_MB * 1024 * 1024),
+    },
     cliConfigDir: path.join(e.XDG_CONFIG_HOME ?? path.join(e.HOME ?? cwd, ".config"), "vh"),
     hosts: {
       escalationSeconds: e.VH_GPU_ESCALATION_S,
