@@ -31,8 +31,20 @@ export function formatTime(iso: string | null | undefined): string {
   return d.toISOString().slice(0, 19).replace("T", " ");
 }
 
-/** Rows as left-aligned columns separated by two spaces; trailing spaces trimmed. */
-export function columns(rows: string[][]): string {
+/**
+ * Text that came from a job (log lines, output names, titles) made safe for a terminal: control
+ * characters — ESC and the rest of C0 except tab (and newline when `multiline`), DEL, and C1 (a
+ * lone 0x9b is a CSI on some terminals) — are shown as visible `\xNN` escapes instead of being
+ * obeyed, so a job cannot move the cursor, rewrite the screen, set the window title or hide text.
+ */
+export function printable(s: string, opts: { multiline?: boolean } = {}): string {
+  const re = opts.multiline ? /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g : /[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/g;
+  return s.replace(re, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+}
+
+/** Rows as left-aligned columns separated by two spaces; trailing spaces trimmed; cells made printable. */
+export function columns(rawRows: string[][]): string {
+  const rows = rawRows.map((r) => r.map((c) => printable(c)));
   const n = Math.max(0, ...rows.map((r) => r.length));
   const widths = Array.from({ length: n }, (_, i) => Math.max(0, ...rows.map((r) => (r[i] ?? "").length)));
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join("  ").trimEnd() + "\n").join("");

@@ -4,6 +4,7 @@
  * stderr, so `vh exec logs 3 > out.txt` captures exactly what the program printed.
  */
 import type { ApiClient, LogLine } from "./api.js";
+import { printable } from "./format.js";
 import type { Io } from "./io.js";
 
 export interface LogOptions {
@@ -16,13 +17,18 @@ export interface LogOptions {
 
 const PAGE = 5000;
 
+/**
+ * One line to its stream. On a terminal, control characters a job printed are shown, not obeyed
+ * (`printable`); redirected to a file, the line is exactly what the program printed.
+ */
 export function printLogLine(io: Io, l: LogLine, opts: Pick<LogOptions, "stdout" | "stderr" | "status">): void {
+  const text = (tty: boolean | undefined) => (tty ? printable(l.line) : l.line);
   if (l.stream === "stdout") {
-    if (opts.stdout) io.stdout.write(`${l.line}\n`);
+    if (opts.stdout) io.stdout.write(`${text(io.stdout.isTTY)}\n`);
   } else if (l.stream === "stderr") {
-    if (opts.stderr) io.stderr.write(`${l.line}\n`);
+    if (opts.stderr) io.stderr.write(`${text(io.stderr.isTTY)}\n`);
   } else if (opts.status) {
-    io.stderr.write(`[vh] ${l.line}\n`);
+    io.stderr.write(`[vh] ${printable(l.line)}\n`);
   }
 }
 
