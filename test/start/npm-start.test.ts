@@ -65,8 +65,10 @@ describe("npm start on embedded defaults", () => {
   // mkdtemp makes it mode 700, like root's home: as root, the postgres OS user cannot enter it.
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vh-start-"));
   let cluster: string | null = null;
+  let runs: string | null = null;
   afterAll(() => {
-    if (cluster) fs.rmSync(cluster, { recursive: true, force: true });
+    // As root these live in the default state dir (/var/lib/vh), which is what this test exercises.
+    for (const d of [cluster, runs]) if (d) fs.rmSync(d, { recursive: true, force: true });
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
@@ -83,6 +85,7 @@ describe("npm start on embedded defaults", () => {
     expect(fs.statSync(dir).mode & 0o777).toBe(0o700);
     const first = await start(env);
     cluster = clusterOf(dataDir);
+    runs = fs.existsSync(path.join(dataDir, "runs")) ? fs.realpathSync(path.join(dataDir, "runs")) : null;
     if (process.getuid?.() === 0) {
       // Postgres runs as "postgres", which cannot enter `dir`: its cluster is linked from the data dir.
       expect(fs.lstatSync(path.join(dataDir, "postgres")).isSymbolicLink()).toBe(true);
