@@ -1,7 +1,7 @@
 /** Executions as the API shows them (docs/api.md): secrets masked, times as ISO strings. */
 import type { Sql } from "../../db/client.js";
 import { VhError } from "../errors.js";
-import { maskEnvironment } from "./create.js";
+import { maskEnvironment } from "./secrets.js";
 
 export interface ExecutionRow {
   id: string;

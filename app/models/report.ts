@@ -3,7 +3,7 @@
  * templates/model/audit-report.ts), the approval request and the compare view are built from it.
  */
 import type { Sql } from "../../db/client.js";
-import { maskEnvironment } from "../executions/create.js";
+import { maskEnvironment } from "../executions/secrets.js";
 import { currentLatest } from "./events.js";
 import { downstream, upstream, type DownstreamEdge, type Lineage, type UpstreamEdge } from "./lineage.js";
 import { resolveVersion, type ResolvedVersion } from "./versions.js";

@@ -13,6 +13,7 @@
  */
 import type { Sql } from "../../db/client.js";
 import type { LogChunk } from "../runners/types.js";
+import { redact } from "../../app/executions/secrets.js";
 import { MAX_JSON_DEPTH, jsonbSafe, mb, needsJsonbSafe, nestedDeeperThan, nonFiniteKeys, setOwn } from "./json-limits.js";
 
 /** `status`: a line vh writes into the log itself (a warning), not one the job printed. */
@@ -35,6 +36,8 @@ const INSERT_SLICE = 20_000;
 export interface IngestLimits {
   maxLogBytes: number;
   maxLogLines: number;
+  /** Secret values of the execution's environment: replaced by *** in every line before it is stored (app/executions/secrets.ts). */
+  redact?: readonly string[];
 }
 const NO_LIMITS: IngestLimits = { maxLogBytes: Number.MAX_SAFE_INTEGER, maxLogLines: 2 ** 31 - 2 };
 
@@ -199,8 +202,10 @@ export function buildBatch(
     status(statusLine);
   }
 
-  function emit(stream: "stdout" | "stderr", line: string): void {
-    const bytes = Buffer.byteLength(line) + 1;
+  const secrets = limits.redact ?? [];
+  function emit(stream: "stdout" | "stderr", raw: string): void {
+    const line = secrets.length > 0 ? redact(raw, secrets) : raw;
+    const bytes = Buffer.byteLength(raw) + 1;
     if (next.droppedLines > 0 || next.logBytes + bytes > limits.maxLogBytes || next.logSeq >= limits.maxLogLines) {
       if (next.droppedLines === 0) {
         const quota = next.logSeq >= limits.maxLogLines ? `${limits.maxLogLines} lines (VH_MAX_LOG_LINES)` : `${mb(limits.maxLogBytes)} MB (VH_MAX_LOG_MB)`;

@@ -13,6 +13,7 @@ import type { Execution } from "../../db/schema/executions.js";
 import type { Sql } from "../../db/client.js";
 import type { Runner, RunnerHandle } from "../runners/types.js";
 import type { WorkerDeps } from "../deps.js";
+import { secretValues } from "../../app/executions/secrets.js";
 import { buildBatch, commitBatch, latestSizes, warnedKinds, withoutMetadata, type Batch, type Cursor } from "./ingest.js";
 import { uploadOutputs } from "./outputs.js";
 import { loadExecution } from "../tasks/start-execution.js";
@@ -133,7 +134,7 @@ export function createSupervisor(deps: WorkerDeps, options: SupervisorOptions = 
       warned: warnedKinds(exec.warnings),
       latest: latestSizes(exec.metadataLatest),
     };
-    const limits = { maxLogBytes: deps.config.quotas.logBytes, maxLogLines: deps.config.quotas.logLines };
+    const limits = { maxLogBytes: deps.config.quotas.logBytes, maxLogLines: deps.config.quotas.logLines, redact: secretValues(exec.environmentVariables) };
     /** Commits a batch; one whose metadata Postgres refuses is stored again as log lines only. */
     const commit = async (batch: Batch) => {
       try {
