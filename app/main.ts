@@ -1,8 +1,18 @@
 /** `npm start`: the whole service in one process, on embedded defaults. */
+import os from "node:os";
 import { loadConfig } from "./config.js";
 import { createLogger } from "./log.js";
 import { startVh } from "./start.js";
 import { VhError } from "./errors.js";
+import type { Config } from "./config.js";
+
+/** Who this machine's plain-process jobs run as (docs/threat-model.md), said at start. */
+function jobsLine(config: Config): string {
+  if (process.getuid?.() === 0) return "each as an OS user of its own (vh runs as root)";
+  const user = os.userInfo().username;
+  if (config.unsafeSameUser) return `as ${user}, vh's own user (VH_UNSAFE_SAME_USER=true: they can read what vh can)`;
+  return `steps that run as plain processes are refused: vh is not root, and as ${user} a job could read what vh can (run as root, use Docker, or set VH_UNSAFE_SAME_USER=true)`;
+}
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -37,6 +47,7 @@ async function main(): Promise<void> {
       `  database: ${config.databaseUrl ? "DATABASE_URL" : `embedded Postgres in ${config.dataDir}/postgres`}\n` +
       `  store:    ${config.store.kind === "local" ? config.store.root : `s3://${config.store.bucket}/${config.store.prefix}`}\n` +
       `  admin token: ${vh.tokenFile} (the vh CLI on this machine finds it by itself)\n` +
+      `  jobs:     ${jobsLine(config)}\n` +
       `Press Ctrl-C to stop.\n`,
   );
 }

@@ -95,6 +95,8 @@ describe("npm start on embedded defaults", () => {
     }
     expect(fs.statSync(path.join(dataDir, "postgres-password")).mode & 0o777).toBe(0o600);
     expect(first.url).toBe(`http://127.0.0.1:${env.PORT}`);
+    // It says who jobs run as: users of their own as root; refused as a normal user (no opt-in here).
+    expect(first.output()).toMatch(process.getuid?.() === 0 ? /jobs: +each as an OS user of its own/ : /jobs: +steps that run as plain processes are refused/);
     expect(await (await fetch(`${first.url}/healthz`)).json()).toEqual({ ok: true });
     const token = fs.readFileSync(path.join(dataDir, "admin-token"), "utf8").trim();
     expect(fs.statSync(path.join(dataDir, "admin-token")).mode & 0o777).toBe(0o600);
