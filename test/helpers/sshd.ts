@@ -31,7 +31,7 @@ export interface FakeGpu {
 export interface SshdHost {
   name: string;
   port: number;
-  /** ssh://root@127.0.0.1:PORT/<work root> */
+  /** ssh://<this user>@127.0.0.1:PORT/<work root> (root in CI; a normal user's own sshd logs in only as that user) */
   url: string;
   keyFile: string;
   privateKey: string;
@@ -87,7 +87,8 @@ function childrenOf(pid: number): number[] {
 export async function startSshd(name: string, gpus: FakeGpu[] | null = null): Promise<SshdHost> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `vh-sshd-${name}-`));
   fs.chmodSync(dir, 0o755);
-  fs.mkdirSync("/run/sshd", { recursive: true });
+  // Root's sshd needs its privilege-separation folder; a normal user's sshd runs without it.
+  if (process.getuid?.() === 0) fs.mkdirSync("/run/sshd", { recursive: true });
   const port = await freePort();
   const bin = path.join(dir, "bin");
   fs.mkdirSync(bin);
@@ -180,7 +181,7 @@ export async function startSshd(name: string, gpus: FakeGpu[] | null = null): Pr
   return {
     name,
     port,
-    url: `ssh://root@127.0.0.1:${port}${workRoot}`,
+    url: `ssh://${os.userInfo().username}@127.0.0.1:${port}${workRoot}`,
     keyFile,
     privateKey: keys.private,
     workRoot,
