@@ -18,6 +18,8 @@ const fixture = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixture
 export async function run(): Promise<Record<string, number>> {
   const pg = await benchPostgres();
   const marks = tempDir("vh-bench-marks-");
+  // Jobs write their start stamps here; as root each runs as an OS user of its own (docs/threat-model.md).
+  fs.chmodSync(marks, 0o1777);
   try {
     // raw graphile-worker: add_job → task start
     const raw = await rawGraphileDispatch(pg.connectionString, N);

@@ -188,3 +188,41 @@ export async function startGithubStack(): Promise<{ db: Awaited<ReturnType<typeo
   const stack = await startStack({ databaseUrl: db.connectionString, env: githubEnv(), github: { Octokit: TestOctokit } });
   return { db, stack };
 }
+
+export const modelRepo = path.resolve(import.meta.dirname, "fixture-model-repo");
+export const MODEL_CHECK_NAME = "vh: approve model://churn/v1";
+export const MODEL_EXTERNAL_ID = "vh-model:model://churn/v1";
+
+/**
+ * GitHub for pull request #1 on the model fixture repository at `head`, for model-approval tests:
+ * Codertocat has write; the sweep's check run is #77 and the version's approval check run #88
+ * (found by name once created); comments get ids from `firstCommentId` up, the first being the
+ * sticky comment (edited in place).
+ */
+export async function mockModelRepoPr(gh: ReturnType<typeof githubApi>, head: string, firstCommentId: number): Promise<void> {
+  const yaml = fs.readFileSync(path.join(modelRepo, "valohai.yaml"), "utf8");
+  let approvalCreated = false;
+  let nextComment = firstCommentId;
+  gh.many()
+    .post(/\/reactions$/).reply(201, { id: 1, content: "eyes" })
+    .get(`${repoPath}/collaborators/Codertocat/permission`).reply(200, { permission: "write", role_name: "write" })
+    .get(`${repoPath}/pulls/1`).reply(200, pullRequest(1, head))
+    .get(`${repoPath}/contents/valohai.yaml`).query(true).reply(200, yaml)
+    .get(`${repoPath}/tarball/${head}`).reply(200, await repoTarball(head, modelRepo), { "content-type": "application/x-gzip" })
+    .get(/\/check-runs\?/).reply((uri) => {
+      const name = new URL(uri, "https://api.github.com").searchParams.get("check_name");
+      const runs = name === MODEL_CHECK_NAME && approvalCreated ? [{ id: 88, external_id: MODEL_EXTERNAL_ID }] : [];
+      return [200, { total_count: runs.length, check_runs: runs }];
+    })
+    .post(`${repoPath}/check-runs`).reply((_uri, body) => {
+      if ((body as { name: string }).name === MODEL_CHECK_NAME) {
+        approvalCreated = true;
+        return [201, { id: 88 }];
+      }
+      return [201, { id: 77 }];
+    })
+    .patch(/\/check-runs\/(77|88)$/).reply(200, { id: 77 })
+    .get(`${repoPath}/issues/1/comments`).query(true).reply(200, [])
+    .post(`${repoPath}/issues/1/comments`).reply(() => [201, { id: nextComment++ }])
+    .patch(new RegExp(`/issues/comments/${firstCommentId}$`)).reply(200, { id: firstCommentId });
+}

@@ -5,53 +5,26 @@
  * `/vh reject … REASON` → Approve model (a signed check_run.requested_action) by a write user
  * approves it; `/vh approve` from another repository is refused and recorded. GitHub is nock.
  */
-import path from "node:path";
-import fs from "node:fs";
 import nock from "nock";
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
 import { createTestDatabase } from "../helpers/db.js";
 import { waitFor, type Stack } from "../helpers/stack.js";
-import { commentPayload, example, githubApi, pullRequest, repoPath, repoTarball, signedPost, startGithubStack } from "./helpers.js";
+import { MODEL_CHECK_NAME, MODEL_EXTERNAL_ID, commentPayload, example, githubApi, mockModelRepoPr, pullRequest, repoPath, signedPost, startGithubStack } from "./helpers.js";
 
 const HEAD = "5d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1d";
-const dir = path.resolve(import.meta.dirname, "fixture-model-repo");
-const yaml = fs.readFileSync(path.join(dir, "valohai.yaml"), "utf8");
-const CHECK_NAME = "vh: approve model://churn/v1";
-const EXTERNAL = "vh-model:model://churn/v1";
+const CHECK_NAME = MODEL_CHECK_NAME;
+const EXTERNAL = MODEL_EXTERNAL_ID;
 
 describe("model approval on the pull request", () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
   let stack: Stack;
   let gh: ReturnType<typeof githubApi>;
   let n = 0;
-  let approvalCreated = false;
-  let nextComment = 9001;
 
   beforeAll(async () => {
     ({ db, stack } = await startGithubStack());
     gh = githubApi();
-    gh.many()
-      .post(/\/reactions$/).reply(201, { id: 1, content: "eyes" })
-      .get(`${repoPath}/collaborators/Codertocat/permission`).reply(200, { permission: "write", role_name: "write" })
-      .get(`${repoPath}/pulls/1`).reply(200, pullRequest(1, HEAD))
-      .get(`${repoPath}/contents/valohai.yaml`).query(true).reply(200, yaml)
-      .get(`${repoPath}/tarball/${HEAD}`).reply(200, await repoTarball(HEAD, dir), { "content-type": "application/x-gzip" })
-      .get(/\/check-runs\?/).reply((uri) => {
-        const name = new URL(uri, "https://api.github.com").searchParams.get("check_name");
-        const runs = name === CHECK_NAME && approvalCreated ? [{ id: 88, external_id: EXTERNAL }] : [];
-        return [200, { total_count: runs.length, check_runs: runs }];
-      })
-      .post(`${repoPath}/check-runs`).reply((_uri, body) => {
-        if ((body as { name: string }).name === CHECK_NAME) {
-          approvalCreated = true;
-          return [201, { id: 88 }];
-        }
-        return [201, { id: 77 }];
-      })
-      .patch(/\/check-runs\/(77|88)$/).reply(200, { id: 77 })
-      .get(`${repoPath}/issues/1/comments`).query(true).reply(200, [])
-      .post(`${repoPath}/issues/1/comments`).reply(() => [201, { id: nextComment++ }])
-      .patch(/\/issues\/comments\/9001$/).reply(200, { id: 9001 });
+    await mockModelRepoPr(gh, HEAD, 9001);
   });
   afterAll(async () => {
     await stack?.stop();

@@ -9,50 +9,26 @@
  * As root, jobs run as users of their own. As a normal user, vh refuses plain-process jobs unless
  * VH_UNSAFE_SAME_USER=true: that refusal is checked there instead.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { freePort } from "../helpers/net.js";
+import { repoRoot as root, startServerProcess, stopServerProcess, type ServerProcess } from "../helpers/server-process.js";
 import { tarball } from "../helpers/snapshot.js";
 import { localIsolation } from "../../worker/runners/registry.js";
 
-const root = path.resolve(import.meta.dirname, "../..");
 const fixture = path.join(root, "test/fixtures/projects/hostile-isolation");
 const isRoot = process.getuid?.() === 0;
 
-interface Server {
-  child: ChildProcess;
-  url: string;
+interface Server extends ServerProcess {
   token: string;
-  output: () => string;
 }
 
-function startServer(env: Record<string, string>): Promise<Server> {
-  const child = spawn(process.execPath, ["--import", "tsx", "app/main.ts"], {
-    cwd: root,
-    env: { PATH: process.env["PATH"] ?? "", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-  child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no URL printed in 60 s:\n${out}`)), 60_000);
-    child.stdout!.on("data", () => {
-      const m = /vh is running at (http:\/\/\S+)/.exec(out);
-      if (!m) return;
-      clearTimeout(timer);
-      const token = fs.readFileSync(path.join(env["VH_DATA_DIR"]!, "admin-token"), "utf8").trim();
-      resolve({ child, url: m[1]!, token, output: () => out });
-    });
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`exited ${code}:\n${out}`));
-    });
-  });
+async function startServer(env: Record<string, string>): Promise<Server> {
+  const p = await startServerProcess(env);
+  return { ...p, token: fs.readFileSync(path.join(env["VH_DATA_DIR"]!, "admin-token"), "utf8").trim() };
 }
 
 async function api<T>(s: Server, method: string, p: string, body?: unknown): Promise<T> {
@@ -111,12 +87,7 @@ describe("a job cannot reach the control plane", () => {
 
   afterAll(async () => {
     fs.writeFileSync(release, "");
-    if (server && server.child.exitCode === null) {
-      await new Promise<void>((resolve) => {
-        server!.child.once("exit", () => resolve());
-        server!.child.kill("SIGINT");
-      });
-    }
+    if (server) await stopServerProcess(server.child);
     fs.rmSync(home, { recursive: true, force: true });
     fs.rmSync(state, { recursive: true, force: true });
   });

@@ -3,48 +3,16 @@
  * URL printed; an admin token the CLI finds; Ctrl-C stops everything (no orphaned Postgres); a
  * second start finds the data again.
  */
-import { spawn, execFileSync, type ChildProcess } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { freePort } from "../helpers/net.js";
+import { startServerProcess, stopServerProcess } from "../helpers/server-process.js";
 
-const root = path.resolve(import.meta.dirname, "../..");
-
-function start(env: Record<string, string>): Promise<{ child: ChildProcess; url: string; output: () => string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", "app/main.ts"], {
-    cwd: root,
-    env: { PATH: process.env["PATH"] ?? "", HOME: env["HOME"] ?? "", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-  child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no URL printed in 60 s:\n${out}`)), 60_000);
-    const check = () => {
-      const m = /vh is running at (http:\/\/\S+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, url: m[1]!, output: () => out });
-      }
-    };
-    child.stdout!.on("data", check);
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`exited ${code}:\n${out}`));
-    });
-  });
-}
-
-function stop(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolve) => {
-    child.removeAllListeners("exit");
-    child.on("exit", (code) => resolve(code));
-    child.kill("SIGINT");
-  });
-}
+const start = startServerProcess;
+const stop = stopServerProcess;
 
 /** The cluster's real folder: as root it lives under /var/lib/vh, linked from `<dataDir>/postgres`. */
 function clusterOf(dataDir: string): string {

@@ -1,0 +1,49 @@
+/**
+ * `npm start` as a user runs it, in a child process: `node --import tsx app/main.ts` from the repo
+ * root with only the environment given (plus PATH), resolved once it prints its URL.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import path from "node:path";
+
+export const repoRoot = path.resolve(import.meta.dirname, "../..");
+
+export interface ServerProcess {
+  child: ChildProcess;
+  url: string;
+  /** Everything it printed so far (stdout and stderr). */
+  output: () => string;
+}
+
+export function startServerProcess(env: Record<string, string>, timeoutMs = 60_000): Promise<ServerProcess> {
+  const child = spawn(process.execPath, ["--import", "tsx", "app/main.ts"], {
+    cwd: repoRoot,
+    env: { PATH: process.env["PATH"] ?? "", HOME: env["HOME"] ?? "", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no URL printed in ${timeoutMs / 1000} s:\n${out}`)), timeoutMs);
+    child.stdout!.on("data", () => {
+      const m = /vh is running at (http:\/\/\S+)/.exec(out);
+      if (!m) return;
+      clearTimeout(timer);
+      resolve({ child, url: m[1]!, output: () => out });
+    });
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited ${code}:\n${out}`));
+    });
+  });
+}
+
+/** Ctrl-C, and its exit code once it has stopped. */
+export function stopServerProcess(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve(child.exitCode);
+    child.removeAllListeners("exit");
+    child.on("exit", (code) => resolve(code));
+    child.kill("SIGINT");
+  });
+}
