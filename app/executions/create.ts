@@ -12,7 +12,7 @@ import type { RequestedInput } from "../../db/schema/executions.js";
 import type { Store } from "../../worker/stores/types.js";
 import { isUsersMistake, VhError } from "../errors.js";
 import type { Config } from "../config.js";
-import { buildCommandList, joinCommand, loadValohaiYaml, suggest, validateParameterValues, type Step } from "../valohai/index.js";
+import { buildCommandList, joinCommand, loadValohaiYaml, suggest, toJsonValue, validateParameterValues, type Step } from "../valohai/index.js";
 import { readSnapshotFile } from "./code.js";
 import { kickScheduler } from "../../worker/scheduler/apply.js";
 import { largestHost } from "../../worker/hosts/store.js";
@@ -272,7 +272,8 @@ export async function prepareExecution(deps: CreateDeps, project: Project, body:
   }
   const commandList = buildCommandList(step, validated.values);
   const command = joinCommand(commandList, deps.config.commandJoiner);
-  const parameters = JSON.parse(JSON.stringify(validated.values)) as Record<string, unknown>;
+  // An integer beyond 2^53 is kept as its exact decimal string (JSON readers would round it).
+  const parameters = toJsonValue(validated.values) as Record<string, unknown>;
   return { req, step, inputs, env, gpus, commandList, command, parameters };
 }
 

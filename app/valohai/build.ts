@@ -27,7 +27,7 @@ import {
 import { validateParameterValue } from "./parameters.js";
 import { parsePipeline } from "./pipelines.js";
 import type { PathSeg, Reporter } from "./problems.js";
-import { formatMap, PythonFormatError, pythonRepr } from "./python-format.js";
+import { formatMap, PythonFormatError, pythonRepr, pythonStr } from "./python-format.js";
 import { normaliseOnChildError, normaliseTaskType, topLevelKind } from "./schema.js";
 import { isPlainObject } from "./yaml11.js";
 
@@ -39,12 +39,13 @@ export function str(v: unknown): string | undefined {
 
 function num(v: unknown): number | undefined {
   if (v instanceof PyFloat) return v.value;
+  if (typeof v === "bigint") return Number(v);
   return typeof v === "number" ? v : undefined;
 }
 
 function pyNum(v: unknown): PyNumber | undefined {
   if (v instanceof PyFloat) return v;
-  return typeof v === "number" ? v : undefined;
+  return typeof v === "number" || typeof v === "bigint" ? v : undefined;
 }
 
 export function listify<T>(v: T | T[] | null | undefined): T[] {
@@ -65,7 +66,7 @@ export function withPos<T extends object>(obj: T, r: Reporter, path: PathSeg[]):
 
 /** Python truthiness, used by the default lint (falsy defaults are never checked). */
 function pyTruthy(v: unknown): boolean {
-  if (v === null || v === undefined || v === false || v === "" || v === 0) return false;
+  if (v === null || v === undefined || v === false || v === "" || v === 0 || v === 0n) return false;
   if (v instanceof PyFloat) return v.value !== 0;
   if (Array.isArray(v)) return v.length > 0;
   if (isPlainObject(v)) return Object.keys(v).length > 0;
@@ -75,7 +76,7 @@ function pyTruthy(v: unknown): boolean {
 function pyTypeName(v: unknown): string {
   if (v === null) return "NoneType";
   if (typeof v === "boolean") return "bool";
-  if (typeof v === "number") return "int";
+  if (typeof v === "number" || typeof v === "bigint") return "int";
   if (v instanceof PyFloat) return "float";
   if (Array.isArray(v)) return "list";
   if (isPlainObject(v)) return "dict";
@@ -94,7 +95,8 @@ export function parseParameter(raw: Raw, r: Reporter, path: PathSeg[], owner: st
     typeDeclared: raw["type"] !== undefined,
     optional: isFlag ? true : raw["optional"] === true,
     multiple,
-    multipleSeparator: str(raw["multiple-separator"]) ?? ",",
+    // valohai-yaml: `str(multiple_separator or ",")`, so an empty separator is a comma.
+    multipleSeparator: pyTruthy(raw["multiple-separator"]) ? pythonStr(raw["multiple-separator"]) : ",",
   };
   if ("default" in raw) {
     const d = raw["default"] as ParamValue;
@@ -144,20 +146,40 @@ function lintParameter(p: Parameter, raw: Raw, r: Reporter, path: PathSeg[], own
       }
     }
   }
-  // Templates that Python could not fill in.
-  for (const key of ["pass-as", "pass-true-as", "pass-false-as"] as const) {
+  // Templates that Python could not fill in, tried with the default (what the command gets unless
+  // a value is given), else a value of the parameter's own type; a `separate` parameter's
+  // template gets the joined string. Python raising (an unknown field,
+  // `{v.real}` on a string, `{v[0]}` on a number) is an error; a ValueError (a format spec the
+  // type has not, `{0}`, a stray brace) makes valohai-yaml leave the whole command line as
+  // written, with only a warning: that is our warning too.
+  const keys = p.type !== "flag" ? (["pass-as"] as const) : raw["pass-true-as"] !== undefined || raw["pass-false-as"] !== undefined ? (["pass-true-as", "pass-false-as"] as const) : (["pass-as"] as const);
+  for (const key of keys) {
     const template = str(raw[key]);
     if (template === undefined) continue;
+    const sample: unknown = templateSample(p, key);
+    const kind = typeof sample === "boolean" ? "flag" : typeof sample === "string" ? (p.multiple === "separate" ? "joined (string)" : "string") : p.type;
+    const aKind = `${/^[aeiou]/.test(kind) ? "an" : "a"} ${kind}`;
     for (const token of template.split(/\s+/).filter((t) => t !== "")) {
       try {
-        formatMap(token, { name: p.name, value: "x", v: "x" });
+        formatMap(token, { name: p.name, value: sample, v: sample });
       } catch (err) {
         if (!(err instanceof PythonFormatError)) throw err;
         if (err.pyType === "KeyError") {
           r.error("pass-as-template", `${prefix} \`${key}\` uses the unknown placeholder {${err.message.replace(/'/g, "")}}; a template may use {name}, {value} and {v}.`, [...path, key]);
-        } else if (err.pyType === "ValueError" && !/format code|not allowed|Cannot specify/.test(err.message)) {
-          r.warn("pass-as-template", `${prefix} \`${key}\` "${template}" is not a valid template (${err.message}); write a literal brace as {{ or }}.`, [...path, key]);
+        } else if (err.pyType === "ValueError" || err.pyType === "IndexError") {
+          r.warn(
+            "pass-as-template",
+            `${prefix} \`${key}\` "${template}" cannot format ${aKind} value (${err.message}), so the command is left as written, placeholders and all, as valohai-yaml leaves it; use {v} (or {v:SPEC} with a spec for ${kind} values), and write a literal brace as {{ or }}.`,
+            [...path, key],
+          );
+        } else {
+          r.error(
+            "pass-as-template",
+            `${prefix} \`${key}\` "${template}" cannot be filled in with ${aKind} value: ${err.message} (Python raises ${err.pyType}); use {name}, {value} or {v}, with a format spec such as {v:.3f} if needed.`,
+            [...path, key],
+          );
         }
+        break;
       }
     }
   }
@@ -181,6 +203,17 @@ function lintParameter(p: Parameter, raw: Raw, r: Reporter, path: PathSeg[], own
   }
   const result = validateParameterValue(p, p.multiple !== "none" ? atoms : d);
   if (!result.ok) r.warn("default-invalid", `${prefix} default ${result.message}; fix the default or the parameter's constraints.`, [...path, "default"]);
+}
+
+/** The value a template is linted with: see `lintParameter`. */
+function templateSample(p: Parameter, key: "pass-as" | "pass-true-as" | "pass-false-as"): unknown {
+  if (p.type === "flag") return key !== "pass-false-as";
+  const d = p.default;
+  const atoms = d === undefined || d === null ? [] : Array.isArray(d) ? d : [d];
+  if (p.multiple === "separate") return atoms.length ? atoms.map((a) => pythonStr(a)).join(p.multipleSeparator) : "x";
+  const first = p.multiple === "repeat" ? atoms[0] : d;
+  if (first !== undefined && first !== null && !Array.isArray(first)) return first;
+  return p.type === "integer" ? 1 : p.type === "float" ? new PyFloat(1.5) : "x";
 }
 
 export function parseInput(raw: Raw, r: Reporter, path: PathSeg[]): Input {

@@ -2,7 +2,7 @@
  * Command building, byte-identical to valohai-yaml's `build_command` (valohai-spec §1.5).
  */
 import type { Parameter, ParamValue, Problem, Step } from "./objects.js";
-import { normaliseValue, parseFlag } from "./parameters.js";
+import { isPythonTyped, normaliseValue, parseFlag } from "./parameters.js";
 import { formatMap, pythonStr, PythonFormatError } from "./python-format.js";
 import { shlexQuote } from "./shlex.js";
 
@@ -21,7 +21,7 @@ export class CommandBuildError extends Error {
 
 /** Python truthiness of a parameter value. */
 function truthy(v: unknown): boolean {
-  if (v === null || v === undefined || v === false || v === "" || v === 0) return false;
+  if (v === null || v === undefined || v === false || v === "" || v === 0 || v === 0n) return false;
   if (typeof v === "object" && "value" in (v as object) && typeof (v as { value: unknown }).value === "number") return (v as { value: number }).value !== 0;
   if (Array.isArray(v)) return v.length > 0;
   return true;
@@ -84,25 +84,31 @@ function quoteTokens(tokens: string[] | null): string {
 /**
  * The step's command list with placeholders filled in (spec §1.5 steps 1–5). Non-flag defaults
  * (not null) are merged under `values`; flag values must be supplied (see
- * `validateParameterValues`). Plain JS numbers are read by the parameter's declared type.
+ * `validateParameterValues`). Plain JS numbers are read by the parameter's declared type, except
+ * in values that `validateParameterValues` returned, which are typed already.
  * Throws `CommandBuildError` where Python would raise (a `pass-as` naming an unknown field).
  */
 export function buildCommandList(step: Step, values: Record<string, ParamValue | unknown>, specials?: Record<string, string>): string[] {
   const merged = new Map<string, unknown>();
   for (const p of step.parameters.values()) {
+    // valohai-yaml listifies a multiple parameter's default, so "no default" is `[]` (not None).
     if (p.type !== "flag" && p.default !== undefined && p.default !== null) merged.set(p.name, p.default);
+    else if (p.multiple !== "none" && p.default === undefined) merged.set(p.name, []);
   }
+  const typed = isPythonTyped(values);
   for (const [k, v] of Object.entries(values)) {
     if (v === undefined) continue;
-    merged.set(k, normaliseValue(step.parameters.get(k), v));
+    merged.set(k, typed ? v : normaliseValue(step.parameters.get(k), v));
   }
   const special = new Map<string, string>();
   if (step.sourcePath !== undefined) special.set("source-path", step.sourcePath);
   for (const [k, v] of Object.entries(specials ?? {})) special.set(k, v);
 
   function paramTokens(p: Parameter): string[] | null {
-    if (!merged.has(p.name)) return null;
-    return formatCli(p, merged.get(p.name), step);
+    // An absent or None value renders nothing, for a flag too (not its pass-false-as).
+    const v = merged.get(p.name);
+    if (v === undefined || v === null) return null;
+    return formatCli(p, v, step);
   }
 
   function expand(key: string, whole: string): string {

@@ -13,11 +13,18 @@
  *
  * Commands must be byte-identical to the Python reference, and Python prints the float `1.0` as
  * `1.0` and the int `1` as `1`. JavaScript has one number type, so:
- * - a Python **int** is a plain JS `number` that is an integer;
+ * - a Python **int** is a plain JS `number` that is an integer when it is a safe integer
+ *   (|n| ≤ 2^53 − 1), and a `bigint` beyond that, so `12345678901234567` stays exact (a JS number
+ *   would round it to `12345678901234568`). `pyInt()` picks the representation; every module here
+ *   accepts both. JSON cannot carry a `bigint`: `toJsonValue()` turns it into its decimal string
+ *   (an integer parameter accepts a decimal string, as Python's `int(str(v))` does),
+ *   `stringifyJson()` writes it as exact digits, and `parseJsonExact()` reads such digits back as
+ *   a `bigint` (see json.ts);
  * - a Python **float** is a `PyFloat` (a tiny wrapper around the number). YAML `1.0`, `1e+16`
  *   (YAML 1.1 needs the dot or a signed exponent) and any value given to a `float` parameter
  *   become `PyFloat`s. `PyFloat#toString()` is Python's `repr` (`1.0`, `1e-07`, `1e+16`), and
- *   `toJSON()` is the bare number, so `JSON.stringify` of values keeps working;
+ *   `toJSON()` is the bare number (`-0.0`, `inf`, `-inf`, `nan` as those strings), so
+ *   `JSON.stringify` of values keeps working;
  * - a plain JS number that is not an integer (e.g. `0.5` from a JSON request body) is read as a
  *   Python float too; for an integral JS number the parameter's declared type decides
  *   (`float` → `1.0`, anything else → `1`);
@@ -37,8 +44,12 @@ export class PyFloat {
   toString(): string {
     return floatRepr(this.value);
   }
-  toJSON(): number {
-    return this.value;
+  /**
+   * The number; `-0.0`, `inf`, `-inf` and `nan` as those strings (JSON.stringify would write
+   * `-0.0` as `0`, and JSON has no infinities), which a float parameter reads back exactly.
+   */
+  toJSON(): number | string {
+    return Number.isFinite(this.value) && !Object.is(this.value, -0) ? this.value : floatRepr(this.value);
   }
   valueOf(): number {
     return this.value;
@@ -113,10 +124,17 @@ export function floatRepr(x: number): string {
   return `${sign}${m}e${exp < 0 ? "-" : "+"}${e}`;
 }
 
-export type ParamScalar = string | number | boolean | null | PyFloat | PyDate;
+export type ParamScalar = string | number | bigint | boolean | null | PyFloat | PyDate;
 export type ParamValue = ParamScalar | ParamValue[] | { [key: string]: ParamValue };
-/** A number as written in YAML: a JS integer (Python int) or a `PyFloat`. */
-export type PyNumber = number | PyFloat;
+/** A number as written in YAML: a JS integer or `bigint` (Python int) or a `PyFloat`. */
+export type PyNumber = number | bigint | PyFloat;
+
+/** A Python int in its representation here: a JS number while safe, else a `bigint`. */
+export function pyInt(n: bigint): number | bigint {
+  return n >= -MAX_SAFE && n <= MAX_SAFE ? Number(n) : n;
+}
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 export type ParameterType = "string" | "integer" | "float" | "flag";
 export type MultipleMode = "none" | "repeat" | "separate";

@@ -146,7 +146,7 @@ export function describeValue(v: unknown, written?: string): string {
   if (isPlainObject(v)) return "a mapping";
   const repr = typeof v === "boolean" ? String(v) : pythonRepr(v);
   if (written !== undefined && written !== repr) {
-    const kind = typeof v === "boolean" ? "boolean" : typeof v === "number" ? "integer" : "value";
+    const kind = typeof v === "boolean" ? "boolean" : typeof v === "number" || typeof v === "bigint" ? "integer" : "value";
     return `${written}, which YAML reads as the ${kind} ${repr}`;
   }
   return repr;

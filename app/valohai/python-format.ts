@@ -9,7 +9,7 @@ import { floatRepr, PyDate, PyFloat } from "./objects.js";
 export class PythonFormatError extends Error {
   override name = "PythonFormatError";
   /** The Python exception class this stands for. */
-  readonly pyType: "ValueError" | "KeyError" | "TypeError" | "IndexError" | "AttributeError";
+  readonly pyType: "ValueError" | "KeyError" | "TypeError" | "IndexError" | "AttributeError" | "OverflowError";
   constructor(message: string, pyType: PythonFormatError["pyType"] = "ValueError") {
     super(message);
     this.pyType = pyType;
@@ -57,6 +57,19 @@ export function pythonRepr(v: unknown): string {
 }
 
 const NON_PRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}]/u;
+
+/** Python `ascii()` from a repr: every non-ASCII character as `\xhh`, `\uhhhh` or `\Uhhhhhhhh`. */
+function asciiEscape(repr: string): string {
+  let out = "";
+  for (const ch of repr) {
+    const cp = ch.codePointAt(0) ?? 0;
+    if (cp < 0x80) out += ch;
+    else if (cp < 0x100) out += `\\x${cp.toString(16).padStart(2, "0")}`;
+    else if (cp < 0x10000) out += `\\u${cp.toString(16).padStart(4, "0")}`;
+    else out += `\\U${cp.toString(16).padStart(8, "0")}`;
+  }
+  return out;
+}
 
 /** Python `repr(str)`. */
 export function stringRepr(s: string): string {
@@ -119,24 +132,36 @@ function fixedAbs(x: number, prec: number): string {
 }
 
 /** |x| rounded to prec+1 significant digits: the digits and the decimal exponent. */
+/** Sign of |x| − 10^k, exactly. */
+function compareToPow10(x: number, k: number): number {
+  const { mant, exp } = decompose(Math.abs(x));
+  let num = mant;
+  let den = 1n;
+  if (exp >= 0) num <<= BigInt(exp);
+  else den <<= BigInt(-exp);
+  if (k >= 0) den *= 10n ** BigInt(k);
+  else num *= 10n ** BigInt(-k);
+  return num === den ? 0 : num > den ? 1 : -1;
+}
+
+/** floor(log10(|x|)) exactly (Math.log10 rounds: log10(9.999999999999999e-8) is -7). */
+function exactExp10(x: number): number {
+  let k = Math.floor(Math.log10(Math.abs(x)));
+  while (compareToPow10(x, k) < 0) k -= 1;
+  while (compareToPow10(x, k + 1) >= 0) k += 1;
+  return k;
+}
+
 function sciDigits(x: number, prec: number): { digits: string; exp: number } {
   if (x === 0) return { digits: "0".repeat(prec + 1), exp: 0 };
-  let k = Math.floor(Math.log10(Math.abs(x)));
-  for (let attempt = 0; attempt < 4; attempt++) {
-    const n = scaledRound(x, prec - k);
-    const s = n.toString();
-    if (s.length > prec + 1) {
-      k += 1;
-      continue;
-    }
-    if (s.length < prec + 1) {
-      k -= 1;
-      continue;
-    }
-    return { digits: s, exp: k };
+  let k = exactExp10(x);
+  let s = scaledRound(x, prec - k).toString();
+  // Rounding up may carry into one more digit (9.99 → 10.0): then the exponent is one more.
+  if (s.length > prec + 1) {
+    k += 1;
+    s = scaledRound(x, prec - k).toString();
   }
-  const s = scaledRound(x, prec - k).toString();
-  return { digits: s.slice(0, prec + 1), exp: k };
+  return { digits: s, exp: k };
 }
 
 function expSuffix(exp: number, upper: boolean): string {
@@ -154,9 +179,11 @@ function generalAbs(x: number, precision: number, upper: boolean, alt: boolean, 
   const p = precision === 0 ? 1 : precision;
   const exp = x === 0 ? 0 : sciDigits(x, p - 1).exp;
   let s: string;
-  if (exp >= -4 && exp < p) {
+  // With no presentation type, Python switches to the exponent form one digit earlier (exp >= p - 1).
+  if (exp >= -4 && exp < (noneType ? p - 1 : p)) {
     s = fixedAbs(x, p - 1 - exp);
     if (!alt && s.includes(".")) s = s.replace(/0+$/, "").replace(/\.$/, "");
+    if (alt && !s.includes(".")) s += ".";
     if (noneType && !s.includes(".")) s += ".0";
   } else {
     s = sciAbs(x, p - 1, upper, alt);
@@ -183,11 +210,15 @@ interface Spec {
   zeroAlign?: boolean;
 }
 
-const SPEC_RE = /^(?:([\s\S])?([<>=^]))?([-+ ])?(z)?(#)?(0)?(\d+)?([,_])?(?:\.(\d+))?([bcdeEfFgGnosxX%])?$/u;
+// The type is any one character (Python then says "Unknown format code" for one the type has not).
+const SPEC_RE = /^(?:([\s\S])?([<>=^]))?([-+ ])?(z)?(#)?(0)?(\d+)?([,_])?(?:\.(\d+))?([\s\S])?$/u;
 
-function parseSpec(spec: string): Spec {
+function parseSpec(spec: string, tname: string): Spec {
   const m = SPEC_RE.exec(spec);
-  if (!m) throw new PythonFormatError(`Invalid format specifier '${spec}'`);
+  if (!m) {
+    if (/\.(?!\d)/.test(spec) && SPEC_RE.test(spec.replace(/\.(?!\d)/, ".0"))) throw new PythonFormatError("Format specifier missing precision");
+    throw new PythonFormatError(`Invalid format specifier '${spec}' for object of type '${tname}'`);
+  }
   const out: Spec = { fill: m[1] ?? " ", z: m[4] !== undefined, alt: m[5] !== undefined, zero: m[6] !== undefined };
   if (m[2]) out.align = m[2] as Spec["align"];
   if (m[3]) out.sign = m[3] as Spec["sign"];
@@ -195,6 +226,10 @@ function parseSpec(spec: string): Spec {
   if (m[8]) out.grouping = m[8] as Spec["grouping"];
   if (m[9] !== undefined) out.precision = Number(m[9]);
   if (m[10]) out.type = m[10];
+  // Python checks the grouping against the type before it looks at the value.
+  if (out.grouping && out.type !== undefined && !(out.grouping === "," ? "deEfFgG%" : "deEfFgG%bxXo").includes(out.type)) {
+    throw new PythonFormatError(`Cannot specify '${out.grouping}' with '${out.type}'.`);
+  }
   if (out.zero && !out.align) {
     out.fill = "0";
     out.align = "=";
@@ -228,7 +263,8 @@ function group(intPart: string, sep: string, size: number): string {
 
 function applyGrouping(body: string, spec: Spec, size = 3): string {
   if (!spec.grouping) return body;
-  const m = /^(\d+)(.*)$/s.exec(body);
+  // Decimal: the digits before the point; binary/octal/hex (size 4): every digit and letter.
+  const m = (size === 4 ? /^([0-9a-fA-F]+)(.*)$/s : /^(\d+)(.*)$/s).exec(body);
   if (!m) return body;
   return group(m[1] ?? "", spec.grouping, size) + (m[2] ?? "");
 }
@@ -245,15 +281,17 @@ function typeName(v: unknown): string {
   if (typeof v === "boolean") return "bool";
   if (typeof v === "string") return "str";
   if (isPyFloat(v)) return "float";
-  if (typeof v === "number") return "int";
+  if (typeof v === "number" || typeof v === "bigint") return "int";
   if (Array.isArray(v)) return "list";
   if (v instanceof PyDate) return v.time ? "datetime" : "date";
   return "dict";
 }
 
-function formatFloat(x: number, spec: Spec): string {
+function formatFloat(value: number, spec: Spec): string {
   const type = spec.type;
   if (type !== undefined && !"eEfFgGn%".includes(type)) throw new PythonFormatError(`Unknown format code '${type}' for object of type 'float'`);
+  // `%` multiplies by 100 in double arithmetic first (so 1.7976931348623157e308 gives inf%).
+  const x = type === "%" ? value * 100 : value;
   let negative = x < 0 || Object.is(x, -0);
   let body: string;
   const upper = type === "E" || type === "F" || type === "G";
@@ -270,7 +308,9 @@ function formatFloat(x: number, spec: Spec): string {
   } else if (type === "g" || type === "G" || type === "n") {
     body = generalAbs(x, spec.precision ?? 6, upper, spec.alt, false);
   } else if (type === "%") {
-    body = `${fixedAbs(x * 100, spec.precision ?? 6)}%`;
+    body = fixedAbs(x, spec.precision ?? 6);
+    if (spec.alt && !body.includes(".")) body += ".";
+    body += "%";
   } else if (spec.precision !== undefined) {
     body = generalAbs(x, spec.precision, false, spec.alt, true);
   } else {
@@ -281,28 +321,33 @@ function formatFloat(x: number, spec: Spec): string {
   return pad(body, signOf(negative, spec), spec, ">");
 }
 
-function formatInt(n: number, spec: Spec, tname: string): string {
+function formatInt(n: number | bigint, spec: Spec, tname: string): string {
   const type = spec.type;
-  if (type !== undefined && "eEfFgG%".includes(type)) return formatFloat(n, spec);
+  // Python converts the int to a float for these (correctly rounded, as Number(bigint) is).
+  if (type !== undefined && "eEfFgG%".includes(type)) return formatFloat(Number(n), spec);
   if (type !== undefined && !"bcdoxXn".includes(type)) throw new PythonFormatError(`Unknown format code '${type}' for object of type '${tname}'`);
   if (spec.precision !== undefined) throw new PythonFormatError("Precision not allowed in integer format specifier");
-  const negative = n < 0;
-  const big = BigInt(Math.trunc(Math.abs(n)));
+  if (spec.z) throw new PythonFormatError("Negative zero coercion (z) not allowed in integer format specifier");
+  const big = typeof n === "bigint" ? n : BigInt(Math.trunc(n));
+  const negative = big < 0n;
+  const abs = negative ? -big : big;
   let body: string;
   let prefix = "";
   if (type === "c") {
     if (spec.sign) throw new PythonFormatError("Sign not allowed with integer format specifier 'c'");
-    body = String.fromCodePoint(Number(big));
+    if (big >= 2n ** 63n || big < -(2n ** 63n)) throw new PythonFormatError("Python int too large to convert to C long", "OverflowError");
+    if (negative || abs > 0x10ffffn) throw new PythonFormatError("%c arg not in range(0x110000)", "OverflowError");
+    body = String.fromCodePoint(Number(abs));
     return pad(body, "", spec, ">");
   }
   if (type === "b" || type === "o" || type === "x" || type === "X") {
     const radix = type === "b" ? 2 : type === "o" ? 8 : 16;
-    body = big.toString(radix);
+    body = abs.toString(radix);
     if (type === "X") body = body.toUpperCase();
     if (spec.alt) prefix = type === "b" ? "0b" : type === "o" ? "0o" : type === "x" ? "0x" : "0X";
     body = applyGrouping(body, spec, 4);
   } else {
-    body = applyGrouping(big.toString(), spec);
+    body = applyGrouping(abs.toString(), spec);
   }
   return pad(body, signOf(negative, spec) + prefix, spec, ">");
 }
@@ -311,7 +356,8 @@ function formatString(s: string, spec: Spec): string {
   if (spec.type !== undefined && spec.type !== "s") throw new PythonFormatError(`Unknown format code '${spec.type}' for object of type 'str'`);
   if (spec.sign) throw new PythonFormatError("Sign not allowed in string format specifier");
   if (spec.alt) throw new PythonFormatError("Alternate form (#) not allowed in string format specifier");
-  if (spec.grouping) throw new PythonFormatError("Cannot specify ',' with 's'.");
+  if (spec.grouping) throw new PythonFormatError(`Cannot specify '${spec.grouping}' with 's'.`);
+  if (spec.z) throw new PythonFormatError("Negative zero coercion (z) not allowed in string format specifier");
   if (spec.align === "=" && !spec.zeroAlign) throw new PythonFormatError("'=' alignment not allowed in string format specifier");
   const body = spec.precision !== undefined ? [...s].slice(0, spec.precision).join("") : s;
   const fixed = spec.zeroAlign ? { ...spec, align: "<" as const } : spec;
@@ -349,40 +395,77 @@ function strftime(d: PyDate, fmt: string): string {
 export function formatValue(v: unknown, specText: string): string {
   if (specText === "") return pythonStr(v);
   if (v instanceof PyDate) return strftime(v, specText);
-  const spec = parseSpec(specText);
+  const spec = parseSpec(specText, typeName(v));
   if (typeof v === "string") return formatString(v, spec);
   if (typeof v === "boolean") return formatInt(v ? 1 : 0, spec, "bool");
   if (isPyFloat(v)) return formatFloat(numberOf(v), spec);
-  if (typeof v === "number") return formatInt(v, spec, "int");
+  if (typeof v === "number" || typeof v === "bigint") return formatInt(v, spec, "int");
   throw new PythonFormatError(`unsupported format string passed to ${typeName(v)}.__format__`, "TypeError");
 }
 
 // ---------------------------------------------------------------------------------------------
 // str.format_map
 
+/**
+ * `value.attr` for the data attributes Python has on parameter values: `real`/`imag` on numbers
+ * and bools, `numerator`/`denominator` on ints and bools, the fields of dates. Anything else is
+ * an AttributeError: either Python has no such attribute, or it is a method or a dunder whose text
+ * (`<built-in method …>`, with a memory address) no command should contain.
+ */
+function attribute(value: unknown, attr: string): unknown {
+  const isInt = typeof value === "boolean" || typeof value === "bigint" || (typeof value === "number" && Number.isInteger(value));
+  const asInt = (v: unknown): number | bigint => (typeof v === "boolean" ? (v ? 1 : 0) : (v as number | bigint));
+  if (isInt) {
+    if (attr === "real" || attr === "numerator") return asInt(value);
+    if (attr === "imag") return 0;
+    if (attr === "denominator") return 1;
+  } else if (isPyFloat(value)) {
+    if (attr === "real") return value instanceof PyFloat ? value : new PyFloat(value);
+    if (attr === "imag") return new PyFloat(0);
+  } else if (value instanceof PyDate) {
+    const t = value.time;
+    if (attr === "year" || attr === "month" || attr === "day") return value[attr];
+    if (t && (attr === "hour" || attr === "minute" || attr === "second" || attr === "microsecond")) return t[attr];
+  }
+  const tname = typeName(value);
+  throw new PythonFormatError(
+    `'${tname}' object has no attribute '${attr}' that a pass-as template can use (${tname === "int" || tname === "bool" ? "real, imag, numerator, denominator" : tname === "float" ? "real, imag" : "none"})`,
+    "AttributeError",
+  );
+}
+
 function lookupField(field: string, mapping: Record<string, unknown>): unknown {
   const m = /^([^.[]*)(.*)$/s.exec(field);
   const argName = m?.[1] ?? "";
   let rest = m?.[2] ?? "";
-  if (argName === "") throw new PythonFormatError("Format string contains positional fields");
-  if (/^\d+$/.test(argName)) throw new PythonFormatError(`Replacement index ${argName} out of range for positional args tuple`, "IndexError");
+  // `{}` and `{0}` are positional: format_map has no positional arguments (a ValueError).
+  if (argName === "" || /^\d+$/.test(argName)) throw new PythonFormatError("Format string contains positional fields");
   if (!Object.prototype.hasOwnProperty.call(mapping, argName)) throw new PythonFormatError(`'${argName}'`, "KeyError");
   let value: unknown = mapping[argName];
   while (rest) {
-    const attr = /^\.([^.[]+)/.exec(rest);
-    if (attr) throw new PythonFormatError(`'${typeName(value)}' object attribute '${attr[1]}' is not supported in a pass-as template`, "AttributeError");
-    const idx = /^\[([^\]]+)\]/.exec(rest);
-    if (!idx) throw new PythonFormatError("Only '.' or '[' may follow ']' in format field specifier");
+    const attr = /^\.([^.[]*)/.exec(rest);
+    if (attr) {
+      if (attr[1] === "") throw new PythonFormatError("Empty attribute in format string");
+      value = attribute(value, attr[1] ?? "");
+      rest = rest.slice(attr[0].length);
+      continue;
+    }
+    const idx = /^\[([^\]]*)\]/.exec(rest);
+    if (!idx) throw new PythonFormatError(rest.startsWith("[") ? "Missing ']' in format string" : "Only '.' or '[' may follow ']' in format field specifier");
     const key = idx[1] ?? "";
-    if ((Array.isArray(value) || typeof value === "string") && /^\d+$/.test(key)) {
+    if (key === "") throw new PythonFormatError("Empty attribute in format string");
+    const numeric = /^\d+$/.test(key);
+    if (Array.isArray(value) || typeof value === "string") {
+      if (!numeric) throw new PythonFormatError(`${typeName(value) === "str" ? "string" : "list"} indices must be integers${typeName(value) === "list" ? " or slices, not str" : ""}`, "TypeError");
       const arr = typeof value === "string" ? [...value] : value;
       const i = Number(key);
-      if (i >= arr.length) throw new PythonFormatError(`${typeName(value)} index out of range`, "IndexError");
+      if (i >= arr.length) throw new PythonFormatError(`${typeName(value) === "str" ? "string" : "list"} index out of range`, "IndexError");
       value = arr[i];
-    } else if (isDict(value) && Object.prototype.hasOwnProperty.call(value, key)) {
+    } else if (isDict(value)) {
+      if (!Object.prototype.hasOwnProperty.call(value, key)) throw new PythonFormatError(numeric ? key : `'${key}'`, "KeyError");
       value = value[key];
     } else {
-      throw new PythonFormatError(`'${key}'`, "KeyError");
+      throw new PythonFormatError(`'${typeName(value)}' object is not subscriptable`, "TypeError");
     }
     rest = rest.slice(idx[0].length);
   }
@@ -437,7 +520,8 @@ export function formatMap(template: string, mapping: Record<string, unknown>, de
     let value = lookupField(field, mapping);
     if (conversion !== undefined) {
       if (conversion === "s") value = pythonStr(value);
-      else if (conversion === "r" || conversion === "a") value = pythonRepr(value);
+      else if (conversion === "r") value = pythonRepr(value);
+      else if (conversion === "a") value = asciiEscape(pythonRepr(value));
       else if (conversion === "") throw new PythonFormatError("end of string while looking for conversion specifier");
       else throw new PythonFormatError(`Unknown conversion specifier ${conversion}`);
     }

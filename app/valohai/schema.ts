@@ -44,7 +44,7 @@ function typeWord(v: unknown): string {
   if (v === null || v === undefined) return "empty";
   if (typeof v === "string") return "string";
   if (typeof v === "boolean") return "boolean";
-  if (v instanceof PyFloat || typeof v === "number") return "number";
+  if (v instanceof PyFloat || typeof v === "number" || typeof v === "bigint") return "number";
   if (v instanceof PyDate) return "date";
   if (Array.isArray(v)) return "list";
   return "mapping";
@@ -53,6 +53,7 @@ function typeWord(v: unknown): string {
 function numberValue(v: unknown): number | undefined {
   if (v instanceof PyFloat) return v.value;
   if (typeof v === "number") return v;
+  if (typeof v === "bigint") return Number(v);
   return undefined;
 }
 

@@ -9,7 +9,7 @@
  * dotted path ("0.step.parameters.2.default") so later problems can point at the YAML.
  */
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from "yaml";
-import { PyDate, PyFloat, type Problem } from "./objects.js";
+import { PyDate, PyFloat, pyInt, type Problem } from "./objects.js";
 
 export interface Position {
   line: number;
@@ -39,38 +39,35 @@ class YamlValueError extends Error {
   position?: Position;
 }
 
-/** PyYAML `construct_yaml_int`. */
-export function constructInt(text: string): number {
+/** PyYAML `construct_yaml_int`, exact: beyond 2^53 the result is a `bigint` (see objects.ts). */
+export function constructInt(text: string): number | bigint {
   let value = text.replace(/_/g, "");
-  let sign = 1;
+  let sign = 1n;
   if (value.startsWith("-")) {
-    sign = -1;
+    sign = -1n;
     value = value.slice(1);
   } else if (value.startsWith("+")) {
     value = value.slice(1);
   }
-  if (value === "0") return 0;
-  if (value.startsWith("0b")) return sign * parseBigInt(value.slice(2), 2);
-  if (value.startsWith("0x")) return sign * parseBigInt(value.slice(2), 16);
-  if (value.startsWith("0")) return sign * parseBigInt(value.slice(1), 8);
-  if (value.includes(":")) return sign * sexagesimal(value);
-  return sign * parseBigInt(value, 10);
+  let n: bigint;
+  if (value === "0") n = 0n;
+  else if (value.startsWith("0b")) n = parseBigInt(value.slice(2), 2);
+  else if (value.startsWith("0x")) n = parseBigInt(value.slice(2), 16);
+  else if (value.startsWith("0")) n = parseBigInt(value.slice(1), 8);
+  else if (value.includes(":")) n = sexagesimal(value);
+  else n = parseBigInt(value, 10);
+  return pyInt(sign * n);
 }
 
-function parseBigInt(digits: string, base: 2 | 8 | 10 | 16): number {
-  if (digits === "") return 0;
+function parseBigInt(digits: string, base: 2 | 8 | 10 | 16): bigint {
+  if (digits === "") return 0n;
   const prefix = base === 2 ? "0b" : base === 8 ? "0o" : base === 16 ? "0x" : "";
-  return Number(BigInt(prefix + digits));
+  return BigInt(prefix + digits);
 }
 
-function sexagesimal(value: string): number {
-  const parts = value.split(":").map((p) => Number(p));
-  let base = 1;
-  let result = 0;
-  for (let i = parts.length - 1; i >= 0; i--) {
-    result += (parts[i] ?? 0) * base;
-    base *= 60;
-  }
+function sexagesimal(value: string): bigint {
+  let result = 0n;
+  for (const part of value.split(":")) result = result * 60n + BigInt(part === "" ? "0" : part);
   return result;
 }
 
@@ -86,7 +83,17 @@ export function constructFloat(text: string): number {
   }
   if (value === ".inf") return sign * Infinity;
   if (value === ".nan") return NaN;
-  if (value.includes(":")) return sign * sexagesimal(value);
+  if (value.includes(":")) {
+    // PyYAML: float parts, summed from the last one up with base 60, 3600, …
+    const parts = value.split(":").map((p) => Number(p));
+    let base = 1;
+    let result = 0;
+    for (let i = parts.length - 1; i >= 0; i--) {
+      result += (parts[i] ?? 0) * base;
+      base *= 60;
+    }
+    return sign * result;
+  }
   return sign * Number(value.endsWith(".") ? `${value}0` : value);
 }
 
@@ -127,7 +134,7 @@ function resolveTagged(tag: string, text: string): unknown {
       if (!RE_INT.test(text)) throw new YamlValueError(`"${text}" is not an integer, but it is tagged !!int`);
       return constructInt(text);
     case "tag:yaml.org,2002:float": {
-      if (RE_FLOAT.test(text) || RE_INT.test(text)) return new PyFloat(RE_FLOAT.test(text) ? constructFloat(text) : constructInt(text));
+      if (RE_FLOAT.test(text) || RE_INT.test(text)) return new PyFloat(RE_FLOAT.test(text) ? constructFloat(text) : Number(constructInt(text)));
       const n = Number(text);
       if (text.trim() !== "" && !Number.isNaN(n)) return new PyFloat(n);
       throw new YamlValueError(`"${text}" is not a number, but it is tagged !!float`);

@@ -3,6 +3,7 @@ import { streamSSE } from "hono/streaming";
 import type { Sql } from "../../../db/client.js";
 import { isTerminal, type ExecutionStatus } from "../../executions/state.js";
 import { createExecution, type CreateDeps } from "../../executions/create.js";
+import { parseJsonExact } from "../../valohai/index.js";
 import { findExecutionRow, listExecutionRows, loadPresented } from "../../executions/present.js";
 import { stopExecution } from "../../executions/stop.js";
 import { lostCount } from "../../../worker/scheduler/settle.js";
@@ -46,7 +47,8 @@ export function executionRoutes(deps: CreateDeps) {
 
   app.post("/", async (c) => {
     const project = await findProject(sql, c.req.param("project")!);
-    const body: unknown = await c.req.json().catch(() => ({}));
+    // Parameter values read as Python's json.loads reads them: an integer beyond 2^53 stays exact, 1.0 stays a float.
+    const body: unknown = await c.req.text().then((t) => parseJsonExact(t, { pyFloatsUnder: ["parameters"] })).catch(() => ({}));
     const { id } = await createExecution(deps, project, body);
     return c.json(await loadPresented(sql, await findExecutionRow(sql, project.id, id)), 201);
   });
