@@ -5,9 +5,21 @@
  *   2. `applyStepOptions` maps those to the step's parameters and inputs (valohai-cli's dynamic
  *      options: `--<sanitized name>` and its lowercase twin), reading `--parameter-file` first.
  * Both are pure: they return errors as text and never touch the network.
+ *
+ * A step parameter is never swallowed by a fixed option of the same name. valohai-cli lets its
+ * own options win wherever they stand (a parameter called `title` can only be reached after
+ * `--`); vh instead reads the options after STEP as the step's: after STEP, `--title` is the
+ * step's parameter or input `title` when the step has one, and vh's `--title` otherwise (put vh's
+ * own options before STEP to be sure). The caller learns which names were taken that way
+ * (`overridden`) and says so on stderr. After `--`, every option is a step option.
+ *
+ * Values follow valohai-cli's typing (click's INT/FLOAT/BOOL/STRING conversions, see
+ * `clickConvert`): the last of a repeated single-value option wins, `t`/`f`/empty are flag
+ * spellings, Python's `int()`/`float()` accept Unicode digits, and a YAML default that click
+ * would coerce (`0.5` or `yes` for an integer) is coerced the same way, with a warning.
  */
-import type { Parameter, Step } from "../valohai/index.js";
-import { sanitizeOptionName, suggest } from "../valohai/index.js";
+import { PyFloat, pyInt, pythonFloat, pythonInt, pythonRepr, pythonStr, sanitizeOptionName, suggest } from "../valohai/index.js";
+import type { Parameter, ParamValue, Step } from "../valohai/index.js";
 
 export type Joiner = "newline" | "and";
 
@@ -35,7 +47,10 @@ interface FixedSpec {
   help: string;
 }
 
-/** The fixed options of `vh exec run`; a step parameter with one of these names loses to it. */
+/**
+ * The fixed options of `vh exec run`. Before STEP they are always vh's; after STEP a step
+ * parameter or input with the same option name takes precedence (see the module comment).
+ */
 export const FIXED_OPTIONS: FixedSpec[] = [
   { long: "adhoc", short: "a", key: "adhoc", help: "package this directory and run that snapshot (the only mode for now)" },
   { long: "dry-run", key: "dryRun", help: "print the step's command script and start nothing (offline)" },
@@ -54,6 +69,9 @@ export const FIXED_OPTIONS: FixedSpec[] = [
 
 const FIXED_NAMES = new Set(FIXED_OPTIONS.map((o) => o.long));
 
+/** What a step option is: a flag parameter (its value is optional) or a parameter or input that takes a value. */
+export type StepOptionKind = "flag" | "value";
+
 /** One step option as typed: `--name=value` (value), `--name value` (attached), or bare `--name`. */
 export interface StepToken {
   name: string;
@@ -66,12 +84,16 @@ export interface SplitRunArgs {
   fixed: RunFixed;
   step?: string;
   tokens: StepToken[];
+  /** Fixed option names (`title`) that were read as step options because the step has one. */
+  overridden: string[];
   errors: string[];
 }
 
-const TRUE_WORDS = new Set(["true", "yes", "1", "on", "y"]);
-const FALSE_WORDS = new Set(["false", "no", "0", "off", "n"]);
+// click's BOOL: these words in any case, surrounding whitespace ignored; empty is false.
+const TRUE_WORDS = new Set(["true", "yes", "1", "on", "y", "t"]);
+const FALSE_WORDS = new Set(["false", "no", "0", "off", "n", "f", ""]);
 
+/** click's boolean words (`1/0`, `true/false`, `t/f`, `yes/no`, `y/n`, `on/off`, and empty for false). */
 export function parseBool(v: string): boolean | undefined {
   const s = v.trim().toLowerCase();
   if (TRUE_WORDS.has(s)) return true;
@@ -119,27 +141,45 @@ function setFixed(fixed: RunFixed, spec: FixedSpec, value: string | undefined, e
   }
 }
 
-/** Stage 1: fixed options and STEP; step options must come after STEP (as in valohai-cli). */
-export function splitRunArgs(args: string[]): SplitRunArgs {
+/**
+ * Stage 1: fixed options and STEP; step options must come after STEP (as in valohai-cli).
+ * `stepOption(name)` says whether the step has a parameter or input with option name `name`, and
+ * whether it is a flag: after STEP such a name is a step option even where vh has a fixed option
+ * of that name. Without it (the step is not known yet) every fixed name is vh's. As in click, an
+ * option that takes a value takes the next word, whatever it looks like (`--args --fast`); a flag
+ * takes it unless it is an option (a bare flag means true, a vh extension).
+ */
+export function splitRunArgs(args: string[], stepOption?: (name: string) => StepOptionKind | undefined): SplitRunArgs {
   const fixed: RunFixed = { adhoc: false, dryRun: false, json: false, watch: false, help: false, joiner: "newline", vars: [] };
   const tokens: StepToken[] = [];
+  const overridden: string[] = [];
   const errors: string[] = [];
   let step: string | undefined;
+  let escaped = false;
   const positional = (t: string) => {
     if (step === undefined) step = t;
     else errors.push(`Unexpected argument "${t}": vh exec run takes one STEP; step options look like --name=value.`);
   };
   for (let i = 0; i < args.length; i++) {
     const tok = args[i]!;
-    if (tok === "--") {
-      args.slice(i + 1).forEach(positional);
-      break;
+    if (tok === "--" && !escaped) {
+      // As in valohai-cli: what follows is the step's, never vh's own options.
+      escaped = true;
+      continue;
+    }
+    if (escaped && !tok.startsWith("--")) {
+      positional(tok);
+      continue;
     }
     if (tok.startsWith("--")) {
       const eq = tok.indexOf("=");
       const name = eq === -1 ? tok.slice(2) : tok.slice(2, eq);
       const inline = eq === -1 ? undefined : tok.slice(eq + 1);
-      const spec = FIXED_OPTIONS.find((o) => o.long === name);
+      const found = escaped ? undefined : FIXED_OPTIONS.find((o) => o.long === name);
+      const kind = step !== undefined ? stepOption?.(name) : undefined;
+      const stepWins = found !== undefined && kind !== undefined;
+      const spec = stepWins ? undefined : found;
+      if (stepWins) overridden.push(name);
       if (spec) {
         let value = inline;
         if (value === undefined && spec.value !== undefined && i + 1 < args.length) value = args[++i];
@@ -152,8 +192,16 @@ export function splitRunArgs(args: string[]): SplitRunArgs {
       }
       const t: StepToken = { name };
       if (inline !== undefined) t.value = inline;
-      else if (i + 1 < args.length && !isOptionLike(args[i + 1]!)) t.attached = args[++i]!;
+      else if (i + 1 < args.length) {
+        const next = args[i + 1]!;
+        const takes = kind === "value" ? true : kind === "flag" ? parseBool(next) !== undefined || !isOptionLike(next) : !isOptionLike(next);
+        if (takes) t.attached = args[++i]!;
+      }
       tokens.push(t);
+      continue;
+    }
+    if (escaped) {
+      positional(tok);
       continue;
     }
     if (isOptionLike(tok)) {
@@ -176,29 +224,49 @@ export function splitRunArgs(args: string[]): SplitRunArgs {
     }
     positional(tok);
   }
-  return { fixed, ...(step !== undefined ? { step } : {}), tokens, errors };
+  return { fixed, ...(step !== undefined ? { step } : {}), tokens, overridden, errors };
 }
 
 export type StepOption = { kind: "parameter"; target: Parameter } | { kind: "input"; target: { name: string; optional: boolean; default: string[] } };
 
-/** `--<sanitized>` and its lowercase twin for every parameter, then every input (first wins). */
-export function stepOptionTable(step: Step): { options: Map<string, StepOption>; shadowed: string[] } {
+/**
+ * `--<sanitized>` and its lowercase twin for every parameter, then every input (first wins).
+ * `shadowing` lists the step options that share a name with one of vh's fixed options: after
+ * STEP they are the step's (see the module comment), so vh's option must go before STEP.
+ */
+export function stepOptionTable(step: Step): { options: Map<string, StepOption>; shadowing: string[] } {
   const options = new Map<string, StepOption>();
-  const shadowed: string[] = [];
+  const shadowing: string[] = [];
   const add = (name: string, opt: StepOption) => {
     const s = sanitizeOptionName(name);
     for (const n of new Set([s, s.toLowerCase()])) {
-      if (!n) continue;
+      if (!n || options.has(n)) continue;
+      options.set(n, opt);
       if (FIXED_NAMES.has(n)) {
-        shadowed.push(`${opt.kind === "parameter" ? "Parameter" : "Input"} "${name}" has the same option name as vh's own --${n}; set it with --parameter-file instead.`);
-        continue;
+        shadowing.push(`After the step name, --${n} is ${opt.kind === "parameter" ? "parameter" : "input"} "${name}" of step "${step.name}"; vh's own --${n} goes before the step name (vh exec run --${n} … ${step.name}).`);
       }
-      if (!options.has(n)) options.set(n, opt);
     }
   };
   for (const p of step.parameters.values()) add(p.name, { kind: "parameter", target: p });
   for (const i of step.inputs.values()) add(i.name, { kind: "input", target: i });
-  return { options, shadowed };
+  return { options, shadowing };
+}
+
+/** `stepOption` for `splitRunArgs`, from a step's option table. */
+export function stepOptionKinds(step: Step): (name: string) => StepOptionKind | undefined {
+  const { options } = stepOptionTable(step);
+  return (name) => {
+    const opt = options.get(name);
+    if (!opt) return undefined;
+    return opt.kind === "parameter" && opt.target.type === "flag" ? "flag" : "value";
+  };
+}
+
+/** The stderr note for a fixed option name that was read as a step option. */
+export function overriddenNote(step: Step, name: string): string {
+  const opt = stepOptionTable(step).options.get(name);
+  const what = opt ? `${opt.kind} "${opt.target.name}" of step "${step.name}"` : `a step option of "${step.name}"`;
+  return `--${name} after the step name is ${what}, not vh's own --${name}; to use vh's, put it before the step name (vh exec run --${name} … ${step.name}).`;
 }
 
 export interface StepValues {
@@ -221,14 +289,30 @@ export function applyStepOptions(step: Step, tokens: StepToken[], fileValues?: R
   if (fileValues) {
     for (const [key, value] of Object.entries(fileValues)) {
       const p = step.parameters.get(key) ?? [...step.parameters.values()].find((q) => sanitizeOptionName(q.name) === key);
-      if (p) parameters[p.name] = value;
-      else warnings.push(`Ignoring "${key}" from the parameter file: step "${step.name}" has no such parameter.`);
+      if (!p) {
+        warnings.push(`Ignoring "${key}" from the parameter file: step "${step.name}" has no such parameter.`);
+        continue;
+      }
+      // valohai-cli converts parameter-file values with the option's click type.
+      const c = clickConvert(p, value, "the parameter file's value");
+      if (!c.ok) errors.push(`Parameter "${p.name}": ${c.message}`);
+      else {
+        parameters[p.name] = c.value;
+        if (c.warning) warnings.push(c.warning);
+      }
     }
   }
 
+  // As with click: of a repeated single-value option only the last counts (the others are not even read).
+  const last = new Map<Parameter, StepToken>();
+  for (const t of tokens) {
+    const opt = options.get(t.name);
+    if (opt?.kind === "parameter" && opt.target.multiple === "none") last.set(opt.target, t);
+  }
   const fromCli = new Set<string>();
   for (const t of tokens) {
     const opt = options.get(t.name);
+    if (opt?.kind === "parameter" && opt.target.multiple === "none" && last.get(opt.target) !== t) continue;
     if (!opt) {
       const hint = suggest(t.name, [...options.keys()]) ?? suggest(t.name, [...FIXED_NAMES]);
       errors.push(`Unknown option --${t.name} for step "${step.name}".${hint ? ` Did you mean --${hint}?` : ""} (\`vh exec run ${step.name} --help\` lists them.)`);
@@ -270,9 +354,6 @@ export function applyStepOptions(step: Step, tokens: StepToken[], fileValues?: R
     if (p.multiple !== "none") {
       const prev = fromCli.has(p.name) ? parameters[p.name] : undefined;
       parameters[p.name] = [...(Array.isArray(prev) ? prev : []), value];
-    } else if (fromCli.has(p.name)) {
-      errors.push(`Parameter "${p.name}" was given more than once; it takes one value.`);
-      continue;
     } else {
       parameters[p.name] = value;
     }
@@ -281,22 +362,134 @@ export function applyStepOptions(step: Step, tokens: StepToken[], fileValues?: R
   return { parameters, inputs, errors, warnings };
 }
 
-/** The value each parameter gets when the command line does not give one: its YAML default. */
-export function withDefaults(step: Step, given: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const p of step.parameters.values()) {
-    if (Object.hasOwn(given, p.name)) out[p.name] = given[p.name];
-    else if (p.default !== undefined && p.default !== null) out[p.name] = p.default;
+export type Converted = { ok: true; value: ParamValue; warning?: string } | { ok: false; message: string };
+
+const CLICK_TYPE = { integer: "integer", float: "float", flag: "boolean", string: "text" } as const;
+
+/**
+ * valohai-cli's typing of one value for a parameter: click converts every option value, the YAML
+ * default included, with `int(v)` (integer), `float(v)` (float), its boolean words (flag) or
+ * `str(v)` (anything else). A `multiple` parameter converts each item. Where that changes a
+ * number (the integer default `0.5` becomes `0`, `yes` becomes `1`) the value is used as
+ * valohai-cli uses it and `warning` says so; where click fails the value is refused.
+ * `what` names the value in messages ("the default", "the parameter file's value").
+ */
+export function clickConvert(p: Parameter, v: unknown, what = "the default"): Converted {
+  if (p.multiple !== "none") {
+    const list = v === null || v === undefined ? [] : Array.isArray(v) ? v : [v];
+    const out: ParamValue[] = [];
+    const warnings: string[] = [];
+    for (const atom of list) {
+      const c = convertAtom(p, atom, what);
+      if (!c.ok) return c;
+      out.push(c.value);
+      if (c.warning) warnings.push(c.warning);
+    }
+    return { ok: true, value: out, ...(warnings.length ? { warning: warnings.join(" ") } : {}) };
   }
-  return out;
+  return convertAtom(p, v, what);
 }
 
-/** Parameters that need a value and have none (no default, not optional). */
+function convertAtom(p: Parameter, v: unknown, what: string): Converted {
+  const bad = (why: string): Converted => ({
+    ok: false,
+    message: `${what} ${pythonRepr(v)} is not a valid ${CLICK_TYPE[p.type]} (${why}).`,
+  });
+  const lossy = (value: ParamValue, as: string): Converted => ({
+    ok: true,
+    value,
+    warning: `Parameter "${p.name}" (${p.type}): ${what} ${pythonRepr(v)} is not ${as}; valohai-cli reads it as ${pythonStr(value)}, and so does this run. Write it as ${pythonStr(value)} to say so.`,
+  });
+  if (v === null || v === undefined) return { ok: true, value: null };
+  switch (p.type) {
+    case "integer": {
+      if (typeof v === "bigint" || (typeof v === "number" && Number.isInteger(v))) return { ok: true, value: Object.is(v, -0) ? 0 : v };
+      if (typeof v === "boolean") return lossy(v ? 1 : 0, "an integer");
+      if (v instanceof PyFloat || typeof v === "number") {
+        const x = typeof v === "number" ? v : v.value;
+        if (!Number.isFinite(x)) return bad(`int() cannot convert float ${Number.isNaN(x) ? "NaN" : "infinity"} to integer`);
+        return lossy(pyInt(BigInt(Math.trunc(x))), "an integer");
+      }
+      if (typeof v === "string") {
+        const n = pythonInt(v);
+        return n === undefined ? bad("int() takes digits, an optional sign and `_` between digits") : { ok: true, value: n };
+      }
+      return bad(`int() takes no ${pyTypeName(v)}`);
+    }
+    case "float": {
+      if (v instanceof PyFloat) return { ok: true, value: v };
+      if (typeof v === "number") return { ok: true, value: new PyFloat(v) };
+      if (typeof v === "bigint") {
+        const x = Number(v);
+        return Number.isFinite(x) ? { ok: true, value: new PyFloat(x) } : bad("int too large to convert to float");
+      }
+      if (typeof v === "boolean") return lossy(new PyFloat(v ? 1 : 0), "a number");
+      if (typeof v === "string") {
+        const x = pythonFloat(v);
+        return x === undefined ? bad("float() takes a decimal number, inf or nan") : { ok: true, value: new PyFloat(x) };
+      }
+      return bad(`float() takes no ${pyTypeName(v)}`);
+    }
+    case "flag": {
+      if (typeof v === "boolean") return { ok: true, value: v };
+      if (typeof v === "string") {
+        const b = parseBool(v);
+        return b === undefined ? bad("one of 1/0, true/false, t/f, yes/no, y/n, on/off") : { ok: true, value: b };
+      }
+      // click itself fails on a number (it strips a string); 1 and 0 mean what they say.
+      if ((typeof v === "number" || typeof v === "bigint" || v instanceof PyFloat) && (Number(v) === 0 || Number(v) === 1)) return lossy(Number(v) === 1, "true or false");
+      return bad("a flag is true or false");
+    }
+    default:
+      return { ok: true, value: typeof v === "string" ? v : pythonStr(v) };
+  }
+}
+
+function pyTypeName(v: unknown): string {
+  if (Array.isArray(v)) return "list";
+  if (v instanceof PyFloat) return "float";
+  if (typeof v === "object" && v !== null && "year" in v) return "date";
+  return typeof v === "object" ? "dict" : typeof v;
+}
+
+/**
+ * The value each parameter gets when the command line does not give one: its YAML default,
+ * typed the way valohai-cli's click options type it (see `clickConvert`). As in valohai-cli's
+ * request, a parameter with neither gets `null` (so `{parameter-value:NAME}` prints `None`), a flag
+ * nothing; a `multiple` parameter is optional and, with no values, is left out (the command
+ * builder gives it `[]` as valohai-yaml does).
+ */
+export function withDefaults(step: Step, given: Record<string, unknown>): { values: Record<string, unknown>; warnings: string[]; errors: string[] } {
+  const values: Record<string, unknown> = {};
+  const warnings: string[] = [];
+  const errors: string[] = [];
+  for (const p of step.parameters.values()) {
+    if (Object.hasOwn(given, p.name)) {
+      values[p.name] = given[p.name];
+      continue;
+    }
+    if (p.default === undefined || p.default === null) {
+      if (p.multiple === "none" && p.type !== "flag") values[p.name] = null;
+      continue;
+    }
+    const c = clickConvert(p, p.default);
+    if (!c.ok) {
+      errors.push(`Parameter "${p.name}": ${c.message} Pass a value with --${sanitizeOptionName(p.name)}=VALUE or fix the default.`);
+      continue;
+    }
+    if (c.warning) warnings.push(c.warning);
+    if (Array.isArray(c.value) && c.value.length === 0) continue;
+    values[p.name] = c.value;
+  }
+  return { values, warnings, errors };
+}
+
+/** Parameters that need a value and have none (no default, not optional, not `multiple`). */
 export function missingParameters(step: Step, values: Record<string, unknown>): string[] {
   const errors: string[] = [];
   for (const p of step.parameters.values()) {
     const v = values[p.name];
-    if (!p.optional && (v === undefined || v === null)) {
+    if (!p.optional && p.multiple === "none" && (v === undefined || v === null)) {
       errors.push(`Parameter "${p.name}" is required: pass --${sanitizeOptionName(p.name)}=VALUE.`);
     }
   }

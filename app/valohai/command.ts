@@ -3,7 +3,7 @@
  */
 import type { Parameter, ParamValue, Problem, Step } from "./objects.js";
 import { isPythonTyped, normaliseValue, parseFlag } from "./parameters.js";
-import { formatMap, pythonStr, PythonFormatError } from "./python-format.js";
+import { formatMap, pythonRepr, pythonStr, PythonFormatError } from "./python-format.js";
 import { shlexQuote } from "./shlex.js";
 
 /** Raised when a `pass-as` template cannot be filled in (Python would raise KeyError/TypeError). */
@@ -39,7 +39,10 @@ function fill(template: string, param: Parameter, value: unknown, step: Step): s
         throw new CommandBuildError({
           severity: "error",
           code: "pass-as-template",
-          message: `Step "${step.name}", parameter "${param.name}": cannot fill in "${token}" (${err.message}); a pass-as template may use {name}, {value} and {v} (with a format spec such as {v:.3f}), and a literal brace is written {{ or }}.`,
+          message:
+            err.pyType === "KeyError" || err.pyType === "ValueError"
+              ? `Step "${step.name}", parameter "${param.name}": cannot fill in "${token}" (${err.message}); a pass-as template may use {name}, {value} and {v} (with a format spec such as {v:.3f}), and a literal brace is written {{ or }}.`
+              : `Step "${step.name}", parameter "${param.name}": cannot fill in "${token}" with the value ${pythonRepr(value)}: ${err.message} (Python raises ${err.pyType}).`,
           ...(param.line !== undefined ? { line: param.line } : {}),
           ...(param.column !== undefined ? { column: param.column } : {}),
         }, err.pyType);

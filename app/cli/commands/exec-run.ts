@@ -17,14 +17,27 @@ import {
   FIXED_OPTIONS,
   applyStepOptions,
   missingParameters,
+  overriddenNote,
   parseVars,
   resolveInputs,
   splitRunArgs,
+  stepOptionKinds,
   stepOptionTable,
   withDefaults,
   type RunFixed,
 } from "../run-args.js";
-import { buildCommandList, buildScript, loadValohaiYaml, sanitizeOptionName, suggest, validateParameterValues } from "../../valohai/index.js";
+import {
+  CommandBuildError,
+  buildCommandList,
+  joinCommand,
+  loadValohaiYaml,
+  pythonStr,
+  sanitizeOptionName,
+  stringifyJson,
+  suggest,
+  toJsonValue,
+  validateParameterValues,
+} from "../../valohai/index.js";
 import type { Problem, Step, ValohaiConfig } from "../../valohai/index.js";
 import { ensureProject } from "./project.js";
 import { defaultPacker, uploadIfMissing } from "../code.js";
@@ -54,9 +67,11 @@ interface LoadedYaml {
   file: string;
   /** Path inside the project root, as the server reads it from the snapshot (posix). */
   yamlPath: string;
+  /** The file as problems name it (relative to the working directory). */
+  display: string;
 }
 
-function loadYaml(ctx: Context, root: string, fixed: RunFixed): LoadedYaml {
+function loadYaml(ctx: Context, root: string, fixed: Pick<RunFixed, "yaml">): LoadedYaml {
   const file = path.resolve(root, fixed.yaml ?? DEFAULT_YAML);
   const rel = path.relative(root, file);
   const display = path.relative(ctx.io.cwd, file) || file;
@@ -73,7 +88,7 @@ function loadYaml(ctx: Context, root: string, fixed: RunFixed): LoadedYaml {
     const lines = problems.filter((p) => p.severity === "error").map((p) => formatProblem(p, display));
     throw new CliError(`${display} is invalid:\n${(lines.length ? lines : problems.map((p) => formatProblem(p, display))).join("\n")}`);
   }
-  return { config, file, yamlPath: rel.split(path.sep).join("/") };
+  return { config, file, yamlPath: rel.split(path.sep).join("/"), display };
 }
 
 /** Exact name, else the one step that starts with it. */
@@ -105,8 +120,8 @@ function readParameterFile(ctx: Context, file: string): Record<string, unknown> 
 }
 
 function defaultText(v: unknown): string {
-  if (Array.isArray(v)) return v.map(String).join(", ");
-  return String(v);
+  if (Array.isArray(v)) return v.map((x) => pythonStr(x)).join(", ");
+  return pythonStr(v);
 }
 
 export function runHelp(step?: Step): string {
@@ -121,7 +136,7 @@ export function runHelp(step?: Step): string {
     out.push("", "Step options: run `vh exec run STEP --help` to list a step's parameters and inputs.");
     return out.join("\n") + "\n";
   }
-  const { shadowed } = stepOptionTable(step);
+  const { shadowing } = stepOptionTable(step);
   const prow: string[][] = [];
   for (const p of step.parameters.values()) {
     const opt = `--${sanitizeOptionName(p.name)}`;
@@ -130,7 +145,8 @@ export function runHelp(step?: Step): string {
     if (p.type === "flag") bits.push("flag: true/false/yes/no/1/0; a bare flag means true (a vh extension)");
     else bits.push(p.type);
     if (p.multiple !== "none") bits.push("repeat the option for more values");
-    if (p.default !== undefined && p.default !== null) bits.push(`default: ${defaultText(p.default)}`);
+    if (p.default !== undefined && p.default !== null && !(Array.isArray(p.default) && p.default.length === 0)) bits.push(`default: ${defaultText(p.default)}`);
+    else if (p.multiple !== "none") bits.push("optional");
     else if (!p.optional) bits.push("required");
     prow.push([p.type === "flag" ? `${opt}[=BOOL]` : `${opt}=${p.type.toUpperCase()}`, bits.join("; ")]);
   }
@@ -149,7 +165,11 @@ export function runHelp(step?: Step): string {
   out.push("", `Input Options (step "${step.name}"):`);
   if (!irow.length) out.push("  (none)");
   for (const [a, b] of irow) out.push(`  ${a!.padEnd(w2)}  ${b}`);
-  for (const s of shadowed) out.push("", `Note: ${s}`);
+  out.push(
+    "",
+    "After STEP, an option named like one of the step's parameters or inputs is that parameter or input, even where vh has an option of the same name (--title, --json, …): put vh's own options before STEP. After --, every option is the step's.",
+  );
+  for (const s of shadowing) out.push(`Note: ${s}`);
   if (step.parameters.size) out.push("", "--parameter-file FILE takes a JSON/YAML mapping keyed by parameter name (or option name).");
   return out.join("\n") + "\n";
 }
@@ -163,22 +183,30 @@ interface Prepared {
   yamlPath: string;
 }
 
+/** A command that Python could not build: the located problem, never a stack trace. */
+function buildError(err: unknown, file: string): never {
+  if (err instanceof CommandBuildError) throw new CliError(formatProblem(err.problem, file));
+  throw err;
+}
+
 /** Everything up to the network: returns the plan or throws one CliError listing every problem. */
-function prepare(ctx: Context, root: string, stepName: string, fixed: RunFixed, tokens: Parameters<typeof applyStepOptions>[1]): Prepared {
-  const loaded = loadYaml(ctx, root, fixed);
-  const step = matchStep(loaded.config, stepName);
+function prepare(ctx: Context, loaded: LoadedYaml, step: Step, fixed: RunFixed, tokens: Parameters<typeof applyStepOptions>[1]): Prepared {
   const fileValues = fixed.parameterFile ? readParameterFile(ctx, fixed.parameterFile) : undefined;
   const given = applyStepOptions(step, tokens, fileValues);
   for (const w of given.warnings) ctx.warn(w);
   const errors = [...given.errors];
-  const values = withDefaults(step, given.parameters);
+  // The YAML defaults, typed as valohai-cli's click options type them (with a warning where that changes a number).
+  const typed = withDefaults(step, given.parameters);
+  for (const w of typed.warnings) ctx.warn(w);
+  errors.push(...typed.errors);
+  const values = typed.values;
   const missing = missingParameters(step, values);
   errors.push(...missing);
   const missingNames = new Set([...step.parameters.values()].filter((p) => missing.some((m) => m.startsWith(`Parameter "${p.name}" `))).map((p) => p.name));
   const present = Object.fromEntries(Object.entries(values).filter(([k]) => !missingNames.has(k)));
   const validated = validateParameterValues(step, present);
   for (const e of validated.errors) {
-    if (!missingNames.has(e.parameter)) errors.push(`Parameter "${e.parameter}": ${e.message}`);
+    if (!missingNames.has(e.parameter) && !typed.errors.some((t) => t.startsWith(`Parameter "${e.parameter}": `))) errors.push(`Parameter "${e.parameter}": ${e.message}`);
   }
   const inputs = resolveInputs(step, given.inputs);
   // A dry run shows the command, which does not depend on inputs: missing ones are only a warning.
@@ -191,12 +219,19 @@ function prepare(ctx: Context, root: string, stepName: string, fixed: RunFixed, 
   const environmentVariables: Record<string, string> = {};
   for (const v of step.environmentVariables.values()) if (v.default !== undefined) environmentVariables[v.name] = v.default;
   Object.assign(environmentVariables, vars.env);
+  let commandList: string[];
+  try {
+    commandList = buildCommandList(step, validated.values);
+  } catch (err) {
+    buildError(err, loaded.display);
+  }
   const plan: RunPlan = {
     step: step.name,
     image: fixed.image ?? step.image,
-    command: buildScript(step, validated.values, { joiner: fixed.joiner }),
-    commandList: buildCommandList(step, validated.values),
-    parameters: JSON.parse(JSON.stringify(validated.values)) as Record<string, unknown>,
+    command: joinCommand(commandList, fixed.joiner),
+    commandList,
+    // Typed as valohai-cli types them: bigint for an int beyond 2^53, PyFloat for a float (stringifyJson prints them).
+    parameters: validated.values,
     inputs: inputs.inputs,
     environmentVariables,
     timeLimitSeconds: step.timeLimitSeconds ?? null,
@@ -205,29 +240,54 @@ function prepare(ctx: Context, root: string, stepName: string, fixed: RunFixed, 
   return { step, plan, givenInputs: given.inputs, givenEnv: vars.env, yamlPath: loaded.yamlPath };
 }
 
-export async function execRunCommand(ctx: Context, args: string[]): Promise<number> {
-  const { fixed, step: stepName, tokens, errors } = splitRunArgs(args);
-  const root = ctx.rootDir();
-  if (fixed.help) {
-    let step: Step | undefined;
-    if (stepName) step = matchStep(loadYaml(ctx, root, fixed).config, stepName);
-    ctx.io.stdout.write(runHelp(step));
-    return 0;
+/**
+ * The valohai.yaml to read. `--yaml` before STEP is vh's. `--yaml` after STEP is vh's too, unless
+ * the step, as the default file declares it, has a parameter or input whose option is `--yaml`.
+ */
+function loadForStep(ctx: Context, root: string, stepName: string, beforeStep: RunFixed, anywhere: RunFixed): LoadedYaml {
+  if (beforeStep.yaml !== undefined || anywhere.yaml === undefined) return loadYaml(ctx, root, beforeStep);
+  try {
+    const dflt = loadYaml(ctx, root, {});
+    if (stepOptionTable(matchStep(dflt.config, stepName)).options.has("yaml")) return dflt;
+  } catch {
+    // no usable default file: --yaml is vh's
   }
-  if (errors.length) throw new CliError(errors.join("\n"));
+  return loadYaml(ctx, root, anywhere);
+}
+
+export async function execRunCommand(ctx: Context, args: string[]): Promise<number> {
+  const root = ctx.rootDir();
+  // The step's options decide what a fixed option name after STEP means, so parse twice: first
+  // with every fixed name as vh's (to find STEP and --yaml), then with the step known.
+  const tentative = splitRunArgs(args);
+  const stepName = tentative.step;
   if (!stepName) {
+    if (tentative.fixed.help) {
+      ctx.io.stdout.write(runHelp());
+      return 0;
+    }
+    if (tentative.errors.length) throw new CliError(tentative.errors.join("\n"));
     let steps = "";
     try {
-      steps = ` Steps: ${[...loadYaml(ctx, root, fixed).config.steps.keys()].join(", ") || "(none)"}.`;
+      steps = ` Steps: ${[...loadYaml(ctx, root, tentative.fixed).config.steps.keys()].join(", ") || "(none)"}.`;
     } catch {
       // the missing STEP is the error to report
     }
     throw new CliError(`Missing STEP: vh exec run STEP [options].${steps}`);
   }
-  const prepared = prepare(ctx, root, stepName, fixed, tokens);
+  const loaded = loadForStep(ctx, root, stepName, splitRunArgs(args, () => "value").fixed, tentative.fixed);
+  const step = matchStep(loaded.config, stepName);
+  const { fixed, tokens, overridden, errors } = splitRunArgs(args, stepOptionKinds(step));
+  if (fixed.help) {
+    ctx.io.stdout.write(runHelp(step));
+    return 0;
+  }
+  if (errors.length) throw new CliError(errors.join("\n"));
+  for (const name of new Set(overridden)) ctx.info(`note: ${overriddenNote(step, name)}`);
+  const prepared = prepare(ctx, loaded, step, fixed, tokens);
 
   if (fixed.dryRun) {
-    if (fixed.json) ctx.io.stdout.write(jsonText(prepared.plan));
+    if (fixed.json) ctx.io.stdout.write(`${stringifyJson(prepared.plan, 2)}\n`);
     else ctx.io.stdout.write(prepared.plan.command.endsWith("\n") ? prepared.plan.command : `${prepared.plan.command}\n`);
     return 0;
   }
@@ -256,7 +316,8 @@ export async function execRunCommand(ctx: Context, args: string[]): Promise<numb
     step: prepared.step.name,
     code: pkg.sha256,
     yamlPath,
-    parameters: prepared.plan.parameters,
+    // An integer beyond 2^53 travels as its decimal string (JSON.parse would round the number).
+    parameters: toJsonValue(prepared.plan.parameters),
     inputs: prepared.givenInputs,
     environmentVariables: prepared.givenEnv,
     ...(fixed.title !== undefined ? { title: fixed.title } : {}),
