@@ -39,11 +39,8 @@ export interface CreateDeps {
   fetch?: typeof fetch;
 }
 
-const SECRET_NAME = /(secret|token|passw(or)?d|passwd|private|credential|api[_-]?key|access[_-]?key|(^|_)key$)/i;
-
-export function maskEnvironment(env: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, SECRET_NAME.test(k) ? "***" : v]));
-}
+/** Masking lives in one place (by name, in URLs, and by value in logs). */
+export { maskEnvironment } from "./secrets.js";
 
 function listify(v: string | string[] | undefined): string[] {
   if (v === undefined) return [];

@@ -142,6 +142,17 @@ describe("vh exec run --dry-run (offline)", () => {
     expect(r.stdout).toBe("pip install -r requirements.txt\npython train.py --learning_rate=1.0 --epochs=4 --optimizer=adam '--tags=a,b c'\n");
   });
 
+  it("--json masks secret values: by name, and passwords inside URLs", async () => {
+    const r = await runCli(
+      ["exec", "run", "train", "--dry-run", "--json", "--var", "DB_PASS=hunter2-db", "--var", "DATABASE_URL=postgres://u:pw-in-url@db/x", "--var", "SEED=1"],
+      { cwd: dir, env },
+    );
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).environmentVariables).toEqual({ MODE: "fast", DB_PASS: "***", DATABASE_URL: "postgres://u:***@db/x", SEED: "1" });
+    expect(r.stdout).not.toContain("hunter2-db");
+    expect(r.stdout).not.toContain("pw-in-url");
+  });
+
   it("--json prints the whole plan", async () => {
     const r = await runCli(["exec", "run", "train", "--dry-run", "--json", "--epochs=2", "--extra=s3://b/k", "--extra", "s3://b/k2", "--var", "SEED=1"], { cwd: dir, env });
     expect(r.code).toBe(0);

@@ -41,6 +41,7 @@ import {
 import type { Problem, Step, ValohaiConfig } from "../../valohai/index.js";
 import { ensureProject } from "./project.js";
 import { defaultPacker, uploadIfMissing } from "../code.js";
+import { maskEnvironment } from "../../executions/secrets.js";
 
 const DEFAULT_YAML = "valohai.yaml";
 
@@ -287,7 +288,8 @@ export async function execRunCommand(ctx: Context, args: string[]): Promise<numb
   const prepared = prepare(ctx, loaded, step, fixed, tokens);
 
   if (fixed.dryRun) {
-    if (fixed.json) ctx.io.stdout.write(`${stringifyJson(prepared.plan, 2)}\n`);
+    // Secret values are masked here as everywhere (app/executions/secrets.ts): a plan is pasted into issues and logs.
+    if (fixed.json) ctx.io.stdout.write(`${stringifyJson({ ...prepared.plan, environmentVariables: maskEnvironment(prepared.plan.environmentVariables) }, 2)}\n`);
     else ctx.io.stdout.write(prepared.plan.command.endsWith("\n") ? prepared.plan.command : `${prepared.plan.command}\n`);
     return 0;
   }
