@@ -12,7 +12,7 @@ import type { Actor, Annotation, Forge, RepoRef } from "../forges/types.js";
 import { snapshotFromArchive } from "../forges/snapshot.js";
 import { expandSweep, sweepSize, type SweepSpec } from "../sweeps/index.js";
 import { code as codeSpan } from "./parse.js";
-import { loadValohaiYaml, suggest, validateParameterValues, type Problem } from "../valohai/index.js";
+import { loadValohaiYaml, SERVER_MAX_YAML_BYTES, suggest, validateParameterValues, type Problem } from "../valohai/index.js";
 import { scheduleReport } from "../reporting/schedule.js";
 import { projectForRepo } from "./project.js";
 import type { BotDeps } from "./types.js";
@@ -64,7 +64,7 @@ export async function loadYamlAt(deps: BotDeps, forge: Forge, repo: RepoRef, sha
   if (text === null) {
     throw new VhError("invalid_config", `There is no \`${YAML_PATH}\` at ${sha.slice(0, 7)}: vh reads the steps from it.`);
   }
-  const loaded = loadValohaiYaml(text, { filename: YAML_PATH });
+  const loaded = loadValohaiYaml(text, { filename: YAML_PATH, maxBytes: SERVER_MAX_YAML_BYTES });
   if (!loaded.config) {
     const errors = loaded.problems.filter((p) => p.severity === "error");
     try {

@@ -23,6 +23,7 @@ export async function readSnapshotFile(store: Store, sha256: string, filePath: s
   if (yamlCache.has(cacheKey)) return yamlCache.get(cacheKey) ?? null;
   const want = normalise(filePath);
   let found: string | null = null;
+  let tooLarge = 0;
   const parser = new Parser({
     filter: (p: string) => normalise(p) === want,
     onReadEntry: (entry: ReadEntry) => {
@@ -33,8 +34,8 @@ export async function readSnapshotFile(store: Store, sha256: string, filePath: s
         if (size <= MAX_YAML_BYTES) chunks.push(c);
       });
       entry.on("end", () => {
-        if (size > MAX_YAML_BYTES) return;
-        found = Buffer.concat(chunks).toString("utf8");
+        if (size > MAX_YAML_BYTES) tooLarge = size;
+        else found = Buffer.concat(chunks).toString("utf8");
       });
     },
   });
@@ -45,6 +46,8 @@ export async function readSnapshotFile(store: Store, sha256: string, filePath: s
     throw new VhError("not_found", `Code snapshot ${sha256} is not stored; upload it first (PUT /api/v1/code/${sha256}).`);
   }
   await pipeline(body, parser);
+  // Said as it is: a file too big to read is not "no such file".
+  if (tooLarge) throw new VhError("too_large", `${want} in the code snapshot is ${Math.round(tooLarge / 1048576)} MB; vh reads it only up to ${MAX_YAML_BYTES / 1048576} MB.`);
   if (yamlCache.size >= MAX_CACHE) yamlCache.delete(yamlCache.keys().next().value as string);
   yamlCache.set(cacheKey, found);
   return found;

@@ -12,7 +12,7 @@ import type { RequestedInput } from "../../db/schema/executions.js";
 import type { Store } from "../../worker/stores/types.js";
 import { isUsersMistake, VhError } from "../errors.js";
 import type { Config } from "../config.js";
-import { buildCommandList, joinCommand, loadValohaiYaml, suggest, toJsonValue, validateParameterValues, type Step } from "../valohai/index.js";
+import { buildCommandList, joinCommand, loadValohaiYaml, SERVER_MAX_YAML_BYTES, suggest, toJsonValue, validateParameterValues, type Step } from "../valohai/index.js";
 import { readSnapshotFile } from "./code.js";
 import { kickScheduler } from "../../worker/scheduler/apply.js";
 import { largestHost } from "../../worker/hosts/store.js";
@@ -194,7 +194,7 @@ function loadCached(code: string, yamlPath: string, text: string): ReturnType<ty
   const key = `${code}\u0000${yamlPath}`;
   let hit = loadedCache.get(key);
   if (!hit) {
-    hit = loadValohaiYaml(text, { filename: yamlPath });
+    hit = loadValohaiYaml(text, { filename: yamlPath, maxBytes: SERVER_MAX_YAML_BYTES });
     if (loadedCache.size >= 100) loadedCache.delete(loadedCache.keys().next().value as string);
     loadedCache.set(key, hit);
   }

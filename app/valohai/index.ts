@@ -1,6 +1,6 @@
 /** The one valohai.yaml module: parse, lint, validate parameter values, build commands. */
 export * from "./objects.js";
-export { loadValohaiYaml, lintValohaiYaml } from "./load.js";
+export { loadValohaiYaml, lintValohaiYaml, SERVER_MAX_YAML_BYTES } from "./load.js";
 export { validateParameterValue, validateParameterValues, findParameter, parseFlag, pythonInt, pythonFloat, type ValidateResult } from "./parameters.js";
 export { buildCommandList, buildScript, joinCommand, formatCli, CommandBuildError } from "./command.js";
 export { shlexQuote } from "./shlex.js";
