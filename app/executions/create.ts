@@ -162,7 +162,22 @@ async function resolveInputs(
       seen.add(file);
     }
   }
+  // The runner lays inputs out as inputs/NAME/FILE: refuse here what it would refuse at launch.
+  for (const o of out) {
+    const why = unsafePathName(o.name, false) ?? unsafePathName(o.file, true);
+    if (why) errors.push(`Input "${o.name}": ${why}`);
+  }
+  if (errors.length) throw new VhError("invalid_input", errors.join("\n"), { errors });
   return out;
+}
+
+/** Why `name` cannot be a folder (`nested: false`) or a relative file path under inputs/, or null. */
+function unsafePathName(name: string, nested: boolean): string | null {
+  if (name === "") return "an empty name cannot be a file name.";
+  if (/[\\\u0000-\u001f\u007f]/.test(name)) return `"${JSON.stringify(name).slice(1, -1)}" has a backslash or a control character, which a file name cannot have here.`;
+  if (!nested && name.includes("/")) return `"${name}" cannot contain "/".`;
+  if (name.split("/").some((s) => s === "" || s === "." || s === "..")) return `"${name}" is not a relative path of plain names (no "..", ".", or empty parts).`;
+  return null;
 }
 
 /** Who and what started an execution, when it was not a plain API call. Not part of the request body: set by the server. */
