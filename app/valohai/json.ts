@@ -7,7 +7,7 @@
  *   safe range becomes a `bigint`, and, under the top-level keys `opts.pyFloatsUnder` names
  *   (e.g. `parameters`), a literal with a fraction or an exponent becomes a `PyFloat`, as
  *   Python's `json.loads` makes it a float (`1.0` stays `1.0`, `-0.0` keeps its sign, `1e16` is
- *   no integer); elsewhere such a literal is a plain number;
+ *   no integer); elsewhere such a literal is a plain number (`opts.pyFloats`: a `PyFloat` everywhere);
  * - `stringifyJson(value, indent)`: like `JSON.stringify`, writing a `bigint` as its exact digits
  *   and a `PyFloat` the way Python's `json.dumps` does (`1.0`, `-0.0`, `1e-07`), except that
  *   `inf`, `-inf` and `nan`, which JSON has not, stay strings (see `PyFloat#toJSON`);
@@ -21,9 +21,9 @@ export class JsonSyntaxError extends SyntaxError {
 }
 
 /** `JSON.parse` that keeps big integer literals exact (as `bigint`); see the module comment for `pyFloatsUnder`. */
-export function parseJsonExact(text: string, opts: { pyFloatsUnder?: string[] } = {}): unknown {
+export function parseJsonExact(text: string, opts: { pyFloatsUnder?: string[]; pyFloats?: boolean } = {}): unknown {
   const floatKeys = new Set(opts.pyFloatsUnder ?? []);
-  let pyFloats = false;
+  let pyFloats = opts.pyFloats === true;
   let i = 0;
   const fail = (what: string): never => {
     throw new JsonSyntaxError(`${what} in JSON at position ${i}`);
@@ -51,7 +51,7 @@ export function parseJsonExact(text: string, opts: { pyFloatsUnder?: string[] } 
         if (text[i] !== ":") fail("Expected ':'");
         i++;
         const outer = pyFloats;
-        if (depth === 0) pyFloats = floatKeys.has(key);
+        if (depth === 0 && opts.pyFloats !== true) pyFloats = floatKeys.has(key);
         Object.defineProperty(out, key, { value: value(depth + 1), enumerable: true, writable: true, configurable: true });
         pyFloats = outer;
         ws();

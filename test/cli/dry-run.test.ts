@@ -312,6 +312,19 @@ describe("class: valohai-cli's value coercions (click)", () => {
     expect(r.stderr).toContain(ours);
   });
 
+  // valohai-cli reads a .json parameter file with json.load and anything else with PyYAML.
+  it.each([
+    ["params.json", `{"n": 12345678901234567, "x": 1, "s": 1.5}`, "python t.py --n=12345678901234567 --x=1.0 --s=1.5\n"],
+    ["params.yaml", "n: 12345678901234567\nx: 1\ns: 1.5\nf: yes\n", "python t.py --n=12345678901234567 --x=1.0 --s=1.5 --f\n"],
+  ])("--parameter-file %s keeps integers exact", async (name, text, expected) => {
+    const d = tempDir();
+    fs.writeFileSync(path.join(d, "valohai.yaml"), yamlText("[{name: n, type: integer}, {name: x, type: float}, {name: s, type: string}, {name: f, type: flag}]", null));
+    fs.writeFileSync(path.join(d, name), text);
+    const r = await runCli(["exec", "run", "--dry-run", "--parameter-file", name, "s"], { cwd: d, env: { XDG_CONFIG_HOME: path.join(d, ".config"), HOME: d } });
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe(expected);
+  });
+
   it("dry-run parameter values follow valohai-cli's typing", async () => {
     const r = await dryRun(
       "[{name: n, type: integer, default: 0.5}, {name: x, type: float, default: 7}, {name: s, type: string, default: 1.5}, {name: f, type: flag, default: 't'}, {name: o, type: string, optional: true}, {name: m, type: integer, multiple: repeat}]",

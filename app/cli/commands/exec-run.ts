@@ -7,7 +7,6 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { parse as parseYaml } from "yaml";
 import type { Execution } from "../api.js";
 import type { Context } from "../context.js";
 import { CliError } from "../errors.js";
@@ -31,6 +30,8 @@ import {
   buildCommandList,
   joinCommand,
   loadValohaiYaml,
+  parseJsonExact,
+  parseYaml11,
   pythonStr,
   sanitizeOptionName,
   stringifyJson,
@@ -106,11 +107,21 @@ export function matchStep(config: ValohaiConfig, name: string): Step {
   throw new CliError(`There is no step "${name}".${hint ? ` Did you mean "${hint}"?` : ""} Steps: ${list}.`);
 }
 
+/**
+ * A parameter file read as valohai-cli reads it: `.json` as Python's json.load (exact integers,
+ * `1.0` a float), anything else as PyYAML's safe_load (YAML 1.1: `yes` is true, `1e-4` a string).
+ */
 function readParameterFile(ctx: Context, file: string): Record<string, unknown> {
   const abs = path.resolve(ctx.io.cwd, file);
   let data: unknown;
   try {
-    data = parseYaml(fs.readFileSync(abs, "utf8"));
+    const text = fs.readFileSync(abs, "utf8");
+    if (path.extname(abs).toLowerCase() === ".json") data = parseJsonExact(text, { pyFloats: true });
+    else {
+      const parsed = parseYaml11(text, file);
+      if (parsed.problems.length) throw new Error(parsed.problems[0]!.message);
+      data = parsed.value;
+    }
   } catch (err) {
     throw new CliError(`Cannot read the parameter file ${file}: ${(err as Error).message}`);
   }
@@ -247,13 +258,21 @@ function prepare(ctx: Context, loaded: LoadedYaml, step: Step, fixed: RunFixed, 
  */
 function loadForStep(ctx: Context, root: string, stepName: string, beforeStep: RunFixed, anywhere: RunFixed): LoadedYaml {
   if (beforeStep.yaml !== undefined || anywhere.yaml === undefined) return loadYaml(ctx, root, beforeStep);
+  let defaultProblem: unknown;
   try {
     const dflt = loadYaml(ctx, root, {});
     if (stepOptionTable(matchStep(dflt.config, stepName)).options.has("yaml")) return dflt;
-  } catch {
+  } catch (err) {
     // no usable default file: --yaml is vh's
+    defaultProblem = err;
   }
-  return loadYaml(ctx, root, anywhere);
+  try {
+    return loadYaml(ctx, root, anywhere);
+  } catch (err) {
+    // Neither file is usable: the default file's own problems say more than "cannot read VALUE".
+    if (defaultProblem !== undefined && fs.existsSync(path.resolve(root, DEFAULT_YAML))) throw defaultProblem;
+    throw err;
+  }
 }
 
 export async function execRunCommand(ctx: Context, args: string[]): Promise<number> {
