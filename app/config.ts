@@ -26,6 +26,7 @@ const envSchema = z.object({
   VH_DATA_DIR: z.string().default(".vh"),
   VH_STATE_DIR: z.string().optional(),
   VH_UNSAFE_SAME_USER: bool.default(false),
+  VH_SECRETS_KEY: z.string().optional(),
   PORT: port.default(3000),
   HOST: z.string().default("127.0.0.1"),
   VH_PUBLIC_URL: z.string().url().optional(),
@@ -102,6 +103,11 @@ export interface Config {
   stateDir?: string;
   /** Run plain-process jobs as vh's own OS user when vh is not root (they can then read all vh can). */
   unsafeSameUser: boolean;
+  /**
+   * The key that seals secret environment values at rest (app/executions/secrets.ts): VH_SECRETS_KEY,
+   * else `<dataDir>/secrets.key`, made at first start (app/start.ts sets it then).
+   */
+  secretsKey: Buffer | null;
   http: { port: number; host: string; publicUrl?: string };
   embeddedPostgresPort: number;
   /**
@@ -173,6 +179,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     dataDir,
     ...(e.VH_STATE_DIR ? { stateDir: path.resolve(cwd, e.VH_STATE_DIR) } : {}),
     unsafeSameUser: e.VH_UNSAFE_SAME_USER,
+    secretsKey: e.VH_SECRETS_KEY ? parseSecretsKey(e.VH_SECRETS_KEY) : null,
     http: { port: e.PORT, host: e.HOST, ...(e.VH_PUBLIC_URL ? { publicUrl: e.VH_PUBLIC_URL } : {}) },
     embeddedPostgresPort: e.VH_EMBEDDED_PG_PORT,
     worker: {
@@ -203,6 +210,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     github: githubConfig(e, cwd),
     sweepCap: e.VH_SWEEP_CAP,
   };
+}
+
+/** 32 bytes as base64 (`openssl rand -base64 32`) or 64 hex digits. */
+export function parseSecretsKey(raw: string): Buffer {
+  const t = raw.trim();
+  const key = /^[0-9a-f]{64}$/i.test(t) ? Buffer.from(t, "hex") : Buffer.from(t, "base64");
+  if (key.length !== 32) throw new VhError("invalid_config", "VH_SECRETS_KEY must be 32 bytes, as base64 (openssl rand -base64 32) or 64 hex digits.");
+  return key;
+}
+
+/** The secrets key, once startVh has set it (a missing one is vh's bug, not the user's). */
+export function secretsKeyOf(config: Pick<Config, "secretsKey">): Buffer {
+  if (!config.secretsKey) throw new VhError("internal", "No secrets key: startVh sets one from VH_SECRETS_KEY or VH_DATA_DIR/secrets.key.");
+  return config.secretsKey;
 }
 
 /** A key pasted into an env file: literal "\n" sequences, or the whole PEM base64-encoded (as Probot accepts). */

@@ -3,10 +3,11 @@
  * (queue + supervisor + local runner), HTTP server. `stop()` undoes it in reverse order.
  */
 import fs from "node:fs";
+import { randomBytes } from "node:crypto";
 import path from "node:path";
 import type { AddressInfo } from "node:net";
 import { serve, type ServerType } from "@hono/node-server";
-import type { Config } from "./config.js";
+import { parseSecretsKey, type Config } from "./config.js";
 import type { Logger } from "./log.js";
 import { migrateDatabase, openDatabase, type Database } from "../db/client.js";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "../db/embedded.js";
@@ -35,6 +36,7 @@ export async function startVh(
   fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   fs.chmodSync(config.dataDir, 0o700);
   warnAboutExposure(config, log);
+  config.secretsKey ??= ensureSecretsKey(config.dataDir);
   let embedded: EmbeddedDatabase | null = null;
   let connectionString = config.databaseUrl;
   if (!connectionString) {
@@ -93,6 +95,19 @@ export async function startVh(
     await stop();
     throw err;
   }
+}
+
+/** `<dataDir>/secrets.key` (32 random bytes, mode 600), made once. */
+function ensureSecretsKey(dataDir: string): Buffer {
+  const file = path.join(dataDir, "secrets.key");
+  try {
+    return parseSecretsKey(fs.readFileSync(file, "utf8"));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+  }
+  const key = randomBytes(32);
+  fs.writeFileSync(file, key.toString("base64") + "\n", { mode: 0o600, flag: "wx" });
+  return key;
 }
 
 /** Says loudly what a job could reach: vh's own user without isolation, a world-readable App key. */

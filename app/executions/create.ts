@@ -11,7 +11,7 @@ import type { Project } from "../../db/schema/projects.js";
 import type { RequestedInput } from "../../db/schema/executions.js";
 import type { Store } from "../../worker/stores/types.js";
 import { isUsersMistake, VhError } from "../errors.js";
-import type { Config } from "../config.js";
+import { secretsKeyOf, type Config } from "../config.js";
 import { buildCommandList, joinCommand, loadValohaiYaml, SERVER_MAX_YAML_BYTES, suggest, toJsonValue, validateParameterValues, type Step } from "../valohai/index.js";
 import { readSnapshotFile } from "./code.js";
 import { kickScheduler } from "../../worker/scheduler/apply.js";
@@ -41,6 +41,7 @@ export interface CreateDeps {
 
 /** Masking lives in one place (by name, in URLs, and by value in logs). */
 export { maskEnvironment } from "./secrets.js";
+import { sealSecrets, splitSecrets } from "./secrets.js";
 
 function listify(v: string | string[] | undefined): string[] {
   if (v === undefined) return [];
@@ -193,7 +194,9 @@ export interface PreparedExecution {
   req: z.output<typeof CreateExecutionBody>;
   step: Step;
   inputs: RequestedInput[];
+  /** The environment as shown (secret values masked), and the hidden values sealed (app/executions/secrets.ts). */
   env: Record<string, string>;
+  envSealed: string | null;
   gpus: number;
   commandList: string[];
   command: string;
@@ -286,7 +289,8 @@ export async function prepareExecution(deps: CreateDeps, project: Project, body:
   const command = joinCommand(commandList, deps.config.commandJoiner);
   // An integer beyond 2^53 is kept as its exact decimal string (JSON readers would round it).
   const parameters = toJsonValue(validated.values) as Record<string, unknown>;
-  return { req, step, inputs, env, gpus, commandList, command, parameters };
+  const { shown, hidden } = splitSecrets(env);
+  return { req, step, inputs, env: shown, envSealed: sealSecrets(hidden, secretsKeyOf(deps.config)), gpus, commandList, command, parameters };
 }
 
 /** Writes one prepared execution inside the caller's transaction: counter, row, history, queue job. */
@@ -296,16 +300,16 @@ export async function insertExecution(
   prepared: PreparedExecution,
   origin: ExecutionOrigin = {},
 ): Promise<{ id: string; counter: number }> {
-  const { req, step, inputs, env, gpus, commandList, command, parameters } = prepared;
+  const { req, step, inputs, env, envSealed, gpus, commandList, command, parameters } = prepared;
   const [p] = await tx<{ execution_counter: number }[]>`
     update projects set execution_counter = execution_counter + 1 where id = ${project.id} returning execution_counter`;
   const counter = p!.execution_counter;
   const [row] = await tx<{ id: string }[]>`
     insert into executions (project_id, counter, step, title, status, code_sha256, commit_sha, triggered_by, yaml_path, image, command, command_list,
-      parameters, inputs, environment_variables, gpus, time_limit_s, no_output_timeout_s, queued_at)
+      parameters, inputs, environment_variables, environment_secrets, gpus, time_limit_s, no_output_timeout_s, queued_at)
     values (${project.id}, ${counter}, ${step.name}, ${req.title ?? null}, 'queued', ${req.code}, ${origin.commitSha ?? null}, ${origin.triggeredBy ?? null},
       ${req.yamlPath}, ${req.image ?? step.image}, ${command}, ${tx.json(commandList)}, ${tx.json(parameters as never)}, ${tx.json(inputs as never)},
-      ${tx.json(env)}, ${gpus}, ${step.timeLimitSeconds ?? null}, ${step.noOutputTimeoutSeconds ?? null}, now())
+      ${tx.json(env)}, ${envSealed}, ${gpus}, ${step.timeLimitSeconds ?? null}, ${step.noOutputTimeoutSeconds ?? null}, now())
     returning id`;
   const id = row!.id;
   await tx`insert into execution_status_history (execution_id, status) values (${id}, 'created'), (${id}, 'queued')`;

@@ -66,7 +66,10 @@ export const executions = pgTable(
     parameters: jsonb("parameters").$type<Record<string, unknown>>().notNull(),
     inputs: jsonb("inputs").$type<RequestedInput[]>().notNull(),
     /** Raw values; masked on every read path (app/executions/present.ts). */
+    /** The environment as shown: secret values masked (app/executions/secrets.ts); the real ones are sealed below. */
     environmentVariables: jsonb("environment_variables").$type<Record<string, string>>().notNull(),
+    /** The secret values (those masked above), AES-256-GCM sealed with the server's secrets key; null when none. */
+    environmentSecrets: text("environment_secrets"),
     gpus: integer("gpus").notNull().default(0),
     timeLimitSeconds: integer("time_limit_s"),
     noOutputTimeoutSeconds: integer("no_output_timeout_s"),

@@ -2,11 +2,13 @@
  * Masking by value: secret values (by a wide name pattern, and passwords inside URLs) are hidden in
  * the API's view of the environment and taken out of the stored log — stdout, stderr and the
  * metadata parsed from it — so `echo $DB_PASS` does not publish DB_PASS to everyone who can read
- * the execution (or its check run on a pull request).
+ * the execution (or its check run on a pull request). At rest the row keeps only the masked view;
+ * the real values are sealed (AES-256-GCM) under the server's key, and the job still gets them.
  */
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isSecretName, maskEnvironment, redact, secretValues } from "../../app/executions/secrets.js";
+import fs from "node:fs";
+import { isSecretName, maskEnvironment, openSecrets, redact, secretValues } from "../../app/executions/secrets.js";
 import { createTestDatabase } from "../helpers/db.js";
 import { uploadSnapshot } from "../helpers/snapshot.js";
 import { startStack, waitFor, type Stack } from "../helpers/stack.js";
@@ -61,16 +63,27 @@ describe("a job that prints its secrets", () => {
       "url is postgres://app:***@db.internal:5432/prod",
       '{"leaked": "***", "n": 1}',
       "plain is visible-value",
+      // The job got the real values (15 and 50 characters), not the masked ones (3 and 40).
+      "lengths 15 50",
     ]);
     expect(lines.filter((l) => l.stream === "stderr").map((l) => l.line)).toEqual(["token twice *** ***"]);
     const md = await stack.api<{ events: { data: Record<string, unknown> }[] }>("GET", `/api/v1/projects/leaky/executions/${e.counter}/metadata`);
     expect(md.events).toHaveLength(1);
     expect(md.events[0]!.data).toMatchObject({ leaked: "***", n: 1 });
-    // Nowhere in the database's log or metadata tables.
+    // Nowhere in the database: not in the log, the metadata, nor the execution row itself.
     for (const secret of secretValues(env)) {
       const [hits] = await db.sql<{ n: number }[]>`
-        select (select count(*) from log_lines where line like ${"%" + secret + "%"}) + (select count(*) from metadata_events where data::text like ${"%" + secret + "%"}) as n`;
+        select (select count(*) from log_lines where line like ${"%" + secret + "%"})
+          + (select count(*) from metadata_events where data::text like ${"%" + secret + "%"})
+          + (select count(*) from executions where environment_variables::text like ${"%" + secret + "%"} or coalesce(environment_secrets, '') like ${"%" + secret + "%"}) as n`;
       expect(Number(hits!.n), secret).toBe(0);
     }
+    const [row] = await db.sql<{ environment_variables: Record<string, string>; environment_secrets: string }[]>`select environment_variables, environment_secrets from executions`;
+    expect(row!.environment_variables).toEqual({ DB_PASS: "***", DATABASE_URL: "postgres://app:***@db.internal:5432/prod", API_TOKEN: "***", PLAIN: "visible-value" });
+    expect(row!.environment_secrets).toMatch(/^vh-sealed:v1:[A-Za-z0-9+/=]+$/);
+    expect(openSecrets(row!.environment_secrets, stack.config.secretsKey!)).toEqual({ DB_PASS: env.DB_PASS, DATABASE_URL: env.DATABASE_URL, API_TOKEN: env.API_TOKEN });
+    expect(fs.statSync(path.join(stack.dataDir, "secrets.key")).mode & 0o777).toBe(0o600);
+    // Another key cannot open them, and says which setting to fix.
+    expect(() => openSecrets(row!.environment_secrets, Buffer.alloc(32, 7))).toThrow(/same VH_SECRETS_KEY/);
   });
 });

@@ -13,11 +13,22 @@ import type { Execution } from "../../db/schema/executions.js";
 import type { Sql } from "../../db/client.js";
 import type { Runner, RunnerHandle } from "../runners/types.js";
 import type { WorkerDeps } from "../deps.js";
-import { secretValues } from "../../app/executions/secrets.js";
+import { realEnvironment, secretValues } from "../../app/executions/secrets.js";
+
 import { buildBatch, commitBatch, latestSizes, warnedKinds, withoutMetadata, type Batch, type Cursor } from "./ingest.js";
 import { uploadOutputs } from "./outputs.js";
 import { loadExecution } from "../tasks/start-execution.js";
 import { settleEnded } from "../scheduler/settle.js";
+
+/** The real environment for redaction; without the key (a bug) the shown one, which is masked already. */
+function realEnvironmentOrShown(exec: { environmentVariables: Record<string, string>; environmentSecrets: string | null }, key: Buffer | null): Record<string, string> {
+  if (!key) return exec.environmentVariables;
+  try {
+    return realEnvironment(exec, key);
+  } catch {
+    return exec.environmentVariables;
+  }
+}
 
 export interface SupervisorOptions {
   leaseSeconds?: number;
@@ -134,7 +145,7 @@ export function createSupervisor(deps: WorkerDeps, options: SupervisorOptions = 
       warned: warnedKinds(exec.warnings),
       latest: latestSizes(exec.metadataLatest),
     };
-    const limits = { maxLogBytes: deps.config.quotas.logBytes, maxLogLines: deps.config.quotas.logLines, redact: secretValues(exec.environmentVariables) };
+    const limits = { maxLogBytes: deps.config.quotas.logBytes, maxLogLines: deps.config.quotas.logLines, redact: secretValues(realEnvironmentOrShown(exec, deps.config.secretsKey)) };
     /** Commits a batch; one whose metadata Postgres refuses is stored again as log lines only. */
     const commit = async (batch: Batch) => {
       try {

@@ -16,6 +16,8 @@ import type { WorkerDeps } from "../deps.js";
 import type { HostInfo, Runner } from "../runners/types.js";
 import { kickScheduler, releaseExecution } from "../scheduler/apply.js";
 import { lostCount } from "../scheduler/settle.js";
+import { realEnvironment, SealError } from "../../app/executions/secrets.js";
+import { secretsKeyOf } from "../../app/config.js";
 
 export const START_EXECUTION = "start_execution";
 const Payload = z.object({ executionId: z.string().uuid() });
@@ -85,7 +87,17 @@ export async function startExecution_(deps: WorkerDeps, executionId: string): Pr
     return;
   }
   const mode = deps.config.docker === "always" || (deps.config.docker === "auto" && host.dockerAvailable) ? "docker" : "process";
-  const spec = buildLaunchSpec(exec, projectName, mode, placed?.gpus ?? []);
+  let env: Record<string, string>;
+  try {
+    env = realEnvironment(exec, secretsKeyOf(deps.config));
+  } catch (err) {
+    if (err instanceof SealError) {
+      await fail(err.message);
+      return;
+    }
+    throw err;
+  }
+  const spec = buildLaunchSpec({ ...exec, environmentVariables: env }, projectName, mode, placed?.gpus ?? []);
   // A retry after `lost` gets a work dir of its own (launch is idempotent per spec.executionId).
   const attempt = await lostCount(deps.sql, executionId);
   if (attempt > 0) spec.executionId = `${exec.id}.r${attempt}`;
