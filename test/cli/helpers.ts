@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import { gzipSync } from "node:zlib";
 import { main } from "../../app/cli/main.js";
 import type { Packer } from "../../app/cli/code.js";
+import { afterAll } from "vitest";
 
 /** A stand-in for app/cli/packaging: a deterministic gzip of the sorted top-level files. */
 export const fakePacker: Packer = async (dir) => {
@@ -22,8 +23,16 @@ export interface CliResult {
   stderr: string;
 }
 
+const made: string[] = [];
+// Registered while the importing test file is collected: its temp folders go when it ends.
+afterAll(() => {
+  for (const d of made.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+
 export function tempDir(prefix = "vh-cli-"): string {
-  return fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), prefix)));
+  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), prefix)));
+  made.push(dir);
+  return dir;
 }
 
 export async function runCli(argv: string[], opts: { cwd: string; env?: Record<string, string | undefined> }): Promise<CliResult> {
