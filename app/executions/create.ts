@@ -12,7 +12,7 @@ import type { RequestedInput } from "../../db/schema/executions.js";
 import type { Store } from "../../worker/stores/types.js";
 import { isUsersMistake, VhError } from "../errors.js";
 import { secretsKeyOf, type Config } from "../config.js";
-import { buildCommandList, joinCommand, loadValohaiYaml, SERVER_MAX_YAML_BYTES, suggest, toJsonValue, validateParameterValues, type Step } from "../valohai/index.js";
+import { buildCommandList, CommandBuildError, joinCommand, loadValohaiYaml, SERVER_MAX_YAML_BYTES, suggest, toJsonValue, validateParameterValues, type Step } from "../valohai/index.js";
 import { readSnapshotFile } from "./code.js";
 import { kickScheduler } from "../../worker/scheduler/apply.js";
 import { largestHost } from "../../worker/hosts/store.js";
@@ -285,7 +285,16 @@ export async function prepareExecution(deps: CreateDeps, project: Project, body:
       );
     }
   }
-  const commandList = buildCommandList(step, validated.values);
+  let commandList: string[];
+  try {
+    commandList = buildCommandList(step, validated.values);
+  } catch (err) {
+    // A pass-as template that cannot take this value (e.g. {v[3]} on a short string): the user's to fix, with its place.
+    if (!(err instanceof CommandBuildError)) throw err;
+    const p = err.problem;
+    const where = p.line !== undefined ? `${p.file ?? req.yamlPath}:${p.line}:${p.column ?? 1}: ` : "";
+    throw new VhError("invalid_parameter", `${where}${err.message}`, { problems: [p] });
+  }
   const command = joinCommand(commandList, deps.config.commandJoiner);
   // An integer beyond 2^53 is kept as its exact decimal string (JSON readers would round it).
   const parameters = toJsonValue(validated.values) as Record<string, unknown>;
