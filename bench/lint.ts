@@ -10,17 +10,12 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { lintValohaiYaml, loadValohaiYaml } from "../app/valohai/index.js";
 import { SMOKE, size } from "./support.js";
+import { fixturesRoot, locateCorpus } from "../test/valohai/helpers.js";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 
+/** The compatibility corpus as the tests find it (VH_COMPAT_CORPUS, else beside the clone), else our own fixtures. */
 function corpusRoot(): string {
-  const env = process.env["VH_COMPAT_CORPUS"];
-  if (env) {
-    if (!fs.existsSync(env)) throw new Error(`VH_COMPAT_CORPUS=${env} does not exist`);
-    return env;
-  }
-  const beside = path.resolve(here, "..", "../shared/corpus/valohai-yaml");
-  return fs.existsSync(beside) ? beside : path.resolve(here, "../test/fixtures/valohai");
+  return locateCorpus() ?? fixturesRoot;
 }
 
 function corpusFiles(root: string): string[] {

@@ -12,14 +12,17 @@ import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { main } from "../../app/cli/main.js";
 import * as vh from "../../app/valohai/index.js";
+import { locateCorpus } from "../valohai/helpers.js";
 
 const PYTHON = process.env["VH_VALOHAI_ORACLE"];
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const CORPUS = process.env["VH_DIFFERENTIAL_CORPUS"] ?? path.resolve(HERE, "../../../shared/corpus/valohai-yaml");
+// The compatibility corpus is optional: VH_DIFFERENTIAL_CORPUS, else where the corpus suite finds it (VH_COMPAT_CORPUS or beside the clone).
+const CORPUS = process.env["VH_DIFFERENTIAL_CORPUS"] ?? locateCorpus() ?? "";
 const SEED = process.env["VH_DIFFERENTIAL_SEED"] ?? "1";
 const SYNTHETIC = process.env["VH_DIFFERENTIAL_STEPS"] ?? "200";
 
 if (!PYTHON) console.log("differential: skipped (set VH_VALOHAI_ORACLE=/path/to/python that imports valohai_yaml and valohai_cli)");
+else if (!CORPUS) console.log("differential: no compatibility corpus (set VH_COMPAT_CORPUS): synthetic steps only");
 
 type Tagged = unknown;
 interface Case {
@@ -141,7 +144,7 @@ function intentional(c: Case, ref: Result, mine: Result): string | undefined {
 
 describe.skipIf(!PYTHON)("differential run against valohai-yaml and valohai-cli", () => {
   it("builds every command and types every value as the reference does", async () => {
-    const gen = spawnSync(PYTHON!, [path.join(HERE, "gen.py"), SEED, SYNTHETIC, fs.existsSync(CORPUS) ? CORPUS : "", "300"], { encoding: "utf8", maxBuffer: 1 << 30 });
+    const gen = spawnSync(PYTHON!, [path.join(HERE, "gen.py"), SEED, SYNTHETIC, CORPUS && fs.existsSync(CORPUS) ? CORPUS : "", "300"], { encoding: "utf8", maxBuffer: 1 << 30 });
     expect(gen.status, gen.stderr).toBe(0);
     const oracle = spawnSync(PYTHON!, [path.join(HERE, "oracle.py")], { input: gen.stdout, encoding: "utf8", maxBuffer: 1 << 30 });
     expect(oracle.status, oracle.stderr).toBe(0);
