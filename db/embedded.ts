@@ -25,7 +25,7 @@ import os from "node:os";
 import path from "node:path";
 import postgres from "postgres";
 import { VhError } from "../app/errors.js";
-import { rootStateDir, stateName } from "../app/host-dirs.js";
+import { linkedStateDir, rootStateDir } from "../app/host-dirs.js";
 
 export interface EmbeddedDatabase {
   connectionString: string;
@@ -235,29 +235,22 @@ function makeReadable(dir: string): void {
 function rootClusterDir(dataDir: string, user: OsUser, stateDir: () => string): string {
   const link = path.join(dataDir, "postgres");
   const st = fs.lstatSync(link, { throwIfNoEntry: false });
-  if (st?.isSymbolicLink()) {
-    const target = path.resolve(dataDir, fs.readlinkSync(link));
-    if (fs.existsSync(path.join(target, "PG_VERSION")) || isEmptyOrMissing(target)) return prepareClusterDir(target, user);
-    fs.rmSync(link);
-  } else if (st?.isDirectory()) {
-    if (fs.existsSync(path.join(link, "PG_VERSION"))) {
-      fs.chownSync(link, user.uid, user.gid);
-      if (canUse(link, user)) return link;
-      throw new VhError(
-        "invalid_config",
-        `The embedded Postgres runs as the OS user "${USER}" when vh runs as root, and it cannot reach the existing cluster in ${link}. ` +
-          `Move VH_DATA_DIR to a folder every user can enter, or use your own Postgres with DATABASE_URL.`,
-      );
-    }
-    if (!isEmptyOrMissing(link)) throw new VhError("invalid_config", `${link} is not a Postgres cluster and not empty: move it away.`);
-    fs.rmdirSync(link);
-  } else if (st) {
-    throw new VhError("invalid_config", `${link} is in the way of the embedded Postgres (not a folder): move it away.`);
+  if (st?.isDirectory() && fs.existsSync(path.join(link, "PG_VERSION"))) {
+    fs.chownSync(link, user.uid, user.gid);
+    if (canUse(link, user)) return link;
+    throw new VhError(
+      "invalid_config",
+      `The embedded Postgres runs as the OS user "${USER}" when vh runs as root, and it cannot reach the existing cluster in ${link}. ` +
+        `Move VH_DATA_DIR to a folder every user can enter, or use your own Postgres with DATABASE_URL.`,
+    );
   }
-  const target = path.join(stateDir(), stateName(dataDir, "postgres"));
-  prepareClusterDir(target, user);
-  fs.symlinkSync(target, link);
-  return target;
+  if (st?.isDirectory() && !isEmptyOrMissing(link)) throw new VhError("invalid_config", `${link} is not a Postgres cluster and not empty: move it away.`);
+  if (st?.isSymbolicLink()) {
+    // A link to something that is neither a cluster nor empty is stale: a new cluster is made.
+    const target = path.resolve(dataDir, fs.readlinkSync(link));
+    if (!fs.existsSync(path.join(target, "PG_VERSION")) && !isEmptyOrMissing(target)) fs.rmSync(link);
+  }
+  return prepareClusterDir(linkedStateDir(dataDir, "postgres", 0o700, stateDir()), user);
 }
 
 function prepareClusterDir(dir: string, user: OsUser): string {

@@ -15,6 +15,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { freePort } from "../helpers/net.js";
+import { waitFor } from "../helpers/stack.js";
 import { repoRoot as root, startServerProcess, stopServerProcess, type ServerProcess } from "../helpers/server-process.js";
 import { tarball } from "../helpers/snapshot.js";
 import { localIsolation } from "../../worker/runners/registry.js";
@@ -40,16 +41,6 @@ async function api<T>(s: Server, method: string, p: string, body?: unknown): Pro
   const text = await res.text();
   if (!res.ok) throw new Error(`${method} ${p} → ${res.status}: ${text}`);
   return JSON.parse(text) as T;
-}
-
-async function until<T>(what: string, f: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 interface Exec {
@@ -100,10 +91,10 @@ describe("a job cannot reach the control plane", () => {
     expect([200, 201]).toContain(put.status);
 
     const holder = await api<Exec>(s, "POST", "/api/v1/projects/hostile/executions", { step: "hold", code: sha256, parameters: { release } });
-    await until("the holder to hold its secret", async () => {
+    await waitFor("the holder to hold its secret", async () => {
       const r = await api<{ lines: { line: string }[] }>(s, "GET", `/api/v1/projects/hostile/executions/${holder.counter}/logs`);
       return r.lines.some((l) => l.line.startsWith("HOLDING")) ? true : undefined;
-    });
+    }, 60_000, 100);
     const runs = fs.realpathSync(path.join(dataDir, "runs"));
     const other = path.join(runs, holder.id);
     const targets = {
@@ -123,10 +114,10 @@ describe("a job cannot reach the control plane", () => {
       code: sha256,
       parameters: { target: Object.entries(targets).map(([k, v]) => `${k}=${v}`), list: Object.entries(lists).map(([k, v]) => `${k}=${v}`) },
     });
-    const ended = await until("the prober to end", async () => {
+    const ended = await waitFor("the prober to end", async () => {
       const e = await api<Exec>(s, "GET", `/api/v1/projects/hostile/executions/${prober.counter}`);
       return ["completed", "failed", "error"].includes(e.status) ? e : undefined;
-    });
+    }, 60_000, 100);
     const { lines } = await api<{ lines: { line: string; stream: string }[] }>(s, "GET", `/api/v1/projects/hostile/executions/${prober.counter}/logs?limit=1000`);
     const text = lines.map((l) => l.line);
     expect(ended.status, text.join("\n")).toBe("completed");
@@ -146,10 +137,10 @@ describe("a job cannot reach the control plane", () => {
     expect(fs.statSync(path.join(other, "repository")).uid).not.toBe(uid);
 
     fs.writeFileSync(release, "");
-    const held = await until("the holder to end", async () => {
+    const held = await waitFor("the holder to end", async () => {
       const e = await api<Exec>(s, "GET", `/api/v1/projects/hostile/executions/${holder.counter}`);
       return ["completed", "failed", "error"].includes(e.status) ? e : undefined;
-    });
+    }, 60_000, 100);
     expect(held.status).toBe("completed");
     // Its outputs were uploaded by the control plane all the same.
     const outs = await api<{ results: { path?: string; name?: string }[] }>(s, "GET", `/api/v1/projects/hostile/executions/${holder.counter}/outputs`);
