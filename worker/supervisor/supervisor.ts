@@ -14,7 +14,6 @@ import type { Sql } from "../../db/client.js";
 import type { Runner, RunnerHandle } from "../runners/types.js";
 import type { WorkerDeps } from "../deps.js";
 import { realEnvironment, secretValues } from "../../app/executions/secrets.js";
-
 import { buildBatch, commitBatch, latestSizes, warnedKinds, withoutMetadata, type Batch, type Cursor } from "./ingest.js";
 import { uploadOutputs } from "./outputs.js";
 import { loadExecution } from "../tasks/start-execution.js";
