@@ -87,7 +87,7 @@ export interface GitHubAppConfig {
   reportIntervalMs: number;
   /** One request to GitHub (the answer's headers, then each pause in its body) gives up after this. */
   requestTimeoutMs: number;
-  /** Webhook bodies read at once; beyond, 503 with Retry-After (app/webhooks/route.ts). */
+  /** Webhook bodies read at once; beyond, 503 with Retry-After (app/forges/github/webhook-route.ts). */
   webhookConcurrency: number;
 }
 

@@ -95,3 +95,16 @@ export class ForgeError extends VhError {
     this.status = opts.status;
   }
 }
+
+/**
+ * User text shown back in a reply, as a Markdown code span that it cannot break out of: the fence
+ * is longer than any run of backticks inside, line breaks are flattened and the length is capped.
+ * (Inside a code span GitHub renders no mentions, links or images.)
+ */
+export function codeSpan(text: string): string {
+  const t = text.replace(/[\r\n]+/g, " ").slice(0, 200);
+  const longest = Math.max(0, ...(t.match(/`+/g) ?? []).map((r) => r.length));
+  const fence = "`".repeat(longest + 1);
+  const pad = t.startsWith("`") || t.endsWith("`") ? " " : "";
+  return `${fence}${pad}${t}${pad}${fence}`;
+}

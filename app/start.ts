@@ -13,7 +13,7 @@ import { migrateDatabase, openDatabase, type Database } from "../db/client.js";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "../db/embedded.js";
 import { createStore } from "../worker/stores/index.js";
 import { startWorker, type Worker } from "../worker/start.js";
-import { ensureAdminToken } from "./auth/tokens.js";
+import { ensureAdminToken } from "./auth/api-tokens.js";
 import { createHttpApp } from "./http/server.js";
 import { createForgeProvider } from "./forges/registry.js";
 import type { ProbotOctokit } from "probot";

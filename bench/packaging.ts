@@ -5,7 +5,7 @@
  * - vh_s: seconds for packageDirectory (walk, ignore rules, deterministic tar.gz, sha256);
  * - tar_s: seconds for `tar czf` of the same file list, for comparison;
  * - second_run_bytes: bytes uploaded when the unchanged tree is packaged and uploaded again
- *   through the CLI's uploadIfMissing (app/cli/code.ts) to a local store (must be 0).
+ *   through the CLI's uploadIfMissing (app/cli/snapshot-upload.ts) to a local store (must be 0).
  */
 import { execFile } from "node:child_process";
 import fs from "node:fs/promises";
@@ -16,7 +16,7 @@ import { promisify } from "node:util";
 import { Readable } from "node:stream";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { disposePackage, packageDirectory } from "../app/cli/packaging/index.js";
-import { fromPackage, uploadIfMissing, type CodeServer } from "../app/cli/code.js";
+import { fromPackage, uploadIfMissing, type CodeServer } from "../app/cli/snapshot-upload.js";
 import { createLocalStore } from "../worker/stores/local.js";
 import { size } from "./support.js";
 

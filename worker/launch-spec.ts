@@ -4,7 +4,8 @@
  */
 import YAML from "yaml";
 import type { Execution } from "../db/schema/executions.js";
-import type { LaunchSpec } from "./runners/types.js";
+import type { LaunchSpec } from "../app/contracts/runner.js";
+import { snapshotKey } from "../app/contracts/store-keys.js";
 
 export function executionConfig(exec: Execution, projectName: string): Record<string, unknown> {
   return {
@@ -38,7 +39,7 @@ export function buildLaunchSpec(exec: Execution, projectName: string, mode: "doc
     script: exec.command,
     image: exec.image,
     mode,
-    code: exec.codeSha256 ? { key: codeKey(exec.codeSha256), sha256: exec.codeSha256 } : null,
+    code: exec.codeSha256 ? { key: snapshotKey(exec.codeSha256), sha256: exec.codeSha256 } : null,
     inputs: exec.inputs.map((i) => ({
       input: i.name,
       name: i.file,
@@ -65,6 +66,3 @@ export function buildLaunchSpec(exec: Execution, projectName: string, mode: "doc
   };
 }
 
-export function codeKey(sha256: string): string {
-  return `code/${sha256}.tgz`;
-}

@@ -6,20 +6,17 @@
 import os from "node:os";
 import { randomBytes } from "node:crypto";
 import pg from "pg";
-import { run, type Runner as GraphileRunner, type TaskList } from "graphile-worker";
+import { run, type Runner as GraphileRunner } from "graphile-worker";
 import type { Config } from "../app/config.js";
 import type { Logger } from "../app/log.js";
 import { silentGraphileLogger, type Database } from "../db/client.js";
-import type { Store } from "./stores/types.js";
+import type { Store } from "../app/contracts/store.js";
 import { createRunnerRegistry, type RunnerRegistry } from "./runners/registry.js";
 import { createSupervisor, type Supervisor, type SupervisorOptions } from "./supervisor/supervisor.js";
-import { START_EXECUTION, startExecutionTask } from "./tasks/start-execution.js";
-import { GITHUB_EVENT, githubEventTask } from "./tasks/github-event.js";
-import { GITHUB_REPORT, githubReportTask } from "./tasks/github-report.js";
 import { createForgeProvider } from "../app/forges/registry.js";
-import type { ForgeProvider } from "../app/forges/types.js";
+import type { ForgeProvider } from "../app/contracts/forge.js";
 import type { WorkerDeps } from "./deps.js";
-import { SCHEDULE_TASK, scheduleTask } from "./scheduler/apply.js";
+import { handlers, taskList } from "./tasks/index.js";
 import { createHostMonitor, type HostMonitor } from "./hosts/monitor.js";
 
 export interface Worker {
@@ -28,27 +25,6 @@ export interface Worker {
   /** Host checks, GPU discovery, periodic scheduler kicks. */
   hosts: HostMonitor;
   stop(): Promise<void>;
-}
-
-/** The core tasks: scheduling and starting executions. None of them waits on a Git host. */
-export function buildCoreTaskList(deps: WorkerDeps): TaskList {
-  return {
-    [START_EXECUTION]: startExecutionTask(deps),
-    [SCHEDULE_TASK]: scheduleTask({ sql: deps.sql, settings: { escalationSeconds: deps.config.hosts.escalationSeconds } }),
-  };
-}
-
-/** The tasks that talk to the Git host (GitHub): run by a pool of their own (VH_FORGE_CONCURRENCY). */
-export function buildForgeTaskList(deps: WorkerDeps, forges: ForgeProvider = createForgeProvider({ config: deps.config, log: deps.log })): TaskList {
-  return {
-    [GITHUB_EVENT]: githubEventTask(deps, forges),
-    [GITHUB_REPORT]: githubReportTask(deps, forges),
-  };
-}
-
-/** Every task a worker runs (both pools together). */
-export function buildTaskList(deps: WorkerDeps, forges: ForgeProvider = createForgeProvider({ config: deps.config, log: deps.log })): TaskList {
-  return { ...buildCoreTaskList(deps), ...buildForgeTaskList(deps, forges) };
 }
 
 export async function startWorker(opts: {
@@ -96,8 +72,9 @@ export async function startWorker(opts: {
   const runners: GraphileRunner[] = [];
   try {
     // one after the other: the first one migrates graphile-worker's schema
-    runners.push(await run({ ...runnerOptions, concurrency, taskList: buildCoreTaskList(deps) }));
-    runners.push(await run({ ...runnerOptions, concurrency: forgeConcurrency, taskList: buildForgeTaskList(deps, opts.forges) }));
+    const h = handlers(deps, opts.forges ?? createForgeProvider({ config: deps.config, log: deps.log }));
+    runners.push(await run({ ...runnerOptions, concurrency, taskList: taskList(h, "core") }));
+    runners.push(await run({ ...runnerOptions, concurrency: forgeConcurrency, taskList: taskList(h, "forge") }));
   } catch (err) {
     await Promise.allSettled(runners.map((r) => r.stop()));
     await hosts.stop();

@@ -2,7 +2,6 @@
  * Everything the CLI touches outside itself, injected so `main` runs in-process in tests:
  * the two output streams, the environment, the working directory, `fetch` and a sleep.
  */
-import type { Packer } from "./code.js";
 
 export interface Writer {
   write(chunk: string): unknown;
@@ -38,3 +37,17 @@ export function completeIo(io: PartialIo = {}): Io {
 export function println(w: Writer, line = ""): void {
   w.write(`${line}\n`);
 }
+
+export interface CodePackage {
+  /** sha256 (hex) of the gzipped tarball: the snapshot's content address. */
+  sha256: string;
+  /** The gzipped tarball in memory, or the path of a temp file holding it (large trees). */
+  data: Uint8Array | string;
+  size: number;
+  fileCount: number;
+  warnings: string[];
+  /** Removes the temp file, if any. */
+  dispose?: () => Promise<void>;
+}
+
+export type Packer = (dir: string, opts: { stderr: Writer }) => Promise<CodePackage>;

@@ -9,13 +9,13 @@ import type postgres from "postgres";
 import type { Sql } from "../../db/client.js";
 import type { Project } from "../../db/schema/projects.js";
 import type { RequestedInput } from "../../db/schema/executions.js";
-import type { Store } from "../../worker/stores/types.js";
+import type { Store } from "../contracts/store.js";
 import { isUsersMistake, VhError } from "../errors.js";
 import { secretsKeyOf, type Config } from "../config.js";
 import { buildCommandList, CommandBuildError, joinCommand, loadValohaiYaml, SERVER_MAX_YAML_BYTES, suggest, toJsonValue, validateParameterValues, type Step } from "../valohai/index.js";
-import { readSnapshotFile } from "./code.js";
-import { kickScheduler } from "../../worker/scheduler/apply.js";
-import { largestHost } from "../../worker/hosts/store.js";
+import { readSnapshotFile } from "../snapshots/files.js";
+import { requestSchedulerPass } from "../../db/queries/jobs.js";
+import { largestHost } from "../hosts/records.js";
 import { isModelUri, recordModelInputs, resolveModelInput } from "../models/inputs.js";
 
 export const CreateExecutionBody = z.object({
@@ -324,7 +324,7 @@ export async function insertExecution(
   await tx`insert into execution_status_history (execution_id, status) values (${id}, 'created'), (${id}, 'queued')`;
   await recordModelInputs(tx, { id, counter, triggeredBy: origin.triggeredBy ?? null }, inputs);
   // The scheduler places it (worker/scheduler/): one coalesced pass for a burst of creations.
-  await kickScheduler(tx);
+  await requestSchedulerPass(tx);
   return { id, counter };
 }
 

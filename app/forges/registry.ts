@@ -2,9 +2,13 @@
 import type { ProbotOctokit } from "probot";
 import type { Config } from "../config.js";
 import type { Logger } from "../log.js";
-import type { ForgeKind, ForgeProvider } from "./types.js";
+import type { ForgeKind, ForgeProvider } from "../contracts/forge.js";
 import { createGitHubProvider } from "./github/index.js";
 import { createNotConfiguredProvider } from "./not-configured/index.js";
+
+// Each forge's parts that the rest of vh reaches (webhook ingress, delivery handling) are named here, once.
+export { handleDelivery as handleGitHubDelivery, recordDelivery as recordGitHubDelivery, HANDLED_EVENTS as GITHUB_HANDLED_EVENTS } from "./github/deliveries.js";
+export { githubWebhookRoutes, WEBHOOK_PATH as GITHUB_WEBHOOK_PATH } from "./github/webhook-route.js";
 
 export interface ForgeDeps {
   config: Config;

@@ -5,20 +5,20 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { Sql } from "../../db/client.js";
-import type { Store } from "../../worker/stores/types.js";
+import type { Store } from "../contracts/store.js";
 import type { Config } from "../config.js";
 import type { Logger } from "../log.js";
 import { VhError, httpStatusOf } from "../errors.js";
 import { bearerAuth } from "./middleware/auth.js";
 import { projectRoutes } from "./routes/projects.js";
-import { codeRoutes } from "./routes/code.js";
+import { codeRoutes } from "./routes/snapshots.js";
 import { executionRoutes } from "./routes/executions.js";
 import { dataRoutes } from "./routes/data.js";
 import { modelRoutes } from "./routes/models.js";
 import { hostRoutes } from "./routes/hosts.js";
 import { homeRoutes } from "./ui/home.js";
 import { findExecutionRow, loadPresented } from "../executions/present.js";
-import { githubWebhookRoutes, WEBHOOK_PATH } from "../webhooks/route.js";
+import { githubWebhookRoutes, GITHUB_WEBHOOK_PATH } from "../forges/registry.js";
 
 export interface HttpDeps {
   config: Config;
@@ -46,7 +46,7 @@ export function createHttpApp(deps: HttpDeps): Hono {
   });
   app.route("/", homeRoutes(deps));
   // The GitHub App's webhooks, at Probot's default path, whenever the App is configured.
-  if (deps.config.github) app.route(WEBHOOK_PATH, githubWebhookRoutes({ sql: deps.sql, github: deps.config.github, log: deps.log }));
+  if (deps.config.github) app.route(GITHUB_WEBHOOK_PATH, githubWebhookRoutes({ sql: deps.sql, github: deps.config.github, log: deps.log }));
 
   const api = new Hono();
   api.use("*", bearerAuth({ sql: deps.sql }));

@@ -17,7 +17,7 @@ import { renderLineageMermaid } from "../../templates/model/lineage-mermaid.js";
 import { APPROVING_PERMISSIONS, approveVersion } from "./approval.js";
 import { recordEvent, type Actor, type Permission } from "./events.js";
 import { lineageOf } from "./lineage.js";
-import { versionRecord } from "./report.js";
+import { versionRecord } from "./audit.js";
 import { resolveVersion } from "./versions.js";
 import { versionUri } from "./uri.js";
 

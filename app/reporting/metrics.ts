@@ -1,7 +1,7 @@
 /** The metric a step's sweeps are judged by, when valohai.yaml declares one (a task's optimization-target-metric). */
-import { readSnapshotFile } from "../executions/code.js";
+import { readSnapshotFile } from "../snapshots/files.js";
 import { loadValohaiYaml } from "../valohai/index.js";
-import type { Store } from "../../worker/stores/types.js";
+import type { Store } from "../contracts/store.js";
 import { goalOf, type MetricGoal, type SweepView } from "./view.js";
 
 export async function declaredMetric(store: Store, codeSha256: string, step: string): Promise<MetricGoal | null> {

@@ -6,20 +6,20 @@
  */
 import type postgres from "postgres";
 import type { Sql } from "../../db/client.js";
+import { addJob } from "../../db/queries/jobs.js";
+import type { ReportTarget } from "../contracts/jobs.js";
 
-export const GITHUB_REPORT = "github_report";
 
-export type ReportTarget = { pr: string } | { sweep: string };
+export type { ReportTarget };
 
 export function reportKey(t: ReportTarget): string {
   return "pr" in t ? `github_report:pr:${t.pr}` : `github_report:sweep:${t.sweep}`;
 }
 
 export async function scheduleReport(sql: Sql | postgres.TransactionSql, target: ReportTarget, delayMs: number): Promise<void> {
+  // One queue per target (rounds never overlap) and one pending round (a later request keeps the earlier run_at).
   const key = reportKey(target);
-  await sql`
-    select graphile_worker.add_job(${GITHUB_REPORT}, ${sql.json(target)}::json, queue_name => ${key}, job_key => ${key},
-      run_at => now() + ${`${Math.max(0, Math.round(delayMs))} milliseconds`}::interval, max_attempts => 25, job_key_mode => 'preserve_run_at')`;
+  await addJob(sql, "github_report", target, { queueName: key, jobKey: key, delayMs, jobKeyMode: "preserve_run_at" });
 }
 
 /** The report target of a sweep: its pull request's, or its own. */

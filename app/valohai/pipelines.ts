@@ -2,7 +2,7 @@
  * Pipelines (valohai-spec §1.8): nodes, edges resolved once into typed sockets, pipeline
  * parameters, node overrides merged by name, and the pipeline lint rules.
  */
-import { listify, parseEnvironmentVariable, parseInput, parseMount, parseParameter, str, withPos } from "./build.js";
+import { listify, parseEnvironmentVariable, parseInput, parseMount, parseParameter, str, withPos } from "./elements.js";
 import { suggest } from "./names.js";
 import type {
   DeploymentNode,

@@ -1,5 +1,5 @@
 export * from "./projects.js";
-export * from "./code.js";
+export * from "./snapshots.js";
 export * from "./executions.js";
 export * from "./logs.js";
 export * from "./datums.js";

@@ -2,7 +2,7 @@
  * `vh model report model://x/v3 --format md`: identity, training data with checksums, code,
  * parameters, environment and hardware, metrics, approvals and history, downstream use. Pure.
  */
-import type { AuditReport } from "../../app/models/report.js";
+import type { AuditReport } from "../../app/models/audit.js";
 import { bytes, cell, table } from "./format.js";
 
 function code(s: string): string {

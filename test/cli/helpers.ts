@@ -7,7 +7,7 @@ import type { AddressInfo } from "node:net";
 import { createHash } from "node:crypto";
 import { gzipSync } from "node:zlib";
 import { main } from "../../app/cli/main.js";
-import type { Packer } from "../../app/cli/code.js";
+import type { Packer } from "../../app/cli/snapshot-upload.js";
 import { afterAll } from "vitest";
 
 /** A stand-in for app/cli/packaging: a deterministic gzip of the sorted top-level files. */

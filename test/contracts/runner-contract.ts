@@ -1,5 +1,5 @@
 /**
- * The Runner contract (worker/runners/types.ts), run against every implementation: local now,
+ * The Runner contract (app/contracts/runner.ts), run against every implementation: local now,
  * SSH and EC2 later. Everything goes through the Runner interface, the Store and an HTTP server on
  * 127.0.0.1; nothing reads the work dir directly, so a remote runner passes the same suite.
  *
@@ -16,8 +16,8 @@ import type { Readable } from "node:stream";
 import * as tar from "tar";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RunnerError } from "../../app/errors.js";
-import type { Store } from "../../worker/stores/types.js";
-import type { LaunchSpec, Runner, RunnerHandle } from "../../worker/runners/types.js";
+import type { Store } from "../../app/contracts/store.js";
+import type { LaunchSpec, Runner, RunnerHandle } from "../../app/contracts/runner.js";
 
 export interface RunnerFixture {
   runner: Runner;

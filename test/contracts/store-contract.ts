@@ -1,12 +1,12 @@
 /**
- * The Store contract (worker/stores/types.ts), run against every implementation.
+ * The Store contract (app/contracts/store.ts), run against every implementation.
  * `make` returns a fresh, empty store and a cleanup for it.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { StoreError } from "../../app/errors.js";
-import type { Store } from "../../worker/stores/types.js";
+import type { Store } from "../../app/contracts/store.js";
 
 export interface StoreFixture {
   store: Store;

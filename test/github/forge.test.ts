@@ -4,8 +4,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createGitHubProvider } from "../../app/forges/github/index.js";
 import { loadConfig } from "../../app/config.js";
 import { createLogger } from "../../app/log.js";
-import type { Annotation, RepoRef } from "../../app/forges/types.js";
-import { normalizeGitHub } from "../../app/events/normalize-github.js";
+import type { Annotation, RepoRef } from "../../app/contracts/forge.js";
+import { normalizeGitHub } from "../../app/forges/github/normalize.js";
 import { INSTALLATION, REPO_ID, TestOctokit, appKey, example, githubApi, githubEnv, repoPath } from "./helpers.js";
 
 const repo: RepoRef = { id: REPO_ID, fullName: "Codertocat/Hello-World", owner: "Codertocat", name: "Hello-World", installationId: INSTALLATION };

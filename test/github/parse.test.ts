@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { parseComment } from "../../app/commands/parse.js";
-import { shellSplit, splitList } from "../../app/commands/tokens.js";
+import { parseComment } from "../../app/bot/commands/parse.js";
+import { shellSplit, splitList } from "../../app/bot/commands/shell-words.js";
 import { expandGrid, gridSize } from "../../app/sweeps/grid.js";
 
 const cmd = (body: string) => {

@@ -10,7 +10,7 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { create } from "tar";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { snapshotFromArchive } from "../../app/forges/snapshot.js";
+import { snapshotFromArchive } from "../../app/snapshots/store.js";
 import { createLocalRunner } from "../../worker/runners/local/runner.js";
 import { createLocalStore } from "../../worker/stores/local.js";
 import { createTestDatabase } from "../helpers/db.js";

@@ -10,7 +10,7 @@ import { approveVersion, rejectVersion, resetVersion, setPolicy } from "../../ap
 import { applyPullRequestReview, approvalRequestsForExecution } from "../../app/models/review.js";
 import { createVersion, filesDigest, registerOutputVersions, resolveVersion, sidecarModelEntries } from "../../app/models/versions.js";
 import { latestAtTime } from "../../app/models/catalog.js";
-import { trailOf } from "../../app/models/report.js";
+import { trailOf } from "../../app/models/audit.js";
 import { VhError } from "../../app/errors.js";
 import type { Actor } from "../../app/models/events.js";
 

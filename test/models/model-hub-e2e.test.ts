@@ -16,7 +16,7 @@ import { uploadSnapshot } from "../helpers/snapshot.js";
 import { runCli, tempDir } from "../cli/helpers.js";
 import { applyPullRequestReview, approvalRequestsForExecution } from "../../app/models/review.js";
 import type { FullLineage } from "../../app/models/lineage.js";
-import type { AuditReport, VersionRecord } from "../../app/models/report.js";
+import type { AuditReport, VersionRecord } from "../../app/models/audit.js";
 
 const fixture = path.resolve(import.meta.dirname, "../fixtures/projects/model-hub");
 const DATASET = "id,churned\n1,0\n2,1\n3,0\n";

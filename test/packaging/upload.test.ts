@@ -1,5 +1,5 @@
 /**
- * The CLI's one code upload path (app/cli/code.ts: defaultPacker, fromPackage, uploadIfMissing)
+ * The CLI's one code upload path (app/cli/snapshot-upload.ts: defaultPacker, fromPackage, uploadIfMissing)
  * against a real vh server through the real ApiClient: upload once, unchanged code not stored
  * again, streaming from a temp file, the HEAD/PUT race, and the server's refusal of wrong bytes.
  * Skipping the PUT when the server has the snapshot (HEAD /code answered by the GET route).
@@ -10,14 +10,14 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ApiClient } from "../../app/cli/api.js";
-import { defaultPacker, fromPackage, uploadIfMissing, type CodeServer } from "../../app/cli/code.js";
+import { defaultPacker, fromPackage, uploadIfMissing, type CodeServer } from "../../app/cli/snapshot-upload.js";
 import { packageDirectory } from "../../app/cli/packaging/index.js";
 import { createTestDatabase } from "../helpers/db.js";
 import { startStack, type Stack } from "../helpers/stack.js";
 
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
-describe("uploading code snapshots (app/cli/code.ts)", () => {
+describe("uploading code snapshots (app/cli/snapshot-upload.ts)", () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
   let stack: Stack;
   let client: ApiClient;

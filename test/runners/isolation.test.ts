@@ -11,7 +11,7 @@ import { create } from "tar";
 import { createHash } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
 import { createLocalRunner, JOB_UID_BASE } from "../../worker/runners/local/runner.js";
-import type { LaunchSpec, Runner, RunnerHandle } from "../../worker/runners/types.js";
+import type { LaunchSpec, Runner, RunnerHandle } from "../../app/contracts/runner.js";
 import { createTempStore } from "./temp-store.js";
 
 const isRoot = process.getuid?.() === 0;

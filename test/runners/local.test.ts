@@ -7,7 +7,7 @@ import { promisify } from "node:util";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { RunnerError } from "../../app/errors.js";
 import { createLocalRunner, type LocalHandle } from "../../worker/runners/local/runner.js";
-import type { LaunchSpec, Runner } from "../../worker/runners/types.js";
+import type { LaunchSpec, Runner } from "../../app/contracts/runner.js";
 import { buildDockerRunArgv, buildInputsJson, buildJobEnv } from "../../worker/runners/shared/job.js";
 import {
   buildDockerEnvFile,

@@ -10,7 +10,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSshRunner } from "../../worker/runners/ssh/runner.js";
 import { parseSshUrl, SshClient } from "../../worker/runners/ssh/client.js";
-import type { LaunchSpec } from "../../worker/runners/types.js";
+import type { LaunchSpec } from "../../app/contracts/runner.js";
 import { drain, runnerContract } from "../contracts/runner-contract.js";
 import { skipWithoutSshd, startSshd, type SshdHost } from "../helpers/sshd.js";
 import { createTempStore } from "./temp-store.js";

@@ -8,7 +8,7 @@ import fsp from "node:fs/promises";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { StoreError } from "../../app/errors.js";
-import type { PutResult, Store, StoredObject } from "../../worker/stores/types.js";
+import type { PutResult, Store, StoredObject } from "../../app/contracts/store.js";
 
 export function createTempStore(root: string): Store {
   const fileOf = (key: string) => path.join(root, ...key.split("/"));

@@ -19,7 +19,7 @@ import {
 import { MAX_JSON_DEPTH, nestedDeeperThan } from "../../worker/supervisor/json-limits.js";
 import { MAX_SIDECAR_BYTES, outputNameProblem, planOutputs } from "../../worker/supervisor/outputs.js";
 import { contentDisposition } from "../../app/http/routes/data.js";
-import type { OutputFileInfo, Runner, RunnerHandle } from "../../worker/runners/types.js";
+import type { OutputFileInfo, Runner, RunnerHandle } from "../../app/contracts/runner.js";
 import { createTestDatabase } from "../helpers/db.js";
 
 const fresh = (): Cursor => ({ offsets: { stdout: 0, stderr: 0 }, partial: { stdout: "", stderr: "" }, logSeq: 0, metadataSeq: 0 });

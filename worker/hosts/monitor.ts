@@ -13,8 +13,8 @@ import type { Sql } from "../../db/client.js";
 import type { Logger } from "../../app/log.js";
 import { VhError } from "../../app/errors.js";
 import type { RunnerRegistry } from "../runners/registry.js";
-import { kickScheduler } from "../scheduler/apply.js";
-import { pinHostKey, recordCheck, upsertLocalHost, upsertSshHost, type HostInput } from "./store.js";
+import { requestSchedulerPass } from "../../db/queries/jobs.js";
+import { pinHostKey, recordCheck, upsertLocalHost, upsertSshHost, type HostInput } from "../../app/hosts/records.js";
 
 const HostsFile = z.object({
   hosts: z
@@ -97,7 +97,7 @@ export function createHostMonitor(opts: HostMonitorOptions): HostMonitor {
     const info = await runner.describeHost();
     const id = await upsertLocalHost(opts.sql, opts.runners.localHostName, null, opts.local);
     const res = await recordCheck(opts.sql, id, { info });
-    if (!res.wasUp || res.gpusChanged) await kickScheduler(opts.sql);
+    if (!res.wasUp || res.gpusChanged) await requestSchedulerPass(opts.sql);
   }
 
   async function checkSsh(name?: string): Promise<number> {
@@ -123,7 +123,7 @@ export function createHostMonitor(opts: HostMonitorOptions): HostMonitor {
           }
           res = await recordCheck(opts.sql, h.id, { info });
           if (!res.wasUp) opts.log.info("host up", { host: h.name, gpus: info.gpus.length });
-          if (!res.wasUp || res.gpusChanged) await kickScheduler(opts.sql);
+          if (!res.wasUp || res.gpusChanged) await requestSchedulerPass(opts.sql);
         } catch (err) {
           res = await recordCheck(opts.sql, h.id, { error: err instanceof Error ? err.message : String(err) });
           if (res.wasUp) opts.log.warn("host down", { host: h.name, err });
@@ -144,7 +144,7 @@ export function createHostMonitor(opts: HostMonitorOptions): HostMonitor {
     await checkSsh().catch((err: unknown) => opts.log.warn("host checks failed", { err }));
     if (Date.now() - lastKick >= kickEveryMs) {
       lastKick = Date.now();
-      await kickScheduler(opts.sql).catch((err: unknown) => opts.log.warn("scheduler kick failed", { err }));
+      await requestSchedulerPass(opts.sql).catch((err: unknown) => opts.log.warn("scheduler kick failed", { err }));
     }
   }
 

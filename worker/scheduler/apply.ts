@@ -6,20 +6,17 @@
  * gpu_allocations makes a double allocation impossible even so.
  *
  * Task `schedule` (keyed `vh_schedule`, so a burst of creations coalesces into one pending pass)
- * runs a pass; `kickScheduler` enqueues it. The worker also kicks it every few seconds (escalation
+ * runs a pass; `requestSchedulerPass` (db/queries/jobs.ts) enqueues it. The worker also kicks it every few seconds (escalation
  * is a matter of time passing; hosts come back).
  */
 import type { Task } from "graphile-worker";
 import type postgres from "postgres";
 import type { Sql } from "../../db/client.js";
+import { addJobs, requestSchedulerPass } from "../../db/queries/jobs.js";
 import { transition } from "../../app/executions/state.js";
 import { TERMINAL } from "../../app/executions/state.js";
 import { schedule, type Reservation, type SchedHost, type SchedJob, type SchedOutput, type SchedPolicy, type SchedRunning } from "./schedule.js";
 
-export const SCHEDULE_TASK = "schedule";
-export const SCHEDULE_JOB_KEY = "vh_schedule";
-/** `start_execution` (worker/tasks/start-execution.ts); spelled here to avoid an import cycle. */
-const START_EXECUTION = "start_execution";
 /** A local host whose worker has not checked in for this long is not given new work. */
 const LOCAL_HOST_STALE_S = 120;
 const LOCK_KEY = 0x76685f73; // "vh_s"
@@ -30,11 +27,6 @@ export interface SchedulerSettings {
   batch?: number;
   /** Queued executions one pass reads, from the head of the scheduler's order (default max(2000, 4 × batch)). */
   window?: number;
-}
-
-/** Enqueue a scheduler pass (coalesced with one already waiting). Usable inside a transaction. */
-export async function kickScheduler(sql: Sql | postgres.TransactionSql): Promise<void> {
-  await sql`select graphile_worker.add_job(${SCHEDULE_TASK}, '{}'::json, job_key => ${SCHEDULE_JOB_KEY}, max_attempts => 25)`;
 }
 
 /**
@@ -158,11 +150,7 @@ export async function runSchedulePass(sql: Sql, settings: SchedulerSettings): Pr
           insert into gpu_allocations (execution_id, host_id, gpu_index)
           select x.id, x.host, x.gpu from jsonb_to_recordset(${tx.json(allocs as never)}) as x(id uuid, host uuid, gpu int)`;
       }
-      // One bulk add (graphile-worker's add_jobs): (identifier, payload, queue, run_at, max_attempts, job_key, priority, flags).
-      await tx`
-        select graphile_worker.add_jobs(array(
-          select row(${START_EXECUTION}::text, json_build_object('executionId', id::text), null::text, null::timestamptz, 5, id::text, null::int, null::text[])::graphile_worker.job_spec
-          from unnest(${ids}::uuid[]) as id))`;
+      await addJobs(tx, "start_execution", ids.map((id) => ({ payload: { executionId: id }, jobKey: id })));
     }
     await tx`delete from gpu_reservations`;
     if (out.reservations.length > 0) {
@@ -178,9 +166,8 @@ export async function runSchedulePass(sql: Sql, settings: SchedulerSettings): Pr
   return result;
 }
 
-export function scheduleTask(deps: { sql: Sql; settings: SchedulerSettings }): Task {
-  return async function scheduleOnce() {
-    const res = await runSchedulePass(deps.sql, deps.settings);
-    if (res.more) await kickScheduler(deps.sql);
-  };
+/** Handler of task `schedule`: one pass, and another at once when this one hit the batch limit. */
+export async function schedulePass(sql: Sql, settings: SchedulerSettings): Promise<void> {
+  const res = await runSchedulePass(sql, settings);
+  if (res.more) await requestSchedulerPass(sql);
 }

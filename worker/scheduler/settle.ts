@@ -6,20 +6,16 @@
  * lines stay; the new process's files are read from offset 0, in a work dir of its own).
  */
 import type { Sql } from "../../db/client.js";
+import { lostCount } from "../../db/queries/executions.js";
 import { TERMINAL, transition, type ExecutionStatus } from "../../app/executions/state.js";
-import { kickScheduler, releaseExecution } from "./apply.js";
+import { releaseExecution } from "./apply.js";
+import { requestSchedulerPass } from "../../db/queries/jobs.js";
 
 export interface SettleResult {
   released: number;
   retried: boolean;
 }
 
-/** How many times an execution was lost so far (= the attempt number of its next retry). */
-export async function lostCount(sql: Sql, executionId: string): Promise<number> {
-  const [row] = await sql<{ n: number }[]>`
-    select count(*)::int as n from execution_status_history where execution_id = ${executionId} and status = 'lost'`;
-  return row?.n ?? 0;
-}
 
 export async function settleEnded(sql: Sql, executionId: string, opts: { lostRetries: number }): Promise<SettleResult | null> {
   const [row] = await sql<{ status: ExecutionStatus; status_detail: string | null; stop_cause: string | null }[]>`
@@ -46,6 +42,6 @@ export async function settleEnded(sql: Sql, executionId: string, opts: { lostRet
       });
     }
   }
-  await kickScheduler(sql);
+  await requestSchedulerPass(sql);
   return { released, retried };
 }

@@ -5,7 +5,7 @@
 import type { StoreConfig } from "../../app/config.js";
 import { createLocalStore } from "./local.js";
 import { createS3Store } from "./s3.js";
-import type { Store } from "./types.js";
+import type { Store } from "../../app/contracts/store.js";
 
 export function createStore(cfg: StoreConfig): Store {
   switch (cfg.kind) {
@@ -22,4 +22,4 @@ export function createStore(cfg: StoreConfig): Store {
   }
 }
 
-export type { Store, StoredObject, PutResult } from "./types.js";
+export type { Store, StoredObject, PutResult } from "../../app/contracts/store.js";

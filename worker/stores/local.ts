@@ -22,8 +22,8 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { StoreError } from "../../app/errors.js";
-import { assertValidKey, assertValidPrefix, compareKeys } from "./keys.js";
-import type { PutResult, Store, StoredObject } from "./types.js";
+import { assertValidKey, assertValidPrefix, compareKeys } from "../../app/contracts/store-keys.js";
+import type { PutResult, Store, StoredObject } from "../../app/contracts/store.js";
 
 const RESERVED = ".vhstore";
 const STALE_TEMP_MS = 24 * 60 * 60 * 1000;

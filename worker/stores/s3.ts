@@ -35,8 +35,8 @@ import {
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { StoreError } from "../../app/errors.js";
-import { assertValidKey, assertValidPrefix, compareKeys } from "./keys.js";
-import type { PutResult, Store, StoredObject } from "./types.js";
+import { assertValidKey, assertValidPrefix, compareKeys } from "../../app/contracts/store-keys.js";
+import type { PutResult, Store, StoredObject } from "../../app/contracts/store.js";
 
 export interface S3StoreOptions {
   bucket: string;

@@ -12,7 +12,7 @@
  * go into `executions.warnings` (each kind once per execution) and into the log as `status` lines.
  */
 import type { Sql } from "../../db/client.js";
-import type { LogChunk } from "../runners/types.js";
+import type { LogChunk } from "../../app/contracts/runner.js";
 import { redact } from "../../app/executions/secrets.js";
 import { MAX_JSON_DEPTH, jsonbSafe, mb, needsJsonbSafe, nestedDeeperThan, nonFiniteKeys, setOwn } from "./json-limits.js";
 

@@ -15,10 +15,10 @@
 import { randomUUID } from "node:crypto";
 import { Transform, type Readable } from "node:stream";
 import type { Sql } from "../../db/client.js";
-import type { Store } from "../stores/types.js";
-import type { OutputFileInfo, Runner, RunnerHandle } from "../runners/types.js";
+import type { Store } from "../../app/contracts/store.js";
+import type { OutputFileInfo, Runner, RunnerHandle } from "../../app/contracts/runner.js";
 import { RunnerError } from "../../app/errors.js";
-import { keyProblem } from "../stores/keys.js";
+import { keyProblem } from "../../app/contracts/store-keys.js";
 import { registerOutputVersions } from "../../app/models/versions.js";
 import { MAX_JSON_DEPTH, jsonbSafe, mb, nestedDeeperThan, nonFiniteKeys, setOwn } from "./json-limits.js";
 

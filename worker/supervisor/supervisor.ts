@@ -11,7 +11,7 @@ import os from "node:os";
 import { STATUS_CHANNEL, transition } from "../../app/executions/state.js";
 import type { Execution } from "../../db/schema/executions.js";
 import type { Sql } from "../../db/client.js";
-import type { Runner, RunnerHandle } from "../runners/types.js";
+import type { Runner, RunnerHandle } from "../../app/contracts/runner.js";
 import type { WorkerDeps } from "../deps.js";
 import { realEnvironment, secretValues } from "../../app/executions/secrets.js";
 import { buildBatch, commitBatch, latestSizes, warnedKinds, withoutMetadata, type Batch, type Cursor } from "./ingest.js";

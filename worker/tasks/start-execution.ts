@@ -1,11 +1,10 @@
 /**
- * Task `start_execution` { executionId }: queued → starting → running, on the host and GPUs the
+ * Handler of task `start_execution` { executionId } (declared in app/contracts/jobs.ts): queued → starting → running, on the host and GPUs the
  * scheduler placed it on (execution_placements). Materialises the work dir and spawns the process
  * through that host's runner, records the runner handle, and returns: the process
  * is not held by this job (supervision, which survives restarts, is the supervisor's). Safe to run
  * twice: runners' launch is idempotent per execution, and status checks make repeats no-ops.
  */
-import { z } from "zod";
 import type { Task } from "graphile-worker";
 import { eq } from "drizzle-orm";
 import { executions, projects, type Execution } from "../../db/schema/index.js";
@@ -13,21 +12,14 @@ import { transition } from "../../app/executions/state.js";
 import { RunnerError } from "../../app/errors.js";
 import { buildLaunchSpec } from "../launch-spec.js";
 import type { WorkerDeps } from "../deps.js";
-import type { HostInfo, Runner } from "../runners/types.js";
-import { kickScheduler, releaseExecution } from "../scheduler/apply.js";
-import { lostCount } from "../scheduler/settle.js";
+import type { HostInfo, Runner } from "../../app/contracts/runner.js";
+import { releaseExecution } from "../scheduler/apply.js";
+import { addJob, requestSchedulerPass } from "../../db/queries/jobs.js";
+import { lostCount } from "../../db/queries/executions.js";
 import { realEnvironment, SealError } from "../../app/executions/secrets.js";
 import { secretsKeyOf } from "../../app/config.js";
 
-export const START_EXECUTION = "start_execution";
-const Payload = z.object({ executionId: z.string().uuid() });
 
-export function startExecutionTask(deps: WorkerDeps): Task {
-  return async function startExecution(payload) {
-    const { executionId } = Payload.parse(payload);
-    await startExecution_(deps, executionId);
-  };
-}
 
 export async function loadExecution(deps: Pick<WorkerDeps, "db">, id: string): Promise<{ exec: Execution; projectName: string } | null> {
   const [row] = await deps.db
@@ -38,7 +30,8 @@ export async function loadExecution(deps: Pick<WorkerDeps, "db">, id: string): P
   return row ?? null;
 }
 
-export async function startExecution_(deps: WorkerDeps, executionId: string): Promise<void> {
+/** Handler of `start_execution`. */
+export async function startExecution(deps: WorkerDeps, executionId: string): Promise<void> {
   const loaded = await loadExecution(deps, executionId);
   if (!loaded) return; // deleted meanwhile
   const { exec, projectName } = loaded;
@@ -58,13 +51,12 @@ export async function startExecution_(deps: WorkerDeps, executionId: string): Pr
   const fail = async (reason: string) => {
     await transition(deps.sql, executionId, "error", { reason });
     await releaseExecution(deps.sql, executionId, "error");
-    await kickScheduler(deps.sql);
+    await requestSchedulerPass(deps.sql);
   };
   if (placed?.kind === "local" && placed.name !== deps.runners.localHostName) {
     // Another machine's own host: only that machine's worker can start it. Hand the job back
     // to the queue (any worker may pick it up) rather than failing the execution.
-    await deps.sql`select graphile_worker.add_job(${START_EXECUTION}, json_build_object('executionId', ${executionId}::text),
-      run_at => now() + interval '1 second', max_attempts => 5)`;
+    await addJob(deps.sql, "start_execution", { executionId }, { delayMs: 1000 });
     return;
   }
   let runner: Runner;

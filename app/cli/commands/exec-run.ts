@@ -41,7 +41,7 @@ import {
 } from "../../valohai/index.js";
 import type { Problem, Step, ValohaiConfig } from "../../valohai/index.js";
 import { ensureProject } from "./project.js";
-import { defaultPacker, uploadIfMissing } from "../code.js";
+import { defaultPacker, uploadIfMissing } from "../snapshot-upload.js";
 import { maskEnvironment } from "../../executions/secrets.js";
 
 const DEFAULT_YAML = "valohai.yaml";

@@ -6,7 +6,7 @@ import { println } from "../io.js";
 import { parseModelUri } from "../../models/uri.js";
 import type { ModelSummary, VersionSummary } from "../../models/catalog.js";
 import type { StatusChange } from "../../models/approval.js";
-import type { Comparison, VersionRecord } from "../../models/report.js";
+import type { Comparison, VersionRecord } from "../../models/audit.js";
 
 const CLI = { "x-vh-client": "cli" };
 

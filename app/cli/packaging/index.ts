@@ -1,6 +1,6 @@
 /**
  * Ad-hoc code packaging for the `vh` CLI: file selection, deterministic tarball, progress bar.
- * Uploading the package is app/cli/code.ts (`uploadIfMissing`, `fromPackage`).
+ * Uploading the package is app/cli/snapshot-upload.ts (`uploadIfMissing`, `fromPackage`).
  */
 export {
   LIMITS,

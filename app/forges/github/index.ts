@@ -23,7 +23,7 @@ import type {
   PullRequest,
   Reaction,
   RepoRef,
-} from "../types.js";
+} from "../../contracts/forge.js";
 import { GhCheckRunList, GhCommentList, GhCreated, GhPermission, GhPullRequest } from "./schema.js";
 import { GITHUB_LIMITS, type GitHubForgeOptions } from "./types.js";
 

@@ -3,7 +3,7 @@ import { createMiddleware } from "hono/factory";
 import { getCookie } from "hono/cookie";
 import type { Sql } from "../../../db/client.js";
 import { VhError } from "../../errors.js";
-import { findToken, type TokenRow } from "../../auth/tokens.js";
+import { findToken, type TokenRow } from "../../auth/api-tokens.js";
 
 declare module "hono" {
   interface ContextVariableMap {

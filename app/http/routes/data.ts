@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { Readable } from "node:stream";
 import path from "node:path";
 import type { Sql } from "../../../db/client.js";
-import type { Store } from "../../../worker/stores/types.js";
+import type { Store } from "../../contracts/store.js";
 import { VhError } from "../../errors.js";
 
 export interface DatumRow {

@@ -6,7 +6,7 @@ import { createExecution, type CreateDeps } from "../../executions/create.js";
 import { parseJsonExact } from "../../valohai/index.js";
 import { findExecutionRow, listExecutionRows, loadPresented } from "../../executions/present.js";
 import { stopExecution } from "../../executions/stop.js";
-import { lostCount } from "../../../worker/scheduler/settle.js";
+import { lostCount } from "../../../db/queries/executions.js";
 import { findProject } from "./projects.js";
 import { presentDatum, type DatumRow } from "./data.js";
 

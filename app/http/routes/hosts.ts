@@ -21,8 +21,8 @@ import ssh2 from "ssh2";
 import { z } from "zod";
 import type { Sql } from "../../../db/client.js";
 import { VhError } from "../../errors.js";
-import { listHosts, removeHost, upsertSshHost } from "../../../worker/hosts/store.js";
-import { kickScheduler } from "../../../worker/scheduler/apply.js";
+import { listHosts, removeHost, upsertSshHost } from "../../hosts/records.js";
+import { requestSchedulerPass } from "../../../db/queries/jobs.js";
 
 const AddHost = z
   .object({
@@ -105,7 +105,7 @@ export function hostRoutes(deps: { sql: Sql; dataDir: string }) {
   });
   app.delete("/hosts/:name", async (c) => {
     await removeHost(deps.sql, c.req.param("name"));
-    await kickScheduler(deps.sql);
+    await requestSchedulerPass(deps.sql);
     return c.json({ removed: c.req.param("name") });
   });
   app.post("/hosts/:name/check", async (c) => {
@@ -134,12 +134,12 @@ export function hostRoutes(deps: { sql: Sql; dataDir: string }) {
     await deps.sql`
       insert into gpu_quotas (key, max_gpus, projects) values (${key}, ${b.maxGpus}, ${deps.sql.json(b.projects)})
       on conflict (key) do update set max_gpus = excluded.max_gpus, projects = excluded.projects`;
-    await kickScheduler(deps.sql);
+    await requestSchedulerPass(deps.sql);
     return c.json({ key, maxGpus: b.maxGpus, projects: b.projects });
   });
   app.delete("/quotas/:key", async (c) => {
     await deps.sql`delete from gpu_quotas where key = ${c.req.param("key")}`;
-    await kickScheduler(deps.sql);
+    await requestSchedulerPass(deps.sql);
     return c.json({ removed: c.req.param("key") });
   });
   return app;

@@ -7,7 +7,7 @@ import { approveVersion, rejectVersion, resetVersion, setPolicy } from "../../mo
 import { latestAtTime, listModels, showModel } from "../../models/catalog.js";
 import type { Actor } from "../../models/events.js";
 import { lineageOf } from "../../models/lineage.js";
-import { auditReport, compareVersions, trailOf, versionRecord } from "../../models/report.js";
+import { auditReport, compareVersions, trailOf, versionRecord } from "../../models/audit.js";
 import { buildApprovalRequest } from "../../models/review.js";
 import { createVersion, resolveVersion } from "../../models/versions.js";
 import { renderAuditReport } from "../../../templates/model/audit-report.js";

@@ -2,7 +2,7 @@
 import { Hono } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import type { Sql } from "../../../db/client.js";
-import { findToken } from "../../auth/tokens.js";
+import { findToken } from "../../auth/api-tokens.js";
 import { SESSION_COOKIE } from "../middleware/auth.js";
 
 function esc(s: unknown): string {

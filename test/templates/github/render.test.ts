@@ -5,7 +5,7 @@
  */
 import path from "node:path";
 import { describe, it } from "vitest";
-import { renderApprovalCheckRun, renderCheckRun, renderDone, renderError, renderHelp, renderRefused, renderStatusReply, renderSticky } from "../../../app/reporting/render.js";
+import { renderApprovalCheckRun, renderCheckRun, renderDone, renderError, renderHelp, renderRefused, renderStatusReply, renderSticky } from "../../../templates/github/render.js";
 import type { ExecView, SweepView } from "../../../app/reporting/view.js";
 import { expectGolden } from "../golden.js";
 

@@ -1,6 +1,6 @@
 /** Fixed data for the model template golden tests: a churn model trained on an http dataset and a base model. */
 import type { FullLineage } from "../../../app/models/lineage.js";
-import type { AuditReport } from "../../../app/models/report.js";
+import type { AuditReport } from "../../../app/models/audit.js";
 
 const H = (c: string) => c.repeat(64);
 export const TRAIN = "11111111-1111-4111-8111-111111111111";

@@ -4,7 +4,7 @@
 import { execFile } from "node:child_process";
 import fsp from "node:fs/promises";
 import os from "node:os";
-import type { HostInfo } from "../types.js";
+import type { HostInfo } from "../../../app/contracts/runner.js";
 import { NVIDIA_SMI_QUERY_ARGS, parseCudaVersion, parseGpuQuery } from "../shared/gpu.js";
 
 export interface ExecResult {

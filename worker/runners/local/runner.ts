@@ -36,7 +36,7 @@ import * as tar from "tar";
 import YAML from "yaml";
 import { RunnerError } from "../../../app/errors.js";
 import { assertExecutionId, refuseHostSideEnv, LOST_EXIT_CODE, POLL_READ_CAP, type DetachedHandle } from "../shared/detached.js";
-import type { Store } from "../../stores/types.js";
+import type { Store } from "../../../app/contracts/store.js";
 import type {
   FetchedInput,
   HostInfo,
@@ -47,10 +47,10 @@ import type {
   PollResult,
   Runner,
   RunnerHandle,
-} from "../types.js";
+} from "../../../app/contracts/runner.js";
 import { buildDockerRunArgv, buildInputsJson, buildJobEnv, containerName } from "../shared/job.js";
 import { buildDockerEnvFile, buildWrapperScript, parseIntFile, workPaths, type WorkPaths } from "../shared/protocol.js";
-import { createInputCache, hashingStream, assertRelativePath } from "./inputs.js";
+import { createInputCache, hashingStream, assertRelativePath } from "../shared/inputs.js";
 import { describeThisHost, groupAlive, pidRuns, probeDocker, readBootId, run, signalGroup } from "./host.js";
 
 /**

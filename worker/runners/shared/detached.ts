@@ -3,7 +3,7 @@
  * fields, the read cap, the exit code recorded for a vanished job, and the checks on ids and URLs.
  */
 import { RunnerError } from "../../../app/errors.js";
-import type { RunnerHandle } from "../types.js";
+import type { RunnerHandle } from "../../../app/contracts/runner.js";
 
 /** The handle of a job started with the shared wrapper (stored in executions.runner_handle). */
 export interface DetachedHandle extends RunnerHandle {

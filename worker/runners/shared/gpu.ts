@@ -6,7 +6,7 @@
  * because it couldn't communicate with the NVIDIA driver", "No devices were found"), "[N/A]" /
  * "N/A" / "[Not Supported]" fields, CRLF line ends, blank and malformed lines, names with commas.
  */
-import type { HostInfo } from "../types.js";
+import type { HostInfo } from "../../../app/contracts/runner.js";
 
 export type GpuInfo = HostInfo["gpus"][number];
 

@@ -3,7 +3,7 @@
  * command line, and `config/inputs.json` (valohai-spec §3.1, §3.2).
  */
 import path from "node:path";
-import type { FetchedInput, InputFileSpec } from "../types.js";
+import type { FetchedInput, InputFileSpec } from "../../../app/contracts/runner.js";
 import { workPaths } from "./protocol.js";
 
 /** Where the work dir appears inside a container. */

@@ -2,7 +2,7 @@
  * The detached-process protocol shared by the local and SSH runners: pure functions of paths that
  * produce the shell text run on the host. Nothing here touches the file system or spawns.
  *
- * Terminology (see also worker/runners/types.ts):
+ * Terminology (see also app/contracts/runner.ts):
  * - wrapper: `.vh/wrapper.sh`, a small /bin/sh script started in its own session (Node's
  *   `detached: true` locally, `setsid -f` over SSH). It outlives the control plane, starts the job,
  *   waits for it and writes the job's exit code. It is never in the job's process group, so a

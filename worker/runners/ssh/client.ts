@@ -16,6 +16,7 @@ import crypto from "node:crypto";
 import { Client, type ConnectConfig, type SFTPWrapper } from "ssh2";
 import { RunnerError } from "../../../app/errors.js";
 import { shellQuote } from "../shared/protocol.js";
+import { hostKeyFingerprint, isHostKeyFingerprint, parseSshUrl } from "../../../app/hosts/ssh-address.js";
 
 export interface SshTarget {
   host: string;
@@ -28,40 +29,13 @@ export interface SshTarget {
   hostKeySha256?: string | null;
 }
 
-/** `SHA256:<base64, no padding>` of a raw host key blob, as `ssh-keygen -lf` prints it. */
-export function hostKeyFingerprint(key: Buffer): string {
-  return `SHA256:${crypto.createHash("sha256").update(key).digest("base64").replace(/=+$/, "")}`;
-}
-
-const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
-
-/** Whether `s` looks like a SHA256 host key fingerprint (`SHA256:` + 43 base64 characters). */
-export function isHostKeyFingerprint(s: string): boolean {
-  return FINGERPRINT.test(s);
-}
+export { hostKeyFingerprint, isHostKeyFingerprint, parseSshUrl };
 
 export interface ExecResult {
   code: number | null;
   signal: string | null;
   stdout: Buffer;
   stderr: Buffer;
-}
-
-/** `ssh://user@host:port/optional/work/root` → parts. */
-export function parseSshUrl(url: string): { username: string; host: string; port: number; root?: string } {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new RunnerError(`"${url}" is not an ssh:// URL (ssh://user@host:port).`);
-  }
-  if (u.protocol !== "ssh:") throw new RunnerError(`"${url}" is not an ssh:// URL (ssh://user@host:port).`);
-  if (!u.hostname) throw new RunnerError(`"${url}" names no host.`);
-  const username = decodeURIComponent(u.username) || "root";
-  const port = u.port ? Number(u.port) : 22;
-  const root = u.pathname && u.pathname !== "/" ? decodeURIComponent(u.pathname) : undefined;
-  const host = u.hostname.startsWith("[") ? u.hostname.slice(1, -1) : u.hostname;
-  return { username, host, port, ...(root ? { root } : {}) };
 }
 
 export interface SshClientOptions {

@@ -25,8 +25,8 @@ import { pipeline } from "node:stream/promises";
 import YAML from "yaml";
 import { RunnerError } from "../../../app/errors.js";
 import { assertExecutionId, refuseHostSideEnv, displayUrl, LOST_EXIT_CODE, POLL_READ_CAP, type DetachedHandle } from "../shared/detached.js";
-import type { Store } from "../../stores/types.js";
-import type { FetchedInput, HostInfo, LaunchResult, LaunchSpec, LogChunk, OutputFileInfo, PollResult, Runner, RunnerHandle } from "../types.js";
+import type { Store } from "../../../app/contracts/store.js";
+import type { FetchedInput, HostInfo, LaunchResult, LaunchSpec, LogChunk, OutputFileInfo, PollResult, Runner, RunnerHandle } from "../../../app/contracts/runner.js";
 import { buildDockerRunArgv, buildInputsJson, buildJobEnv, containerName } from "../shared/job.js";
 import {
   buildDetachedStartCommand,
@@ -38,7 +38,7 @@ import {
   type WorkPaths,
 } from "../shared/protocol.js";
 import { NVIDIA_SMI_QUERY_ARGS, parseCudaVersion, parseGpuQuery } from "../shared/gpu.js";
-import { assertRelativePath, hashingStream } from "../local/inputs.js";
+import { assertRelativePath, hashingStream } from "../shared/inputs.js";
 import { SshClient, type SshTarget } from "./client.js";
 
 export interface SshRunnerOptions {

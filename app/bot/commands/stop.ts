@@ -1,0 +1,36 @@
+/** `/vh stop N|all`: stops this pull request's execution #N, or all its active ones. */
+import { VhError } from "../../errors.js";
+import { stopExecution } from "../../executions/stop.js";
+import { ACTIVE } from "../../executions/state.js";
+import { renderDone } from "../../../templates/github/render.js";
+import { reportTargetOfSweep, scheduleReport } from "../../reporting/schedule.js";
+import type { Command } from "./parse.js";
+import { executionOfPr, sweepIdsOfPr } from "../../sweeps/of-pull-request.js";
+import type { CommandRunner } from "./types.js";
+
+export const stop: CommandRunner<Extract<Command, { name: "stop" }>> = async (ctx, cmd) => {
+  const { sql } = ctx.deps;
+  let targets: { id: string; counter: number; sweep_id: string }[];
+  if (cmd.target === "all") {
+    const ids = await sweepIdsOfPr(sql, ctx.repo, ctx.pr);
+    targets = await sql<{ id: string; counter: number; sweep_id: string }[]>`
+      select e.id, e.counter, se.sweep_id from sweep_executions se join executions e on e.id = se.execution_id
+      where se.sweep_id = any(${ids}::uuid[]) and e.status = any(${ACTIVE as string[]}::text[]) order by e.counter`;
+  } else {
+    const e = await executionOfPr(sql, ctx.repo, ctx.pr, cmd.target);
+    if (!e) throw new VhError("not_found", `Execution #${cmd.target} was not started from this pull request.`);
+    if (!ACTIVE.includes(e.status as never)) throw new VhError("conflict", `Execution #${cmd.target} has already ended (${e.status}).`);
+    targets = [{ id: e.id, counter: cmd.target, sweep_id: e.sweep_id }];
+  }
+  if (targets.length === 0) {
+    await ctx.reply(renderDone(ctx.actor.login, "Nothing to stop: no execution of this pull request is queued or running."));
+    return "replied: nothing to stop";
+  }
+  for (const t of targets) await stopExecution(sql, t.id);
+  for (const sweepId of new Set(targets.map((t) => t.sweep_id))) {
+    const target = await reportTargetOfSweep(sql, sweepId);
+    if (target) await scheduleReport(sql, target, 0);
+  }
+  await ctx.reply(renderDone(ctx.actor.login, `Stopping ${targets.map((t) => `#${t.counter}`).join(", ")}.`));
+  return `stopped ${targets.length}`;
+};

@@ -1,0 +1,47 @@
+/**
+ * A forge's archive of a commit → a vh code snapshot. GitHub (and GitLab) wrap the tree in one
+ * top-level folder (`owner-repo-<sha>/`): it is stripped, and the tree is packed again the way
+ * ad-hoc snapshots are (sorted entries, portable headers, gzip) and stored content-addressed, so
+ * the runner needs nothing new.
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { createHash } from "node:crypto";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { create, extract } from "tar";
+import type { Sql } from "../../db/client.js";
+import type { Store } from "../contracts/store.js";
+import { snapshotKey } from "../contracts/store-keys.js";
+import { scanSnapshot, type SnapshotLimits } from "./files.js";
+
+function listFiles(dir: string): string[] {
+  return fs
+    .readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((d) => d.isFile() || d.isSymbolicLink())
+    .map((d) => path.relative(dir, path.join(d.parentPath, d.name)))
+    .sort();
+}
+
+/** Repacks `archive` (a gzipped tarball with one top-level folder) as a snapshot; returns its sha256. */
+export async function snapshotFromArchive(deps: { sql: Sql; store: Store }, archive: Buffer, limits: SnapshotLimits): Promise<string> {
+  // Counted before anything is written: the forge's archive is the repository's, not ours.
+  await scanSnapshot(Readable.from([archive]), limits);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vh-archive-"));
+  try {
+    await pipeline(Readable.from([archive]), extract({ cwd: dir, strip: 1 }));
+    const chunks: Buffer[] = [];
+    for await (const c of create({ gzip: true, cwd: dir, portable: true }, listFiles(dir))) chunks.push(c as Buffer);
+    const body = Buffer.concat(chunks);
+    const sha256 = createHash("sha256").update(body).digest("hex");
+    const [exists] = await deps.sql`select 1 from code_snapshots where sha256 = ${sha256}`;
+    if (!exists) {
+      const put = await deps.store.put(snapshotKey(sha256), body, { contentType: "application/gzip" });
+      await deps.sql`insert into code_snapshots (sha256, size, store_key) values (${sha256}, ${put.size}, ${snapshotKey(sha256)}) on conflict do nothing`;
+    }
+    return sha256;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * The worker's side of the queue: one handler per task declared in app/contracts/jobs.ts (the
+ * mapped type makes a missing or extra handler a compile error), each given its payload already
+ * parsed by the declaration's zod schema. `taskList(…, pool)` is what a graphile-worker runner (or
+ * graphile's `runOnce`, in tests) is given.
+ */
+import type { JobHelpers, Task, TaskList } from "graphile-worker";
+import { JOBS, JOB_NAMES, type JobDeclaration, type JobName, type JobPayload } from "../../app/contracts/jobs.js";
+import type { ForgeProvider } from "../../app/contracts/forge.js";
+import { handleGitHubDelivery } from "../../app/forges/registry.js";
+import { runReport } from "../../app/bot/pr-report.js";
+import type { BotDeps } from "../../app/bot/commands/types.js";
+import type { WorkerDeps } from "../deps.js";
+import { schedulePass } from "../scheduler/apply.js";
+import { startExecution } from "./start-execution.js";
+
+export type Handler<K extends JobName> = (payload: JobPayload<K>, helpers: JobHelpers) => Promise<void>;
+export type Handlers = { [K in JobName]: Handler<K> };
+
+export function handlers(deps: WorkerDeps, forges: ForgeProvider): Handlers {
+  const bot: BotDeps = { sql: deps.sql, store: deps.store, config: deps.config, log: deps.log, forges };
+  return {
+    start_execution: (p) => startExecution(deps, p.executionId),
+    schedule: () => schedulePass(deps.sql, { escalationSeconds: deps.config.hosts.escalationSeconds }),
+    // vh's own failures throw and the queue retries with backoff; the last attempt reports them on the pull request instead.
+    github_event: async (p, helpers) => {
+      await handleGitHubDelivery(bot, p.deliveryId, { number: helpers.job.attempts, max: helpers.job.max_attempts });
+    },
+    github_report: async (p) => {
+      await runReport(bot, p);
+    },
+  };
+}
+
+function bind<K extends JobName>(name: K, handler: Handler<K>): Task {
+  const decl = JOBS[name] as JobDeclaration;
+  return async (raw, helpers) => handler(decl.payload.parse(raw) as JobPayload<K>, helpers);
+}
+
+/** The graphile task list of one pool (or of both). */
+export function taskList(h: Handlers, pool?: "core" | "forge"): TaskList {
+  const list: TaskList = {};
+  for (const name of JOB_NAMES) {
+    if (pool && JOBS[name].pool !== pool) continue;
+    list[name] = bind(name, h[name] as Handler<typeof name>);
+  }
+  return list;
+}
