@@ -3,6 +3,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { createHash, randomBytes } from "node:crypto";
 import type { Sql } from "../../db/client.js";
+import type { Cols } from "../../db/queries/rows.js";
+import type { apiTokens } from "../../db/schema/projects.js";
 
 export function hashToken(token: string): string {
   return createHash("sha256").update(token).digest("hex");
@@ -18,11 +20,7 @@ export async function createToken(sql: Sql, name: string, admin: boolean): Promi
   return token;
 }
 
-export interface TokenRow {
-  id: string;
-  name: string;
-  admin: boolean;
-}
+export type TokenRow = Cols<typeof apiTokens, "id" | "name" | "admin">;
 
 export async function findToken(sql: Sql, token: string): Promise<TokenRow | null> {
   const [row] = await sql<TokenRow[]>`

@@ -21,6 +21,7 @@ import { reportTargetOfPr, reportTargetOfSweep, scheduleReport } from "../report
 import { approveVersion, rejectVersion } from "../models/approval.js";
 import { parseModelUri } from "../models/uri.js";
 import { applyReview } from "./review.js";
+import { executionsOfSweeps } from "../../db/queries/sweeps.js";
 
 const USAGE_OF_CODE: Partial<Record<string, CommandName>> = { unknown_step: "run", invalid_parameter: "run", too_large: "run" };
 
@@ -231,9 +232,7 @@ async function handleCheckRun(deps: BotDeps, ev: Extract<ForgeEvent, { kind: "ch
   const permission = await forge.getPermission(ev.repo, ev.actor.login);
   if (!CAN_RUN.includes(permission)) return `refused: ${ev.actor.login} has ${permission}`;
   if (ev.action === "requested_action" && ev.identifier === "stop") {
-    const ids = await deps.sql<{ id: string }[]>`
-      select e.id from sweep_executions se join executions e on e.id = se.execution_id
-      where se.sweep_id = ${sweep.id} and e.status = any(${ACTIVE as string[]}::text[])`;
+    const ids = await executionsOfSweeps(deps.sql, [sweep.id], ACTIVE);
     for (const r of ids) await stopExecution(deps.sql, r.id);
     const target = await reportTargetOfSweep(deps.sql, sweep.id);
     if (target) await scheduleReport(deps.sql, target, 0);

@@ -12,8 +12,10 @@ import { declaredMetrics } from "../reporting/metrics.js";
 import { isTerminal } from "../executions/state.js";
 import { approvalRequestsForExecution } from "../models/review.js";
 import { APPROVAL_EXTERNAL_PREFIX, renderApprovalCheckRun, renderCheckRun, renderSticky, STICKY_MARKER, type ApprovalRequestView, type LogTail } from "../../templates/github/render.js";
+import { renderApprovalRequest } from "../../templates/model/approval-request.js";
 import { scheduleReport, type ReportTarget } from "../reporting/schedule.js";
 import { loadSweepViews, sweepDone, type SweepView } from "../reporting/view.js";
+import { sweepIdsOfPullRequest } from "../../db/queries/sweeps.js";
 
 const LOG_TAIL_LINES = 30;
 const LOG_TAILS = 3;
@@ -41,7 +43,8 @@ async function logTails(deps: BotDeps, v: SweepView): Promise<LogTail[]> {
 
 /**
  * The approval requests of the model versions that this pull request's ended executions produced
- * (recorded by the model hub as put up for approval at the sweep's commit; safe to repeat).
+ * (recorded by the model hub as put up for approval at the sweep's commit; safe to repeat),
+ * rendered, each with its version's status as stored.
  */
 async function approvalRequests(deps: BotDeps, views: SweepView[], pr: number): Promise<(ApprovalRequestView & { sha: string })[]> {
   const out: (ApprovalRequestView & { sha: string })[] = [];
@@ -58,7 +61,7 @@ async function approvalRequests(deps: BotDeps, views: SweepView[], pr: number): 
       for (const r of reqs) {
         if (seen.has(r.version)) continue;
         seen.add(r.version);
-        out.push({ version: r.version, title: r.title, markdown: r.markdown, sha: v.commitSha });
+        out.push({ version: r.version, status: r.status, ...renderApprovalRequest(r), sha: v.commitSha });
       }
     }
   }
@@ -74,10 +77,7 @@ export async function runReport(deps: BotDeps, target: ReportTarget): Promise<{ 
       select id, repository_id, number, sticky_comment_id, sticky_body_hash from github_pull_requests where id = ${target.pr}`;
     if (!row) return { writes: 0, active: false };
     pr = { id: row.id, number: row.number, sticky_comment_id: row.sticky_comment_id === null ? null : Number(row.sticky_comment_id), sticky_body_hash: row.sticky_body_hash };
-    const rows = await sql<{ id: string }[]>`
-      select id from sweeps where source->>'kind' = 'github' and (source->>'repositoryId')::bigint = ${row.repository_id}
-        and (source->>'pr')::int = ${row.number} order by created_at, id`;
-    sweepIds = rows.map((r) => r.id);
+    sweepIds = await sweepIdsOfPullRequest(sql, row.repository_id, row.number);
   } else {
     sweepIds = [target.sweep];
   }

@@ -10,18 +10,8 @@ export function formatDuration(seconds: number | null | undefined): string {
   return h ? `${h}h${String(m).padStart(2, "0")}m${rest}s` : `${m}m${rest}s`;
 }
 
-export function formatBytes(n: number | null | undefined): string {
-  if (n === null || n === undefined || !Number.isFinite(n)) return "-";
-  if (n < 1024) return `${n} B`;
-  const units = ["KiB", "MiB", "GiB", "TiB"];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
-}
+/** Sizes: the templates' rule (templates/format.ts), so the CLI and the reports agree. */
+export { formatBytes } from "../../templates/format.js";
 
 /** `2025-01-02T03:04:05.678Z` → `2025-01-02 03:04:05` (UTC, so output is the same everywhere). */
 export function formatTime(iso: string | null | undefined): string {

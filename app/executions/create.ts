@@ -1,7 +1,9 @@
 /**
- * Creating an execution: every check runs before anything is written, and the row, its status
- * history and its queue job are written in one transaction, so a refused request leaves nothing
- * behind and an accepted one is never lost between "created" and "queued".
+ * Creating an execution, for every caller (the HTTP API, and every forge trigger through
+ * app/sweeps/start.ts): the one place valohai.yaml is checked, read from the code snapshot itself
+ * (app/snapshots/config.ts, parsed once per snapshot). Every check runs before anything is written,
+ * and the row, its status history and its queue job are written in one transaction, so a refused
+ * request leaves nothing behind and an accepted one is never lost between "created" and "queued".
  */
 import path from "node:path";
 import { z } from "zod";
@@ -12,8 +14,8 @@ import type { RequestedInput } from "../../db/schema/executions.js";
 import type { Store } from "../contracts/store.js";
 import { isUsersMistake, VhError } from "../errors.js";
 import { secretsKeyOf, type Config } from "../config.js";
-import { buildCommandList, CommandBuildError, joinCommand, loadValohaiYaml, SERVER_MAX_YAML_BYTES, suggest, toJsonValue, validateParameterValues, type Step } from "../valohai/index.js";
-import { readSnapshotFile } from "../snapshots/files.js";
+import { buildCommandList, CommandBuildError, joinCommand, suggest, toJsonValue, validateParameterValues, type ParamValue, type Problem, type Step } from "../valohai/index.js";
+import { invalidParameters, loadSnapshotConfig, problemLine, stepOf, type SnapshotConfig } from "../snapshots/config.js";
 import { requestSchedulerPass } from "../../db/queries/jobs.js";
 import { largestHost } from "../hosts/records.js";
 import { isModelUri, recordModelInputs, resolveModelInput } from "../models/inputs.js";
@@ -42,6 +44,7 @@ export interface CreateDeps {
 /** Masking lives in one place (by name, in URLs, and by value in logs). */
 export { maskEnvironment } from "./secrets.js";
 import { sealSecrets, splitSecrets } from "./secrets.js";
+import { datumById } from "../../db/queries/datums.js";
 
 function listify(v: string | string[] | undefined): string[] {
   if (v === undefined) return [];
@@ -125,8 +128,7 @@ async function resolveInputs(
       }
       const datum = /^datum:\/\/([0-9a-f-]{36})$/i.exec(uri);
       if (datum) {
-        const [row] = await deps.sql<{ id: string; name: string; sha256: string; size: number; store_key: string }[]>`
-          select id, name, sha256, size, store_key from datums where id = ${datum[1]!} and project_id = ${project.id}`;
+        const row = await datumById(deps.sql, datum[1]!, project.id);
         if (!row) {
           errors.push(`Input "${input.name}": ${uri} does not exist in project ${project.name}.`);
           continue;
@@ -193,6 +195,8 @@ export interface ExecutionOrigin {
 export interface PreparedExecution {
   req: z.output<typeof CreateExecutionBody>;
   step: Step;
+  /** The lint problems (warnings) of the snapshot's valohai.yaml: shared, read-only. */
+  problems: readonly Problem[];
   inputs: RequestedInput[];
   /** The environment as shown (secret values masked), and the hidden values sealed (app/executions/secrets.ts). */
   env: Record<string, string>;
@@ -203,58 +207,41 @@ export interface PreparedExecution {
   parameters: Record<string, unknown>;
 }
 
-/**
- * Parsed valohai.yaml per (snapshot, path): a snapshot never changes, so neither does its parse;
- * a 100-point sweep parses once, not 100 times. The result is treated as read-only everywhere.
- */
-const loadedCache = new Map<string, ReturnType<typeof loadValohaiYaml>>();
-function loadCached(code: string, yamlPath: string, text: string): ReturnType<typeof loadValohaiYaml> {
-  const key = `${code}\u0000${yamlPath}`;
-  let hit = loadedCache.get(key);
-  if (!hit) {
-    hit = loadValohaiYaml(text, { filename: yamlPath, maxBytes: SERVER_MAX_YAML_BYTES });
-    if (loadedCache.size >= 100) loadedCache.delete(loadedCache.keys().next().value as string);
-    loadedCache.set(key, hit);
-  }
-  return hit;
+/** A request whose body, step and parameter values passed: what is left to check needs no valohai.yaml. */
+interface CheckedRequest {
+  req: z.output<typeof CreateExecutionBody>;
+  loaded: SnapshotConfig;
+  step: Step;
+  values: Record<string, ParamValue>;
 }
 
-/** Every check of a creation, and nothing written: throws a VhError a user can act on. */
-export async function prepareExecution(deps: CreateDeps, project: Project, body: unknown): Promise<PreparedExecution> {
+/**
+ * The checks against the snapshot's valohai.yaml (app/snapshots/config.ts: read and parsed once per
+ * snapshot, one set of messages): the body's shape, the file, the step, every parameter value.
+ */
+async function checkRequest(deps: CreateDeps, body: unknown, origin: ExecutionOrigin): Promise<CheckedRequest> {
   const parsed = CreateExecutionBody.safeParse(body);
   if (!parsed.success) {
     throw new VhError("bad_request", parsed.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("\n"));
   }
   const req = parsed.data;
-  const yamlText = await readSnapshotFile(deps.store, req.code, req.yamlPath);
-  if (yamlText === null) {
-    throw new VhError("invalid_config", `The code snapshot has no ${req.yamlPath}; vh reads the steps from it.`);
-  }
-  const loaded = loadCached(req.code, req.yamlPath, yamlText);
-  if (!loaded.config) {
-    const errs = loaded.problems.filter((p) => p.severity === "error");
-    const lines = errs.map((p) => `${p.file ?? req.yamlPath}:${p.line ?? "?"}:${p.column ?? "?"}: ${p.message}`);
-    throw new VhError("invalid_config", `${req.yamlPath} is invalid:\n${lines.join("\n")}`, { problems: loaded.problems });
-  }
-  const step = loaded.config.steps.get(req.step);
-  if (!step) {
-    const names = [...loaded.config.steps.keys()];
-    const hint = suggest(req.step, names);
-    throw new VhError(
-      "unknown_step",
-      `${req.yamlPath} has no step "${req.step}".${hint ? ` Did you mean "${hint}"?` : ""} Steps: ${names.length ? names.join(", ") : "(none)"}.`,
-      { steps: names },
-    );
-  }
+  const place = { code: req.code, yamlPath: req.yamlPath, commitSha: origin.commitSha ?? null };
+  const loaded = await loadSnapshotConfig(deps.store, place);
+  const step = stepOf(loaded, req.step, place);
   const validated = validateParameterValues(step, req.parameters);
-  if (validated.errors.length) {
-    throw new VhError(
-      "invalid_parameter",
-      validated.errors.map((e) => `Parameter "${e.parameter}": ${e.message}`).join("\n"),
-      { errors: validated.errors },
-    );
-  }
-  const inputs = await resolveInputs(deps, project, step, req.inputs, validated.values);
+  if (validated.errors.length) throw invalidParameters(validated.errors);
+  return { req, loaded, step, values: validated.values };
+}
+
+/** Every check of a creation, and nothing written: throws a VhError a user can act on. */
+export async function prepareExecution(deps: CreateDeps, project: Project, body: unknown, origin: ExecutionOrigin = {}): Promise<PreparedExecution> {
+  return completeExecution(deps, project, await checkRequest(deps, body, origin));
+}
+
+/** The checks that need more than valohai.yaml (inputs, environment, GPUs) and the command. */
+async function completeExecution(deps: CreateDeps, project: Project, checked: CheckedRequest): Promise<PreparedExecution> {
+  const { req, loaded, step, values } = checked;
+  const inputs = await resolveInputs(deps, project, step, req.inputs, values);
   const env: Record<string, string> = {};
   for (const v of step.environmentVariables.values()) if (v.default !== undefined) env[v.name] = v.default;
   Object.assign(env, req.environmentVariables);
@@ -287,19 +274,18 @@ export async function prepareExecution(deps: CreateDeps, project: Project, body:
   }
   let commandList: string[];
   try {
-    commandList = buildCommandList(step, validated.values);
+    commandList = buildCommandList(step, values);
   } catch (err) {
     // A pass-as template that cannot take this value (e.g. {v[3]} on a short string): the user's to fix, with its place.
     if (!(err instanceof CommandBuildError)) throw err;
     const p = err.problem;
-    const where = p.line !== undefined ? `${p.file ?? req.yamlPath}:${p.line}:${p.column ?? 1}: ` : "";
-    throw new VhError("invalid_parameter", `${where}${err.message}`, { problems: [p] });
+    throw new VhError("invalid_parameter", p.line !== undefined ? problemLine({ ...p, message: err.message }, req.yamlPath) : err.message, { problems: [p] });
   }
   const command = joinCommand(commandList, deps.config.commandJoiner);
   // An integer beyond 2^53 is kept as its exact decimal string (JSON readers would round it).
-  const parameters = toJsonValue(validated.values) as Record<string, unknown>;
+  const parameters = toJsonValue(values) as Record<string, unknown>;
   const { shown, hidden } = splitSecrets(env);
-  return { req, step, inputs, env: shown, envSealed: sealSecrets(hidden, secretsKeyOf(deps.config)), gpus, commandList, command, parameters };
+  return { req, step, problems: loaded.problems, inputs, env: shown, envSealed: sealSecrets(hidden, secretsKeyOf(deps.config)), gpus, commandList, command, parameters };
 }
 
 /** Writes one prepared execution inside the caller's transaction: counter, row, history, queue job. */
@@ -334,28 +320,61 @@ export async function createExecution(
   body: unknown,
   origin: ExecutionOrigin = {},
 ): Promise<{ id: string; counter: number }> {
-  const prepared = await prepareExecution(deps, project, body);
+  const prepared = await prepareExecution(deps, project, body, origin);
   return deps.sql.begin((tx) => insertExecution(tx, project, prepared, origin));
 }
+
+/** What `createExecutions` wrote, for the caller's own rows in the same transaction. */
+export interface WrittenExecutions {
+  project: Project;
+  /** In the order of the bodies. */
+  created: { id: string; counter: number }[];
+  prepared: PreparedExecution[];
+}
+
+/** How many distinct parameter refusals a sweep collects before it stops looking at more points. */
+const MAX_PARAMETER_REFUSALS = 10;
 
 /**
  * Creates several executions (a sweep) all or none: every one is checked first, then all are
  * written in one transaction, with `alsoInTransaction` (e.g. the sweep's own rows) in the same
- * transaction. A refusal of any one refuses them all and writes nothing.
+ * transaction. A refusal of any one refuses them all and writes nothing. Every point's parameter
+ * values are checked against valohai.yaml before anything else (inputs, hosts) is looked at, and
+ * the refusals of all the points are said in one error. `project` may be a function: it is called
+ * (a repository's project made, say) only once those checks passed.
  */
 export async function createExecutions<T>(
   deps: CreateDeps,
-  project: Project,
+  project: Project | (() => Promise<Project>),
   bodies: unknown[],
   origin: ExecutionOrigin,
-  alsoInTransaction: (tx: postgres.TransactionSql, created: { id: string; counter: number }[]) => Promise<T>,
+  alsoInTransaction: (tx: postgres.TransactionSql, written: WrittenExecutions) => Promise<T>,
 ): Promise<{ created: { id: string; counter: number }[]; extra: T }> {
+  const checked: CheckedRequest[] = [];
+  const refusals: { parameter: string; message: string }[] = [];
+  const seen = new Set<string>();
+  for (const body of bodies) {
+    try {
+      checked.push(await checkRequest(deps, body, origin));
+    } catch (err) {
+      const errors = err instanceof VhError && err.code === "invalid_parameter" ? (err.details as { errors?: typeof refusals } | undefined)?.errors : undefined;
+      if (!errors) throw err;
+      for (const e of errors) {
+        const key = `${e.parameter}\u0000${e.message}`;
+        if (!seen.has(key)) refusals.push(e);
+        seen.add(key);
+      }
+      if (seen.size >= MAX_PARAMETER_REFUSALS) break;
+    }
+  }
+  if (refusals.length) throw invalidParameters(refusals);
+  const proj = typeof project === "function" ? await project() : project;
   const prepared: PreparedExecution[] = [];
-  for (const body of bodies) prepared.push(await prepareExecution(deps, project, body));
+  for (const c of checked) prepared.push(await completeExecution(deps, proj, c));
   return deps.sql.begin(async (tx) => {
     const created: { id: string; counter: number }[] = [];
-    for (const p of prepared) created.push(await insertExecution(tx, project, p, origin));
-    const extra = await alsoInTransaction(tx, created);
+    for (const p of prepared) created.push(await insertExecution(tx, proj, p, origin));
+    const extra = await alsoInTransaction(tx, { project: proj, created, prepared });
     return { created, extra };
   });
 }

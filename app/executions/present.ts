@@ -1,41 +1,20 @@
 /** Executions as the API shows them (docs/api.md): secrets masked, times as ISO strings. */
 import type { Sql } from "../../db/client.js";
+import {
+  executionOfProjectByCounter,
+  executionWithProject,
+  executionsOfProject,
+  fetchedInputs,
+  latestExecutionOfProject,
+  type ExecutionWithProject,
+} from "../../db/queries/executions.js";
+import type { Cols } from "../../db/queries/rows.js";
+import type { executionStatusHistory } from "../../db/schema/executions.js";
 import { VhError } from "../errors.js";
 import { maskEnvironment } from "./secrets.js";
 
-export interface ExecutionRow {
-  id: string;
-  project_id: string;
-  project_name: string;
-  counter: number;
-  step: string;
-  title: string | null;
-  status: string;
-  status_detail: string | null;
-  code_sha256: string | null;
-  commit_sha: string | null;
-  yaml_path: string;
-  image: string;
-  command: string;
-  command_list: string[];
-  parameters: Record<string, unknown>;
-  inputs: { name: string; uri: string; file: string; datumId?: string; sha256?: string; size?: number }[];
-  environment_variables: Record<string, string>;
-  gpus: number;
-  time_limit_s: number | null;
-  no_output_timeout_s: number | null;
-  runner: string;
-  host: string | null;
-  runtime: Record<string, unknown> | null;
-  exit_code: number | null;
-  warnings: string[];
-  invalid_json_lines: number;
-  metadata_latest: Record<string, unknown>;
-  created_at: Date;
-  queued_at: Date | null;
-  started_at: Date | null;
-  ended_at: Date | null;
-}
+/** An execution row with its project's name (`select e.*, p.name as project_name`). */
+export type ExecutionRow = ExecutionWithProject;
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
@@ -84,36 +63,30 @@ export function presentExecution(
 
 export type PresentedExecution = ReturnType<typeof presentExecution>;
 
-const SELECT = (sql: Sql) => sql`
-  select e.*, p.name as project_name from executions e join projects p on p.id = e.project_id`;
-
 /** `ref`: a counter (`3`, `#3`), `latest`, or an execution id. */
 export async function findExecutionRow(sql: Sql, projectId: string | null, ref: string): Promise<ExecutionRow> {
   const r = ref.replace(/^#/, "");
-  let rows: ExecutionRow[];
+  let row: ExecutionRow | null;
   if (/^[0-9a-f-]{36}$/i.test(r)) {
-    rows = await sql<ExecutionRow[]>`${SELECT(sql)} where e.id = ${r} ${projectId ? sql`and e.project_id = ${projectId}` : sql``}`;
+    row = await executionWithProject(sql, r, projectId);
   } else if (projectId && r === "latest") {
-    rows = await sql<ExecutionRow[]>`${SELECT(sql)} where e.project_id = ${projectId} order by e.counter desc limit 1`;
+    row = await latestExecutionOfProject(sql, projectId);
   } else if (projectId && /^\d+$/.test(r)) {
-    rows = await sql<ExecutionRow[]>`${SELECT(sql)} where e.project_id = ${projectId} and e.counter = ${Number(r)}`;
+    row = await executionOfProjectByCounter(sql, projectId, Number(r));
   } else {
     throw new VhError("bad_request", `"${ref}" is not an execution: use its number (#3), "latest", or its id.`);
   }
-  const row = rows[0];
   if (!row) throw new VhError("not_found", `Execution ${ref} does not exist.`);
   return row;
 }
 
 export async function loadPresented(sql: Sql, row: ExecutionRow) {
-  const history = await sql<{ status: string; at: Date; reason: string | null }[]>`
+  const history = await sql<Cols<typeof executionStatusHistory, "status" | "at" | "reason">[]>`
     select status, at, reason from execution_status_history where execution_id = ${row.id} order by id`;
-  const fetched = await sql<{ input: string; name: string; uri: string; sha256: string; size: number }[]>`
-    select input, name, uri, sha256, size::float8 as size from execution_inputs where execution_id = ${row.id}`;
+  const fetched = (await fetchedInputs(sql, row.id)).map((i) => ({ ...i, size: Number(i.size) }));
   return presentExecution(row, { history, fetched });
 }
 
-export async function listExecutionRows(sql: Sql, projectId: string, opts: { status?: string; limit: number }): Promise<ExecutionRow[]> {
-  return sql<ExecutionRow[]>`${SELECT(sql)} where e.project_id = ${projectId}
-    ${opts.status ? sql`and e.status = ${opts.status}` : sql``} order by e.counter desc limit ${opts.limit}`;
+export async function listExecutionRows(sql: Sql, projectId: string, opts: { status?: string | undefined; limit: number }): Promise<ExecutionRow[]> {
+  return executionsOfProject(sql, projectId, opts);
 }

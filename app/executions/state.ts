@@ -9,6 +9,7 @@
  */
 import type { ExecutionStatus } from "../../db/schema/executions.js";
 import type { Sql } from "../../db/client.js";
+import { executionStatus } from "../../db/queries/executions.js";
 import { VhError } from "../errors.js";
 
 export type { ExecutionStatus };
@@ -95,7 +96,7 @@ export async function mustTransition(
 ): Promise<ExecutionStatus> {
   const prev = await transition(sql, executionId, to, opts);
   if (prev) return prev;
-  const [row] = await sql<{ status: ExecutionStatus }[]>`select status from executions where id = ${executionId}`;
-  if (!row) throw new VhError("not_found", `Execution ${executionId} does not exist.`);
-  throw new VhError("illegal_transition", `Execution ${executionId} is ${row.status}; it cannot become ${to}.`);
+  const now = await executionStatus(sql, executionId);
+  if (!now) throw new VhError("not_found", `Execution ${executionId} does not exist.`);
+  throw new VhError("illegal_transition", `Execution ${executionId} is ${now}; it cannot become ${to}.`);
 }

@@ -1,5 +1,6 @@
 /** Stopping: not yet started → stopped at once; started → stopping, and its supervisor kills the process group. */
 import type { Sql } from "../../db/client.js";
+import { recordStopCause } from "../../db/queries/executions.js";
 import { transition } from "./state.js";
 
 /**
@@ -15,7 +16,7 @@ export async function stopExecution(sql: Sql, id: string): Promise<void> {
       return;
     }
     if (await transition(t, id, "stopping", { from: ["starting", "running"], reason: "Stop requested." })) {
-      await tx`update executions set stop_cause = coalesce(stop_cause, 'user') where id = ${id}`;
+      await recordStopCause(tx, id, "user");
     }
   });
 }

@@ -4,6 +4,9 @@
  */
 import fs from "node:fs";
 import type { Sql } from "../../db/client.js";
+import { presentGpus } from "../../db/queries/hosts.js";
+import type { Cols } from "../../db/queries/rows.js";
+import type { hosts as hostsTable } from "../../db/schema/hosts.js";
 import { VhError } from "../errors.js";
 import type { HostInfo } from "../contracts/runner.js";
 import { isHostKeyFingerprint, parseSshUrl } from "./ssh-address.js";
@@ -88,7 +91,7 @@ export async function recordCheck(sql: Sql, hostId: string, res: { info: HostInf
     await tx`
       update hosts set status = 'up', last_error = null, facts = ${tx.json(info as never)}, last_check_at = now(), last_seen_at = now()
       where id = ${hostId}`;
-    const before = await tx<{ index: number; uuid: string }[]>`select index, uuid from gpus where host_id = ${hostId} and present order by index`;
+    const before = await presentGpus(tx, [hostId]);
     for (const g of info.gpus) {
       await tx`
         insert into gpus (host_id, index, uuid, name, memory_mib, driver_version, present, updated_at)
@@ -129,12 +132,11 @@ export interface HostView {
 }
 
 export async function listHosts(sql: Sql, name?: string): Promise<HostView[]> {
-  const hosts = await sql<{ id: string; name: string; kind: string; address: string | null; host_key_sha256: string | null; labels: Record<string, string>; enabled: boolean; status: string; last_error: string | null; last_seen_at: Date | null; facts: Record<string, unknown> | null }[]>`
+  const hosts = await sql<Cols<typeof hostsTable, "id" | "name" | "kind" | "address" | "host_key_sha256" | "labels" | "enabled" | "status" | "last_error" | "last_seen_at" | "facts">[]>`
     select id, name, kind, address, host_key_sha256, labels, enabled, status, last_error, last_seen_at, facts from hosts
     where ${name === undefined ? sql`true` : sql`name = ${name}`} order by name`;
   const ids = hosts.map((h) => h.id);
-  const gpus = await sql<{ host_id: string; index: number; uuid: string; name: string; memory_mib: number; driver_version: string }[]>`
-    select host_id, index, uuid, name, memory_mib, driver_version from gpus where host_id = any(${ids}::uuid[]) and present order by index`;
+  const gpus = await presentGpus(sql, ids);
   const placed = await sql<{ host_id: string; gpus: number[]; project: string; counter: number; status: string }[]>`
     select p.host_id, p.gpu_indices as gpus, pr.name as project, e.counter, e.status
     from execution_placements p join executions e on e.id = p.execution_id join projects pr on pr.id = e.project_id

@@ -11,6 +11,7 @@
  * message can be printed as is (CLI, API, PR comment).
  */
 import type { Sql } from "../../db/client.js";
+import { modelVersionById, resetVersionToPending } from "../../db/queries/models.js";
 import { isTerminal, type ExecutionStatus } from "../executions/state.js";
 import { VhError, type ErrorCode } from "../errors.js";
 import { recordEvent, trackingLatest, type Actor, type Permission, type Tx } from "./events.js";
@@ -80,7 +81,7 @@ async function refuse(sql: Sql, model: ModelRow, version: VersionRow | null, act
 async function lockVersion(tx: Tx, uri: string): Promise<{ model: ModelRow; version: VersionRow }> {
   const { model, version } = await resolveVersion(tx, uri);
   const locked = await lockModel(tx, model.name, false);
-  const [fresh] = await tx<VersionRow[]>`select * from model_versions where id = ${version.id}`;
+  const fresh = await modelVersionById(tx, version.id);
   return { model: locked, version: fresh! };
 }
 
@@ -211,7 +212,7 @@ export async function resetVersion(deps: { sql: Sql }, uri: string, actor: Actor
     if (actor.permission !== undefined && !APPROVING_PERMISSIONS.includes(actor.permission) && !team) {
       return { refused: { code: "forbidden", reason: `${actor.login} has ${actor.permission} permission; moving ${name} back to pending needs write permission.` }, model, version: v };
     }
-    await tx`update model_versions set status = 'pending', status_by = ${actor.login}, status_reason = ${reason ?? null}, status_at = now() where id = ${v.id}`;
+    await resetVersionToPending(tx, v.id, actor.login, reason ?? null);
     await recordEvent(tx, { modelId: model.id, versionId: v.id, kind: "pending", actor, reason: reason ?? null, details: { from: v.status } });
     return { ok: { version: name, status: "pending", changed: true, filesSha256: v.files_sha256 } };
   });

@@ -3,6 +3,9 @@
  * templates/model/audit-report.ts), the approval request and the compare view are built from it.
  */
 import type { Sql } from "../../db/client.js";
+import { datumById } from "../../db/queries/datums.js";
+import { executionWithProject, fetchedInputs } from "../../db/queries/executions.js";
+import { metadataEventsOf } from "../../db/queries/metadata-events.js";
 import { maskEnvironment } from "../executions/secrets.js";
 import { currentLatest } from "./events.js";
 import { downstream, upstream, type DownstreamEdge, type Lineage, type UpstreamEdge } from "./lineage.js";
@@ -80,44 +83,19 @@ export interface AuditReport extends VersionRecord {
   history: TrailEvent[];
 }
 
-interface ExecRow {
-  id: string;
-  counter: number;
-  project: string;
-  step: string;
-  status: string;
-  commit_sha: string | null;
-  code_sha256: string | null;
-  yaml_path: string;
-  image: string;
-  command: string;
-  parameters: Record<string, unknown>;
-  environment_variables: Record<string, string>;
-  gpus: number;
-  runtime: Record<string, unknown> | null;
-  triggered_by: string | null;
-  metadata_latest: Record<string, unknown>;
-  created_at: Date;
-  started_at: Date | null;
-  ended_at: Date | null;
-}
-
 async function sourceExecution(sql: Sql, r: ResolvedVersion): Promise<SourceExecution | null> {
   let id = r.version.source_execution_id;
   if (!id && r.files[0]) {
-    const [d] = await sql<{ execution_id: string | null }[]>`select execution_id from datums where id = ${r.files[0].datumId}`;
-    id = d?.execution_id ?? null;
+    id = (await datumById(sql, r.files[0].datumId))?.execution_id ?? null;
   }
   if (!id) return null;
-  const [e] = await sql<ExecRow[]>`
-    select x.*, p.name as project from executions x join projects p on p.id = x.project_id where x.id = ${id}`;
+  const e = await executionWithProject(sql, id);
   if (!e) return null;
-  const inputs = await sql<{ input: string; name: string; uri: string; sha256: string; size: string }[]>`
-    select input, name, uri, sha256, size from execution_inputs where execution_id = ${id} order by input, name`;
+  const inputs = await fetchedInputs(sql, id);
   return {
     id: e.id,
     counter: e.counter,
-    project: e.project,
+    project: e.project_name,
     step: e.step,
     status: e.status,
     commitSha: e.commit_sha,
@@ -200,7 +178,7 @@ export async function auditReport(deps: { sql: Sql }, uri: string, now = new Dat
 
 /** The metric series of an execution: key → values in event order (valohai-spec §3.4). */
 export async function metricSeries(sql: Sql, executionId: string): Promise<Record<string, unknown[]>> {
-  const rows = await sql<{ data: Record<string, unknown> }[]>`select data from metadata_events where execution_id = ${executionId} order by seq`;
+  const rows = await metadataEventsOf(sql, executionId);
   const out: Record<string, unknown[]> = {};
   for (const r of rows) for (const [k, v] of Object.entries(r.data)) (out[k] ??= []).push(v);
   return out;

@@ -1,5 +1,6 @@
 /** Listing models and versions (API and `vh model list|show`). */
 import type { Sql } from "../../db/client.js";
+import { modelByName } from "../../db/queries/models.js";
 import { VhError } from "../errors.js";
 import { currentLatest, latestAt } from "./events.js";
 import { versionUri } from "./uri.js";
@@ -33,7 +34,7 @@ export interface ModelSummary {
 }
 
 export async function findModel(sql: Sql, name: string): Promise<ModelRow> {
-  const [row] = await sql<ModelRow[]>`select * from models where name = ${name}`;
+  const row = await modelByName(sql, name);
   if (!row) throw new VhError("not_found", `Model "${name}" does not exist.`);
   return row;
 }

@@ -6,6 +6,8 @@
  */
 import path from "node:path";
 import type { Sql } from "../../db/client.js";
+import { datumsByIds } from "../../db/queries/datums.js";
+import { modelVersionById } from "../../db/queries/models.js";
 import type { RequestedInput } from "../../db/schema/executions.js";
 import { isUsersMistake, VhError } from "../errors.js";
 import { recordEvent, type Tx } from "./events.js";
@@ -24,8 +26,7 @@ export async function resolveModelInput(sql: Sql, input: string, uri: string): P
     if (isUsersMistake(err)) throw new VhError("invalid_input", `Input "${input}": ${err.message}`);
     throw err;
   }
-  const keys = await sql<{ id: string; store_key: string }[]>`
-    select id, store_key from datums where id in ${sql(resolved.files.map((f) => f.datumId))}`;
+  const keys = await datumsByIds(sql, resolved.files.map((f) => f.datumId));
   return resolved.files.map((f) => ({
     name: input,
     uri,
@@ -49,7 +50,7 @@ export async function recordModelInputs(tx: Tx, execution: { id: string; counter
     await tx`
       insert into execution_model_inputs (execution_id, input, uri, version_id) values (${execution.id}, ${i.name}, ${i.uri}, ${i.model.versionId})
       on conflict do nothing`;
-    const [v] = await tx<{ model_id: string; status: string }[]>`select model_id, status from model_versions where id = ${i.model.versionId}`;
+    const v = await modelVersionById(tx, i.model.versionId);
     await recordEvent(tx, {
       modelId: v!.model_id,
       versionId: i.model.versionId,

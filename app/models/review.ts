@@ -1,8 +1,9 @@
 /**
- * Approval through the pull request, forge-agnostic: the webhook router (app/webhooks, issue 4)
- * normalises a review and calls `applyPullRequestReview`; when an execution started from a PR
- * produced versions, it calls `approvalRequestsForExecution` and shows the returned text in the
- * check run and the sticky comment.
+ * Approval through the pull request, forge-agnostic: the forge normalises a review and the bot
+ * (app/bot/review.ts) calls `applyPullRequestReview`; when an execution started from a PR
+ * produced versions, it calls `approvalRequestsForExecution` and gets each version's approval
+ * request as data (its status straight from the database), which templates/model/approval-request.ts
+ * renders for the check run and the sticky comment.
  *
  * A review approves the pending versions produced by executions at exactly the reviewed commit,
  * when the reviewer may approve (write permission, or the model's approvers) and the model's
@@ -11,15 +12,15 @@
  * refusal is recorded in the audit trail, as is every other refusal.
  */
 import type { Sql } from "../../db/client.js";
+import type { ModelVersionStatus } from "../../db/schema/models.js";
 import { isUsersMistake, VhError } from "../errors.js";
-import { renderApprovalRequest, type RenderedApprovalRequest } from "../../templates/model/approval-request.js";
-import { renderLineageMermaid } from "../../templates/model/lineage-mermaid.js";
 import { APPROVING_PERMISSIONS, approveVersion } from "./approval.js";
 import { recordEvent, type Actor, type Permission } from "./events.js";
-import { lineageOf } from "./lineage.js";
+import { lineageOf, type FullLineage } from "./lineage.js";
 import { versionRecord } from "./audit.js";
 import { resolveVersion } from "./versions.js";
 import { versionUri } from "./uri.js";
+import { approvalRequestOf } from "../../db/queries/models.js";
 
 export interface PullRequestReview {
   state: "approved" | "changes_requested" | "commented" | "dismissed";
@@ -31,6 +32,25 @@ export interface PullRequestReview {
   /** owner/name */
   repo: string;
   prNumber: number;
+}
+
+/** What a version's approval request shows: facts only; templates/model/approval-request.ts renders it. */
+export interface ApprovalRequest {
+  version: string;
+  /** The version's approval status, as stored (model_versions.status). */
+  status: ModelVersionStatus;
+  statusBy: string | null;
+  statusReason: string | null;
+  filesSha256: string;
+  files: { name: string; sha256: string; size: number }[];
+  execution: { project: string; counter: number; step: string; commitSha: string | null; triggeredBy: string | null } | null;
+  metrics: Record<string, unknown>;
+  /** The current latest approved version, to compare with (null: none yet, or this one). */
+  latest: { version: string; metrics: Record<string, unknown> } | null;
+  separationOfDuties: boolean;
+  lineageUrl: string | null;
+  /** The version's lineage, to draw as a graph (null: left out). */
+  lineage: FullLineage | null;
 }
 
 export interface ReviewOutcome {
@@ -107,8 +127,7 @@ export async function applyPullRequestReview(deps: { sql: Sql }, review: PullReq
   }
   for (const c of atCommit) {
     const version = versionUri(c.name, c.number);
-    const [req] = await sql<{ files_sha256: string }[]>`
-      select files_sha256 from model_approval_requests where version_id = ${c.id} and repo = ${review.repo} and pr_number = ${review.prNumber}`;
+    const req = await approvalRequestOf(sql, c.id, review.repo, review.prNumber);
     try {
       // A fork shares its parent's commit SHAs: only versions trained from the reviewed repository
       // are approved by a review there.
@@ -128,8 +147,8 @@ export async function applyPullRequestReview(deps: { sql: Sql }, review: PullReq
   return outcome;
 }
 
-/** The approval request text of one version (no side effects). `baseUrl`: the vh server, for the lineage link. */
-export async function buildApprovalRequest(deps: { sql: Sql }, uri: string, opts: { baseUrl?: string; graph?: boolean } = {}): Promise<RenderedApprovalRequest> {
+/** The approval request of one version (no side effects). `baseUrl`: the vh server, for the lineage link. */
+export async function buildApprovalRequest(deps: { sql: Sql }, uri: string, opts: { baseUrl?: string; graph?: boolean } = {}): Promise<ApprovalRequest> {
   const r = await resolveVersion(deps.sql, uri);
   const rec = await versionRecord(deps.sql, r);
   let latest: { version: string; metrics: Record<string, unknown> } | null = null;
@@ -138,9 +157,9 @@ export async function buildApprovalRequest(deps: { sql: Sql }, uri: string, opts
     latest = { version: l.version, metrics: l.execution?.metrics ?? {} };
   }
   const e = rec.execution;
-  return renderApprovalRequest({
+  return {
     version: rec.version,
-    status: rec.status as "pending" | "approved" | "rejected",
+    status: r.version.status,
     statusBy: rec.statusBy,
     statusReason: rec.statusReason,
     filesSha256: rec.filesSha256,
@@ -150,27 +169,26 @@ export async function buildApprovalRequest(deps: { sql: Sql }, uri: string, opts
     latest,
     separationOfDuties: rec.model.separationOfDuties,
     lineageUrl: opts.baseUrl ? `${opts.baseUrl.replace(/\/$/, "")}/api/v1/models/${encodeURIComponent(r.model.name)}/versions/${r.version.number}/lineage` : null,
-    mermaid: opts.graph === false ? null : renderLineageMermaid(await lineageOf(deps, rec.version)),
-  });
+    lineage: opts.graph === false ? null : await lineageOf(deps, rec.version),
+  };
 }
 
 /**
  * For the versions an execution produced: records that they were put up for approval on this PR at
- * `headSha` with their current files digest (an approving review binds to both), and returns the
- * text to show. Call when an execution started from a PR has ended; safe to call again.
+ * `headSha` with their current files digest (an approving review binds to both), and returns their
+ * approval requests. Call when an execution started from a PR has ended; safe to call again.
  */
 export async function approvalRequestsForExecution(
   deps: { sql: Sql },
   req: { executionId: string; repo: string; prNumber: number; headSha: string; baseUrl?: string },
-): Promise<({ version: string } & RenderedApprovalRequest)[]> {
+): Promise<ApprovalRequest[]> {
   const versions = await deps.sql<{ id: string; model_id: string; name: string; number: number; files_sha256: string }[]>`
     select v.id, v.model_id, m.name, v.number, v.files_sha256 from model_versions v join models m on m.id = v.model_id
     where v.source_execution_id = ${req.executionId} order by m.name, v.number`;
-  const out: ({ version: string } & RenderedApprovalRequest)[] = [];
+  const out: ApprovalRequest[] = [];
   for (const v of versions) {
     const version = versionUri(v.name, v.number);
-    const [prev] = await deps.sql<{ head_sha: string; files_sha256: string }[]>`
-      select head_sha, files_sha256 from model_approval_requests where version_id = ${v.id} and repo = ${req.repo} and pr_number = ${req.prNumber}`;
+    const prev = await approvalRequestOf(deps.sql, v.id, req.repo, req.prNumber);
     if (!prev || prev.head_sha !== req.headSha || prev.files_sha256 !== v.files_sha256) {
       await deps.sql`
         insert into model_approval_requests (version_id, repo, pr_number, head_sha, files_sha256) values (${v.id}, ${req.repo}, ${req.prNumber}, ${req.headSha}, ${v.files_sha256})
@@ -183,7 +201,7 @@ export async function approvalRequestsForExecution(
         details: { repo: req.repo, pr: req.prNumber, headSha: req.headSha, filesSha256: v.files_sha256 },
       });
     }
-    out.push({ version, ...(await buildApprovalRequest(deps, version, req.baseUrl ? { baseUrl: req.baseUrl } : {})) });
+    out.push(await buildApprovalRequest(deps, version, req.baseUrl ? { baseUrl: req.baseUrl } : {}));
   }
   return out;
 }

@@ -4,40 +4,13 @@
  */
 import { createHash } from "node:crypto";
 import type { Sql } from "../../db/client.js";
-import type { ModelVersionStatus } from "../../db/schema/models.js";
+import { datumsByIds } from "../../db/queries/datums.js";
+import { modelByName, resetVersionToPending, type ModelRow, type VersionRow } from "../../db/queries/models.js";
 import { VhError } from "../errors.js";
 import { recordEvent, trackingLatest, currentLatest, type Actor, type Tx } from "./events.js";
 import { MODEL_NAME, mustParseVersionRef, parseModelUri, versionUri } from "./uri.js";
 
-export interface ModelRow {
-  id: string;
-  name: string;
-  description: string | null;
-  approvers: string[];
-  separation_of_duties: boolean;
-  version_counter: number;
-  created_at: Date;
-}
-
-export interface VersionRow {
-  id: string;
-  model_id: string;
-  number: number;
-  status: ModelVersionStatus;
-  source_kind: "execution" | "manual";
-  source_execution_id: string | null;
-  commit_sha: string | null;
-  triggered_by: string | null;
-  created_by: string | null;
-  description: string | null;
-  tags: string[];
-  files_sha256: string;
-  approved_sha256: string | null;
-  status_by: string | null;
-  status_reason: string | null;
-  status_at: Date | null;
-  created_at: Date;
-}
+export type { ModelRow, VersionRow };
 
 export interface VersionFile {
   name: string;
@@ -124,9 +97,7 @@ async function addFiles(tx: Tx, model: ModelRow, version: VersionRow, files: Ver
       details: { from: version.files_sha256, to: digest, files: files.map((f) => ({ name: f.name, sha256: f.sha256 })) },
     });
     if (version.status !== "approved") return row!;
-    const [reset] = await tx<VersionRow[]>`
-      update model_versions set status = 'pending', status_by = 'vh', status_reason = 'files changed after approval', status_at = now()
-      where id = ${version.id} returning *`;
+    const reset = await resetVersionToPending(tx, version.id, "vh", "files changed after approval");
     await recordEvent(tx, {
       modelId: model.id,
       versionId: version.id,
@@ -232,7 +203,7 @@ export async function createVersion(
   const ids = body.files.map((f) => f.replace(/^datum:\/\//, ""));
   const bad = ids.filter((id) => !/^[0-9a-f-]{36}$/i.test(id));
   if (bad.length) throw new VhError("bad_request", `Not datum ids: ${bad.join(", ")}.`);
-  const rows = await sql<{ id: string; name: string; sha256: string; size: string }[]>`select id, name, sha256, size from datums where id in ${sql(ids)}`;
+  const rows = await datumsByIds(sql, ids);
   const missing = ids.filter((id) => !rows.some((r) => r.id === id));
   if (missing.length) throw new VhError("not_found", `No such datum: ${missing.map((m) => `datum://${m}`).join(", ")}.`);
   const files = rows.map((r) => ({ name: r.name, datumId: r.id, sha256: r.sha256, size: Number(r.size) }));
@@ -264,7 +235,7 @@ export interface ResolvedVersion {
 export async function resolveVersion(sql: Sql | Tx, uri: string): Promise<ResolvedVersion> {
   const ref = mustParseVersionRef(uri);
   const q = sql as Sql;
-  const [model] = await q<ModelRow[]>`select * from models where name = ${ref.model}`;
+  const model = await modelByName(q, ref.model);
   if (!model) throw new VhError("not_found", `Model "${ref.model}" does not exist (${uri}).`);
   let number: number;
   if (ref.kind === "latest") {

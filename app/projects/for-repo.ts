@@ -1,7 +1,9 @@
 /** A repository's vh project: created the first time the App is used on it, named `owner--repo`. */
 import { createHash } from "node:crypto";
 import type { Sql } from "../../db/client.js";
-import type { Project } from "../../db/schema/projects.js";
+import { createProject, projectByName, toProject } from "../../db/queries/projects.js";
+import type { Row } from "../../db/queries/rows.js";
+import type { Project, projects } from "../../db/schema/projects.js";
 import type { RepoRef } from "../contracts/forge.js";
 
 /** `owner--repo` (GitHub owners never contain `--`), kept to the project-name alphabet and 100 characters. */
@@ -12,15 +14,15 @@ export function projectNameFor(fullName: string): string {
 }
 
 export async function projectForRepo(sql: Sql, repo: RepoRef): Promise<Project> {
-  const [linked] = await sql<{ id: string; name: string; execution_counter: number; created_at: Date }[]>`
+  const [linked] = await sql<Row<typeof projects>[]>`
     select p.* from github_repositories r join projects p on p.id = r.project_id where r.id = ${repo.id}`;
-  if (linked) return { id: linked.id, name: linked.name, executionCounter: linked.execution_counter, createdAt: linked.created_at };
+  if (linked) return toProject(linked);
   const name = projectNameFor(repo.fullName);
-  await sql`insert into projects (name) values (${name}) on conflict (name) do nothing`;
-  const [p] = await sql<{ id: string; name: string; execution_counter: number; created_at: Date }[]>`select * from projects where name = ${name}`;
+  await createProject(sql, name);
+  const p = await projectByName(sql, name);
   await sql`
     insert into github_repositories (id, installation_id, full_name, project_id) values (${repo.id}, ${repo.installationId}, ${repo.fullName}, ${p!.id})
     on conflict (id) do update set installation_id = excluded.installation_id, full_name = excluded.full_name,
       project_id = coalesce(github_repositories.project_id, excluded.project_id), removed_at = null`;
-  return { id: p!.id, name: p!.name, executionCounter: p!.execution_counter, createdAt: p!.created_at };
+  return p!;
 }

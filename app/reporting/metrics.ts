@@ -1,19 +1,17 @@
 /** The metric a step's sweeps are judged by, when valohai.yaml declares one (a task's optimization-target-metric). */
-import { readSnapshotFile } from "../snapshots/files.js";
-import { loadValohaiYaml } from "../valohai/index.js";
+import { loadSnapshotConfig, YAML_PATH } from "../snapshots/config.js";
 import type { Store } from "../contracts/store.js";
 import { goalOf, type MetricGoal, type SweepView } from "./view.js";
 
+/** From the snapshot's valohai.yaml, parsed once per snapshot (app/snapshots/config.ts); none when it cannot be read. */
 export async function declaredMetric(store: Store, codeSha256: string, step: string): Promise<MetricGoal | null> {
-  let text: string | null;
+  let config;
   try {
-    text = await readSnapshotFile(store, codeSha256, "valohai.yaml");
+    ({ config } = await loadSnapshotConfig(store, { code: codeSha256, yamlPath: YAML_PATH }));
   } catch {
     return null;
   }
-  if (text === null) return null;
-  const config = loadValohaiYaml(text, { filename: "valohai.yaml" }).config;
-  for (const t of config?.tasks.values() ?? []) {
+  for (const t of config.tasks.values()) {
     if (t.step === step && t.optimizationTargetMetric) return { name: t.optimizationTargetMetric, goal: goalOf(t.optimizationTargetMetric) };
   }
   return null;

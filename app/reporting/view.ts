@@ -1,6 +1,8 @@
 /** What reports are rendered from: a sweep and its executions, read from the database. */
 import type { Sql } from "../../db/client.js";
-import type { SweepSource } from "../../db/schema/sweeps.js";
+import type { Cols } from "../../db/queries/rows.js";
+import type { executions } from "../../db/schema/executions.js";
+import type { SweepSource, sweepExecutions, sweeps as sweepsTable } from "../../db/schema/sweeps.js";
 import { isTerminal, type ExecutionStatus } from "../executions/state.js";
 
 export interface ExecView {
@@ -34,9 +36,9 @@ export interface SweepView {
 
 export async function loadSweepViews(sql: Sql, sweepIds: string[]): Promise<SweepView[]> {
   if (sweepIds.length === 0) return [];
-  const sweeps = await sql<{ id: string; step: string; kind: "grid"; spec: Record<string, string[]>; commit_sha: string; code_sha256: string; source: SweepSource; triggered_by: string; created_at: Date }[]>`
+  const sweeps = await sql<Cols<typeof sweepsTable, "id" | "step" | "kind" | "spec" | "commit_sha" | "code_sha256" | "source" | "triggered_by" | "created_at">[]>`
     select id, step, kind, spec, commit_sha, code_sha256, source, triggered_by, created_at from sweeps where id = any(${sweepIds}::uuid[]) order by created_at, id`;
-  const execs = await sql<{ sweep_id: string; id: string; counter: number; status: ExecutionStatus; status_detail: string | null; parameters: Record<string, unknown>; metadata_latest: Record<string, unknown>; started_at: Date | null; ended_at: Date | null }[]>`
+  const execs = await sql<(Cols<typeof sweepExecutions, "sweep_id"> & Cols<typeof executions, "id" | "counter" | "status" | "status_detail" | "parameters" | "metadata_latest" | "started_at" | "ended_at">)[]>`
     select se.sweep_id, e.id, e.counter, e.status, e.status_detail, e.parameters, e.metadata_latest, e.started_at, e.ended_at
     from sweep_executions se join executions e on e.id = se.execution_id
     where se.sweep_id = any(${sweepIds}::uuid[]) order by se.sweep_id, se.position`;

@@ -42,8 +42,11 @@ export async function readSnapshotFile(store: Store, sha256: string, filePath: s
   let body;
   try {
     body = await store.get(snapshotKey(sha256));
-  } catch {
-    throw new VhError("not_found", `Code snapshot ${sha256} is not stored; upload it first (PUT /api/v1/code/${sha256}).`);
+  } catch (err) {
+    // "Not stored" only when the store says so: a store that failed is its operator's to fix, not the user's.
+    const there = await store.head(snapshotKey(sha256)).catch(() => undefined);
+    if (there === null) throw new VhError("not_found", `Code snapshot ${sha256} is not stored; upload it first (PUT /api/v1/code/${sha256}).`);
+    throw err;
   }
   await pipeline(body, parser);
   // Said as it is: a file too big to read is not "no such file".

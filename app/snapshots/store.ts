@@ -15,6 +15,7 @@ import type { Sql } from "../../db/client.js";
 import type { Store } from "../contracts/store.js";
 import { snapshotKey } from "../contracts/store-keys.js";
 import { scanSnapshot, type SnapshotLimits } from "./files.js";
+import { codeSnapshotSize, recordCodeSnapshot } from "../../db/queries/code-snapshots.js";
 
 function listFiles(dir: string): string[] {
   return fs
@@ -35,10 +36,9 @@ export async function snapshotFromArchive(deps: { sql: Sql; store: Store }, arch
     for await (const c of create({ gzip: true, cwd: dir, portable: true }, listFiles(dir))) chunks.push(c as Buffer);
     const body = Buffer.concat(chunks);
     const sha256 = createHash("sha256").update(body).digest("hex");
-    const [exists] = await deps.sql`select 1 from code_snapshots where sha256 = ${sha256}`;
-    if (!exists) {
+    if ((await codeSnapshotSize(deps.sql, sha256)) === null) {
       const put = await deps.store.put(snapshotKey(sha256), body, { contentType: "application/gzip" });
-      await deps.sql`insert into code_snapshots (sha256, size, store_key) values (${sha256}, ${put.size}, ${snapshotKey(sha256)}) on conflict do nothing`;
+      await recordCodeSnapshot(deps.sql, sha256, put.size);
     }
     return sha256;
   } finally {

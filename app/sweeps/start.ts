@@ -1,24 +1,27 @@
 /**
- * Starting a sweep at a commit, for every trigger (comment, commit message, rerun, button):
- * valohai.yaml read at that commit; step, parameter names and every point's values checked; the
- * size checked against the cap; only then the code fetched (the commit's tarball, with the
- * installation's token) and every execution written in one transaction with the sweep's rows.
+ * Starting a sweep at a commit, for every trigger (comment, commit message, rerun, button): the
+ * size checked against the cap; the commit's code snapshot obtained from the forge (its archive,
+ * downloaded once per commit: app/snapshots/of-commit.ts); then the snapshot handed to the one
+ * creation service (app/executions/create.ts), which reads valohai.yaml from it (parsed once per
+ * snapshot) and checks the step, the parameter names and every point's values before anything is
+ * written; every execution is written in one transaction with the sweep's rows. A broken
+ * valohai.yaml also gets a failing check run with its problems as annotations.
  */
-import type { Sql } from "../../db/client.js";
 import type { SweepSource } from "../../db/schema/sweeps.js";
+import type { Sql } from "../../db/client.js";
 import { createExecutions } from "../executions/create.js";
 import { VhError } from "../errors.js";
 import type { Actor, Annotation, Forge, RepoRef } from "../contracts/forge.js";
-import { snapshotFromArchive } from "../snapshots/store.js";
+import { snapshotOfCommit } from "../snapshots/of-commit.js";
+import { configProblemsOf, problemLine, YAML_PATH } from "../snapshots/config.js";
 import { expandSweep, sweepSize, type SweepSpec } from "./index.js";
-import { codeSpan } from "../errors.js";
-import { loadValohaiYaml, SERVER_MAX_YAML_BYTES, suggest, validateParameterValues, type Problem } from "../valohai/index.js";
+import type { Problem } from "../valohai/index.js";
 import { scheduleReport } from "../reporting/schedule.js";
 import { projectForRepo } from "../projects/for-repo.js";
 import type { Logger } from "../log.js";
 import type { CreateDeps } from "../executions/create.js";
 
-export const YAML_PATH = "valohai.yaml";
+export { YAML_PATH };
 
 /** What starting a sweep needs: the database, the store, the settings and a log (the forge is passed on its own). */
 export interface SweepDeps extends CreateDeps {
@@ -44,7 +47,7 @@ export interface StartedSweep {
   existing: boolean;
 }
 
-export function toAnnotations(problems: Problem[], file = YAML_PATH): Annotation[] {
+export function toAnnotations(problems: readonly Problem[], file = YAML_PATH): Annotation[] {
   return problems
     .filter((p) => p.line !== undefined)
     .map((p) => ({
@@ -64,39 +67,6 @@ async function existingSweep(sql: Sql, requestKey: string): Promise<StartedSweep
   return { sweepId: s.id, counters: rows.map((r) => r.counter), existing: true };
 }
 
-/** Reads and checks valohai.yaml at the commit; a broken file also gets a failing check run with annotations. */
-export async function loadYamlAt(deps: SweepDeps, forge: Forge, repo: RepoRef, sha: string) {
-  const text = await forge.readFile(repo, sha, YAML_PATH);
-  if (text === null) {
-    throw new VhError("invalid_config", `There is no \`${YAML_PATH}\` at ${sha.slice(0, 7)}: vh reads the steps from it.`);
-  }
-  const loaded = loadValohaiYaml(text, { filename: YAML_PATH, maxBytes: SERVER_MAX_YAML_BYTES });
-  if (!loaded.config) {
-    const errors = loaded.problems.filter((p) => p.severity === "error");
-    try {
-      await forge.ensureCheckRun({
-        repo,
-        spec: {
-          sha,
-          name: "vh: valohai.yaml",
-          externalId: `lint:${sha}`,
-          status: "completed",
-          conclusion: "failure",
-          completedAt: new Date(),
-          title: `valohai.yaml has ${errors.length} error${errors.length === 1 ? "" : "s"}`,
-          summary: errors.map((p) => `- line ${p.line ?? "?"}, column ${p.column ?? "?"}: ${p.message}`).join("\n"),
-        },
-        annotations: toAnnotations(loaded.problems),
-      });
-    } catch (err) {
-      deps.log.warn("could not post the valohai.yaml check run", { err });
-    }
-    const lines = errors.slice(0, 10).map((p) => `- line ${p.line ?? "?"}, column ${p.column ?? "?"}: ${p.message}`);
-    throw new VhError("invalid_config", `\`${YAML_PATH}\` at ${sha.slice(0, 7)} is invalid:\n${lines.join("\n")}`);
-  }
-  return { config: loaded.config, problems: loaded.problems };
-}
-
 export async function startSweep(deps: SweepDeps, forge: Forge, req: SweepRequest): Promise<StartedSweep> {
   const already = await existingSweep(deps.sql, req.requestKey);
   if (already) return already;
@@ -109,44 +79,16 @@ export async function startSweep(deps: SweepDeps, forge: Forge, req: SweepReques
       { size, cap: deps.config.sweepCap },
     );
   }
-  const { config, problems } = await loadYamlAt(deps, forge, req.repo, req.commitSha);
-  const step = config.steps.get(req.step);
-  if (!step) {
-    const names = [...config.steps.keys()];
-    const hint = suggest(req.step, names);
-    throw new VhError(
-      "unknown_step",
-      `\`${YAML_PATH}\` at ${req.commitSha.slice(0, 7)} has no step ${codeSpan(req.step)}.${hint ? ` Did you mean \`${hint}\`?` : ""} Steps: ${names.length ? names.map((n) => `\`${n}\``).join(", ") : "(none)"}.`,
-    );
-  }
+  // The forge supplies the code at that exact commit, and nothing else: valohai.yaml is read from it by the creation service.
+  const code = await snapshotOfCommit(deps, forge, req.repo, req.commitSha);
   const points = expandSweep("grid", req.spec);
-  const errors = new Set<string>();
-  for (const point of points) {
-    for (const e of validateParameterValues(step, point).errors) errors.add(`Parameter \`${e.parameter}\`: ${e.message}`);
-    if (errors.size >= 10) break;
-  }
-  if (errors.size) throw new VhError("invalid_parameter", [...errors].join("\n"));
-
-  // The code at that exact commit, fetched once per (repository, commit).
-  const project = await projectForRepo(deps.sql, req.repo);
-  let [snap] = await deps.sql<{ code_sha256: string }[]>`
-    select code_sha256 from github_commit_snapshots where repository_id = ${req.repo.id} and commit_sha = ${req.commitSha}`;
-  if (!snap) {
-    const archive = await forge.downloadArchive(req.repo, req.commitSha, deps.config.maxCodeBytes);
-    const code = await snapshotFromArchive(deps, archive, deps.config.codeLimits);
-    await deps.sql`
-      insert into github_commit_snapshots (repository_id, commit_sha, code_sha256) values (${req.repo.id}, ${req.commitSha}, ${code})
-      on conflict do nothing`;
-    snap = { code_sha256: code };
-  }
-  const code = snap.code_sha256;
   const where = req.pr !== null ? `PR #${req.pr}` : req.commitSha.slice(0, 7);
   const bodies = points.map((p) => ({
-    step: step.name,
+    step: req.step,
     code,
     yamlPath: YAML_PATH,
     parameters: p,
-    title: `${where}: ${step.name}${Object.keys(p).length ? " " + Object.entries(p).map(([k, v]) => `${k}=${v}`).join(" ") : ""}`.slice(0, 500),
+    title: `${where}: ${req.step}${Object.keys(p).length ? " " + Object.entries(p).map(([k, v]) => `${k}=${v}`).join(" ") : ""}`.slice(0, 500),
   }));
   const source: SweepSource = {
     kind: "github",
@@ -157,9 +99,14 @@ export async function startSweep(deps: SweepDeps, forge: Forge, req: SweepReques
     trigger: req.trigger,
     commentId: req.commentId,
   };
-  const annotations = toAnnotations(problems.filter((p) => p.severity !== "error"));
+  // The project (made on a repository's first run) only once valohai.yaml and the parameters passed.
+  const project = () => projectForRepo(deps.sql, req.repo);
   try {
-    const { created, extra: sweepId } = await createExecutions(deps, project, bodies, { commitSha: req.commitSha, triggeredBy: req.actor.login }, async (tx, created) => {
+    const origin = { commitSha: req.commitSha, triggeredBy: req.actor.login };
+    const { created, extra: sweepId } = await createExecutions(deps, project, bodies, origin, async (tx, { project, created, prepared }) => {
+      const step = prepared[0]!.step;
+      // The lint's warnings on the loaded valohai.yaml, sent with the sweep's check run.
+      const annotations = toAnnotations(prepared[0]!.problems.filter((p) => p.severity !== "error"));
       const [s] = await tx<{ id: string }[]>`
         insert into sweeps (project_id, step, kind, spec, commit_sha, code_sha256, source, triggered_by, request_key)
         values (${project.id}, ${step.name}, 'grid', ${tx.json(req.spec)}, ${req.commitSha}, ${code}, ${tx.json(source as never)}, ${req.actor.login}, ${req.requestKey})
@@ -180,11 +127,36 @@ export async function startSweep(deps: SweepDeps, forge: Forge, req: SweepReques
     });
     return { sweepId, counters: created.map((c) => c.counter), existing: false };
   } catch (err) {
+    const problems = configProblemsOf(err);
+    if (problems) await postLintCheck(deps, forge, req.repo, req.commitSha, problems);
     // Two handlings of one delivery raced: the other one created it.
     if ((err as { code?: string }).code === "23505" && /request_key/.test(String((err as Error).message))) {
       const other = await existingSweep(deps.sql, req.requestKey);
       if (other) return other;
     }
     throw err;
+  }
+}
+
+/** A refused valohai.yaml: a failing check run on the commit, its problems as annotations at line and column (best effort). */
+async function postLintCheck(deps: SweepDeps, forge: Forge, repo: RepoRef, sha: string, problems: Problem[]): Promise<void> {
+  const errors = problems.filter((p) => p.severity === "error");
+  try {
+    await forge.ensureCheckRun({
+      repo,
+      spec: {
+        sha,
+        name: `vh: ${YAML_PATH}`,
+        externalId: `lint:${sha}`,
+        status: "completed",
+        conclusion: "failure",
+        completedAt: new Date(),
+        title: `${YAML_PATH} has ${errors.length} error${errors.length === 1 ? "" : "s"}`,
+        summary: errors.map((p) => `- ${problemLine(p, YAML_PATH)}`).join("\n"),
+      },
+      annotations: toAnnotations(problems),
+    });
+  } catch (err) {
+    deps.log.warn("could not post the valohai.yaml check run", { err });
   }
 }

@@ -1,9 +1,83 @@
-/** Statements on executions and their status history used from more than one place. */
-import type { Sql } from "../client.js";
+/**
+ * Statements on executions and what hangs off one execution (its status history, the inputs it
+ * fetched) used from more than one place.
+ */
+import { eq } from "drizzle-orm";
+import type { Db } from "../client.js";
+import { executions, projects, type Execution, type ExecutionStatus, type executionInputs } from "../schema/index.js";
+import type { Cols, Conn, Row } from "./rows.js";
 
 /** How many times an execution was lost so far (= the attempt number of its next retry). */
-export async function lostCount(sql: Sql, executionId: string): Promise<number> {
+export async function lostCount(sql: Conn, executionId: string): Promise<number> {
   const [row] = await sql<{ n: number }[]>`
     select count(*)::int as n from execution_status_history where execution_id = ${executionId} and status = 'lost'`;
   return row?.n ?? 0;
+}
+
+/** An execution and its project's name, camelCase (drizzle), as the worker launches and supervises it; null when it is gone. */
+export async function loadExecution(db: Db, id: string): Promise<{ exec: Execution; projectName: string } | null> {
+  const [row] = await db
+    .select({ exec: executions, projectName: projects.name })
+    .from(executions)
+    .innerJoin(projects, eq(projects.id, executions.projectId))
+    .where(eq(executions.id, id));
+  return row ?? null;
+}
+
+/** Every column of an execution (`select e.*`) and its project's name. */
+export type ExecutionWithProject = Row<typeof executions> & { project_name: string };
+
+const withProject = (sql: Conn) => sql`
+  select e.*, p.name as project_name from executions e join projects p on p.id = e.project_id`;
+
+/** By id; with `projectId`, only when it belongs to that project. */
+export async function executionWithProject(sql: Conn, id: string, projectId: string | null = null): Promise<ExecutionWithProject | null> {
+  const [row] = await sql<ExecutionWithProject[]>`${withProject(sql)} where e.id = ${id} ${projectId ? sql`and e.project_id = ${projectId}` : sql``}`;
+  return row ?? null;
+}
+
+/** The project's execution with the highest counter. */
+export async function latestExecutionOfProject(sql: Conn, projectId: string): Promise<ExecutionWithProject | null> {
+  const [row] = await sql<ExecutionWithProject[]>`${withProject(sql)} where e.project_id = ${projectId} order by e.counter desc limit 1`;
+  return row ?? null;
+}
+
+/** The project's execution #counter. */
+export async function executionOfProjectByCounter(sql: Conn, projectId: string, counter: number): Promise<ExecutionWithProject | null> {
+  const [row] = await sql<ExecutionWithProject[]>`${withProject(sql)} where e.project_id = ${projectId} and e.counter = ${counter}`;
+  return row ?? null;
+}
+
+/** The project's executions, newest (highest counter) first, optionally of one status. */
+export async function executionsOfProject(sql: Conn, projectId: string, opts: { status?: string | undefined; limit: number }): Promise<ExecutionWithProject[]> {
+  return sql<ExecutionWithProject[]>`${withProject(sql)} where e.project_id = ${projectId}
+    ${opts.status ? sql`and e.status = ${opts.status}` : sql``} order by e.counter desc limit ${opts.limit}`;
+}
+
+/** The status now; null when there is no such execution. */
+export async function executionStatus(sql: Conn, id: string): Promise<ExecutionStatus | null> {
+  const [row] = await sql<Cols<typeof executions, "status">[]>`select status from executions where id = ${id}`;
+  return row?.status ?? null;
+}
+
+/** The status and the last log line's seq (how far a log reader must read before it is done). */
+export async function logProgress(sql: Conn, id: string): Promise<Cols<typeof executions, "status" | "log_seq"> | null> {
+  const [row] = await sql<Cols<typeof executions, "status" | "log_seq">[]>`select status, log_seq from executions where id = ${id}`;
+  return row ?? null;
+}
+
+export type StopCause = NonNullable<Execution["stopCause"]>;
+
+/** Records why the process is told to stop; a cause recorded earlier is kept. */
+export async function recordStopCause(sql: Conn, id: string, cause: StopCause): Promise<void> {
+  await sql`update executions set stop_cause = coalesce(stop_cause, ${cause}) where id = ${id}`;
+}
+
+/** A file an execution fetched as an input (execution_inputs), without the execution and datum ids. */
+export type FetchedInput = Cols<typeof executionInputs, "input" | "name" | "uri" | "sha256" | "size">;
+
+/** The files the execution fetched, by input then file name. `size` is int8: a string. */
+export async function fetchedInputs(sql: Conn, executionId: string): Promise<FetchedInput[]> {
+  return sql<FetchedInput[]>`
+    select input, name, uri, sha256, size from execution_inputs where execution_id = ${executionId} order by input, name`;
 }

@@ -1,27 +1,13 @@
 /**
  * The approval request for a model version, for a check run and the sticky PR comment: the
  * version, its files and digest, metrics compared with the current `latest`, a lineage link and
- * graph, and how to approve or reject. Pure: data in, text out (golden tests in
- * test/templates/model/).
+ * graph, and how to approve or reject. Pure: the facts app/models/review.ts gathers in, text out
+ * (golden tests in test/templates/model/).
  */
-import { bytes, cell, marker, short, table } from "./format.js";
-
-export interface ApprovalRequestData {
-  version: string;
-  status: "pending" | "approved" | "rejected";
-  statusBy: string | null;
-  statusReason: string | null;
-  filesSha256: string;
-  files: { name: string; sha256: string; size: number }[];
-  execution: { project: string; counter: number; step: string; commitSha: string | null; triggeredBy: string | null } | null;
-  metrics: Record<string, unknown>;
-  /** The current latest approved version, to compare with (null: none yet, or this one). */
-  latest: { version: string; metrics: Record<string, unknown> } | null;
-  separationOfDuties: boolean;
-  lineageUrl: string | null;
-  /** The ```mermaid block, or null to leave the graph out. */
-  mermaid: string | null;
-}
+import type { ApprovalRequest } from "../../app/models/review.js";
+import { formatBytes } from "../format.js";
+import { cell, marker, short, table } from "./format.js";
+import { renderLineageMermaid } from "./lineage-mermaid.js";
 
 export interface RenderedApprovalRequest {
   /** Check run title (one line). */
@@ -30,13 +16,13 @@ export interface RenderedApprovalRequest {
   markdown: string;
 }
 
-function statusLine(d: ApprovalRequestData): string {
+function statusLine(d: ApprovalRequest): string {
   if (d.status === "approved") return `✅ **Approved** by ${d.statusBy ?? "someone"} for files \`${short(d.filesSha256)}\`.`;
   if (d.status === "rejected") return `❌ **Rejected** by ${d.statusBy ?? "someone"}: ${d.statusReason ?? "(no reason)"}`;
   return `⏳ **Waiting for approval.**`;
 }
 
-export function renderApprovalRequest(d: ApprovalRequestData): RenderedApprovalRequest {
+export function renderApprovalRequest(d: ApprovalRequest): RenderedApprovalRequest {
   const title =
     d.status === "approved" ? `${d.version} approved` : d.status === "rejected" ? `${d.version} rejected` : `${d.version} needs approval`;
   const out: string[] = [marker("model-approval", d.version), `### Model ${d.version}`, "", statusLine(d), ""];
@@ -48,7 +34,7 @@ export function renderApprovalRequest(d: ApprovalRequestData): RenderedApprovalR
     );
   }
   out.push(`Files (digest \`${short(d.filesSha256)}\`; an approval holds for exactly these files):`, "");
-  out.push(table(["file", "sha256", "size"], d.files.map((f) => [`\`${f.name}\``, `\`${short(f.sha256)}\``, bytes(f.size)])));
+  out.push(table(["file", "sha256", "size"], d.files.map((f) => [`\`${f.name}\``, `\`${short(f.sha256)}\``, formatBytes(f.size)])));
   const keys = [...new Set([...Object.keys(d.metrics), ...Object.keys(d.latest?.metrics ?? {})])].sort();
   if (keys.length) {
     if (d.latest) {
@@ -59,7 +45,7 @@ export function renderApprovalRequest(d: ApprovalRequestData): RenderedApprovalR
       out.push(table(["metric", d.version], keys.map((k) => [k, cell(d.metrics[k])])));
     }
   }
-  if (d.mermaid) out.push("<details><summary>Lineage</summary>", "", d.mermaid, "</details>", "");
+  if (d.lineage) out.push("<details><summary>Lineage</summary>", "", renderLineageMermaid(d.lineage), "</details>", "");
   if (d.lineageUrl) out.push(`Full lineage: ${d.lineageUrl}`, "");
   if (d.status === "pending") {
     const sha = d.execution?.commitSha ? ` on commit \`${short(d.execution.commitSha, 7)}\`` : "";

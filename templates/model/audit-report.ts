@@ -3,7 +3,8 @@
  * parameters, environment and hardware, metrics, approvals and history, downstream use. Pure.
  */
 import type { AuditReport } from "../../app/models/audit.js";
-import { bytes, cell, table } from "./format.js";
+import { formatBytes } from "../format.js";
+import { cell, table } from "./format.js";
 
 function code(s: string): string {
   return `\`${s.replace(/`/g, "'")}\``;
@@ -29,7 +30,7 @@ export function renderAuditReport(r: AuditReport): string {
       ],
     ),
   );
-  out.push("### Files", "", table(["file", "sha256", "size", "datum"], r.files.map((f) => [code(f.name), code(f.sha256), bytes(f.size), f.datum])));
+  out.push("### Files", "", table(["file", "sha256", "size", "datum"], r.files.map((f) => [code(f.name), code(f.sha256), formatBytes(f.size), f.datum])));
   out.push("## Training data", "");
   if (r.trainingData.length === 0) out.push("No recorded inputs.", "");
   else {

@@ -1,16 +1,9 @@
-/** Small formatting helpers shared by the model templates. Pure. */
-
-import { formatBytes } from "../../app/cli/format.js";
+/** Small Markdown helpers shared by the model templates (sizes: templates/format.ts). Pure. */
 
 export function cell(v: unknown): string {
   if (v === undefined || v === null) return "–";
   const s = typeof v === "string" ? v : typeof v === "number" ? String(Math.round(v * 1e6) / 1e6) : JSON.stringify(v);
   return s.replace(/\|/g, "\\|").replace(/\n/g, " ");
-}
-
-/** Sizes as people read them (the CLI's formatter: one rule for every output). */
-export function bytes(n: number): string {
-  return formatBytes(n);
 }
 
 export function short(sha: string | null | undefined, n = 12): string {

@@ -212,9 +212,10 @@ describe("executions end to end (REST API)", () => {
   });
 
   describe("bad input is refused with a clear message and leaves nothing behind", () => {
-    it("unknown step", () => expectRefused({ step: "trian" }, 400, /no step "trian". Did you mean "train"\? Steps: train, sleepy/));
+    it("unknown step", () =>
+      expectRefused({ step: "trian" }, 400, /^`valohai\.yaml` in the code snapshot has no step `trian`\. Did you mean `train`\? Steps: `train`, `sleepy`, /));
     it("wrong parameter type", () =>
-      expectRefused({ step: "train", parameters: { epochs: "many" }, inputs: { dataset: `${filesUrl}/data.csv` } }, 400, /Parameter "epochs": many is not an integer/));
+      expectRefused({ step: "train", parameters: { epochs: "many" }, inputs: { dataset: `${filesUrl}/data.csv` } }, 400, /^Parameter `epochs`: many is not an integer/));
     it("unknown parameter", () =>
       expectRefused({ step: "train", parameters: { epoch: 3 }, inputs: { dataset: `${filesUrl}/data.csv` } }, 400, /epoch/));
     it("missing required input", () => expectRefused({ step: "train" }, 400, /Input "dataset" is required/));
@@ -233,9 +234,20 @@ describe("executions end to end (REST API)", () => {
       });
       try {
         const sha = await uploadSnapshot(stack, bad);
-        await expectRefused({ step: "x", code: sha }, 400, /valohai\.yaml is invalid:\nvalohai\.yaml:\d+:\d+: /);
+        await expectRefused({ step: "x", code: sha }, 400, /^`valohai\.yaml` in the code snapshot is invalid:\nvalohai\.yaml:\d+:\d+: /);
       } finally {
         (await import("node:fs")).rmSync(bad, { recursive: true, force: true });
+      }
+    });
+    it("no valohai.yaml in the snapshot", async () => {
+      const fs = await import("node:fs");
+      const dir = fs.mkdtempSync(path.join(import.meta.dirname, ".tmp-noyaml-"));
+      fs.writeFileSync(path.join(dir, "train.py"), "print(1)\n");
+      try {
+        const sha = await uploadSnapshot(stack, dir);
+        await expectRefused({ step: "train", code: sha }, 400, /^There is no `valohai\.yaml` in the code snapshot: vh reads the steps from it\.$/);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
       }
     });
     it("no token", async () => {

@@ -8,12 +8,10 @@ import nock from "nock";
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
 import { createTestDatabase } from "../helpers/db.js";
 import { waitFor, type Stack } from "../helpers/stack.js";
-import { OWNER, REPO, commentPayload, fixtureRepo, githubApi, pullRequest, repoPath, repoTarball, signedPost, startGithubStack } from "./helpers.js";
-import fs from "node:fs";
-import path from "node:path";
+import { OWNER, REPO, commentPayload, githubApi, pullRequest, repoPath, repoTarball, signedPost, startGithubStack } from "./helpers.js";
+import { renderHelp } from "../../templates/github/render.js";
 
 const HEAD = "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c";
-const yaml = fs.readFileSync(path.join(fixtureRepo, "valohai.yaml"), "utf8");
 
 /** Durations are real; everything else in the reports is exact. */
 const norm = (s: string) => s.replace(/\| \d+s \|/g, "| Ns |");
@@ -49,9 +47,7 @@ describe("GitHub App end to end", () => {
       .reply(200, { permission: "write", role_name: "write", user: { login: "Codertocat", id: 21031067 } })
       .get(`${repoPath}/pulls/1`)
       .reply(200, pullRequest(1, HEAD))
-      .get(`${repoPath}/contents/valohai.yaml`)
-      .query({ ref: HEAD })
-      .reply(200, yaml, { "content-type": "application/vnd.github.raw+json; charset=utf-8" })
+      // the code at the head commit, downloaded once: valohai.yaml is read from it, not through the contents API
       .get(`${repoPath}/tarball/${HEAD}`)
       .reply(302, "", { location: `https://codeload.github.com/${OWNER}/${REPO}/legacy.tar.gz/${HEAD}` })
       .get(`${repoPath}/commits/${HEAD}/check-runs`)
@@ -89,8 +85,12 @@ describe("GitHub App end to end", () => {
     expect(execs.map((e) => e.commit_sha)).toEqual([HEAD, HEAD]);
     expect(execs.map((e) => e.triggered_by)).toEqual(["Codertocat", "Codertocat"]);
     expect(execs.map((e) => e.command)).toEqual(["python3 train.py --lr=0.01 --epochs=2 --note=none", "python3 train.py --lr=0.001 --epochs=2 --note=none"]);
-    const [sweep] = await db.sql<{ id: string; spec: unknown; commit_sha: string }[]>`select id, spec, commit_sha from sweeps`;
+    const [sweep] = await db.sql<{ id: string; spec: unknown; commit_sha: string; code_sha256: string }[]>`select id, spec, commit_sha, code_sha256 from sweeps`;
     expect(sweep!.spec).toEqual({ lr: ["0.01", "0.001"] });
+    // the commit's archive became one recorded snapshot, and that snapshot is what both executions run
+    const snapshots = await db.sql<{ commit_sha: string; code_sha256: string }[]>`select commit_sha, code_sha256 from github_commit_snapshots`;
+    expect(snapshots).toEqual([{ commit_sha: HEAD, code_sha256: sweep!.code_sha256 }]);
+    expect((await db.sql<{ code_sha256: string }[]>`select distinct code_sha256 from executions`).map((r) => r.code_sha256)).toEqual([sweep!.code_sha256]);
 
     // the check run is created as soon as the sweep exists (the executions may already be
     // starting by then: the status words follow them), and ends completed with both runs' metrics
@@ -191,5 +191,38 @@ describe("GitHub App end to end", () => {
     // every mock above was called (the re-sent delivery's reaction and pull request included),
     // and no request to GitHub went unmatched
     gh.verify();
+  });
+  it("a second command and /vh help on the same commit use its stored snapshot: nothing is downloaded or read from GitHub again", async () => {
+    const before = await db.sql`select (select count(*)::int from executions) as e, (select count(*)::int from sweeps) as s`;
+    const reply = (commentId: number, body: string) =>
+      gh.once()
+        .post(`${repoPath}/issues/comments/${commentId}/reactions`, { content: "eyes" })
+        .reply(201, { id: 1, content: "eyes" })
+        .get(`${repoPath}/collaborators/Codertocat/permission`)
+        .optionally() // cached for a minute since the first test
+        .reply(200, { permission: "write", role_name: "write" })
+        .get(`${repoPath}/pulls/1`)
+        .reply(200, pullRequest(1, HEAD))
+        .post(`${repoPath}/issues/1/comments`, { body })
+        .reply(201, { id: 9100 + commentId });
+    const handled = async (delivery: string) =>
+      waitFor(`delivery ${delivery}`, async () => {
+        const [row] = await db.sql<{ outcome: string | null; processed_at: Date | null }[]>`select outcome, processed_at from github_deliveries where id = ${delivery}`;
+        return row?.processed_at ? row.outcome : undefined;
+      }, 20_000);
+
+    // every point is checked against the snapshot's valohai.yaml: the bad one refuses the sweep, with one message
+    reply(5101, "@Codertocat Parameter `epochs`: x is not an integer\n\nUsage: `/vh run STEP name=value name=[v1,v2] --name=value` · `/vh help` lists every command.\n");
+    expect((await signedPost(stack.vh.url, "issue_comment", commentPayload("/vh run train epochs=[1,x]", { commentId: 5101 }), "delivery-e2e-2")).status).toBe(202);
+    expect(await handled("delivery-e2e-2")).toBe("refused: invalid_parameter");
+
+    reply(5102, renderHelp(100, ["train", "evaluate"]));
+    expect((await signedPost(stack.vh.url, "issue_comment", commentPayload("/vh help", { commentId: 5102 }), "delivery-e2e-3")).status).toBe(202);
+    expect(await handled("delivery-e2e-3")).toBe("replied: help");
+
+    expect(await db.sql`select (select count(*)::int from executions) as e, (select count(*)::int from sweeps) as s`).toEqual(before);
+    expect((await db.sql`select count(*)::int as n from github_commit_snapshots`)[0]!.n).toBe(1);
+    // no tarball and no contents request: a second download would have gone unmatched
+    gh.verify("once");
   });
 });

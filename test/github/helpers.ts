@@ -195,19 +195,17 @@ export const MODEL_EXTERNAL_ID = "vh-model:model://churn/v1";
 
 /**
  * GitHub for pull request #1 on the model fixture repository at `head`, for model-approval tests:
- * Codertocat has write; the sweep's check run is #77 and the version's approval check run #88
+ * its code comes as the tarball (valohai.yaml is read from the stored snapshot); Codertocat has write; the sweep's check run is #77 and the version's approval check run #88
  * (found by name once created); comments get ids from `firstCommentId` up, the first being the
  * sticky comment (edited in place).
  */
 export async function mockModelRepoPr(gh: ReturnType<typeof githubApi>, head: string, firstCommentId: number): Promise<void> {
-  const yaml = fs.readFileSync(path.join(modelRepo, "valohai.yaml"), "utf8");
   let approvalCreated = false;
   let nextComment = firstCommentId;
   gh.many()
     .post(/\/reactions$/).reply(201, { id: 1, content: "eyes" })
     .get(`${repoPath}/collaborators/Codertocat/permission`).reply(200, { permission: "write", role_name: "write" })
     .get(`${repoPath}/pulls/1`).reply(200, pullRequest(1, head))
-    .get(`${repoPath}/contents/valohai.yaml`).query(true).reply(200, yaml)
     .get(`${repoPath}/tarball/${head}`).reply(200, await repoTarball(head, modelRepo), { "content-type": "application/x-gzip" })
     .get(/\/check-runs\?/).reply((uri) => {
       const name = new URL(uri, "https://api.github.com").searchParams.get("check_name");

@@ -1,10 +1,14 @@
 /**
  * Hostile input, each refused with a clear reply and nothing created: a read-only commenter, a
- * fork PR, shell injection in a value, a bad signature, a 10,000-point sweep, an unknown step.
+ * fork PR, shell injection in a value, a bad signature, a 10,000-point sweep, an unknown step, a
+ * broken valohai.yaml (a failing check run with annotations at line and column). valohai.yaml is
+ * read from the commit's snapshot: its archive is downloaded once for the file (the first test
+ * that needs it), and every later command on that commit uses the stored snapshot.
  * Also: `$(reboot)` in a string parameter runs as a literal string; bots' and edited comments are
  * ignored without a single GitHub request.
  */
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import nock from "nock";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTestFailed } from "vitest";
@@ -13,7 +17,7 @@ import { waitFor, type Stack } from "../helpers/stack.js";
 import { commentPayload, fixtureRepo, githubApi, pullRequest, repoPath, repoTarball, signedPost, startGithubStack } from "./helpers.js";
 
 const HEAD = "5f1c2a0d2e9b4b7e8c1d3f4a5b6c7d8e9f0a1b2c";
-const yaml = fs.readFileSync(path.join(fixtureRepo, "valohai.yaml"), "utf8");
+const BROKEN = "b0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9"; // a head commit whose valohai.yaml is invalid
 
 describe("hostile input", () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -49,10 +53,20 @@ describe("hostile input", () => {
       return row?.processed_at ? row.outcome ?? "" : undefined;
     }, 20_000, 20);
   }
+  // what starting a sweep writes (in one transaction): executions, the sweep, its check run row, the pull request row
   const counts = async () => {
-    const [r] = await db.sql<{ e: number; s: number }[]>`select (select count(*)::int from executions) as e, (select count(*)::int from sweeps) as s`;
+    const [r] = await db.sql<{ e: number; s: number; c: number; p: number }[]>`
+      select (select count(*)::int from executions) as e, (select count(*)::int from sweeps) as s,
+        (select count(*)::int from github_check_runs) as c, (select count(*)::int from github_pull_requests) as p`;
     return r!;
   };
+  // HEAD's archive is downloaded by the first command that needs its code; after that it is stored.
+  let downloaded = false;
+  async function expectDownloadOnce() {
+    if (downloaded) return;
+    gh.once().get(`${repoPath}/tarball/${HEAD}`).reply(200, await repoTarball(HEAD), { "content-type": "application/x-gzip" });
+    downloaded = true;
+  }
   // vh caches a user's permission for 60 s (app/forges/github): the first command of a login in
   // this file must ask GitHub; later ones may (the cache expired on a slow machine) or may not.
   const askedPermission = new Set<string>();
@@ -96,10 +110,12 @@ describe("hostile input", () => {
   it("shell injection in a float value is refused by type", async () => {
     const before = await counts();
     expectStart("Codertocat", "write");
-    gh.once().get(`${repoPath}/contents/valohai.yaml`).query({ ref: HEAD }).reply(200, yaml);
+    await expectDownloadOnce();
     expectReply("@Codertocat Parameter `lr`: $(reboot) is not a floating-point number\n\nUsage: `/vh run STEP name=value name=[v1,v2] --name=value` · `/vh help` lists every command.\n");
     expect(await send("/vh run train lr=$(reboot)")).toBe("refused: invalid_parameter");
     expect(await counts()).toEqual(before);
+    // the code is stored (for the next command on this commit), nothing made from it
+    expect(await db.sql`select commit_sha from github_commit_snapshots where commit_sha = ${HEAD}`).toEqual([{ commit_sha: HEAD }]);
     expect(gh.unmatched).toEqual([]);
   });
 
@@ -118,13 +134,56 @@ describe("hostile input", () => {
   it("an unknown step is refused with a did-you-mean and the steps at the PR head", async () => {
     const before = await counts();
     expectStart("Codertocat", "write");
-    gh.once().get(`${repoPath}/contents/valohai.yaml`).query({ ref: HEAD }).reply(200, yaml);
+    await expectDownloadOnce();
     expectReply(
       "@Codertocat `valohai.yaml` at 5f1c2a0 has no step `trian`. Did you mean `train`? Steps: `train`, `evaluate`.\n\nUsage: `/vh run STEP name=value name=[v1,v2] --name=value` · `/vh help` lists every command.\n",
     );
     expect(await send("/vh run trian lr=0.1")).toBe("refused: unknown_step");
     expect(await counts()).toEqual(before);
     expect(gh.unmatched).toEqual([]);
+  });
+
+  it("a broken valohai.yaml is refused with file:line:column, and its problems are annotations on a failing check run", async () => {
+    const before = await counts();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vh-broken-yaml-"));
+    fs.cpSync(fixtureRepo, dir, { recursive: true });
+    fs.writeFileSync(
+      path.join(dir, "valohai.yaml"),
+      ["- step:", "    name: train", "    image: python:3.12", "    command: python3 train.py", "    parameters:", "      - name: lr", "        type: flaot", ""].join("\n"),
+    );
+    const problem = 'step "train": parameter "lr": "type" must be one of string, integer, float, flag (got "flaot"); did you mean "float"?';
+    try {
+      expectStart("Codertocat", "write", pullRequest(1, BROKEN));
+      gh.once()
+        .get(`${repoPath}/tarball/${BROKEN}`)
+        .reply(200, await repoTarball(BROKEN, dir), { "content-type": "application/x-gzip" })
+        .get(`${repoPath}/commits/${BROKEN}/check-runs`)
+        .query({ check_name: "vh: valohai.yaml", filter: "all", per_page: "100" })
+        .reply(200, { total_count: 0, check_runs: [] })
+        .post(`${repoPath}/check-runs`)
+        .reply(201, { id: 55 });
+      expectReply(`@Codertocat \`valohai.yaml\` at b0c1d2e is invalid:\nvalohai.yaml:7:15: ${problem}\n`);
+      expect(await send("/vh run train lr=0.1")).toBe("refused: invalid_config");
+      const check = gh.requests.find((r) => r.method === "POST" && r.path === `${repoPath}/check-runs`);
+      expect(check?.body).toEqual({
+        head_sha: BROKEN,
+        name: "vh: valohai.yaml",
+        external_id: `lint:${BROKEN}`,
+        status: "completed",
+        conclusion: "failure",
+        completed_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+        output: {
+          title: "valohai.yaml has 1 error",
+          summary: `- valohai.yaml:7:15: ${problem}`,
+          annotations: [{ path: "valohai.yaml", start_line: 7, end_line: 7, start_column: 15, end_column: 15, annotation_level: "failure", message: problem }],
+        },
+        actions: [],
+      });
+      expect(await counts()).toEqual(before);
+      expect(gh.unmatched).toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("a bad signature is refused before anything is parsed or stored", async () => {
@@ -157,12 +216,7 @@ describe("hostile input", () => {
 
   it("`$(reboot)` in a string parameter runs as a literal string", async () => {
     expectStart("Codertocat", "write");
-    gh.once()
-      .get(`${repoPath}/contents/valohai.yaml`)
-      .query({ ref: HEAD })
-      .reply(200, yaml)
-      .get(`${repoPath}/tarball/${HEAD}`)
-      .reply(200, await repoTarball(HEAD), { "content-type": "application/x-gzip" });
+    await expectDownloadOnce();
     gh.many()
       .get(/\/check-runs\?/)
       .reply(200, { total_count: 0, check_runs: [] })

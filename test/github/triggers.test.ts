@@ -2,16 +2,13 @@
  * The other triggers: `/vh run` in a pushed head commit's message, the check run's Stop and
  * Re-run buttons (requested_action), GitHub's re-run (rerequested), and a refused pusher.
  */
-import fs from "node:fs";
-import path from "node:path";
 import nock from "nock";
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFailed } from "vitest";
 import { createTestDatabase } from "../helpers/db.js";
 import { waitFor, type Stack } from "../helpers/stack.js";
-import { example, fixtureRepo, githubApi, repoPath, repoTarball, signedPost, startGithubStack } from "./helpers.js";
+import { example, githubApi, repoPath, repoTarball, signedPost, startGithubStack } from "./helpers.js";
 
 const SHA = "6113728f27ae82c7b1a177c8d03f9e96e0adf246"; // the push example's head commit
-const yaml = fs.readFileSync(path.join(fixtureRepo, "valohai.yaml"), "utf8");
 
 describe("commit messages and check run buttons", () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -22,10 +19,11 @@ describe("commit messages and check run buttons", () => {
   beforeAll(async () => {
     ({ db, stack } = await startGithubStack());
     gh = githubApi();
+    // The commit's code is downloaded once, by the push: the buttons' reruns use its stored snapshot
+    // (a second download would go unmatched), and valohai.yaml is read from it, not through the contents API.
+    gh.once().get(`${repoPath}/tarball/${SHA}`).reply(200, await repoTarball(SHA), { "content-type": "application/x-gzip" });
     gh.many()
       .get(`${repoPath}/collaborators/Codertocat/permission`).reply(200, { permission: "write", role_name: "write" })
-      .get(`${repoPath}/contents/valohai.yaml`).query(true).reply(200, yaml)
-      .get(`${repoPath}/tarball/${SHA}`).reply(200, await repoTarball(SHA), { "content-type": "application/x-gzip" })
       .get(/\/check-runs\?/).reply(200, { total_count: 0, check_runs: [] })
       .post(`${repoPath}/check-runs`).reply(201, { id: 31 })
       .patch(/\/check-runs\/31$/).reply(200, { id: 31 });
@@ -89,6 +87,9 @@ describe("commit messages and check run buttons", () => {
     };
     expect(await send("check_run", button("requested_action", "rerun"))).toBe("rerun: #3, #4");
     expect(await send("check_run", button("rerequested"))).toBe("rerun: #5, #6");
+    const sweeps = await db.sql<{ code_sha256: string }[]>`select code_sha256 from sweeps order by created_at`;
+    const [snap] = await db.sql<{ code_sha256: string }[]>`select code_sha256 from github_commit_snapshots where commit_sha = ${SHA}`;
+    expect(sweeps.map((s) => s.code_sha256)).toEqual([snap!.code_sha256, snap!.code_sha256, snap!.code_sha256]);
     const [rerun] = await db.sql<{ id: string }[]>`select s.id from sweeps s join sweep_executions se on se.sweep_id = s.id join executions e on e.id = se.execution_id where e.counter = 5`;
     const stopPayload = button("requested_action", "stop");
     stopPayload["check_run"]["external_id"] = rerun!.id;

@@ -153,7 +153,7 @@ describe("model approval workflow", () => {
     const e2 = await execution({ commit: head, triggeredBy: "trainer" });
     await output(e2, "m.bin", "pr-2", SIDECAR);
     const [req] = await approvalRequestsForExecution(db, { executionId: e2, repo: "o/r", prNumber: 1, headSha: head });
-    expect(req?.version).toBe("model://fraud/v2");
+    expect(req).toMatchObject({ version: "model://fraud/v2", status: "pending" });
 
     const review = (login: string, permission: "read" | "write" | "triage" | "admin", commitSha: string, state: "approved" | "commented" = "approved") =>
       applyPullRequestReview(db, { state, commitSha, reviewer: { login, permission }, url: `https://forge/o/r/pull/1#${login}`, repo: "o/r", prNumber: 1 });
@@ -186,6 +186,8 @@ describe("model approval workflow", () => {
     const ok = await review("writer", "write", head);
     expect(ok.approved).toEqual(["model://fraud/v2"]);
     expect((await resolveVersion(db.sql, "model://fraud/latest")).uri).toBe("model://fraud/v2");
+    // the approval request's status is the version's, as stored
+    expect((await approvalRequestsForExecution(db, { executionId: e2, repo: "o/r", prNumber: 1, headSha: head }))[0]?.status).toBe("approved");
     // a second approving review is a no-op, not a second approval
     expect((await review("admin", "admin", head)).approved).toEqual([]);
   });

@@ -17,6 +17,7 @@ import { runCli, tempDir } from "../cli/helpers.js";
 import { applyPullRequestReview, approvalRequestsForExecution } from "../../app/models/review.js";
 import type { FullLineage } from "../../app/models/lineage.js";
 import type { AuditReport, VersionRecord } from "../../app/models/audit.js";
+import { renderApprovalRequest } from "../../templates/model/approval-request.js";
 
 const fixture = path.resolve(import.meta.dirname, "../fixtures/projects/model-hub");
 const DATASET = "id,churned\n1,0\n2,1\n3,0\n";
@@ -95,13 +96,14 @@ describe("Model Hub end to end", () => {
     expect(refused.status).toBe(400);
     expect(JSON.parse(refused.body).error.message).toMatch(/Input "model": model:\/\/churn\/latest: model "churn" has no approved version \(v1 pending, v2 pending\)/);
 
-    // the approval request the check run and the sticky comment show
-    const [request] = await approvalRequestsForExecution(db, { executionId: train.id, repo: "acme/churn", prNumber: 7, headSha: HEAD_SHA, baseUrl: stack.vh.url });
-    expect(request!.version).toBe("model://churn/v2");
-    expect(request!.title).toBe("model://churn/v2 needs approval");
-    expect(request!.markdown).toContain("/vh approve model://churn/v2");
-    expect(request!.markdown).toContain("```mermaid");
-    expect(request!.markdown).toContain(modelFile.sha256.slice(0, 12));
+    // the approval request the check run and the sticky comment show: data, rendered by the template
+    const [data] = await approvalRequestsForExecution(db, { executionId: train.id, repo: "acme/churn", prNumber: 7, headSha: HEAD_SHA, baseUrl: stack.vh.url });
+    expect(data).toMatchObject({ version: "model://churn/v2", status: "pending" });
+    const request = renderApprovalRequest(data!);
+    expect(request.title).toBe("model://churn/v2 needs approval");
+    expect(request.markdown).toContain("/vh approve model://churn/v2");
+    expect(request.markdown).toContain("```mermaid");
+    expect(request.markdown).toContain(modelFile.sha256.slice(0, 12));
 
     // a read-only reviewer on the head SHA: refused, recorded
     const readOnly = await applyPullRequestReview(db, {

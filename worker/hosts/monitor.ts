@@ -10,6 +10,7 @@ import fs from "node:fs";
 import YAML from "yaml";
 import { z } from "zod";
 import type { Sql } from "../../db/client.js";
+import type { SshHostRow } from "../../db/queries/hosts.js";
 import type { Logger } from "../../app/log.js";
 import { VhError } from "../../app/errors.js";
 import type { RunnerRegistry } from "../runners/registry.js";
@@ -101,7 +102,7 @@ export function createHostMonitor(opts: HostMonitorOptions): HostMonitor {
   }
 
   async function checkSsh(name?: string): Promise<number> {
-    const due = await opts.sql<{ id: string; name: string; address: string | null; key_path: string | null; host_key_sha256: string | null }[]>`
+    const due = await opts.sql<Omit<SshHostRow, "kind">[]>`
       update hosts set last_check_at = now()
       where kind = 'ssh' and enabled and ${
         name === undefined

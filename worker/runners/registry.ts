@@ -9,6 +9,7 @@ import path from "node:path";
 import type { Config } from "../../app/config.js";
 import { RunnerError } from "../../app/errors.js";
 import type { Sql } from "../../db/client.js";
+import type { SshHostRow } from "../../db/queries/hosts.js";
 import type { Store } from "../../app/contracts/store.js";
 import type { HostInfo, Runner } from "../../app/contracts/runner.js";
 import { createLocalRunner, defaultIsolation, type JobIsolation } from "./local/runner.js";
@@ -138,7 +139,7 @@ export function createRunnerRegistry(config: Config, store: Store, extra: Runner
       const cached = ssh.get(hostName);
       if (cached) return cached.runner;
       if (!sql) return undefined;
-      const [row] = await sql<{ id: string; name: string; kind: "ssh"; address: string | null; key_path: string | null; host_key_sha256: string | null }[]>`
+      const [row] = await sql<SshHostRow[]>`
         select id, name, kind, address, key_path, host_key_sha256 from hosts where name = ${hostName} and kind = 'ssh'`;
       if (!row) return undefined;
       return sshRunner({ id: row.id, name: row.name, kind: "ssh", address: row.address, keyPath: row.key_path, hostKeySha256: row.host_key_sha256 });

@@ -12,6 +12,7 @@
 import type { Task } from "graphile-worker";
 import type postgres from "postgres";
 import type { Sql } from "../../db/client.js";
+import { gpuQuotaRows } from "../../db/queries/hosts.js";
 import { addJobs, requestSchedulerPass } from "../../db/queries/jobs.js";
 import { transition } from "../../app/executions/state.js";
 import { TERMINAL } from "../../app/executions/state.js";
@@ -86,7 +87,7 @@ export async function runSchedulePass(sql: Sql, settings: SchedulerSettings): Pr
       from hosts h where h.enabled`;
     const hosts: SchedHost[] = hostRows.map((h) => ({ id: h.id, name: h.name, schedulable: h.ok, gpus: h.gpus ?? [], labels: h.labels }));
 
-    const quotaRows = await tx<{ key: string; max_gpus: number; projects: string[] }[]>`select key, max_gpus, projects from gpu_quotas`;
+    const quotaRows = await gpuQuotaRows(tx);
     const quotas: Record<string, number> = {};
     const teamsOf = new Map<string, string[]>();
     for (const q of quotaRows) {

@@ -7,6 +7,8 @@
  */
 import type { Sql } from "../../db/client.js";
 import { lostCount } from "../../db/queries/executions.js";
+import type { Cols } from "../../db/queries/rows.js";
+import type { executions } from "../../db/schema/executions.js";
 import { TERMINAL, transition, type ExecutionStatus } from "../../app/executions/state.js";
 import { releaseExecution } from "./apply.js";
 import { requestSchedulerPass } from "../../db/queries/jobs.js";
@@ -18,7 +20,7 @@ export interface SettleResult {
 
 
 export async function settleEnded(sql: Sql, executionId: string, opts: { lostRetries: number }): Promise<SettleResult | null> {
-  const [row] = await sql<{ status: ExecutionStatus; status_detail: string | null; stop_cause: string | null }[]>`
+  const [row] = await sql<Cols<typeof executions, "status" | "status_detail" | "stop_cause">[]>`
     select status, status_detail, stop_cause from executions where id = ${executionId}`;
   if (!row || !TERMINAL.includes(row.status)) return null;
   const released = await releaseExecution(sql, executionId, row.status);

@@ -9,14 +9,15 @@
  */
 import os from "node:os";
 import { STATUS_CHANNEL, transition } from "../../app/executions/state.js";
-import type { Execution } from "../../db/schema/executions.js";
+import type { Execution, executions } from "../../db/schema/executions.js";
+import type { Cols } from "../../db/queries/rows.js";
 import type { Sql } from "../../db/client.js";
 import type { Runner, RunnerHandle } from "../../app/contracts/runner.js";
 import type { WorkerDeps } from "../deps.js";
 import { realEnvironment, secretValues } from "../../app/executions/secrets.js";
 import { buildBatch, commitBatch, latestSizes, warnedKinds, withoutMetadata, type Batch, type Cursor } from "./ingest.js";
 import { uploadOutputs } from "./outputs.js";
-import { loadExecution } from "../tasks/start-execution.js";
+import { executionStatus, loadExecution, recordStopCause } from "../../db/queries/executions.js";
 import { settleEnded } from "../scheduler/settle.js";
 
 /** The real environment for redaction; without the key (a bug) the shown one, which is masked already. */
@@ -95,7 +96,7 @@ export function createSupervisor(deps: WorkerDeps, options: SupervisorOptions = 
   }
 
   async function attach(id: string): Promise<void> {
-    const loaded = await loadExecution(deps, id);
+    const loaded = await loadExecution(deps.db, id);
     if (!loaded) return;
     const exec = loaded.exec;
     if (!exec.runnerHandle) return;
@@ -171,7 +172,7 @@ export function createSupervisor(deps: WorkerDeps, options: SupervisorOptions = 
     const requestStop = (cause: "time-limit" | "no-output-timeout", reason: string) =>
       deps.sql.begin(async (tx) => {
         if (await transition(tx as unknown as Sql, exec.id, "stopping", { from: ["running"], reason })) {
-          await tx`update executions set stop_cause = coalesce(stop_cause, ${cause}) where id = ${exec.id}`;
+          await recordStopCause(tx, exec.id, cause);
         }
       });
 
@@ -206,7 +207,7 @@ export function createSupervisor(deps: WorkerDeps, options: SupervisorOptions = 
       if (poll.finished) {
         await deps.sql`update executions set exit_code = ${poll.exitCode} where id = ${exec.id}`;
         await transition(deps.sql, exec.id, "uploading", { from: ["running", "stopping"] });
-        const fresh = await loadExecution(deps, exec.id);
+        const fresh = await loadExecution(deps.db, exec.id);
         if (fresh && fresh.exec.status === "uploading") await finish(fresh.exec, runner, handle);
         return;
       }
@@ -216,8 +217,7 @@ export function createSupervisor(deps: WorkerDeps, options: SupervisorOptions = 
         status = heard;
       } else if (Date.now() - lastStatusCheck > 2000) {
         lastStatusCheck = Date.now();
-        const [cur] = await deps.sql<{ status: string }[]>`select status from executions where id = ${exec.id}`;
-        status = cur?.status ?? status;
+        status = (await executionStatus(deps.sql, exec.id)) ?? status;
       }
       if (status === "stopping" && !terminating) {
         terminating = runner.terminate(handle, stopGraceSeconds).catch((err) => deps.log.warn("terminate failed", { execution: exec.id, err }));
@@ -269,7 +269,7 @@ export function createSupervisor(deps: WorkerDeps, options: SupervisorOptions = 
       await transition(deps.sql, exec.id, "error", { reason: `Uploading outputs failed: ${String(err)}` });
       return;
     }
-    const [row] = await deps.sql<{ exit_code: number | null; stop_cause: string | null; log_dropped_lines: string; log_dropped_bytes: string }[]>`
+    const [row] = await deps.sql<Cols<typeof executions, "exit_code" | "stop_cause" | "log_dropped_lines" | "log_dropped_bytes">[]>`
       select exit_code, stop_cause, log_dropped_lines, log_dropped_bytes from executions where id = ${exec.id}`;
     if (row && Number(row.log_dropped_lines) > 0) {
       warnings.push(`Log quota: ${row.log_dropped_lines} lines (${row.log_dropped_bytes} bytes) were not stored.`);

@@ -6,8 +6,6 @@
  * twice: runners' launch is idempotent per execution, and status checks make repeats no-ops.
  */
 import type { Task } from "graphile-worker";
-import { eq } from "drizzle-orm";
-import { executions, projects, type Execution } from "../../db/schema/index.js";
 import { transition } from "../../app/executions/state.js";
 import { RunnerError } from "../../app/errors.js";
 import { buildLaunchSpec } from "../launch-spec.js";
@@ -15,24 +13,14 @@ import type { WorkerDeps } from "../deps.js";
 import type { HostInfo, Runner } from "../../app/contracts/runner.js";
 import { releaseExecution } from "../scheduler/apply.js";
 import { addJob, requestSchedulerPass } from "../../db/queries/jobs.js";
-import { lostCount } from "../../db/queries/executions.js";
+import { loadExecution, lostCount } from "../../db/queries/executions.js";
+import type { SshHostRow } from "../../db/queries/hosts.js";
 import { realEnvironment, SealError } from "../../app/executions/secrets.js";
 import { secretsKeyOf } from "../../app/config.js";
 
-
-
-export async function loadExecution(deps: Pick<WorkerDeps, "db">, id: string): Promise<{ exec: Execution; projectName: string } | null> {
-  const [row] = await deps.db
-    .select({ exec: executions, projectName: projects.name })
-    .from(executions)
-    .innerJoin(projects, eq(projects.id, executions.projectId))
-    .where(eq(executions.id, id));
-  return row ?? null;
-}
-
 /** Handler of `start_execution`. */
 export async function startExecution(deps: WorkerDeps, executionId: string): Promise<void> {
-  const loaded = await loadExecution(deps, executionId);
+  const loaded = await loadExecution(deps.db, executionId);
   if (!loaded) return; // deleted meanwhile
   const { exec, projectName } = loaded;
   if (exec.status === "queued") {
@@ -44,7 +32,7 @@ export async function startExecution(deps: WorkerDeps, executionId: string): Pro
     return;
   }
   // Where the scheduler put it (worker/scheduler/); an execution queued before the scheduler existed runs here.
-  const [placed] = await deps.sql<{ id: string; name: string; kind: "local" | "ssh"; address: string | null; key_path: string | null; host_key_sha256: string | null; facts: HostInfo | null; gpus: number[] }[]>`
+  const [placed] = await deps.sql<(SshHostRow & { facts: HostInfo | null; gpus: number[] })[]>`
     select h.id, h.name, h.kind, h.address, h.key_path, h.host_key_sha256, h.facts, p.gpu_indices as gpus
     from execution_placements p join hosts h on h.id = p.host_id
     where p.execution_id = ${executionId} and p.released_at is null`;

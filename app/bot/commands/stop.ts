@@ -7,15 +7,14 @@ import { reportTargetOfSweep, scheduleReport } from "../../reporting/schedule.js
 import type { Command } from "./parse.js";
 import { executionOfPr, sweepIdsOfPr } from "../../sweeps/of-pull-request.js";
 import type { CommandRunner } from "./types.js";
+import { executionsOfSweeps } from "../../../db/queries/sweeps.js";
 
 export const stop: CommandRunner<Extract<Command, { name: "stop" }>> = async (ctx, cmd) => {
   const { sql } = ctx.deps;
   let targets: { id: string; counter: number; sweep_id: string }[];
   if (cmd.target === "all") {
     const ids = await sweepIdsOfPr(sql, ctx.repo, ctx.pr);
-    targets = await sql<{ id: string; counter: number; sweep_id: string }[]>`
-      select e.id, e.counter, se.sweep_id from sweep_executions se join executions e on e.id = se.execution_id
-      where se.sweep_id = any(${ids}::uuid[]) and e.status = any(${ACTIVE as string[]}::text[]) order by e.counter`;
+    targets = await executionsOfSweeps(sql, ids, ACTIVE);
   } else {
     const e = await executionOfPr(sql, ctx.repo, ctx.pr, cmd.target);
     if (!e) throw new VhError("not_found", `Execution #${cmd.target} was not started from this pull request.`);

@@ -4,6 +4,8 @@
  * redelivery or a replay of the same delivery does nothing.
  */
 import type { Sql } from "../../../db/client.js";
+import type { Cols } from "../../../db/queries/rows.js";
+import type { githubDeliveries } from "../../../db/schema/github.js";
 import { addJob } from "../../../db/queries/jobs.js";
 import { handleEvent, type Attempt } from "../../bot/handle-event.js";
 import type { BotDeps } from "../../bot/commands/types.js";
@@ -43,7 +45,7 @@ export async function recordDelivery(
 
 /** Handling one recorded delivery (task `github_event`): normalise it to a forge-neutral event, hand it to the bot, mark it handled. */
 export async function handleDelivery(deps: BotDeps, deliveryId: string, attempt: Attempt = { number: 1, max: 1 }): Promise<string> {
-  const [row] = await deps.sql<{ event: string; payload: Record<string, unknown>; processed_at: Date | null }[]>`
+  const [row] = await deps.sql<Cols<typeof githubDeliveries, "event" | "payload" | "processed_at">[]>`
     select event, payload, processed_at from github_deliveries where id = ${deliveryId}`;
   if (!row) return "unknown delivery";
   if (row.processed_at) return "already handled";

@@ -2,20 +2,11 @@ import { Hono } from "hono";
 import { Readable } from "node:stream";
 import path from "node:path";
 import type { Sql } from "../../../db/client.js";
+import { datumById, type DatumRow } from "../../../db/queries/datums.js";
 import type { Store } from "../../contracts/store.js";
 import { VhError } from "../../errors.js";
 
-export interface DatumRow {
-  id: string;
-  project_id: string;
-  execution_id: string | null;
-  name: string;
-  size: string | number;
-  sha256: string;
-  store_key: string;
-  metadata: Record<string, unknown>;
-  created_at: Date;
-}
+export type { DatumRow };
 
 export function presentDatum(d: DatumRow) {
   return {
@@ -47,7 +38,7 @@ export function dataRoutes(deps: { sql: Sql; store: Store }) {
   async function find(id: string): Promise<DatumRow> {
     const clean = id.replace(/^datum:\/\//, "");
     if (!/^[0-9a-f-]{36}$/i.test(clean)) throw new VhError("bad_request", `"${id}" is not a datum id.`);
-    const [row] = await deps.sql<DatumRow[]>`select * from datums where id = ${clean}`;
+    const row = await datumById(deps.sql, clean);
     if (!row) throw new VhError("not_found", `datum://${clean} does not exist.`);
     return row;
   }

@@ -6,16 +6,16 @@ import { createExecution, type CreateDeps } from "../../executions/create.js";
 import { parseJsonExact } from "../../valohai/index.js";
 import { findExecutionRow, listExecutionRows, loadPresented } from "../../executions/present.js";
 import { stopExecution } from "../../executions/stop.js";
-import { lostCount } from "../../../db/queries/executions.js";
+import { logProgress, lostCount } from "../../../db/queries/executions.js";
+import { metadataEventsOf } from "../../../db/queries/metadata-events.js";
+import type { DatumRow } from "../../../db/queries/datums.js";
+import type { Cols } from "../../../db/queries/rows.js";
+import type { executions } from "../../../db/schema/executions.js";
+import type { logLines } from "../../../db/schema/logs.js";
 import { findProject } from "./projects.js";
-import { presentDatum, type DatumRow } from "./data.js";
+import { presentDatum } from "./data.js";
 
-interface LogRow {
-  seq: number;
-  time: Date;
-  stream: string;
-  line: string;
-}
+type LogRow = Cols<typeof logLines, "seq" | "time" | "stream" | "line">;
 
 async function readLogs(sql: Sql, executionId: string, after: number, limit: number) {
   return sql<LogRow[]>`
@@ -41,7 +41,7 @@ export function executionRoutes(deps: CreateDeps) {
   async function hasEnded(id: string, status: ExecutionStatus): Promise<boolean> {
     if (!isTerminal(status)) return false;
     if (status !== "lost") return true;
-    const [r] = await sql<{ stop_cause: string | null }[]>`select stop_cause from executions where id = ${id}`;
+    const [r] = await sql<Cols<typeof executions, "stop_cause">[]>`select stop_cause from executions where id = ${id}`;
     return r?.stop_cause != null || (await lostCount(sql, id)) > deps.config.worker.lostRetries;
   }
 
@@ -77,7 +77,7 @@ export function executionRoutes(deps: CreateDeps) {
     const after = intParam(c.req.query("after"), 0, MAX_SEQ);
     const limit = intParam(c.req.query("limit"), 5000, 50_000);
     const lines = await readLogs(sql, row.id, after, limit);
-    const [cur] = await sql<{ status: ExecutionStatus; log_seq: number }[]>`select status, log_seq from executions where id = ${row.id}`;
+    const cur = await logProgress(sql, row.id);
     const next = lines.length ? lines[lines.length - 1]!.seq : after;
     const finished = (await hasEnded(row.id, cur!.status)) && next >= cur!.log_seq;
     return c.json({ lines: lines.map(presentLine), next, status: cur!.status, finished });
@@ -98,7 +98,7 @@ export function executionRoutes(deps: CreateDeps) {
           after = l.seq;
         }
         if (lines.length === 2000) continue;
-        const [cur] = await sql<{ status: ExecutionStatus; log_seq: number }[]>`select status, log_seq from executions where id = ${row.id}`;
+        const cur = await logProgress(sql, row.id);
         if ((await hasEnded(row.id, cur!.status)) && after >= cur!.log_seq) {
           await stream.writeSSE({ event: "end", data: JSON.stringify({ status: cur!.status }) });
           return;
@@ -110,8 +110,7 @@ export function executionRoutes(deps: CreateDeps) {
 
   app.get("/:ref/metadata", async (c) => {
     const row = await exec(c);
-    const events = await sql<{ seq: number; time: Date; data: Record<string, unknown> }[]>`
-      select seq, time, data from metadata_events where execution_id = ${row.id} order by seq`;
+    const events = await metadataEventsOf(sql, row.id);
     return c.json({
       events: events.map((e) => ({ seq: e.seq, time: e.time.toISOString(), data: e.data })),
       latest: row.metadata_latest,

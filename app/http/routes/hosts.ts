@@ -22,6 +22,7 @@ import { z } from "zod";
 import type { Sql } from "../../../db/client.js";
 import { VhError } from "../../errors.js";
 import { listHosts, removeHost, upsertSshHost } from "../../hosts/records.js";
+import { gpuQuotaRows, requestHostCheck } from "../../../db/queries/hosts.js";
 import { requestSchedulerPass } from "../../../db/queries/jobs.js";
 
 const AddHost = z
@@ -100,7 +101,7 @@ export function hostRoutes(deps: { sql: Sql; dataDir: string }) {
     const keyPath = b.privateKey !== undefined ? storeKeyMaterial(dir, b.name, b.privateKey) : keyFileInside(dir, b.name, b.key!);
     const res = await upsertSshHost(deps.sql, { name: b.name, url: b.url, keyPath, labels: b.labels, source: "api", ...(b.hostKey ? { hostKeySha256: b.hostKey } : {}) });
     // Checked by a worker's host monitor within a second (last_check_at is null).
-    await deps.sql`update hosts set last_check_at = null where id = ${res.id}`;
+    await requestHostCheck(deps.sql, b.name);
     return c.json(await oneHost(deps.sql, b.name), res.created ? 201 : 200);
   });
   app.delete("/hosts/:name", async (c) => {
@@ -110,7 +111,7 @@ export function hostRoutes(deps: { sql: Sql; dataDir: string }) {
   });
   app.post("/hosts/:name/check", async (c) => {
     const name = c.req.param("name");
-    const [h] = await deps.sql<{ id: string; kind: string }[]>`update hosts set last_check_at = null where name = ${name} returning id, kind`;
+    const h = await requestHostCheck(deps.sql, name);
     if (!h) throw new VhError("not_found", `No host named ${name}: see vh host list.`);
     if (h.kind === "ssh") {
       const until = Date.now() + 30_000;
@@ -124,7 +125,7 @@ export function hostRoutes(deps: { sql: Sql; dataDir: string }) {
   });
 
   app.get("/quotas", async (c) => {
-    const rows = await deps.sql<{ key: string; max_gpus: number; projects: string[] }[]>`select key, max_gpus, projects from gpu_quotas order by key`;
+    const rows = await gpuQuotaRows(deps.sql);
     return c.json({ results: rows.map((r) => ({ key: r.key, maxGpus: r.max_gpus, projects: r.projects })) });
   });
   app.put("/quotas/:key", async (c) => {

@@ -2,6 +2,7 @@
 import { Hono, type Context } from "hono";
 import { z } from "zod";
 import type { Sql } from "../../../db/client.js";
+import { modelByName } from "../../../db/queries/models.js";
 import { VhError } from "../../errors.js";
 import { approveVersion, rejectVersion, resetVersion, setPolicy } from "../../models/approval.js";
 import { latestAtTime, listModels, showModel } from "../../models/catalog.js";
@@ -10,6 +11,7 @@ import { lineageOf } from "../../models/lineage.js";
 import { auditReport, compareVersions, trailOf, versionRecord } from "../../models/audit.js";
 import { buildApprovalRequest } from "../../models/review.js";
 import { createVersion, resolveVersion } from "../../models/versions.js";
+import { renderApprovalRequest } from "../../../templates/model/approval-request.js";
 import { renderAuditReport } from "../../../templates/model/audit-report.js";
 import { renderLineageMermaid } from "../../../templates/model/lineage-mermaid.js";
 import { renderLineageTree } from "../../../templates/model/lineage-tree.js";
@@ -104,12 +106,12 @@ export function modelRoutes(deps: { sql: Sql }) {
     if (format !== "json") throw new VhError("bad_request", `format must be md or json, not "${format}".`);
     return c.json(r);
   });
-  app.get("/:name/versions/:ref/approval-request", async (c) => c.json(await buildApprovalRequest(deps, uriOf(c), { baseUrl: new URL(c.req.url).origin })));
+  app.get("/:name/versions/:ref/approval-request", async (c) => c.json(renderApprovalRequest(await buildApprovalRequest(deps, uriOf(c), { baseUrl: new URL(c.req.url).origin }))));
   return app;
 }
 
 async function resolveModel(sql: Sql, name: string): Promise<string> {
-  const [m] = await sql<{ id: string }[]>`select id from models where name = ${name}`;
+  const m = await modelByName(sql, name);
   if (!m) throw new VhError("not_found", `Model "${name}" does not exist.`);
   return m.id;
 }

@@ -1,17 +1,18 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import type { Sql } from "../../../db/client.js";
-import type { Project } from "../../../db/schema/projects.js";
+import { createProject, projectById, projectByName, toProject } from "../../../db/queries/projects.js";
+import type { Row } from "../../../db/queries/rows.js";
+import type { Project, projects } from "../../../db/schema/projects.js";
 import { VhError } from "../../errors.js";
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 
 export async function findProject(sql: Sql, ref: string): Promise<Project> {
   const isId = /^[0-9a-f-]{36}$/i.test(ref);
-  const [row] = await sql<{ id: string; name: string; execution_counter: number; created_at: Date }[]>`
-    select * from projects where ${isId ? sql`id = ${ref}` : sql`name = ${ref}`}`;
-  if (!row) throw new VhError("not_found", `Project "${ref}" does not exist: create it with \`vh project create ${ref}\`.`);
-  return { id: row.id, name: row.name, executionCounter: row.execution_counter, createdAt: row.created_at };
+  const project = isId ? await projectById(sql, ref) : await projectByName(sql, ref);
+  if (!project) throw new VhError("not_found", `Project "${ref}" does not exist: create it with \`vh project create ${ref}\`.`);
+  return project;
 }
 
 function present(p: Project) {
@@ -27,13 +28,12 @@ export function projectRoutes(deps: { sql: Sql }) {
     if (!NAME.test(name)) {
       throw new VhError("bad_request", `Project name "${name}" is not allowed: use letters, digits, ".", "_" and "-" (up to 100), starting with a letter or digit.`);
     }
-    const rows = await deps.sql`insert into projects (name) values (${name}) on conflict (name) do nothing returning id`;
-    if (rows.length === 0) throw new VhError("conflict", `Project "${name}" already exists: link it with \`vh project link ${name}\`.`);
+    if (!(await createProject(deps.sql, name))) throw new VhError("conflict", `Project "${name}" already exists: link it with \`vh project link ${name}\`.`);
     return c.json(present(await findProject(deps.sql, name)), 201);
   });
   app.get("/", async (c) => {
-    const rows = await deps.sql<{ id: string; name: string; execution_counter: number; created_at: Date }[]>`select * from projects order by name`;
-    return c.json({ results: rows.map((r) => present({ id: r.id, name: r.name, executionCounter: r.execution_counter, createdAt: r.created_at })) });
+    const rows = await deps.sql<Row<typeof projects>[]>`select * from projects order by name`;
+    return c.json({ results: rows.map((r) => present(toProject(r))) });
   });
   app.get("/:project", async (c) => c.json(present(await findProject(deps.sql, c.req.param("project")))));
   return app;

@@ -7,6 +7,7 @@ import { Hono } from "hono";
 import { Readable, Transform } from "node:stream";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import type { Sql } from "../../../db/client.js";
+import { codeSnapshotSize, recordCodeSnapshot } from "../../../db/queries/code-snapshots.js";
 import type { Store } from "../../contracts/store.js";
 import { snapshotKey } from "../../contracts/store-keys.js";
 import { VhError } from "../../errors.js";
@@ -22,14 +23,14 @@ export function codeRoutes(deps: { sql: Sql; store: Store; maxBytes: number; lim
   }
   app.get("/:sha", async (c) => {
     const sha = checkSha(c.req.param("sha"));
-    const [row] = await deps.sql<{ size: string }[]>`select size from code_snapshots where sha256 = ${sha}`;
-    if (!row) return c.json({ error: { code: "not_found", message: `No code snapshot ${sha}.` } }, 404);
-    return c.json({ sha256: sha, size: Number(row.size) }, 200);
+    const size = await codeSnapshotSize(deps.sql, sha);
+    if (size === null) return c.json({ error: { code: "not_found", message: `No code snapshot ${sha}.` } }, 404);
+    return c.json({ sha256: sha, size }, 200);
   });
   app.put("/:sha", async (c) => {
     const sha = checkSha(c.req.param("sha"));
-    const [existing] = await deps.sql`select size from code_snapshots where sha256 = ${sha}`;
-    if (existing) return c.json({ sha256: sha, size: Number(existing["size"]), created: false }, 200);
+    const existing = await codeSnapshotSize(deps.sql, sha);
+    if (existing !== null) return c.json({ sha256: sha, size: existing, created: false }, 200);
     const web = c.req.raw.body;
     if (!web) throw new VhError("bad_request", "The body must be the gzipped tarball.");
     let seen = 0;
@@ -65,7 +66,7 @@ export function codeRoutes(deps: { sql: Sql; store: Store; maxBytes: number; lim
     // Re-put under the content address (stores have no rename); small, and done once per snapshot.
     const final = await deps.store.put(snapshotKey(sha), await deps.store.get(tmpKey), { contentType: "application/gzip" });
     await deps.store.delete(tmpKey);
-    await deps.sql`insert into code_snapshots (sha256, size, store_key) values (${sha}, ${final.size}, ${snapshotKey(sha)}) on conflict do nothing`;
+    await recordCodeSnapshot(deps.sql, sha, final.size);
     return c.json({ sha256: sha, size: final.size, created: true }, 201);
   });
   return app;

@@ -1,13 +1,17 @@
 /**
- * Golden files for every template variant (templates/github/). `UPDATE_GOLDEN=1 npx vitest run
- * test/templates/github` rewrites them; review the diff. A missing golden file fails under CI
- * (test/templates/golden.ts).
+ * Golden files for every variant of every render function of templates/github/ (what
+ * templates/github/render.ts exports): CASES names each function's cases, one golden file each.
+ * A render function without a case, a case without a golden file or a golden file without a case
+ * fails. `UPDATE_GOLDEN=1 npx vitest run test/templates/github` rewrites them; review the diff. A
+ * missing golden file fails under CI (test/templates/golden.ts).
  */
+import fs from "node:fs";
 import path from "node:path";
-import { describe, it } from "vitest";
-import { renderApprovalCheckRun, renderCheckRun, renderDone, renderError, renderHelp, renderRefused, renderStatusReply, renderSticky } from "../../../templates/github/render.js";
+import { describe, expect, it } from "vitest";
+import * as github from "../../../templates/github/render.js";
+import type { ApprovalRequestView, RenderedCheckRun } from "../../../templates/github/render.js";
 import type { ExecView, SweepView } from "../../../app/reporting/view.js";
-import { expectGolden } from "../golden.js";
+import { expectGolden, renderFunctionsOf } from "../golden.js";
 
 const dir = path.join(import.meta.dirname, "golden");
 const now = new Date("2026-01-02T03:04:05Z");
@@ -45,46 +49,106 @@ const failed = sweep([exec(1, "completed", 0.01, { loss: 0.4 }, 3), exec(2, "fai
 const single = sweep([exec(4, "stopped", 0.01, {}, 4000)], {}, "push");
 const metrics = new Map();
 
+const fmtCheckRun = (r: RenderedCheckRun) =>
+  `name: ${r.name}\nstatus: ${r.status}\nconclusion: ${r.conclusion ?? "-"}\ntitle: ${r.title}\nactions: ${r.actions.map((a) => a.identifier).join(",")}\n---\n${r.summary}${r.text ? `---\n${r.text}` : ""}`;
+const fmtApprovalRun = (r: RenderedCheckRun) =>
+  `name: ${r.name}\nstatus: ${r.status}\nconclusion: ${r.conclusion ?? "-"}\ntitle: ${r.title}\nactions: ${r.actions.map((a) => `${a.identifier}=${a.label}`).join(",")}\n---\n${r.summary}`;
+
+const pending: ApprovalRequestView = {
+  version: "model://churn/v3",
+  status: "pending",
+  title: "model://churn/v3 needs approval",
+  markdown: "<!-- vh:model-approval model://churn/v3 -->\n### Model model://churn/v3\n\n⏳ **Waiting for approval.**\n\n```\n/vh approve model://churn/v3\n```\n",
+};
+const approved: ApprovalRequestView = { ...pending, status: "approved", title: "model://churn/v3 approved", markdown: "### Model model://churn/v3\n\n✅ **Approved** by lead.\n" };
+
+type RenderName = Extract<keyof typeof github, `render${string}`>;
+
+/** Each render function's cases: golden file (under golden/, without `.md`) → the text. */
+const CASES: Record<RenderName, Record<string, () => string>> = {
+  renderCheckRun: {
+    "check-run-queued": () => fmtCheckRun(github.renderCheckRun(queued, { metric: null, now })),
+    "check-run-in-progress": () => fmtCheckRun(github.renderCheckRun(running, { metric: null, now })),
+    "check-run-completed": () => fmtCheckRun(github.renderCheckRun(done, { metric: null, now })),
+    "check-run-declared-metric": () => fmtCheckRun(github.renderCheckRun(done, { metric: { name: "accuracy", goal: "max" }, now })),
+    "check-run-failed": () =>
+      fmtCheckRun(
+        github.renderCheckRun(failed, {
+          metric: null,
+          now,
+          logTails: [
+            { counter: 2, status: "failed", detail: null, lines: ["epoch 0", "Traceback (most recent call last):", "ValueError: ```boom```"] },
+            { counter: 3, status: "error", detail: "Input failed to download", lines: ["fetching"] },
+          ],
+        }),
+      ),
+    "check-run-stopped-single": () => fmtCheckRun(github.renderCheckRun(single, { metric: null, now })),
+  },
+  renderSticky: {
+    "sticky-comment": () => github.renderSticky(7, [single, done, running], { metrics, now }),
+    "sticky-comment-approval": () => github.renderSticky(7, [done], { metrics, now, approvals: [pending] }),
+  },
+  renderApprovalSection: {
+    "approval-section": () =>
+      github.renderApprovalSection([pending, { ...approved, version: "model://churn/v2", title: "model://churn/v2 approved", markdown: "### Model model://churn/v2\n\n✅ **Approved** by lead.\n" }]),
+  },
+  renderApprovalCheckRun: {
+    "check-run-approval-pending": () => fmtApprovalRun(github.renderApprovalCheckRun(pending, { hasDetailsUrl: true })),
+    "check-run-approval-pending-no-url": () => fmtApprovalRun(github.renderApprovalCheckRun(pending, { hasDetailsUrl: false })),
+    "check-run-approval-approved": () => fmtApprovalRun(github.renderApprovalCheckRun(approved, { hasDetailsUrl: true })),
+  },
+  renderRefused: {
+    "reply-refused": () => github.renderRefused("mallory", "`/vh run` needs write permission on o/r; yours is `read`.", "o/r"),
+  },
+  renderError: {
+    "reply-error-run": () => github.renderError("octocat", "`valohai.yaml` at 0d1a26e has no step `trian`. Did you mean `train`? Steps: `train`, `evaluate`.", "run"),
+    "reply-error-all": () => github.renderError("octocat", "`rnu` is not a vh command. Did you mean `/vh run`?", "all"),
+    "reply-error-plain": () => github.renderError("octocat", "vh commands work on pull requests, not on issues."),
+  },
+  renderHelp: {
+    "reply-help": () => github.renderHelp(100, ["train", "evaluate"]),
+    "reply-help-no-yaml": () => github.renderHelp(100, null),
+  },
+  renderStatusReply: {
+    "reply-status": () => github.renderStatusReply("octocat", [done, running], { metrics, now }),
+    "reply-status-empty": () => github.renderStatusReply("octocat", [], { metrics, now }),
+  },
+  renderDone: {
+    "reply-done": () => github.renderDone("octocat", "Stopping #1, #2."),
+  },
+  renderVhFailure: {
+    "reply-vh-failure": () =>
+      github.renderVhFailure("octocat", {
+        what: "run `/vh run`",
+        message: "The artifact store did not answer: connect ECONNREFUSED 127.0.0.1:9000.",
+        attempts: 3,
+        delivery: "3f1c9a00-0000-4000-8000-00000000000a",
+      }),
+  },
+};
+
 describe("templates/github golden files", () => {
-  it("check run: queued, in progress, completed with the best run, failed with log tails, stopped", () => {
-    const fmt = (r: ReturnType<typeof renderCheckRun>) => `name: ${r.name}\nstatus: ${r.status}\nconclusion: ${r.conclusion ?? "-"}\ntitle: ${r.title}\nactions: ${r.actions.map((a) => a.identifier).join(",")}\n---\n${r.summary}${r.text ? `---\n${r.text}` : ""}`;
-    golden("check-run-queued", fmt(renderCheckRun(queued, { metric: null, now })));
-    golden("check-run-in-progress", fmt(renderCheckRun(running, { metric: null, now })));
-    golden("check-run-completed", fmt(renderCheckRun(done, { metric: null, now })));
-    golden("check-run-declared-metric", fmt(renderCheckRun(done, { metric: { name: "accuracy", goal: "max" }, now })));
-    golden(
-      "check-run-failed",
-      fmt(renderCheckRun(failed, { metric: null, now, logTails: [{ counter: 2, status: "failed", detail: null, lines: ["epoch 0", "Traceback (most recent call last):", "ValueError: ```boom```"] }, { counter: 3, status: "error", detail: "Input failed to download", lines: ["fetching"] }] })),
-    );
-    golden("check-run-stopped-single", fmt(renderCheckRun(single, { metric: null, now })));
-  });
+  for (const [fn, cases] of Object.entries(CASES)) {
+    describe(fn, () => {
+      for (const [name, text] of Object.entries(cases)) it(name, () => golden(name, text()));
+    });
+  }
 
-  it("sticky comment with several sweeps", () => {
-    golden("sticky-comment", renderSticky(7, [single, done, running], { metrics, now }));
+  it("every render function has a golden case, and every golden file is one", async () => {
+    expect(Object.keys(CASES).sort()).toEqual(Object.keys(github).filter((k) => k.startsWith("render")).sort());
+    // a render function in templates/github/ that render.ts does not export would escape the line above
+    expect((await renderFunctionsOf("templates/github")).filter((k) => !(k in github))).toEqual([]);
+    for (const [fn, cases] of Object.entries(CASES)) expect(Object.keys(cases).length, `${fn} has no golden case`).toBeGreaterThan(0);
+    const names = Object.values(CASES).flatMap((c) => Object.keys(c).map((n) => `${n}.md`));
+    expect(fs.readdirSync(dir).sort()).toEqual(names.sort());
   });
+});
 
-  it("replies", () => {
-    golden("reply-refused", renderRefused("mallory", "`/vh run` needs write permission on o/r; yours is `read`.", "o/r"));
-    golden("reply-error-run", renderError("octocat", "`valohai.yaml` at 0d1a26e has no step `trian`. Did you mean `train`? Steps: `train`, `evaluate`.", "run"));
-    golden("reply-error-all", renderError("octocat", "`rnu` is not a vh command. Did you mean `/vh run`?", "all"));
-    golden("reply-error-plain", renderError("octocat", "vh commands work on pull requests, not on issues."));
-    golden("reply-help", renderHelp(100, ["train", "evaluate"]));
-    golden("reply-help-no-yaml", renderHelp(100, null));
-    golden("reply-status", renderStatusReply("octocat", [done, running], { metrics, now }));
-    golden("reply-status-empty", renderStatusReply("octocat", [], { metrics, now }));
-    golden("reply-done", renderDone("octocat", "Stopping #1, #2."));
-  });
-  it("model approval: the sticky comment's approval section, the approval check run pending / approved", () => {
-    const fmt = (r: ReturnType<typeof renderCheckRun>) => `name: ${r.name}\nstatus: ${r.status}\nconclusion: ${r.conclusion ?? "-"}\ntitle: ${r.title}\nactions: ${r.actions.map((a) => `${a.identifier}=${a.label}`).join(",")}\n---\n${r.summary}`;
-    const pending = {
-      version: "model://churn/v3",
-      title: "model://churn/v3 needs approval",
-      markdown: "<!-- vh:model-approval model://churn/v3 -->\n### Model model://churn/v3\n\n⏳ **Waiting for approval.**\n\n```\n/vh approve model://churn/v3\n```\n",
-    };
-    const approved = { ...pending, title: "model://churn/v3 approved", markdown: "### Model model://churn/v3\n\n✅ **Approved** by lead.\n" };
-    golden("sticky-comment-approval", renderSticky(7, [done], { metrics, now, approvals: [pending] }));
-    golden("check-run-approval-pending", fmt(renderApprovalCheckRun(pending, { hasDetailsUrl: true })));
-    golden("check-run-approval-pending-no-url", fmt(renderApprovalCheckRun(pending, { hasDetailsUrl: false })));
-    golden("check-run-approval-approved", fmt(renderApprovalCheckRun(approved, { hasDetailsUrl: true })));
+describe("the approval state is data", () => {
+  it("comes from the view's status, never from its text", () => {
+    const looksApproved = { ...pending, title: "model://churn/v3 approved" };
+    expect(github.renderApprovalCheckRun(looksApproved, { hasDetailsUrl: true })).toMatchObject({ conclusion: "action_required", actions: [github.APPROVAL_BUTTONS.approve, github.APPROVAL_BUTTONS.reject] });
+    expect(github.renderApprovalCheckRun({ ...pending, status: "rejected" }, { hasDetailsUrl: true })).toMatchObject({ conclusion: "failure", actions: [] });
+    expect(github.renderApprovalCheckRun({ ...approved, status: "approved", title: "anything" }, { hasDetailsUrl: false })).toMatchObject({ conclusion: "success", actions: [] });
   });
 });

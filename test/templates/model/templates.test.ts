@@ -1,20 +1,25 @@
 /**
- * Golden tests: each variant of each model template against a file under golden/.
+ * Golden tests: each variant of each model template against a file under golden/. CASES names
+ * each render function's cases, one golden file each; a render function of templates/model/
+ * without a case, or a golden file without a case, fails.
  * `UPDATE_GOLDEN=1 npx vitest run test/templates/model` rewrites them; a missing one fails under CI
  * (test/templates/golden.ts).
  */
+import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { renderApprovalRequest, type ApprovalRequestData } from "../../../templates/model/approval-request.js";
-import { renderAuditReport } from "../../../templates/model/audit-report.js";
-import { renderLineageMermaid } from "../../../templates/model/lineage-mermaid.js";
-import { renderLineageTree } from "../../../templates/model/lineage-tree.js";
+import type { ApprovalRequest } from "../../../app/models/review.js";
+import * as approvalRequest from "../../../templates/model/approval-request.js";
+import * as auditReport from "../../../templates/model/audit-report.js";
+import * as lineageMermaid from "../../../templates/model/lineage-mermaid.js";
+import * as lineageTree from "../../../templates/model/lineage-tree.js";
 import { lineage, report } from "./data.js";
-import { expectGolden } from "../golden.js";
+import { expectGolden, renderFunctionsOf } from "../golden.js";
 
-const golden = (name: string, text: string) => expectGolden(path.join(import.meta.dirname, "golden", name), text);
+const dir = path.join(import.meta.dirname, "golden");
+const golden = (name: string, text: string) => expectGolden(path.join(dir, name), text);
 
-const base: ApprovalRequestData = {
+const base: ApprovalRequest = {
   version: "model://churn/v3",
   status: "pending",
   statusBy: null,
@@ -26,59 +31,68 @@ const base: ApprovalRequestData = {
   latest: null,
   separationOfDuties: false,
   lineageUrl: null,
-  mermaid: null,
+  lineage: null,
+};
+const approved: ApprovalRequest = { ...base, status: "approved", statusBy: "lead" };
+const rejected: ApprovalRequest = { ...base, status: "rejected", statusBy: "lead", statusReason: "AUC | below 0.7", execution: null, metrics: {} };
+const unused = { ...lineage, downstream: { ...lineage.downstream, edges: [] } };
+
+type RenderName = Extract<keyof typeof approvalRequest | keyof typeof auditReport | keyof typeof lineageMermaid | keyof typeof lineageTree, `render${string}`>;
+
+/** Each render function's cases: golden file (under golden/) → the text. */
+const CASES: Record<RenderName, Record<string, () => string>> = {
+  renderApprovalRequest: {
+    // pending, first version (nothing to compare with), separation of duties on
+    "approval-request-pending-first.md": () => approvalRequest.renderApprovalRequest({ ...base, separationOfDuties: true }).markdown,
+    // pending, compared with the current latest, with lineage link and graph
+    "approval-request-pending-vs-latest.md": () =>
+      approvalRequest.renderApprovalRequest({
+        ...base,
+        latest: { version: "model://churn/v2", metrics: { loss: 0.25, accuracy: 0.75, auc: 0.8 } },
+        lineageUrl: "https://vh.example.com/api/v1/models/churn/versions/3/lineage",
+        lineage,
+      }).markdown,
+    "approval-request-approved.md": () => approvalRequest.renderApprovalRequest(approved).markdown,
+    "approval-request-rejected.md": () => approvalRequest.renderApprovalRequest(rejected).markdown,
+  },
+  renderLineageMermaid: {
+    "lineage.mermaid.md": () => lineageMermaid.renderLineageMermaid(lineage),
+    // a version nobody used
+    "lineage-unused.mermaid.md": () => lineageMermaid.renderLineageMermaid(unused),
+  },
+  renderLineageTree: {
+    "lineage-tree.txt": () => lineageTree.renderLineageTree(lineage),
+    "lineage-tree-unused.txt": () => lineageTree.renderLineageTree(unused),
+  },
+  renderAuditReport: {
+    "audit-report.md": () => auditReport.renderAuditReport(report),
+    // a hand-made version whose approval no longer matches its files
+    "audit-report-manual.md": () =>
+      auditReport.renderAuditReport({ ...report, execution: null, sourceKind: "manual", approvalValid: false, trainingData: [], downstream: { ...report.downstream, edges: [] }, history: [] }),
+  },
 };
 
-describe("approval request", () => {
-  it("pending, first version (nothing to compare with), separation of duties on", () => {
-    const r = renderApprovalRequest({ ...base, separationOfDuties: true });
-    expect(r.title).toBe("model://churn/v3 needs approval");
-    golden("approval-request-pending-first.md", r.markdown);
-  });
-  it("pending, compared with the current latest, with lineage link and graph", () => {
-    const r = renderApprovalRequest({
-      ...base,
-      latest: { version: "model://churn/v2", metrics: { loss: 0.25, accuracy: 0.75, auc: 0.8 } },
-      lineageUrl: "https://vh.example.com/api/v1/models/churn/versions/3/lineage",
-      mermaid: renderLineageMermaid(lineage),
+describe("templates/model golden files", () => {
+  for (const [fn, cases] of Object.entries(CASES)) {
+    describe(fn, () => {
+      for (const [name, text] of Object.entries(cases)) it(name, () => golden(name, text()));
     });
-    golden("approval-request-pending-vs-latest.md", r.markdown);
-  });
-  it("approved", () => {
-    const r = renderApprovalRequest({ ...base, status: "approved", statusBy: "lead" });
-    expect(r.title).toBe("model://churn/v3 approved");
-    golden("approval-request-approved.md", r.markdown);
-  });
-  it("rejected", () => {
-    const r = renderApprovalRequest({ ...base, status: "rejected", statusBy: "lead", statusReason: "AUC | below 0.7", execution: null, metrics: {} });
-    expect(r.title).toBe("model://churn/v3 rejected");
-    golden("approval-request-rejected.md", r.markdown);
+  }
+
+  it("every render function has a golden case, and every golden file is one", async () => {
+    expect(Object.keys(CASES).sort()).toEqual(await renderFunctionsOf("templates/model"));
+    for (const [fn, cases] of Object.entries(CASES)) expect(Object.keys(cases).length, `${fn} has no golden case`).toBeGreaterThan(0);
+    expect(fs.readdirSync(dir).sort()).toEqual(Object.values(CASES).flatMap((c) => Object.keys(c)).sort());
   });
 });
 
-describe("lineage", () => {
-  it("Mermaid graph", () => {
-    golden("lineage.mermaid.md", renderLineageMermaid(lineage));
+describe("approval request", () => {
+  it("its title follows the version's status", () => {
+    expect(approvalRequest.renderApprovalRequest(base).title).toBe("model://churn/v3 needs approval");
+    expect(approvalRequest.renderApprovalRequest(approved).title).toBe("model://churn/v3 approved");
+    expect(approvalRequest.renderApprovalRequest(rejected).title).toBe("model://churn/v3 rejected");
   });
-  it("Mermaid graph of a version nobody used", () => {
-    golden("lineage-unused.mermaid.md", renderLineageMermaid({ ...lineage, downstream: { ...lineage.downstream, edges: [] } }));
-  });
-  it("tree", () => {
-    golden("lineage-tree.txt", renderLineageTree(lineage));
-  });
-  it("tree of a version nobody used", () => {
-    golden("lineage-tree-unused.txt", renderLineageTree({ ...lineage, downstream: { ...lineage.downstream, edges: [] } }));
-  });
-});
-
-describe("audit report", () => {
-  it("markdown", () => {
-    golden("audit-report.md", renderAuditReport(report));
-  });
-  it("markdown of a hand-made version whose approval no longer matches its files", () => {
-    golden(
-      "audit-report-manual.md",
-      renderAuditReport({ ...report, execution: null, sourceKind: "manual", approvalValid: false, trainingData: [], downstream: { ...report.downstream, edges: [] }, history: [] }),
-    );
+  it("draws the lineage graph from the lineage data (the Mermaid template's block)", () => {
+    expect(approvalRequest.renderApprovalRequest({ ...base, lineage }).markdown).toContain(lineageMermaid.renderLineageMermaid(lineage));
   });
 });

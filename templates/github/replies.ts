@@ -1,0 +1,79 @@
+/** The bot's replies to a command comment: done, refused, error (with usage), help, status, and vh's own failure. Pure. */
+import type { MetricGoal, SweepView } from "../../app/reporting/view.js";
+import { MAX_SWEEPS_SHOWN, sweepSection } from "./sweep.js";
+
+export const USAGE: Record<string, string> = {
+  run: "`/vh run STEP name=value name=[v1,v2] --name=value`",
+  status: "`/vh status`",
+  stop: "`/vh stop N` or `/vh stop all`",
+  rerun: "`/vh rerun N`",
+  approve: "`/vh approve model://NAME/vN`",
+  reject: "`/vh reject model://NAME/vN REASON`",
+  help: "`/vh help`",
+};
+
+export function renderStatusReply(login: string, views: SweepView[], opts: { metrics: Map<string, MetricGoal | null>; now: Date }): string {
+  if (views.length === 0) return `@${login} Nothing has run on this pull request yet.\n`;
+  const active = views.flatMap((v) => v.executions).filter((e) => !["completed", "failed", "error", "stopped", "lost"].includes(e.status)).length;
+  const total = views.reduce((n, v) => n + v.executions.length, 0);
+  const sweeps = views
+    .slice(-MAX_SWEEPS_SHOWN)
+    .reverse()
+    .map((v) => sweepSection(v, opts.metrics.get(v.id) ?? null, opts.now).trimEnd() + "\n")
+    .join("\n");
+  return [`@${login} ${total} execution${total === 1 ? "" : "s"} on this pull request, ${active} still active.`, "", sweeps].join("\n") + "\n";
+}
+
+/** `usage`: a command's name (its usage line), "all" (every command), or nothing. */
+export function renderError(login: string, message: string, usage?: string): string {
+  const u =
+    usage === undefined
+      ? ""
+      : usage === "all"
+        ? `\nCommands: ${Object.values(USAGE).join(" · ")}\n`
+        : `\nUsage: ${USAGE[usage] ?? USAGE["help"]} · \`/vh help\` lists every command.\n`;
+  return `@${login} ${message}\n${u}`.trimEnd() + "\n";
+}
+
+export function renderRefused(login: string, reason: string, repo: string): string {
+  return [`@${login} ${reason}`, "", `<sub>vh runs code only for people with write permission on ${repo}.</sub>`, ""].join("\n");
+}
+
+/** `cap`: the most executions one sweep may have; `steps`: the steps of valohai.yaml at the head (null: it has none). */
+export function renderHelp(cap: number, steps: string[] | null): string {
+  const stepText = steps === null ? "(no valohai.yaml at the head commit)" : steps.length ? steps.map((s) => `\`${s}\``).join(", ") : "(none)";
+  return [
+    "**vh commands** (first line of a comment on a pull request; you need write permission on the repository):",
+    "",
+    "| command | what it does |",
+    "|---|---|",
+    "| `/vh run STEP name=value …` | runs a step of `valohai.yaml` at the pull request's head commit |",
+    `| \`/vh run STEP lr=[0.01,0.001] batch=[32,64]\` | a grid sweep: one execution per combination (at most ${cap}) |`,
+    '| `/vh run STEP --name=value` or `--name "[1, 2]"` | the same, in option style |',
+    "| `/vh status` | the executions of this pull request |",
+    "| `/vh stop N` · `/vh stop all` | stops execution #N, or all of this pull request's |",
+    "| `/vh rerun N` | runs execution #N again, with the same parameters at the same commit |",
+    "| `/vh approve model://NAME/vN` · `/vh reject model://NAME/vN REASON` | approves or rejects a model version |",
+    "| `/vh help` | this message |",
+    "",
+    `Steps here: ${stepText}. A line \`/vh run …\` in a pushed commit's message runs it on that commit.`,
+    "",
+  ].join("\n");
+}
+
+export function renderDone(login: string, message: string): string {
+  return `@${login} ${message}\n`;
+}
+
+/**
+ * vh failed (not the user): what it could not do, the operator-facing message of a VhError (never
+ * a stack trace or a raw library error), how often it was tried, and the delivery to look up.
+ */
+export function renderVhFailure(login: string, f: { what: string; message: string; attempts: number; delivery: string }): string {
+  return [
+    `@${login} vh could not ${f.what}: ${f.message}`,
+    "",
+    `This went wrong on vh's side (its connection to the Git host, its artifact store, its runners, or a bug), not in your command, and it was tried ${f.attempts} times. Nothing was started. Ask whoever runs vh to look at its log for delivery \`${f.delivery}\`; the same comment can be posted again once it is fixed.`,
+    "",
+  ].join("\n");
+}
