@@ -1,5 +1,6 @@
 /**
- * The one place that reads the server's and worker's environment. Everything else receives the
+ * The one place that reads the server's and worker's environment (and the GitHub App the set-up
+ * page stored in VH_DATA_DIR, which the environment overrides). Everything else receives the
  * typed `Config` it returns. (The `vh` CLI, a separate program, has its own reader in
  * app/cli/config.ts.)
  */
@@ -29,7 +30,14 @@ const envSchema = z.object({
   VH_SECRETS_KEY: z.string().optional(),
   PORT: port.default(3000),
   HOST: z.string().default("127.0.0.1"),
-  VH_PUBLIC_URL: z.string().url().optional(),
+  // The address browsers and GitHub reach this server at (a proxy's, when behind one): links, the
+  // App's webhook URL and its set-up redirect are made from it. No trailing slash kept.
+  VH_PUBLIC_URL: z
+    .string()
+    .url()
+    .refine((u) => /^https?:\/\//i.test(u), "must start with http:// or https://")
+    .transform((u) => u.replace(/\/+$/, ""))
+    .optional(),
   VH_EMBEDDED_PG_PORT: port.default(54329),
   VH_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),
   VH_FORGE_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),
@@ -74,21 +82,55 @@ export type StoreConfig =
   | { kind: "local"; root: string }
   | { kind: "s3"; bucket: string; prefix: string; region: string; endpoint?: string; forcePathStyle: boolean };
 
-export interface GitHubAppConfig {
-  appId: number;
-  /** PEM text of the App's private key. */
-  privateKey: string;
-  /** The key's file, when it came from PRIVATE_KEY_PATH. */
-  privateKeyPath?: string;
-  webhookSecret: string;
+/** The GitHub vh talks to, and how: known with or without an App (the set-up page needs it before there is one). */
+export interface GitHubHostConfig {
   /** REST API root: https://api.github.com, or `GHE_PROTOCOL://GHE_HOST/api/v3` on GitHub Enterprise Server. */
   baseUrl: string;
+  /** The web root the App is registered on: https://github.com, or `GHE_PROTOCOL://GHE_HOST`. */
+  webUrl: string;
   /** Check runs and the sticky comment of one pull request are rewritten at most once per interval. */
   reportIntervalMs: number;
   /** One request to GitHub (the answer's headers, then each pause in its body) gives up after this. */
   requestTimeoutMs: number;
   /** Webhook bodies read at once; beyond, 503 with Retry-After (app/forges/github/webhook-route.ts). */
   webhookConcurrency: number;
+}
+
+export interface GitHubAppConfig extends GitHubHostConfig {
+  appId: number;
+  /** PEM text of the App's private key. */
+  privateKey: string;
+  /** The file the key was read from: PRIVATE_KEY_PATH, or the stored App (VH_DATA_DIR/github-app.json). */
+  privateKeyPath?: string;
+  webhookSecret: string;
+  /** Set when any of the App's credentials came from the App stored by the set-up page. */
+  registered?: { slug: string; name: string; htmlUrl: string; file: string };
+}
+
+/**
+ * The App the set-up page registered (app/forges/github/manifest.ts writes it, mode 0600, in
+ * VH_DATA_DIR): GitHub's answer to the manifest conversion, less what vh does not keep.
+ */
+export const StoredGitHubApp = z.object({
+  id: z.number().int().positive(),
+  slug: z.string().min(1),
+  name: z.string().min(1),
+  html_url: z.string().url(),
+  owner: z.string().nullable(),
+  client_id: z.string().min(1),
+  client_secret: z.string().min(1),
+  webhook_secret: z.string().min(1),
+  pem: z.string().includes("-----BEGIN"),
+  /** The API root the App was registered through: a changed GHE_HOST must not send its key elsewhere. */
+  base_url: z.string().url(),
+  created_at: z.string(),
+});
+export type StoredGitHubApp = z.infer<typeof StoredGitHubApp>;
+
+export const STORED_GITHUB_APP_FILE = "github-app.json";
+
+export function storedGitHubAppPath(dataDir: string): string {
+  return path.join(dataDir, STORED_GITHUB_APP_FILE);
 }
 
 export interface Config {
@@ -142,7 +184,13 @@ export interface Config {
   quotas: { logBytes: number; logLines: number; outputBytes: number };
   /** Where the local-server pointer for the `vh` CLI on this machine is written. */
   cliConfigDir: string;
-  /** The GitHub App; null when APP_ID, the private key and WEBHOOK_SECRET are not set. */
+  /** The GitHub host vh talks to (API and web roots, timeouts), App or not. */
+  githubHost: GitHubHostConfig;
+  /**
+   * The GitHub App: from APP_ID, the private key and WEBHOOK_SECRET, each falling back to the App the
+   * set-up page stored in VH_DATA_DIR; null when neither gives one. It changes once while running:
+   * when the set-up page stores an App (app/forges/registry.ts, `useGitHubApp`).
+   */
   github: GitHubAppConfig | null;
   /** The most executions one sweep (a PR comment with value lists) may create. */
   sweepCap: number;
@@ -157,6 +205,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   }
   const e = parsed.data;
   const dataDir = path.resolve(cwd, e.VH_DATA_DIR);
+  const host = githubHost(e);
   const storeKind = e.VH_STORE ?? (e.VH_S3_BUCKET ? "s3" : "local");
   let store: StoreConfig;
   if (storeKind === "s3") {
@@ -207,7 +256,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       checkSeconds: e.VH_HOST_CHECK_S,
       local: e.VH_LOCAL_HOST,
     },
-    github: githubConfig(e, cwd),
+    githubHost: host,
+    github: resolveGitHubApp(e, host, dataDir, cwd),
     sweepCap: e.VH_SWEEP_CAP,
   };
 }
@@ -235,36 +285,94 @@ function normalisePrivateKey(raw: string): string {
   throw new VhError("invalid_config", "PRIVATE_KEY is not a PEM private key (nor a base64-encoded one): paste the .pem file GitHub gave you, or set PRIVATE_KEY_PATH to it.");
 }
 
-function githubConfig(e: z.infer<typeof envSchema>, cwd: string): GitHubAppConfig | null {
+function githubHost(e: z.infer<typeof envSchema>): GitHubHostConfig {
+  const webUrl = e.GHE_HOST ? `${e.GHE_PROTOCOL}://${e.GHE_HOST}` : "https://github.com";
+  return {
+    baseUrl: e.GHE_HOST ? `${webUrl}/api/v3` : "https://api.github.com",
+    webUrl,
+    reportIntervalMs: Math.round(e.VH_GITHUB_REPORT_INTERVAL_S * 1000),
+    requestTimeoutMs: Math.round(e.VH_GITHUB_TIMEOUT_S * 1000),
+    webhookConcurrency: e.VH_WEBHOOK_CONCURRENCY,
+  };
+}
+
+/** The App stored by the set-up page in `dataDir`, or null when there is none; a damaged file is an error naming it. */
+export function readStoredGitHubApp(dataDir: string): StoredGitHubApp | null {
+  const file = storedGitHubAppPath(dataDir);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw new VhError("invalid_config", `Cannot read the stored GitHub App ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)}).`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = null;
+  }
+  const r = StoredGitHubApp.safeParse(json);
+  if (!r.success) {
+    throw new VhError(
+      "invalid_config",
+      `The stored GitHub App ${file} is damaged (${r.error.issues[0]?.path.join(".") || "not JSON"}): restore it, or remove it and set the App up again (or set APP_ID, PRIVATE_KEY and WEBHOOK_SECRET).`,
+    );
+  }
+  return r.data;
+}
+
+/** The App the set-up page stored, as the App config (what the next start reads; used to serve it at once). */
+export function storedGitHubAppConfig(config: Pick<Config, "dataDir" | "githubHost">): GitHubAppConfig | null {
+  // no environment settings here, so no paths to resolve against a working directory
+  return resolveGitHubApp({}, config.githubHost, config.dataDir, config.dataDir);
+}
+
+type AppEnv = Partial<Pick<z.infer<typeof envSchema>, "APP_ID" | "PRIVATE_KEY" | "PRIVATE_KEY_PATH" | "WEBHOOK_SECRET">>;
+
+/** Each of the App's settings from the environment when set there, else from the stored App: the environment wins. */
+function resolveGitHubApp(e: AppEnv, host: GitHubHostConfig, dataDir: string, cwd: string): GitHubAppConfig | null {
   const any = e.APP_ID !== undefined || e.PRIVATE_KEY || e.PRIVATE_KEY_PATH || e.WEBHOOK_SECRET;
-  if (!any) return null;
+  const all = e.APP_ID !== undefined && (e.PRIVATE_KEY || e.PRIVATE_KEY_PATH) && e.WEBHOOK_SECRET;
+  const file = storedGitHubAppPath(dataDir);
+  // the stored App is read only for what the environment leaves out
+  const stored = all ? null : readStoredGitHubApp(dataDir);
+  if (!any && !stored) return null;
+  if (stored && stored.base_url !== host.baseUrl) {
+    throw new VhError(
+      "invalid_config",
+      `The stored GitHub App ${file} was registered on ${stored.base_url}, but vh now talks to ${host.baseUrl} (GHE_HOST): set GHE_HOST back, or remove the file and set the App up again on the new host.`,
+    );
+  }
   const missing: string[] = [];
-  if (e.APP_ID === undefined) missing.push("APP_ID (the App ID on the app's settings page)");
-  if (!e.PRIVATE_KEY && !e.PRIVATE_KEY_PATH) missing.push("PRIVATE_KEY or PRIVATE_KEY_PATH (the app's .pem private key)");
-  if (!e.WEBHOOK_SECRET) missing.push("WEBHOOK_SECRET (the webhook secret set on the app)");
+  if (e.APP_ID === undefined && !stored) missing.push("APP_ID (the App ID on the app's settings page)");
+  if (!e.PRIVATE_KEY && !e.PRIVATE_KEY_PATH && !stored) missing.push("PRIVATE_KEY or PRIVATE_KEY_PATH (the app's .pem private key)");
+  if (!e.WEBHOOK_SECRET && !stored) missing.push("WEBHOOK_SECRET (the webhook secret set on the app)");
   if (missing.length) {
     throw new VhError("invalid_config", `The GitHub App is partly configured; also set:\n${missing.map((m) => `  ${m}`).join("\n")}`);
   }
   let privateKey: string;
+  let privateKeyPath: string | undefined;
   if (e.PRIVATE_KEY) {
     privateKey = normalisePrivateKey(e.PRIVATE_KEY);
-  } else {
-    const file = path.resolve(cwd, e.PRIVATE_KEY_PATH!);
+  } else if (e.PRIVATE_KEY_PATH) {
+    privateKeyPath = path.resolve(cwd, e.PRIVATE_KEY_PATH);
     try {
-      privateKey = normalisePrivateKey(fs.readFileSync(file, "utf8"));
+      privateKey = normalisePrivateKey(fs.readFileSync(privateKeyPath, "utf8"));
     } catch (err) {
       if (err instanceof VhError) throw err;
-      throw new VhError("invalid_config", `PRIVATE_KEY_PATH: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)}).`);
+      throw new VhError("invalid_config", `PRIVATE_KEY_PATH: cannot read ${privateKeyPath} (${(err as NodeJS.ErrnoException).code ?? String(err)}).`);
     }
+  } else {
+    privateKey = stored!.pem;
+    privateKeyPath = file;
   }
   return {
-    appId: e.APP_ID!,
+    ...host,
+    appId: e.APP_ID ?? stored!.id,
     privateKey,
-    ...(e.PRIVATE_KEY_PATH && !e.PRIVATE_KEY ? { privateKeyPath: path.resolve(cwd, e.PRIVATE_KEY_PATH) } : {}),
-    webhookSecret: e.WEBHOOK_SECRET!,
-    baseUrl: e.GHE_HOST ? `${e.GHE_PROTOCOL}://${e.GHE_HOST}/api/v3` : "https://api.github.com",
-    reportIntervalMs: Math.round(e.VH_GITHUB_REPORT_INTERVAL_S * 1000),
-    requestTimeoutMs: Math.round(e.VH_GITHUB_TIMEOUT_S * 1000),
-    webhookConcurrency: e.VH_WEBHOOK_CONCURRENCY,
+    ...(privateKeyPath ? { privateKeyPath } : {}),
+    webhookSecret: e.WEBHOOK_SECRET ?? stored!.webhook_secret,
+    ...(stored ? { registered: { slug: stored!.slug, name: stored!.name, htmlUrl: stored!.html_url, file } } : {}),
   };
 }

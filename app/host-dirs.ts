@@ -5,6 +5,9 @@
  * vh-owned state directory instead — `/var/lib/vh`, or `<tmpdir>/vh-root` where that is not writable —
  * named after the data dir's real path (two data dirs never share one), and is linked from the data
  * dir under its usual name, so `ls $VH_DATA_DIR/runs` still shows it.
+ *
+ * vh sets the mode only of a folder it makes itself (`ensureDir`): one that was there already —
+ * the system's temp dir with its sticky bit, a folder an admin made for vh — keeps its mode.
  */
 import { createHash } from "node:crypto";
 import fs from "node:fs";
@@ -12,12 +15,25 @@ import os from "node:os";
 import path from "node:path";
 import { VhError } from "./errors.js";
 
-/** `/var/lib/vh` when root can write there (it persists across reboots), else `<tmpdir>/vh-root`; mode 711. */
-export function rootStateDir(): string {
-  for (const dir of ["/var/lib/vh", path.join(os.tmpdir(), "vh-root")]) {
+/**
+ * Makes `dir` (and any missing folder above it) and gives `dir` exactly `mode` when vh made it now
+ * (the umask may have taken bits away); a folder that already existed is left as it is. Returns
+ * whether vh made it.
+ */
+export function ensureDir(dir: string, mode: number): boolean {
+  if (fs.mkdirSync(dir, { recursive: true, mode }) === undefined) return false;
+  fs.chmodSync(dir, mode);
+  return true;
+}
+
+/**
+ * `/var/lib/vh` when root can write there (it persists across reboots), else `<tmpdir>/vh-root`;
+ * made mode 711 (an existing one keeps its mode).
+ */
+export function rootStateDir(candidates: string[] = ["/var/lib/vh", path.join(os.tmpdir(), "vh-root")]): string {
+  for (const dir of candidates) {
     try {
-      fs.mkdirSync(dir, { recursive: true, mode: 0o711 });
-      fs.chmodSync(dir, 0o711);
+      ensureDir(dir, 0o711);
       fs.accessSync(dir, fs.constants.W_OK);
       return dir;
     } catch {
@@ -58,8 +74,7 @@ export function linkedStateDir(dataDir: string, name: string, mode: number, stat
     throw new VhError("invalid_config", `${link} is in the way (not a folder): move it away.`);
   }
   const target = path.join(stateDir, stateName(dataDir, name));
-  fs.mkdirSync(target, { recursive: true, mode });
-  fs.chmodSync(target, mode);
+  ensureDir(target, mode);
   fs.symlinkSync(target, link);
   return target;
 }

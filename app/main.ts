@@ -5,6 +5,7 @@ import { createLogger } from "./log.js";
 import { startVh } from "./start.js";
 import { VhError } from "./errors.js";
 import type { Config } from "./config.js";
+import { GITHUB_SETUP_PATH, GITHUB_WEBHOOK_PATH } from "./forges/registry.js";
 
 /** Who this machine's plain-process jobs run as (docs/threat-model.md), said at start. */
 function jobsLine(config: Config): string {
@@ -12,6 +13,19 @@ function jobsLine(config: Config): string {
   const user = os.userInfo().username;
   if (config.unsafeSameUser) return `as ${user}, vh's own user (VH_UNSAFE_SAME_USER=true: they can read what vh can)`;
   return `steps that run as plain processes are refused: vh is not root, and as ${user} a job could read what vh can (run as root, use Docker, or set VH_UNSAFE_SAME_USER=true)`;
+}
+
+/** Where GitHub sends the App's webhooks, or where to set the App up (docs/github-app.md). */
+function githubLine(config: Config, url: string): string {
+  const base = config.http.publicUrl ?? url;
+  const gh = config.github;
+  if (!gh) {
+    const unset = config.http.publicUrl ? "" : " (set VH_PUBLIC_URL first: GitHub must reach this server)";
+    return `no App yet: set it up at ${base}${GITHUB_SETUP_PATH}${unset}, or set APP_ID, PRIVATE_KEY and WEBHOOK_SECRET`;
+  }
+  const which = gh.registered ? `${gh.registered.name} (App ${gh.appId})` : `App ${gh.appId}`;
+  const unset = config.http.publicUrl ? "" : " (set VH_PUBLIC_URL to the address GitHub reaches)";
+  return `${which}, webhooks at ${base}${GITHUB_WEBHOOK_PATH}${unset}`;
 }
 
 async function main(): Promise<void> {
@@ -48,6 +62,7 @@ async function main(): Promise<void> {
       `  store:    ${config.store.kind === "local" ? config.store.root : `s3://${config.store.bucket}/${config.store.prefix}`}\n` +
       `  admin token: ${vh.tokenFile} (the vh CLI on this machine finds it by itself)\n` +
       `  jobs:     ${jobsLine(config)}\n` +
+      `  GitHub:   ${githubLine(config, vh.url)}\n` +
       `Press Ctrl-C to stop.\n`,
   );
 }

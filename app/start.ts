@@ -8,6 +8,7 @@ import path from "node:path";
 import type { AddressInfo } from "node:net";
 import { serve, type ServerType } from "@hono/node-server";
 import { parseSecretsKey, type Config } from "./config.js";
+import { ensureDir } from "./host-dirs.js";
 import type { Logger } from "./log.js";
 import { migrateDatabase, openDatabase, type Database } from "../db/client.js";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "../db/embedded.js";
@@ -16,6 +17,7 @@ import { startWorker, type Worker } from "../worker/start.js";
 import { ensureAdminToken } from "./auth/api-tokens.js";
 import { createHttpApp } from "./http/server.js";
 import { createForgeProvider } from "./forges/registry.js";
+import { removeLocalServer, writeLocalServer } from "./cli/local-servers.js";
 import type { ProbotOctokit } from "probot";
 
 export interface RunningVh {
@@ -33,8 +35,9 @@ export async function startVh(
   opts: { worker?: boolean; http?: boolean; github?: { Octokit?: typeof ProbotOctokit } } = {},
 ): Promise<RunningVh> {
   // Private: tokens, the database password and the local store live here; jobs never enter it.
-  fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  fs.chmodSync(config.dataDir, 0o700);
+  // Made mode 700; a folder that was there already keeps its mode (app/host-dirs.ts), and is
+  // warned about when others can enter it.
+  if (!ensureDir(config.dataDir, 0o700)) warnAboutOpenDataDir(config.dataDir, log);
   warnAboutExposure(config, log);
   config.secretsKey ??= ensureSecretsKey(config.dataDir);
   let embedded: EmbeddedDatabase | null = null;
@@ -50,30 +53,36 @@ export async function startVh(
   }
   const database = openDatabase(connectionString);
   const cleanup: (() => Promise<void>)[] = [];
-  const stop = async () => {
-    for (const f of cleanup.reverse()) {
-      try {
-        await f();
-      } catch (err) {
-        log.warn("shutdown step failed", { err });
+  // Last started, first stopped: the HTTP server, then the worker (supervisor and queue), then the
+  // database pools, then Postgres. Once, however often it is called (a second call, e.g. a second
+  // signal, waits for the first instead of stopping Postgres under a worker still stopping).
+  let stopping: Promise<void> | null = null;
+  const stop = () =>
+    (stopping ??= (async () => {
+      for (const f of [...cleanup].reverse()) {
+        try {
+          await f();
+        } catch (err) {
+          log.warn("shutdown step failed", { err });
+        }
       }
-    }
-  };
+    })());
   cleanup.push(async () => embedded?.stop());
   cleanup.push(() => database.close());
   try {
     await migrateDatabase(database);
     const store = createStore(config.store);
     const admin = await ensureAdminToken(database.sql, config.dataDir);
+    // one provider for the worker's tasks and the HTTP server: the GitHub App set-up page swaps the App it serves
+    const forges = createForgeProvider({ config, log, ...(opts.github?.Octokit ? { Octokit: opts.github.Octokit } : {}) });
     let worker: Worker | null = null;
     if (opts.worker !== false) {
-      const forges = createForgeProvider({ config, log, ...(opts.github?.Octokit ? { Octokit: opts.github.Octokit } : {}) });
       worker = await startWorker({ config, database, store, log, forges });
       cleanup.push(() => worker!.stop());
     }
     let url = "";
     if (opts.http !== false) {
-      const app = createHttpApp({ config, sql: database.sql, store, log });
+      const app = createHttpApp({ config, sql: database.sql, store, log, forges });
       const server: ServerType = await new Promise((resolve) => {
         const s = serve({ fetch: app.fetch, port: config.http.port, hostname: config.http.host }, () => resolve(s));
       });
@@ -110,6 +119,21 @@ function ensureSecretsKey(dataDir: string): Buffer {
   return key;
 }
 
+/**
+ * VH_DATA_DIR was there before vh (so vh leaves its mode alone: it may be the system's temp dir,
+ * whose sticky bit every user needs) and others can enter it: say what that exposes and the fix.
+ */
+function warnAboutOpenDataDir(dir: string, log: Logger): void {
+  const mode = fs.statSync(dir).mode & 0o7777;
+  if ((mode & 0o077) === 0) return;
+  const who = process.getuid?.() === 0 ? "other users and jobs (each runs as a user of its own)" : "other users";
+  log.warn(
+    `VH_DATA_DIR ${dir} is open to other users (mode ${mode.toString(8)}) and vh did not make it, so vh leaves its mode as it is: ` +
+      `${who} can list it and read the local store and the input cache in it (the tokens, the database password and the secrets key ` +
+      `stay mode 600). Point VH_DATA_DIR at a folder of vh's own (vh makes it mode 700), or chmod 700 this one if only vh uses it.`,
+  );
+}
+
 /** Says loudly what a job could reach: vh's own user without isolation, a world-readable App key. */
 function warnAboutExposure(config: Config, log: Logger): void {
   if (process.getuid?.() !== 0 && config.unsafeSameUser) {
@@ -129,21 +153,16 @@ function warnAboutExposure(config: Config, log: Logger): void {
   }
 }
 
-function pointerPath(config: Config): string {
-  return path.join(config.cliConfigDir, "local-server.json");
-}
-
-/** Lets the `vh` CLI on this machine find this server and its admin token without a login. */
+/**
+ * Lets the `vh` CLI on this machine find this server and its admin token without a login: an
+ * entry of its own among the local servers' (app/cli/local-servers.ts), so servers on other data
+ * dirs or ports keep theirs.
+ */
 function writeLocalPointer(config: Config, url: string, tokenFile: string): void {
-  fs.mkdirSync(config.cliConfigDir, { recursive: true, mode: 0o700 });
-  fs.writeFileSync(pointerPath(config), JSON.stringify({ url, tokenFile, pid: process.pid }, null, 2) + "\n", { mode: 0o600 });
+  writeLocalServer(config.cliConfigDir, { url, tokenFile, dataDir: config.dataDir, pid: process.pid, startedAt: new Date().toISOString() });
 }
 
+/** Removes this server's entry, never another server's. */
 function removeLocalPointer(config: Config, url: string): void {
-  try {
-    const cur = JSON.parse(fs.readFileSync(pointerPath(config), "utf8")) as { url?: string; pid?: number };
-    if (cur.url === url && cur.pid === process.pid) fs.rmSync(pointerPath(config));
-  } catch {
-    // already gone
-  }
+  removeLocalServer(config.cliConfigDir, { dataDir: config.dataDir, url, pid: process.pid });
 }

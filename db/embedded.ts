@@ -17,6 +17,10 @@
  * `<dataDir>/postgres-password` (mode 600); a cluster made by an older vh with the fixed password
  * gets a random one on its next start. The server listens on 127.0.0.1 only, with no Unix socket,
  * and gets a minimal environment (never the control plane's secrets).
+ *
+ * vh changes the mode only of folders it makes here (the cluster's, the copied binaries'); the
+ * data dir and the folders above it keep theirs. When Postgres does not start, the error carries
+ * Postgres's own lines (FATAL, PANIC, HINT…) and a fix chosen from them.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -250,7 +254,22 @@ function rootClusterDir(dataDir: string, user: OsUser, stateDir: () => string): 
     const target = path.resolve(dataDir, fs.readlinkSync(link));
     if (!fs.existsSync(path.join(target, "PG_VERSION")) && !isEmptyOrMissing(target)) fs.rmSync(link);
   }
-  return prepareClusterDir(linkedStateDir(dataDir, "postgres", 0o700, stateDir()), user);
+  const dir = linkedStateDir(dataDir, "postgres", 0o700, stateDir());
+  if (!canEnter(path.dirname(dir), user)) {
+    throw new VhError(
+      "invalid_config",
+      `The embedded Postgres runs as the OS user "${USER}" when vh runs as root, and it cannot enter ${path.dirname(dir)} ` +
+        `(that folder or one above it is private, e.g. mode 700). Point VH_STATE_DIR at a folder every user can enter ` +
+        `(the default is /var/lib/vh), or use your own Postgres with DATABASE_URL.`,
+    );
+  }
+  return prepareClusterDir(dir, user);
+}
+
+/** Whether `user` can enter `dir` (and so every folder above it). */
+function canEnter(dir: string, user: OsUser): boolean {
+  const r = spawnSync("test", ["-x", dir], { uid: user.uid, gid: user.gid, env: minimalEnv(), stdio: "ignore" });
+  return r.status === 0;
 }
 
 function prepareClusterDir(dir: string, user: OsUser): string {
@@ -321,7 +340,17 @@ async function startServer(b: Binaries, dir: string, port: number, flags: string
   const child: ChildProcess = spawn(bin(b, "postgres"), args, { ...(runAs ?? {}), env: minimalEnv(), detached: true, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   let exited = false;
-  const exitedP = new Promise<void>((resolve) => child.once("exit", () => ((exited = true), resolve())));
+  let how = "";
+  const exitedP = new Promise<void>((resolve) =>
+    child.once("exit", (code, signal) => {
+      exited = true;
+      how = signal ? `it was killed by ${signal}` : `it exited with code ${code}`;
+      resolve();
+    }),
+  );
+  // Its last lines can arrive after "exit": wait for the pipes to close (briefly: a child it left
+  // behind could hold them open).
+  const closedP = new Promise<void>((resolve) => child.once("close", () => resolve()));
   await new Promise<void>((resolve, reject) => {
     const onData = (d: Buffer) => {
       const text = d.toString();
@@ -331,8 +360,10 @@ async function startServer(b: Binaries, dir: string, port: number, flags: string
     };
     child.stdout!.on("data", onData);
     child.stderr!.on("data", onData);
-    child.once("error", (err) => reject(startError(port, dir, err.message)));
-    void exitedP.then(() => reject(startError(port, dir, output.trim())));
+    child.once("error", (err) => reject(startError(port, dir, err.message, "it could not be run")));
+    void exitedP
+      .then(() => Promise.race([closedP, new Promise((r) => setTimeout(r, 1000))]))
+      .then(() => reject(startError(port, dir, output, how)));
   });
   return {
     async stop() {
@@ -345,11 +376,34 @@ async function startServer(b: Binaries, dir: string, port: number, flags: string
   };
 }
 
-function startError(port: number, dir: string, detail: string): VhError {
+/**
+ * Why Postgres did not start, in its own words: the lines that say so (FATAL, PANIC, ERROR,
+ * WARNING, DETAIL, HINT, and "could not …"; else its last lines) without their timestamp prefix,
+ * and the fix they point to.
+ */
+export function startError(port: number, dir: string, output: string, how: string): VhError {
+  const lines = output.split("\n").map((l) => l.replace(/^\d{4}-\d\d-\d\d [\d:.]+ \w+ \[\d+\] /, "").trimEnd()).filter(Boolean);
+  const telling = lines.filter((l) => /^(FATAL|PANIC|ERROR|WARNING|DETAIL|HINT):/.test(l) || /^LOG: +could not /.test(l));
+  const said = (telling.length > 0 ? telling : lines.slice(-8)).slice(0, 20);
+  const text = said.join("\n");
+  let fix: string;
+  if (/Address already in use|could not create any TCP\/IP sockets|could not bind/.test(text)) {
+    fix = `Port ${port} is taken (by another program, or another vh): set VH_EMBEDDED_PG_PORT to a free port.`;
+  } else if (/lock file "postmaster\.pid" already exists/.test(text)) {
+    fix = `Another Postgres already runs on this cluster (another vh with the same VH_DATA_DIR?): stop it first.`;
+  } else if (/database files are incompatible with server/.test(text)) {
+    fix = `The cluster was made by another Postgres version: start it with that version and dump it, or move ${dir} away to start with an empty database.`;
+  } else if (/Permission denied/.test(text)) {
+    fix = `Postgres cannot read or write ${dir}: give it (the OS user "${USER}" when vh runs as root) that folder back.`;
+  } else if (/PANIC|could not read file|checksum|invalid (?:primary )?checkpoint|could not locate a valid checkpoint|is missing/.test(text)) {
+    fix = `The cluster's files in ${dir} look damaged: restore them from a backup, or move the folder away to start with an empty database.`;
+  } else {
+    fix = `See Postgres's message above; its data is in ${dir}.`;
+  }
   return new VhError(
     "invalid_config",
-    `The embedded Postgres did not start on port ${port} (data in ${dir}): ${detail || "it exited"}. ` +
-      `Another vh may be running with the same VH_DATA_DIR, or the port is taken: set VH_EMBEDDED_PG_PORT.`,
+    `The embedded Postgres did not start on port ${port} (${how}; data in ${dir}). Postgres said:\n` +
+      `${text ? text.split("\n").map((l) => `  ${l}`).join("\n") : "  (nothing)"}\n${fix}`,
   );
 }
 

@@ -1,11 +1,19 @@
 /**
  * From an execution row to what a runner needs: the runtime contract of valohai-spec §3 —
- * config/parameters.json(.yaml), config/execution.json(.yaml), VH_* variables — around the script.
+ * config/parameters.json(.yaml), config/execution.json(.yaml), VH_* variables — around the script;
+ * and from what the runner started back to the execution's `runtime` record.
+ *
+ * Not written: `config/api.json` and `config/distributed.json`. valohai-utils (0.7.0) reads their
+ * absence as "no Valohai API here" and "not a distributed task", silently; an empty `{}` would make
+ * every `set_status_detail()` and `is_distributed_task()` warn, and vh has neither that API nor
+ * distributed tasks to describe.
  */
 import YAML from "yaml";
 import type { Execution } from "../db/schema/executions.js";
-import type { LaunchSpec } from "../app/contracts/runner.js";
+import type { HostInfo, LaunchResult, LaunchSpec } from "../app/contracts/runner.js";
 import { snapshotKey } from "../app/contracts/store-keys.js";
+import { valohaiViewOf } from "./runners/shared/detached.js";
+import type { ValohaiView } from "./runners/shared/valohai-view.js";
 
 export function executionConfig(exec: Execution, projectName: string): Record<string, unknown> {
   return {
@@ -66,3 +74,46 @@ export function buildLaunchSpec(exec: Execution, projectName: string, mode: "doc
   };
 }
 
+/**
+ * The execution's `runtime` record: what actually ran, as the API and the CLI show it
+ * (`vh exec show N --json`). Besides the mode and the host's facts it says whether the step's
+ * image was used (a plain process runs the host's own programs, whatever the step's `image:`
+ * says, and the record must not suggest otherwise) and what the step saw at /valohai.
+ */
+export interface RuntimeRecord {
+  mode: "docker" | "process";
+  runner: string;
+  host: HostInfo;
+  imageDigest: string | null;
+  image: { name: string; used: true } | { name: string; used: false; note: string };
+  /** Null for a runner that does not say (not one built on the detached protocol). */
+  valohai: ValohaiView | null;
+}
+
+export function runtimeRecord(opts: {
+  result: LaunchResult;
+  runner: string;
+  host: HostInfo;
+  hostName: string;
+  image: string;
+  docker: "auto" | "always" | "never";
+}): RuntimeRecord {
+  const { result, host, hostName } = opts;
+  const why =
+    opts.docker === "never"
+      ? "VH_DOCKER=never"
+      : !host.dockerAvailable
+        ? `Docker is not available on ${hostName}`
+        : "the runner ran it as a plain process";
+  return {
+    mode: result.mode,
+    runner: opts.runner,
+    host,
+    imageDigest: result.imageDigest ?? null,
+    image:
+      result.mode === "docker"
+        ? { name: opts.image, used: true }
+        : { name: opts.image, used: false, note: `not used: ${why}, so the step ran as a plain process with ${hostName}'s own programs` },
+    valohai: valohaiViewOf(result.handle) ?? (result.mode === "docker" ? { provided: true, how: "docker" } : null),
+  };
+}

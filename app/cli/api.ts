@@ -26,6 +26,7 @@ export interface Execution {
   project: { id: string; name: string };
   step: string;
   title: string | null;
+  tags?: string[];
   status: string;
   statusDetail?: string | null;
   code?: { kind: string; sha256: string | null; commit: string | null } | null;
@@ -78,8 +79,19 @@ export interface CreateExecutionBody {
   inputs: Record<string, string[]>;
   environmentVariables: Record<string, string>;
   title?: string;
+  tags?: string[];
   image?: string;
   gpus?: number;
+}
+
+/** What `POST …/executions/validate` takes: the creation body without the code, with the valohai.yaml text. */
+export type ValidateExecutionBody = Omit<CreateExecutionBody, "code"> & { yaml: string };
+
+export interface ValidatedExecution {
+  ok: true;
+  step: string;
+  image: string;
+  command: string;
 }
 
 export class ApiError extends CliError {
@@ -211,6 +223,10 @@ export class ApiClient {
   }
   createExecution(project: string, body: CreateExecutionBody) {
     return this.json<Execution>("POST", this.exec(project), { json: body });
+  }
+  /** Would the server create this execution? The same refusal as `createExecution`, before any code is uploaded. */
+  validateExecution(project: string, body: ValidateExecutionBody) {
+    return this.json<ValidatedExecution>("POST", `${this.exec(project)}/validate`, { json: body });
   }
   listExecutions(project: string, opts: { status?: string | undefined; limit?: number | undefined }) {
     return this.json<{ results: Execution[] }>("GET", this.exec(project), { query: { status: opts.status, limit: opts.limit } });

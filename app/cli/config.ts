@@ -7,23 +7,28 @@
  *   2. env `VH_URL` / `VH_TOKEN`
  *   3. the login file `$XDG_CONFIG_HOME/vh/config.json` (else `~/.config/vh/config.json`), written
  *      by `vh login`
- *   4. the local-server pointer `$XDG_CONFIG_HOME/vh/local-server.json` (`{url, tokenFile}`),
- *      written by `npm start` on this machine, so the local flow needs no login.
+ *   4. a local server: the entries `$XDG_CONFIG_HOME/vh/local-servers/*.json` written by each
+ *      `npm start` on this machine (app/cli/local-servers.ts; the single `local-server.json` of
+ *      earlier versions is read too), so the local flow needs no login. Of the running ones: the
+ *      one this directory's project link was made on (same data dir, else same URL), else the only
+ *      one; several and none linked is an error listing them.
  * A token from a file is only used with the URL it was saved with, so a token never travels to
  * another server.
  *
  * Project links live in the same config file: `links` maps an absolute directory to
- * `{url, project}`; lookups walk up from the working directory to the nearest linked one.
+ * `{url, project, dataDir?}` (`dataDir` when linked on a local server, so the link still finds it
+ * on another port); lookups walk up from the working directory to the nearest linked one.
  */
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
 import { CliError } from "./errors.js";
+import { runningLocalServers, type LocalServer } from "./local-servers.js";
 
 export type Env = Record<string, string | undefined>;
 
-const Link = z.object({ url: z.string(), project: z.string() });
+const Link = z.object({ url: z.string(), project: z.string(), dataDir: z.string().optional() });
 export type Link = z.infer<typeof Link>;
 
 const ConfigFile = z.object({
@@ -33,14 +38,14 @@ const ConfigFile = z.object({
 });
 export type ConfigFile = z.infer<typeof ConfigFile>;
 
-const LocalPointer = z.object({ url: z.string(), tokenFile: z.string() });
-
 export interface Server {
   /** Base URL of the server, without `/api/v1` and without a trailing slash. */
   url: string;
   token: string;
   /** Where the URL came from, for `vh project status` and error messages. */
   source: "flags" | "env" | "login" | "local";
+  /** The data dir of a local server (from its entry), when the URL is one's. */
+  dataDir?: string;
 }
 
 export interface ServerFlags {
@@ -56,10 +61,6 @@ export function configDir(env: Env): string {
 
 export function configFilePath(env: Env): string {
   return path.join(configDir(env), "config.json");
-}
-
-export function localPointerPath(env: Env): string {
-  return path.join(configDir(env), "local-server.json");
 }
 
 /** `http://h:3000/api/v1/` → `http://h:3000`. */
@@ -104,54 +105,88 @@ export function writeConfigFile(env: Env, data: ConfigFile): void {
   fs.chmodSync(file, 0o600);
 }
 
-function readLocalPointer(env: Env): { url: string; token: string } | undefined {
-  const file = localPointerPath(env);
-  const raw = readJson(file);
-  if (raw === undefined) return undefined;
-  const parsed = LocalPointer.safeParse(raw);
-  if (!parsed.success) return undefined;
-  let token: string;
+function tokenOf(server: LocalServer): string {
   try {
-    token = fs.readFileSync(parsed.data.tokenFile, "utf8").trim();
+    return fs.readFileSync(server.tokenFile, "utf8").trim();
   } catch {
     throw new CliError(
-      `The local vh server pointer ${file} names the token file ${parsed.data.tokenFile}, which cannot be read: is \`npm start\` still running?`,
+      `The local vh server entry ${server.file} names the token file ${server.tokenFile}, which cannot be read: is \`npm start\` (pid ${server.pid ?? "?"}) still running?`,
     );
   }
-  return { url: normalizeUrl(parsed.data.url), token };
+}
+
+function describeServer(s: LocalServer): string {
+  const bits = [s.dataDir ? `data dir ${s.dataDir}` : "", s.pid ? `pid ${s.pid}` : "", s.startedAt ? `started ${s.startedAt.slice(0, 19).replace("T", " ")} UTC` : ""];
+  return `  ${s.url}  (${bits.filter(Boolean).join(", ")})`;
+}
+
+/**
+ * The local server to use (see the file comment): the one the link was made on, else the only one
+ * running; undefined when none runs. Several running and none linked here is a CliError listing them.
+ */
+export function chooseLocalServer(env: Env, cwd?: string): LocalServer | undefined {
+  const servers = runningLocalServers(configDir(env));
+  if (servers.length === 0) return undefined;
+  const link = cwd !== undefined ? findLink(env, cwd) : undefined;
+  if (link) {
+    const sameDir = link.dataDir ? servers.filter((s) => s.dataDir !== null && path.resolve(s.dataDir) === path.resolve(link.dataDir!)) : [];
+    if (sameDir.length === 1) return sameDir[0];
+    const linkUrl = safeNormalize(link.url);
+    const sameUrl = (sameDir.length ? sameDir : servers).filter((s) => safeNormalize(s.url) === linkUrl);
+    if (sameUrl.length >= 1) return sameUrl[0];
+    if (sameDir.length > 1) return sameDir[0];
+  }
+  if (servers.length === 1) return servers[0];
+  const why = link
+    ? `none of them is the one ${link.dir} was linked on (${link.dataDir ? `data dir ${link.dataDir}, ` : ""}${link.url})`
+    : `${cwd !== undefined ? path.resolve(cwd) : "this directory"} is not linked to a project on one of them`;
+  throw new CliError(
+    `${servers.length} local vh servers are running, and ${why}:\n${servers.map(describeServer).join("\n")}\n` +
+      "Choose one with --url URL (or VH_URL=URL), or link this directory to a project there: vh --url URL project link NAME.",
+  );
+}
+
+function safeNormalize(url: string): string | undefined {
+  try {
+    return normalizeUrl(url);
+  } catch {
+    return undefined;
+  }
 }
 
 export const NO_SERVER_MESSAGE =
   "No vh server configured: start one with `npm start`, or set VH_URL and VH_TOKEN, or run `vh login`.";
 
-/** Finds the server and token (see the file comment for the order); throws a CliError when there is none. */
-export function resolveServer(flags: ServerFlags, env: Env): Server {
+/**
+ * Finds the server and token (see the file comment for the order); throws a CliError when there is
+ * none. `cwd` is where the project link is looked up, to choose among several local servers.
+ */
+export function resolveServer(flags: ServerFlags, env: Env, cwd?: string): Server {
   const login = readConfigFile(env);
   const loginUrl = login.url ? normalizeUrl(login.url) : undefined;
-  // The pointer is only read when it can matter, so a stale one never breaks a configured CLI.
-  const pointer = () => readLocalPointer(env);
 
   let url: string | undefined;
   let source: Server["source"] | undefined;
+  let local: LocalServer | undefined;
   if (flags.url) [url, source] = [normalizeUrl(flags.url), "flags"];
   else if (env["VH_URL"]) [url, source] = [normalizeUrl(env["VH_URL"]), "env"];
   else if (loginUrl) [url, source] = [loginUrl, "login"];
   else {
-    const p = pointer();
-    if (p) [url, source] = [p.url, "local"];
+    // Only here can several local servers be an error: a configured CLI never fails on them.
+    local = chooseLocalServer(env, cwd);
+    if (local) [url, source] = [normalizeUrl(local.url), "local"];
   }
   if (!url || !source) throw new CliError(NO_SERVER_MESSAGE);
 
   let token = flags.token || env["VH_TOKEN"] || undefined;
   if (!token && login.token && loginUrl === url) token = login.token;
-  if (!token) {
-    const p = pointer();
-    if (p && p.url === url) token = p.token;
-  }
+  // A URL given some other way may still be a local server's: its token (read only when needed), only for its URL.
+  local ??= runningLocalServers(configDir(env)).find((s) => safeNormalize(s.url) === url);
+  if (!token && local) token = tokenOf(local);
   if (!token) {
     throw new CliError(`No token for ${url}: pass --token, set VH_TOKEN, or run \`vh login --url ${url} --token TOKEN\`.`);
   }
-  return { url, token, source };
+  return { url, token, source, ...(local?.dataDir ? { dataDir: local.dataDir } : {}) };
 }
 
 export interface FoundLink extends Link {

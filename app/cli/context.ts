@@ -1,7 +1,7 @@
 /** What every command receives: the injected io, the global flags, and lazily the server and client. */
 import path from "node:path";
 import { ApiClient } from "./api.js";
-import { findLink, resolveServer, type FoundLink, type Server, type ServerFlags } from "./config.js";
+import { findLink, resolveServer, type FoundLink, type Link, type Server, type ServerFlags } from "./config.js";
 import { CliError } from "./errors.js";
 import { println, type Io } from "./io.js";
 
@@ -20,7 +20,7 @@ export class Context {
   }
 
   client(): ApiClient {
-    this.cachedClient ??= new ApiClient(resolveServer(this.flags, this.io.env), this.io.fetch);
+    this.cachedClient ??= new ApiClient(resolveServer(this.flags, this.io.env, this.io.cwd), this.io.fetch);
     return this.cachedClient;
   }
 
@@ -31,6 +31,12 @@ export class Context {
   /** The project root: the linked directory, else the working directory. */
   rootDir(): string {
     return this.link()?.dir ?? path.resolve(this.io.cwd);
+  }
+
+  /** What a link made now records: the server's URL, and its data dir when it is a local server. */
+  linkTo(project: string, server: Server = this.server()): Link {
+    const { url, dataDir } = server;
+    return { url, project, ...(dataDir ? { dataDir } : {}) };
   }
 
   /** The project to act on: `--project`, else the directory link; warns when the link is for another server. */
@@ -47,7 +53,9 @@ export class Context {
   }
 
   warnIfOtherServer(link: FoundLink): void {
-    const url = this.server().url;
+    const { url, dataDir } = this.server();
+    // The same local server on another port (its data dir) is not another server.
+    if (link.dataDir && dataDir && path.resolve(link.dataDir) === path.resolve(dataDir)) return;
     if (link.url !== url) {
       this.warn(`${link.dir} was linked to project "${link.project}" on ${link.url}; using that project name on ${url}.`);
     }

@@ -6,6 +6,8 @@
 export interface Writer {
   write(chunk: string): unknown;
   isTTY?: boolean;
+  /** The terminal's width, when it is one (progress bars fit it). */
+  columns?: number;
 }
 
 export interface Io {

@@ -12,7 +12,16 @@ import { CliError } from "./errors.js";
 import { Context } from "./context.js";
 import { completeIo, type PartialIo } from "./io.js";
 import { execRunCommand } from "./commands/exec-run.js";
-import { execListCommand, execLogsCommand, execOutputsCommand, execShowCommand, execStopCommand } from "./commands/exec.js";
+import {
+  execDeleteCommand,
+  execListCommand,
+  execLogsCommand,
+  execOpenCommand,
+  execOutputsCommand,
+  execShowCommand,
+  execStopCommand,
+  execWatchCommand,
+} from "./commands/exec.js";
 import { loginCommand, logoutCommand } from "./commands/login.js";
 import { projectCreateCommand, projectLinkCommand, projectListCommand, projectStatusCommand } from "./commands/project.js";
 import { lintCommand } from "./commands/lint.js";
@@ -73,10 +82,11 @@ export function buildProgram(ctxOf: () => Context, setCode: (code: number) => vo
     .command("list")
     .description("list the project's executions, newest first")
     .option("--status <status>", "only executions with this status")
+    .option("--tag <tag>", "only executions with this tag (repeat: with every one of them)", (v: string, prev: string[] = []) => [...prev, v])
     .option("-n, --limit <n>", "at most this many (default 50)", positiveInt)
     .option("--json", "print JSON")
     .addOption(projectOpt())
-    .action(act(async (opts: { status?: string; limit?: number; json?: boolean; project?: string }) => execListCommand(ctx(), opts)));
+    .action(act(async (opts: { status?: string; tag?: string[]; limit?: number; json?: boolean; project?: string }) => execListCommand(ctx(), opts)));
   exec
     .command("show")
     .alias("info")
@@ -92,13 +102,32 @@ export function buildProgram(ctxOf: () => Context, setCode: (code: number) => vo
     .option("-f, --follow", "keep printing until the execution ends; exit 0 only if it completed")
     .option("--no-stdout", "leave out stdout lines")
     .option("--no-stderr", "leave out stderr lines")
-    .option("--no-status", "leave out vh's status lines")
+    .option("--no-status", "leave out vh's status lines (the log's own, and those made from the status history)")
+    .option("-t, --timestamps", "start each line with its time (ISO 8601, UTC)")
+    .option("--json", "one JSON object per line (NDJSON) on stdout: seq, time, stream, line (seq is null on lines made from the status history)")
     .addOption(projectOpt())
     .action(
-      act(async (n: string, opts: { follow?: boolean; stdout?: boolean; stderr?: boolean; status?: boolean; project?: string }) =>
-        execLogsCommand(ctx(), n, opts),
+      act(
+        async (
+          n: string,
+          opts: { follow?: boolean; stdout?: boolean; stderr?: boolean; status?: boolean; timestamps?: boolean; json?: boolean; project?: string },
+        ) => execLogsCommand(ctx(), n, opts),
       ),
     );
+  exec
+    .command("watch")
+    .description("follow an execution until it ends: its status as it changes and its log; exit 0 only if it completed")
+    .argument("<N>")
+    .option("-t, --timestamps", "start each line with its time (ISO 8601, UTC)")
+    .addOption(projectOpt())
+    .action(act(async (n: string, opts: { timestamps?: boolean; project?: string }) => execWatchCommand(ctx(), n, opts)));
+  exec
+    .command("open")
+    .description("print the execution's URL; --browser also opens it in this desktop's browser (xdg-open, or open on macOS)")
+    .argument("<N>")
+    .option("--browser", "open the URL with xdg-open (open on macOS) when that command exists")
+    .addOption(projectOpt())
+    .action(act(async (n: string, opts: { browser?: boolean; project?: string }) => execOpenCommand(ctx(), n, opts)));
   exec
     .command("outputs")
     .description("list an execution's output files; --download DIR fetches them and checks their sha256")
@@ -114,6 +143,14 @@ export function buildProgram(ctxOf: () => Context, setCode: (code: number) => vo
     .option("--json", "print the execution record")
     .addOption(projectOpt())
     .action(act(async (n: string, opts: { json?: boolean; project?: string }) => execStopCommand(ctx(), n, opts)));
+  exec
+    .command("delete")
+    .description("delete an ended execution's logs, metadata and outputs; its record and status history stay (N: 3 or #3, not latest)")
+    .argument("<N>")
+    .option("--dry-run", "say what would be deleted, delete nothing")
+    .option("--json", "print the server's answer")
+    .addOption(projectOpt())
+    .action(act(async (n: string, opts: { dryRun?: boolean; json?: boolean; project?: string }) => execDeleteCommand(ctx(), n, opts)));
 
   // host
   const host = program.command("host").description("GPU hosts reached over SSH: add, list (with their GPUs and what runs on them), check, remove");
@@ -143,7 +180,8 @@ export function buildProgram(ctxOf: () => Context, setCode: (code: number) => vo
     .alias("rm")
     .description("remove a host (refused while executions run there; it is disabled instead)")
     .argument("<name>")
-    .action(act(async (name: string) => hostRemoveCommand(ctx(), name)));
+    .option("--json", "print the API's answer")
+    .action(act(async (name: string, opts: { json?: boolean }) => hostRemoveCommand(ctx(), name, opts)));
 
   // project
   const project = program.command("project").description("link this directory to a project on the server");
@@ -152,12 +190,14 @@ export function buildProgram(ctxOf: () => Context, setCode: (code: number) => vo
     .aliases(["new", "add"])
     .description("create a project and link this directory to it")
     .argument("<name>")
-    .action(act(async (name: string) => projectCreateCommand(ctx(), name)));
+    .option("--json", "print the project record")
+    .action(act(async (name: string, opts: { json?: boolean }) => projectCreateCommand(ctx(), name, opts)));
   project
     .command("link")
     .description("link this directory to an existing project")
     .argument("<name>")
-    .action(act(async (name: string) => projectLinkCommand(ctx(), name)));
+    .option("--json", "print the project record")
+    .action(act(async (name: string, opts: { json?: boolean }) => projectLinkCommand(ctx(), name, opts)));
   project
     .command("status")
     .description("show the project linked to this directory")
@@ -258,11 +298,13 @@ export function buildProgram(ctxOf: () => Context, setCode: (code: number) => vo
     .description("save a server URL and token (checked with the server) for later commands")
     .option("--url <url>", "server URL")
     .option("--token <token>", "API token")
-    .action(act(async (opts: { url?: string; token?: string }) => loginCommand(ctx(), opts)));
+    .option("--json", "print the server and the token's record (never the token)")
+    .action(act(async (opts: { url?: string; token?: string; json?: boolean }) => loginCommand(ctx(), opts)));
   program
     .command("logout")
     .description("forget the saved token (project links stay)")
-    .action(act(async () => logoutCommand(ctx())));
+    .option("--json", "print JSON")
+    .action(act(async (opts: { json?: boolean }) => logoutCommand(ctx(), opts)));
   // `--url`/`--token` also after the verb (`vh exec list --url X`), except where the command owns
   // its options (`run` parses its own, `login` saves them).
   const leaves = (c: Command): Command[] => (c.commands.length ? c.commands.flatMap(leaves) : [c]);

@@ -32,6 +32,7 @@ export interface RunFixed {
   joiner: Joiner;
   yaml?: string;
   title?: string;
+  tags: string[];
   image?: string;
   gpus?: number;
   project?: string;
@@ -59,6 +60,7 @@ export const FIXED_OPTIONS: FixedSpec[] = [
   { long: "watch", short: "w", key: "watch", help: "stream the logs until the execution ends; exit 0 only if it completed" },
   { long: "yaml", key: "yaml", value: "path", help: "the valohai.yaml to read, relative to the project root (default: valohai.yaml)" },
   { long: "title", short: "t", key: "title", value: "title", help: "a title for the execution" },
+  { long: "tag", key: "tags", value: "tag", help: "a tag for the execution (repeatable; 1-64 letters, digits, . _ - :)" },
   { long: "var", short: "v", key: "vars", value: "NAME=VALUE", help: "an environment variable for the execution (repeatable)" },
   { long: "image", short: "i", key: "image", value: "image", help: "run in this image instead of the step's" },
   { long: "gpus", key: "gpus", value: "n", help: "GPUs to reserve (default: the step's VH_GPUS, else 0)" },
@@ -126,6 +128,9 @@ function setFixed(fixed: RunFixed, spec: FixedSpec, value: string | undefined, e
     case "vars":
       fixed.vars.push(value);
       return;
+    case "tags":
+      fixed.tags.push(value);
+      return;
     case "gpus": {
       const n = /^\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
       if (!Number.isSafeInteger(n)) errors.push(`--gpus needs a whole number, not "${value}".`);
@@ -150,7 +155,7 @@ function setFixed(fixed: RunFixed, spec: FixedSpec, value: string | undefined, e
  * takes it unless it is an option (a bare flag means true, a vh extension).
  */
 export function splitRunArgs(args: string[], stepOption?: (name: string) => StepOptionKind | undefined): SplitRunArgs {
-  const fixed: RunFixed = { adhoc: false, dryRun: false, json: false, watch: false, help: false, joiner: "newline", vars: [] };
+  const fixed: RunFixed = { adhoc: false, dryRun: false, json: false, watch: false, help: false, joiner: "newline", vars: [], tags: [] };
   const tokens: StepToken[] = [];
   const overridden: string[] = [];
   const errors: string[] = [];

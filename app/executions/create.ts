@@ -15,7 +15,7 @@ import type { Store } from "../contracts/store.js";
 import { isUsersMistake, VhError } from "../errors.js";
 import { secretsKeyOf, type Config } from "../config.js";
 import { buildCommandList, CommandBuildError, joinCommand, suggest, toJsonValue, validateParameterValues, type ParamValue, type Problem, type Step } from "../valohai/index.js";
-import { invalidParameters, loadSnapshotConfig, problemLine, stepOf, type SnapshotConfig } from "../snapshots/config.js";
+import { invalidParameters, loadConfigText, loadSnapshotConfig, problemLine, stepOf, type ConfigPlace, type SnapshotConfig } from "../snapshots/config.js";
 import { requestSchedulerPass } from "../../db/queries/jobs.js";
 import { largestHost } from "../hosts/records.js";
 import { isModelUri, recordModelInputs, resolveModelInput } from "../models/inputs.js";
@@ -28,10 +28,38 @@ export const CreateExecutionBody = z.object({
   inputs: z.record(z.string(), z.union([z.string(), z.array(z.string())])).default({}),
   environmentVariables: z.record(z.string(), z.string()).default({}),
   title: z.string().max(500).optional(),
+  tags: z
+    .array(z.string({ error: "each tag must be a string" }), { error: "tags must be a list of strings" })
+    .superRefine((tags, ctx) => {
+      for (const message of tagProblems(tags)) ctx.addIssue({ code: "custom", message });
+    })
+    .transform((tags) => [...new Set(tags)])
+    .default([]),
   image: z.string().min(1).optional(),
   gpus: z.number().int().min(0).max(1024).optional(),
 });
 export type CreateExecutionRequest = z.input<typeof CreateExecutionBody>;
+
+/** Most tags one execution may have; each is 1–64 of `TAG_CHARACTERS`. */
+export const MAX_TAGS = 20;
+export const MAX_TAG_LENGTH = 64;
+const TAG = /^[A-Za-z0-9._:-]{1,64}$/;
+const TAG_CHARACTERS = 'letters, digits, ".", "_", "-" and ":"';
+
+/** What is wrong with these tags (an execution's, or a list filter's), one sentence each naming the tag; empty when nothing is. */
+export function tagProblems(tags: readonly string[]): string[] {
+  const problems: string[] = [];
+  const distinct = new Set(tags);
+  if (distinct.size > MAX_TAGS) problems.push(`At most ${MAX_TAGS} tags per execution, not ${distinct.size}.`);
+  for (const tag of distinct) {
+    if (TAG.test(tag)) continue;
+    const shown = JSON.stringify(tag.length > 80 ? `${tag.slice(0, 80)}…` : tag);
+    if (tag === "") problems.push(`A tag cannot be empty: a tag is 1–${MAX_TAG_LENGTH} ${TAG_CHARACTERS}.`);
+    else if (tag.length > MAX_TAG_LENGTH) problems.push(`Tag ${shown} is ${tag.length} characters long: a tag is at most ${MAX_TAG_LENGTH}.`);
+    else problems.push(`Tag ${shown} has a character a tag cannot have: a tag is 1–${MAX_TAG_LENGTH} ${TAG_CHARACTERS}.`);
+  }
+  return problems;
+}
 
 export interface CreateDeps {
   sql: Sql;
@@ -220,17 +248,35 @@ interface CheckedRequest {
  * snapshot, one set of messages): the body's shape, the file, the step, every parameter value.
  */
 async function checkRequest(deps: CreateDeps, body: unknown, origin: ExecutionOrigin): Promise<CheckedRequest> {
-  const parsed = CreateExecutionBody.safeParse(body);
+  const req = parseBody(CreateExecutionBody, body);
+  const place = { code: req.code, yamlPath: req.yamlPath, commitSha: origin.commitSha ?? null };
+  return checkAgainst(req, await loadSnapshotConfig(deps.store, place), place);
+}
+
+function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
+  const parsed = schema.safeParse(body);
   if (!parsed.success) {
     throw new VhError("bad_request", parsed.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("\n"));
   }
-  const req = parsed.data;
-  const place = { code: req.code, yamlPath: req.yamlPath, commitSha: origin.commitSha ?? null };
-  const loaded = await loadSnapshotConfig(deps.store, place);
+  return parsed.data;
+}
+
+function checkAgainst(req: z.output<typeof CreateExecutionBody>, loaded: SnapshotConfig, place: ConfigPlace): CheckedRequest {
   const step = stepOf(loaded, req.step, place);
   const validated = validateParameterValues(step, req.parameters);
   if (validated.errors.length) throw invalidParameters(validated.errors);
   return { req, loaded, step, values: validated.values };
+}
+
+/**
+ * What a creation would answer for `body` (the creation body without `code`) if the uploaded
+ * snapshot held `yamlText` at `body.yamlPath` (null: no such file): every check, nothing written.
+ * `POST …/executions/validate` asks it before a client uploads its code.
+ */
+export async function prepareExecutionFromYaml(deps: CreateDeps, project: Project, body: unknown, yamlText: string | null): Promise<PreparedExecution> {
+  const req = { ...parseBody(CreateExecutionBody.omit({ code: true }), body), code: "" };
+  const place = { code: "", yamlPath: req.yamlPath, commitSha: null };
+  return completeExecution(deps, project, checkAgainst(req, loadConfigText(yamlText, place), place));
 }
 
 /** Every check of a creation, and nothing written: throws a VhError a user can act on. */
@@ -300,9 +346,9 @@ export async function insertExecution(
     update projects set execution_counter = execution_counter + 1 where id = ${project.id} returning execution_counter`;
   const counter = p!.execution_counter;
   const [row] = await tx<{ id: string }[]>`
-    insert into executions (project_id, counter, step, title, status, code_sha256, commit_sha, triggered_by, yaml_path, image, command, command_list,
+    insert into executions (project_id, counter, step, title, tags, status, code_sha256, commit_sha, triggered_by, yaml_path, image, command, command_list,
       parameters, inputs, environment_variables, environment_secrets, gpus, time_limit_s, no_output_timeout_s, queued_at)
-    values (${project.id}, ${counter}, ${step.name}, ${req.title ?? null}, 'queued', ${req.code}, ${origin.commitSha ?? null}, ${origin.triggeredBy ?? null},
+    values (${project.id}, ${counter}, ${step.name}, ${req.title ?? null}, ${tx.json(req.tags)}, 'queued', ${req.code}, ${origin.commitSha ?? null}, ${origin.triggeredBy ?? null},
       ${req.yamlPath}, ${req.image ?? step.image}, ${command}, ${tx.json(commandList)}, ${tx.json(parameters as never)}, ${tx.json(inputs as never)},
       ${tx.json(env)}, ${envSealed}, ${gpus}, ${step.timeLimitSeconds ?? null}, ${step.noOutputTimeoutSeconds ?? null}, now())
     returning id`;

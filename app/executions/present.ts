@@ -1,4 +1,7 @@
-/** Executions as the API shows them (docs/api.md): secrets masked, times as ISO strings. */
+/**
+ * Executions as the API shows them (docs/api.md): secrets masked, times as ISO strings, each input
+ * with what it resolved to, the model versions it produced, and, once deleted, who deleted it.
+ */
 import type { Sql } from "../../db/client.js";
 import {
   executionOfProjectByCounter,
@@ -6,11 +9,14 @@ import {
   executionsOfProject,
   fetchedInputs,
   latestExecutionOfProject,
+  modelVersionsOfExecution,
   type ExecutionWithProject,
+  type VersionOfExecution,
 } from "../../db/queries/executions.js";
 import type { Cols } from "../../db/queries/rows.js";
 import type { executionStatusHistory } from "../../db/schema/executions.js";
 import { VhError } from "../errors.js";
+import { versionUri } from "../models/uri.js";
 import { maskEnvironment } from "./secrets.js";
 
 /** An execution row with its project's name (`select e.*, p.name as project_name`). */
@@ -20,12 +26,26 @@ const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
 export function presentExecution(
   row: ExecutionRow,
-  extra: { history?: { status: string; at: Date; reason: string | null }[]; fetched?: { input: string; name: string; uri: string; sha256: string; size: number }[] } = {},
+  extra: {
+    history?: { status: string; at: Date; reason: string | null }[];
+    fetched?: { input: string; name: string; uri: string; sha256: string; size: number }[];
+    modelVersions?: VersionOfExecution[];
+  } = {},
 ) {
   const duration = row.started_at ? ((row.ended_at ?? new Date()).getTime() - row.started_at.getTime()) / 1000 : null;
+  // As asked (`uri`: model://churn/latest) and, for a stored file, what it resolved to when the
+  // execution was created: the datum, and for a model:// input the exact version.
   const inputs = row.inputs.map((i) => {
     const f = extra.fetched?.find((x) => x.input === i.name && x.name === i.file);
-    return { name: i.name, uri: i.uri, file: i.file, sha256: f?.sha256 ?? i.sha256 ?? null, size: f?.size ?? i.size ?? null };
+    return {
+      name: i.name,
+      uri: i.uri,
+      file: i.file,
+      sha256: f?.sha256 ?? i.sha256 ?? null,
+      size: f?.size ?? i.size ?? null,
+      ...(i.datumId ? { datum: `datum://${i.datumId}` } : {}),
+      ...(i.model ? { model: i.model.version } : {}),
+    };
   });
   return {
     id: row.id,
@@ -33,6 +53,7 @@ export function presentExecution(
     project: { id: row.project_id, name: row.project_name },
     step: row.step,
     title: row.title,
+    tags: row.tags,
     status: row.status,
     statusDetail: row.status_detail,
     code: { kind: row.commit_sha ? "git" : "adhoc", sha256: row.code_sha256, commit: row.commit_sha, yamlPath: row.yaml_path },
@@ -55,6 +76,10 @@ export function presentExecution(
     startedAt: iso(row.started_at),
     endedAt: iso(row.ended_at),
     durationSeconds: duration,
+    deleted: row.deleted_at ? { at: row.deleted_at.toISOString(), by: row.deleted_by } : null,
+    ...(extra.modelVersions
+      ? { modelVersions: extra.modelVersions.map((v) => ({ version: versionUri(v.model, v.number), status: v.status })) }
+      : {}),
     ...(extra.history
       ? { statusHistory: extra.history.map((h) => ({ status: h.status, at: h.at.toISOString(), reason: h.reason })) }
       : {}),
@@ -84,9 +109,15 @@ export async function loadPresented(sql: Sql, row: ExecutionRow) {
   const history = await sql<Cols<typeof executionStatusHistory, "status" | "at" | "reason">[]>`
     select status, at, reason from execution_status_history where execution_id = ${row.id} order by id`;
   const fetched = (await fetchedInputs(sql, row.id)).map((i) => ({ ...i, size: Number(i.size) }));
-  return presentExecution(row, { history, fetched });
+  const modelVersions = await modelVersionsOfExecution(sql, row.id);
+  return presentExecution(row, { history, fetched, modelVersions });
 }
 
-export async function listExecutionRows(sql: Sql, projectId: string, opts: { status?: string | undefined; limit: number }): Promise<ExecutionRow[]> {
+/** Not deleted ones, newest first; `tags`: only those that have every one of them. */
+export async function listExecutionRows(
+  sql: Sql,
+  projectId: string,
+  opts: { status?: string | undefined; tags?: readonly string[] | undefined; limit: number },
+): Promise<ExecutionRow[]> {
   return executionsOfProject(sql, projectId, opts);
 }

@@ -13,18 +13,22 @@ import { bearerAuth } from "./middleware/auth.js";
 import { projectRoutes } from "./routes/projects.js";
 import { codeRoutes } from "./routes/snapshots.js";
 import { executionRoutes } from "./routes/executions.js";
+import { validateRoutes } from "./routes/validate.js";
 import { dataRoutes } from "./routes/data.js";
 import { modelRoutes } from "./routes/models.js";
 import { hostRoutes } from "./routes/hosts.js";
 import { homeRoutes } from "./ui/home.js";
+import { githubSetupRoutes } from "./ui/github-setup.js";
 import { findExecutionRow, loadPresented } from "../executions/present.js";
-import { githubWebhookRoutes, GITHUB_WEBHOOK_PATH } from "../forges/registry.js";
+import { githubWebhookRoutes, GITHUB_SETUP_PATH, GITHUB_WEBHOOK_PATH, type LiveForgeProvider } from "../forges/registry.js";
 
 export interface HttpDeps {
   config: Config;
   sql: Sql;
   store: Store;
   log: Logger;
+  /** The process's one forge provider (shared with the worker): the set-up page swaps the App it serves. */
+  forges: LiveForgeProvider;
   fetch?: typeof fetch;
 }
 
@@ -45,13 +49,17 @@ export function createHttpApp(deps: HttpDeps): Hono {
     return c.json({ ok: true });
   });
   app.route("/", homeRoutes(deps));
-  // The GitHub App's webhooks, at Probot's default path, whenever the App is configured.
-  if (deps.config.github) app.route(GITHUB_WEBHOOK_PATH, githubWebhookRoutes({ sql: deps.sql, github: deps.config.github, log: deps.log }));
+  // The GitHub App's webhooks, at Probot's default path, always: 503 naming the settings until an App
+  // exists, then verified with the App of the moment (config.github, set at start or by the set-up page).
+  const setupUrl = (deps.config.http.publicUrl ?? "") + GITHUB_SETUP_PATH;
+  app.route(GITHUB_WEBHOOK_PATH, githubWebhookRoutes({ sql: deps.sql, app: () => deps.config.github, setupUrl, log: deps.log }));
+  app.route(GITHUB_SETUP_PATH, githubSetupRoutes(deps));
 
   const api = new Hono();
   api.use("*", bearerAuth({ sql: deps.sql }));
   api.get("/me", (c) => c.json({ token: c.get("token") }));
   api.route("/projects", projectRoutes(deps));
+  api.route("/projects/:project/executions/validate", validateRoutes(deps));
   api.route("/projects/:project/executions", executionRoutes(deps));
   api.route("/code", codeRoutes({ sql: deps.sql, store: deps.store, maxBytes: deps.config.maxCodeBytes, limits: deps.config.codeLimits }));
   api.route("/data", dataRoutes(deps));

@@ -84,7 +84,21 @@ const MAX_LISTED = 10;
  * `not_found` when the snapshot is not stored.
  */
 export async function loadSnapshotConfig(store: Store, place: ConfigPlace): Promise<SnapshotConfig> {
-  const parsed = await parseOnce(store, place.code, place.yamlPath);
+  return loadedOrThrow(await parseOnce(store, place.code, place.yamlPath), place);
+}
+
+/**
+ * The same, for valohai.yaml text that is not in a stored snapshot yet (a client asking whether
+ * its run would be accepted before uploading it): parsed now, not cached; null means the snapshot
+ * would have no such file. Same limits, same messages.
+ */
+export function loadConfigText(text: string | null, place: ConfigPlace): SnapshotConfig {
+  if (text === null) return loadedOrThrow({ kind: "missing" }, place);
+  const loaded = loadValohaiYaml(text, { filename: place.yamlPath, maxBytes: SERVER_MAX_YAML_BYTES });
+  return loadedOrThrow({ kind: "loaded", config: loaded.config, problems: loaded.problems }, place);
+}
+
+function loadedOrThrow(parsed: Parsed, place: ConfigPlace): SnapshotConfig {
   const file = codeSpan(place.yamlPath);
   if (parsed.kind === "missing") {
     throw new VhError("invalid_config", `There is no ${file} ${placeWords(place)}: vh reads the steps from it.`);

@@ -4,7 +4,7 @@
  */
 import { eq } from "drizzle-orm";
 import type { Db } from "../client.js";
-import { executions, projects, type Execution, type ExecutionStatus, type executionInputs } from "../schema/index.js";
+import { executions, projects, type Execution, type ExecutionStatus, type ModelVersionStatus, type executionInputs } from "../schema/index.js";
 import type { Cols, Conn, Row } from "./rows.js";
 
 /** How many times an execution was lost so far (= the attempt number of its next retry). */
@@ -36,9 +36,9 @@ export async function executionWithProject(sql: Conn, id: string, projectId: str
   return row ?? null;
 }
 
-/** The project's execution with the highest counter. */
+/** The project's execution with the highest counter that is not deleted. */
 export async function latestExecutionOfProject(sql: Conn, projectId: string): Promise<ExecutionWithProject | null> {
-  const [row] = await sql<ExecutionWithProject[]>`${withProject(sql)} where e.project_id = ${projectId} order by e.counter desc limit 1`;
+  const [row] = await sql<ExecutionWithProject[]>`${withProject(sql)} where e.project_id = ${projectId} and e.deleted_at is null order by e.counter desc limit 1`;
   return row ?? null;
 }
 
@@ -48,10 +48,20 @@ export async function executionOfProjectByCounter(sql: Conn, projectId: string, 
   return row ?? null;
 }
 
-/** The project's executions, newest (highest counter) first, optionally of one status. */
-export async function executionsOfProject(sql: Conn, projectId: string, opts: { status?: string | undefined; limit: number }): Promise<ExecutionWithProject[]> {
-  return sql<ExecutionWithProject[]>`${withProject(sql)} where e.project_id = ${projectId}
-    ${opts.status ? sql`and e.status = ${opts.status}` : sql``} order by e.counter desc limit ${opts.limit}`;
+/**
+ * The project's executions that are not deleted, newest (highest counter) first, optionally of one
+ * status and only those that have every one of `tags`.
+ */
+export async function executionsOfProject(
+  sql: Conn,
+  projectId: string,
+  opts: { status?: string | undefined; tags?: readonly string[] | undefined; limit: number },
+): Promise<ExecutionWithProject[]> {
+  const tags = opts.tags ?? [];
+  return sql<ExecutionWithProject[]>`${withProject(sql)} where e.project_id = ${projectId} and e.deleted_at is null
+    ${opts.status ? sql`and e.status = ${opts.status}` : sql``}
+    ${tags.length ? sql`and e.tags @> ${sql.json(tags as string[])}::jsonb` : sql``}
+    order by e.counter desc limit ${opts.limit}`;
 }
 
 /** The status now; null when there is no such execution. */
@@ -64,6 +74,12 @@ export async function executionStatus(sql: Conn, id: string): Promise<ExecutionS
 export async function logProgress(sql: Conn, id: string): Promise<Cols<typeof executions, "status" | "log_seq"> | null> {
   const [row] = await sql<Cols<typeof executions, "status" | "log_seq">[]>`select status, log_seq from executions where id = ${id}`;
   return row ?? null;
+}
+
+/** Whether the execution was deleted (app/executions/delete.ts): its log lines are gone, nothing is left to read. */
+export async function isDeleted(sql: Conn, id: string): Promise<boolean> {
+  const [row] = await sql<Cols<typeof executions, "deleted_at">[]>`select deleted_at from executions where id = ${id}`;
+  return row?.deleted_at != null;
 }
 
 export type StopCause = NonNullable<Execution["stopCause"]>;
@@ -80,4 +96,18 @@ export type FetchedInput = Cols<typeof executionInputs, "input" | "name" | "uri"
 export async function fetchedInputs(sql: Conn, executionId: string): Promise<FetchedInput[]> {
   return sql<FetchedInput[]>`
     select input, name, uri, sha256, size from execution_inputs where execution_id = ${executionId} order by input, name`;
+}
+
+/** A model version and its model's name, as an execution's record names it. */
+export interface VersionOfExecution {
+  model: string;
+  number: number;
+  status: ModelVersionStatus;
+}
+
+/** The model versions the execution produced (its outputs' sidecars named them), by model then number. */
+export async function modelVersionsOfExecution(sql: Conn, executionId: string): Promise<VersionOfExecution[]> {
+  return sql<VersionOfExecution[]>`
+    select m.name as model, v.number, v.status from model_versions v join models m on m.id = v.model_id
+    where v.source_execution_id = ${executionId} order by m.name, v.number`;
 }

@@ -28,6 +28,9 @@ export type ExecutionStatus =
   | "stopped"
   | "lost";
 
+/** What a status history entry records: a status, or the execution's deletion. */
+export type HistoryStatus = ExecutionStatus | "deleted";
+
 export interface RequestedInput {
   name: string;
   uri: string;
@@ -51,6 +54,8 @@ export const executions = pgTable(
     counter: integer("counter").notNull(),
     step: text("step").notNull(),
     title: text("title"),
+    /** Labels a person gives the execution (`vh exec run --tag`), in the order given, no duplicates (app/executions/create.ts checks them). */
+    tags: jsonb("tags").$type<string[]>().notNull().default([]),
     status: text("status").$type<ExecutionStatus>().notNull(),
     statusDetail: text("status_detail"),
     /** Code: an ad-hoc snapshot (sha256 of the tarball) and/or a git commit SHA. */
@@ -103,6 +108,12 @@ export const executions = pgTable(
     queuedAt: timestamp("queued_at", { withTimezone: true }),
     startedAt: timestamp("started_at", { withTimezone: true }),
     endedAt: timestamp("ended_at", { withTimezone: true }),
+    /**
+     * Deleted (app/executions/delete.ts): its logs, metadata and outputs are gone; the row stays as
+     * the record of what ran, with its status history and a `deleted` entry saying who removed what.
+     */
+    deletedAt: timestamp("deleted_at", { withTimezone: true }),
+    deletedBy: text("deleted_by"),
   },
   (t) => [
     uniqueIndex("executions_project_counter").on(t.projectId, t.counter),
@@ -117,7 +128,8 @@ export const executionStatusHistory = pgTable(
     executionId: uuid("execution_id")
       .notNull()
       .references(() => executions.id, { onDelete: "cascade" }),
-    status: text("status").$type<ExecutionStatus>().notNull(),
+    /** A status the execution moved to, or `deleted`: the one entry that is not a status (app/executions/delete.ts). */
+    status: text("status").$type<HistoryStatus>().notNull(),
     reason: text("reason"),
     at: timestamp("at", { withTimezone: true }).notNull().defaultNow(),
   },

@@ -63,6 +63,7 @@ async function startStub(opts: StubOptions = {}) {
       code.add(sha);
       sendJson(res, 201, { sha256: sha, size: req.body.length, created: true });
     },
+    "POST /api/v1/projects/:p/executions/validate": (_req, res) => sendJson(res, 200, { ok: true, step: "train", image: "python:3.12", command: "python train.py" }),
     "POST /api/v1/projects/:p/executions": (_req, res) => sendJson(res, 201, execution()),
     "GET /api/v1/projects/:p/executions/:n/logs": (req, res) => {
       logCalls++;
@@ -133,7 +134,10 @@ describe("vh exec run --adhoc against a stub server", () => {
     const put = only("PUT", "/api/v1/code/")[0]!;
     expect(put.headers["content-type"]).toBe("application/gzip");
     const sha = put.url.split("/").pop()!;
-    const body = JSON.parse(only("POST", "/api/v1/projects/my-proj/executions")[0]!.body.toString());
+    const checked = JSON.parse(only("POST", "/api/v1/projects/my-proj/executions/validate")[0]!.body.toString());
+    expect(checked).toMatchObject({ step: "train", yamlPath: "valohai.yaml", yaml: fs.readFileSync(path.join(dir, "valohai.yaml"), "utf8") });
+    expect(checked).not.toHaveProperty("code");
+    const body = JSON.parse(stub.requests.find((r) => r.method === "POST" && r.url === "/api/v1/projects/my-proj/executions")!.body.toString());
     expect(body).toEqual({
       step: "train",
       code: sha,
@@ -196,7 +200,9 @@ describe("other verbs against a stub server", () => {
     expect(r.stderr).toContain("sha256 ok");
     expect(r.code).toBe(0);
     const shaA = createHash("sha256").update(a).digest("hex");
-    expect(r.stdout.split("\n")[0]).toBe(`datum://00000000-0000-4000-8000-000000000000  11  ${shaA}  model.pt`);
+    const [head, first] = r.stdout.split("\n");
+    expect(head).toMatch(/^DATUM +SIZE +SHA256 +NAME$/);
+    expect(first).toBe(`datum://00000000-0000-4000-8000-000000000000  11 B  ${shaA}  model.pt`);
     expect(fs.readFileSync(path.join(dir, "out", "model.pt"), "utf8")).toBe("model bytes");
     expect(fs.readFileSync(path.join(dir, "out", "eval", "metrics.json"), "utf8")).toBe("metrics");
     const list = await runCli(["exec", "outputs", "latest", "--json"], { cwd: dir, env });

@@ -36,7 +36,10 @@ export async function startStack(opts: {
   /** The GitHub App's Octokit class (tests: retry and throttling off). */
   github?: { Octokit?: typeof ProbotOctokit };
 }): Promise<Stack> {
-  const dataDir = opts.dataDir ?? tempDir("vh-stack-");
+  // The data dir is made by vh (mode 700) inside a folder of the test's own, as on a real machine;
+  // an existing open folder as VH_DATA_DIR would (rightly) be warned about at every start.
+  const base = opts.dataDir ? null : tempDir("vh-stack-");
+  const dataDir = opts.dataDir ?? path.join(base!, "data");
   // As root, jobs' work dirs live in the state dir (app/host-dirs.ts): one beside the data dir,
   // so a test leaves nothing in /var/lib/vh (and a restart finds the same one).
   const stateDir = `${dataDir}.state`;
@@ -71,10 +74,7 @@ export async function startStack(opts: {
     },
     async stop() {
       await vh.stop();
-      if (!opts.dataDir) {
-        fs.rmSync(dataDir, { recursive: true, force: true });
-        fs.rmSync(stateDir, { recursive: true, force: true });
-      }
+      if (base) fs.rmSync(base, { recursive: true, force: true });
     },
   };
 }

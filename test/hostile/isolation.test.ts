@@ -8,7 +8,12 @@
  *
  * As root, jobs run as users of their own. As a normal user, vh refuses plain-process jobs unless
  * VH_UNSAFE_SAME_USER=true: that refusal is checked there instead.
+ *
+ * Also: what root runs for a job before privileges drop (the wrapper, the /valohai mounts,
+ * setpriv) never sees the job's environment, so a PATH or BASH_ENV from valohai.yaml that points
+ * into the job's own code cannot make root run it.
  */
+import { execFileSync } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
@@ -19,6 +24,10 @@ import { waitFor } from "../helpers/stack.js";
 import { repoRoot as root, startServerProcess, stopServerProcess, type ServerProcess } from "../helpers/server-process.js";
 import { tarball } from "../helpers/snapshot.js";
 import { localIsolation } from "../../worker/runners/registry.js";
+import { createLocalRunner } from "../../worker/runners/local/runner.js";
+import { createTempStore } from "../runners/temp-store.js";
+import { drain } from "../contracts/runner-contract.js";
+import { buildValohaiProbeScript, parseValohaiProbe } from "../../worker/runners/shared/valohai-view.js";
 
 const fixture = path.join(root, "test/fixtures/projects/hostile-isolation");
 const isRoot = process.getuid?.() === 0;
@@ -109,10 +118,12 @@ describe("a job cannot reach the control plane", () => {
     for (const [name, p] of Object.entries(targets)) expect(fs.existsSync(p), `${name} exists for the test to mean anything`).toBe(true);
     const lists = { runs, data_dir: dataDir, other_work_dir: other };
 
+    // Each job has /valohai of its own: the holder's output is there for the holder only.
+    const atValohai = "holder_output_at_valohai=/valohai/outputs/secret-output.txt";
     const prober = await api<Exec>(s, "POST", "/api/v1/projects/hostile/executions", {
       step: "probe",
       code: sha256,
-      parameters: { target: Object.entries(targets).map(([k, v]) => `${k}=${v}`), list: Object.entries(lists).map(([k, v]) => `${k}=${v}`) },
+      parameters: { target: [...Object.entries(targets).map(([k, v]) => `${k}=${v}`), atValohai], list: Object.entries(lists).map(([k, v]) => `${k}=${v}`) },
     });
     const ended = await waitFor("the prober to end", async () => {
       const e = await api<Exec>(s, "GET", `/api/v1/projects/hostile/executions/${prober.counter}`);
@@ -121,9 +132,16 @@ describe("a job cannot reach the control plane", () => {
     const { lines } = await api<{ lines: { line: string; stream: string }[] }>(s, "GET", `/api/v1/projects/hostile/executions/${prober.counter}/logs?limit=1000`);
     const text = lines.map((l) => l.line);
     expect(ended.status, text.join("\n")).toBe("completed");
-    const probes = Object.fromEntries(text.filter((l) => l.startsWith("PROBE ")).map((l) => [l.split(" ")[1], l.split(" ").slice(2).join(" ")]));
+    const { holder_output_at_valohai: atOwnValohai, ...probes } = Object.fromEntries(
+      text.filter((l) => l.startsWith("PROBE ")).map((l) => [l.split(" ")[1], l.split(" ").slice(2).join(" ")]),
+    );
     const expected = Object.fromEntries([...Object.keys(targets), ...Object.keys(lists), "forge_exit_code"].map((k) => [k, "DENIED Permission denied"]));
     expect(probes).toEqual(expected);
+    // The prober's /valohai is its own (its outputs/ is empty), not the holder's, which wrote there.
+    expect(atOwnValohai).toBe("MISSING No such file or directory");
+    const seen = await api<{ runtime: { valohai: unknown } }>(s, "GET", `/api/v1/projects/hostile/executions/${holder.counter}`);
+    const canMount = parseValohaiProbe(execFileSync("/bin/sh", ["-c", buildValohaiProbeScript()], { encoding: "utf8" })).provided;
+    expect(seen.runtime.valohai).toEqual(canMount ? { provided: true, how: "mount-namespace" } : { provided: false, reason: expect.any(String) });
 
     // Only the record's environment: no secret of the server's.
     const envLine = text.find((l) => l.startsWith("ENV "))!;
@@ -152,6 +170,61 @@ describe("a job cannot reach the control plane", () => {
     expect(fs.statSync(path.join(dataDir, "postgres-password")).mode & 0o777).toBe(0o600);
     expect(fs.statSync(path.join(dataDir, "admin-token")).mode & 0o777).toBe(0o600);
   });
+});
+
+describe.skipIf(!isRoot)("the job's environment never reaches what root runs for it", () => {
+  it("a PATH, LD_PRELOAD, ENV or BASH_ENV from valohai.yaml pointing into the job's own code picks nothing that runs as root", async () => {
+    const r = fs.mkdtempSync(path.join(os.tmpdir(), "vh-hostile-env-"));
+    fs.chmodSync(r, 0o711);
+    const marks = path.join(r, "marks");
+    fs.mkdirSync(marks, { mode: 0o1777 });
+    fs.chmodSync(marks, 0o1777);
+    try {
+      // The job's code: stand-ins for every program the wrapper and the /valohai mounts run, each
+      // leaving a mark named after the uid that ran it, then doing the real thing.
+      const src = path.join(r, "src");
+      fs.mkdirSync(path.join(src, "bin"), { recursive: true });
+      const tools = ["mv", "cat", "setsid", "mount", "mkdir", "unshare", "setpriv", "sh"];
+      for (const t of tools) {
+        fs.writeFileSync(path.join(src, "bin", t), `#!/bin/sh\ntouch ${marks}/${t}-$(id -u)\nexec /usr/bin/env PATH=/usr/bin:/bin ${t} "$@"\n`, { mode: 0o755 });
+      }
+      fs.writeFileSync(path.join(src, "rc.sh"), `touch ${marks}/rc-$(id -u)\n`);
+      // A library whose constructor leaves a mark, where a C compiler is at hand to build it.
+      const cc = ["/usr/bin/cc", "/usr/bin/gcc"].find((c) => fs.existsSync(c));
+      if (cc) {
+        const c = path.join(r, "mark.c");
+        fs.writeFileSync(c, `#include <stdio.h>\n#include <unistd.h>\n__attribute__((constructor)) static void mark(void) { char p[4200]; snprintf(p, sizeof p, "${marks}/ld-%d", (int)getuid()); FILE *f = fopen(p, "w"); if (f) fclose(f); }\n`);
+        execFileSync(cc, ["-shared", "-fPIC", "-o", path.join(src, "mark.so"), c]);
+      }
+      const { body, sha256 } = await tarball(src);
+      const store = createTempStore(path.join(r, "store"));
+      await store.put(`code/${sha256}.tgz`, body);
+      const runner = createLocalRunner({ workRoot: path.join(r, "runs"), cacheRoot: path.join(r, "cache"), store, docker: "never" });
+      const res = await runner.launch({
+        executionId: "hostile-env",
+        // the job's own `mv` is the stand-in: the PATH reached the job, as the record says
+        script: "mv rc.sh rc-moved.sh\nid -u\n",
+        env: { PATH: "repository/bin:bin:/usr/bin:/bin", ENV: "rc.sh", BASH_ENV: "repository/rc.sh", ...(cc ? { LD_PRELOAD: "repository/mark.so:./mark.so" } : {}) },
+        image: "python:3.12",
+        mode: "process",
+        code: { key: `code/${sha256}.tgz`, sha256 },
+        inputs: [],
+        configFiles: {},
+        gpus: [],
+      });
+      const d = await drain(runner, res.handle);
+      expect(d.exitCode, d.stderr.toString()).toBe(0);
+      const uid = Number(d.stdout.toString().trim());
+      expect(uid).toBeGreaterThan(0);
+      const made = fs.readdirSync(marks).sort();
+      expect(made.filter((m) => m.endsWith("-0"))).toEqual([]); // nothing of the job's ran as root
+      expect(made).toContain(`mv-${uid}`);
+      if (cc) expect(made).toContain(`ld-${uid}`);
+      await runner.cleanup(res.handle);
+    } finally {
+      fs.rmSync(r, { recursive: true, force: true });
+    }
+  }, 30_000);
 });
 
 describe("without root", () => {

@@ -3,8 +3,9 @@
  * against a real vh server through the real ApiClient: upload once, unchanged code not stored
  * again, streaming from a temp file, the HEAD/PUT race, and the server's refusal of wrong bytes.
  * Skipping the PUT when the server has the snapshot (HEAD /code answered by the GET route).
+ * The bytes sent show as progress (app/cli/transfer-progress.ts) on the writer given.
  */
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -104,6 +105,33 @@ describe("uploading code snapshots (app/cli/snapshot-upload.ts)", () => {
     expect(await stored(pkg.sha256)).toEqual(await fs.readFile(file));
     await pkg.dispose!();
     await expect(fs.stat(file)).rejects.toThrow(/ENOENT/);
+  });
+
+  it("shows the bytes going up (plain lines off a terminal, a bar on one) and stores exactly them", async () => {
+    const dir = await tree({ "train.py": "print('progress')\n" });
+    await fs.writeFile(path.join(dir, "weights.bin"), randomBytes(512 * 1024)); // does not compress
+    const pkg = fromPackage(await packageDirectory(dir, { inMemoryMaxBytes: 1024 }));
+    expect(typeof pkg.data).toBe("string");
+    expect(pkg.size).toBeGreaterThan(256 * 1024);
+    let t = 0;
+    const log = { text: "", isTTY: false, write: (s: string) => ((log.text += s), true) };
+    // a clock that moves a second each time it is read: every 10 % step is said
+    expect(await uploadIfMissing(client, pkg, { progress: log, now: () => (t += 1000) })).toEqual({ uploaded: true, bytes: pkg.size });
+    expect(sha256(await stored(pkg.sha256))).toBe(pkg.sha256);
+    const lines = log.text.trimEnd().split("\n");
+    expect(lines.length).toBeGreaterThanOrEqual(2);
+    expect(lines[0]).toMatch(/^Uploading code: \d+% \([\d.]+ KiB of [\d.]+ KiB, [\d.]+ (B|KiB)\/s, ETA [\d.ms]+\)$/);
+    expect(lines.at(-1)).toMatch(/^Uploading code: 100% \([\d.]+ KiB in \d/);
+    expect(log.text).not.toContain("\u001b");
+
+    const dir2 = await tree({ "train.py": "print('tty')\n" });
+    await fs.writeFile(path.join(dir2, "weights.bin"), randomBytes(300 * 1024));
+    const pkg2 = await defaultPacker(dir2, quiet);
+    const tty = { text: "", isTTY: true, columns: 100, write: (s: string) => ((tty.text += s), true) };
+    expect((await uploadIfMissing(client, pkg2, { progress: tty })).uploaded).toBe(true);
+    expect(tty.text).toMatch(/Uploading code .* 100% \| [\d.]+ KiB \/ [\d.]+ KiB \| .*\/s \| ETA 0s/);
+    expect(sha256(await stored(pkg2.sha256))).toBe(pkg2.sha256);
+    await Promise.all([pkg, pkg2].map((p) => p.dispose?.()));
   });
 
   it("reports nothing uploaded when another upload won the race between HEAD and PUT", async () => {

@@ -84,7 +84,7 @@ describe.skipIf(!isRoot)("jobs as users of their own (root)", () => {
     expect(rb.stderr).toContain("Permission denied");
     expect(rb.exitCode).toBe(0); // the job's own code, not a forged one
     const st = await fs.stat(aDir);
-    expect({ uid: st.uid, gid: st.gid, mode: st.mode & 0o777 }).toEqual({ uid: 0, gid: uidA, mode: 0o710 });
+    expect({ uid: st.uid, gid: st.gid, mode: st.mode & 0o777 }).toEqual({ uid: 0, gid: uidA, mode: 0o750 });
     expect((await fs.stat(path.join(aDir, "repository"))).uid).toBe(uidA);
     expect((await fs.stat(path.join(aDir, ".vh"))).uid).toBe(0);
     await runner.cleanup(a.handle);

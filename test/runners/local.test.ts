@@ -9,6 +9,7 @@ import { RunnerError } from "../../app/errors.js";
 import { createLocalRunner, type LocalHandle } from "../../worker/runners/local/runner.js";
 import type { LaunchSpec, Runner } from "../../app/contracts/runner.js";
 import { buildDockerRunArgv, buildInputsJson, buildJobEnv } from "../../worker/runners/shared/job.js";
+import { valohaiViewOf } from "../../worker/runners/shared/detached.js";
 import {
   buildDockerEnvFile,
   buildShellEnvFile,
@@ -131,7 +132,7 @@ describe("shared builders", () => {
   it("quotes for the shell and builds a wrapper that sh accepts", async () => {
     expect(shellQuote("plain/path-1.txt")).toBe("plain/path-1.txt");
     expect(shellQuote("it's")).toBe(`'it'\\''s'`);
-    const script = buildWrapperScript({ workDir: "/tmp/a b/it's", command: ["/bin/sh", "/tmp/a b/it's/.vh/script.sh"], sourceEnvFile: "/x/env" });
+    const script = buildWrapperScript({ workDir: "/tmp/a b/it's", command: ["/bin/sh", "/tmp/a b/it's/.vh/script.sh"] });
     await execFileP("/bin/sh", ["-n", "-c", script]);
     expect(script).toContain(`V='/tmp/a b/it'\\''s/.vh'`);
     expect(workPaths("/w/e/").pidFile).toBe("/w/e/.vh/pid");
@@ -144,7 +145,7 @@ describe("shared builders", () => {
         fetched: { input: "ds", name: "a/b.csv", uri: "datum://1", sha256: "f".repeat(64), size: 5, cached: false },
       },
     ];
-    expect(buildInputsJson("docker", "/w/e", files)).toEqual({
+    expect(buildInputsJson("valohai", "/w/e", files)).toEqual({
       ds: {
         files: [
           {
@@ -159,7 +160,7 @@ describe("shared builders", () => {
         ],
       },
     });
-    expect(buildInputsJson("process", "/w/e", files).ds?.files[0]?.path).toBe("/w/e/inputs/ds/a/b.csv");
+    expect(buildInputsJson("host", "/w/e", files).ds?.files[0]?.path).toBe("/w/e/inputs/ds/a/b.csv");
   });
 });
 
@@ -198,7 +199,9 @@ describe("local runner", () => {
     expect(res.handle).toMatchObject({ runner: "local", mode: "process", container: null });
     expect(res.handle.workDir.startsWith(root)).toBe(true);
     const d = await drain(runner, res.handle);
-    expect(d.stdout.toString()).toBe(`${await fs.realpath(path.join(res.handle.workDir, "repository"))}\n`);
+    // Its own /valohai where vh can give it one (as root), else the work dir's own path.
+    const cwd = valohaiViewOf(res.handle)?.provided ? "/valohai/repository" : await fs.realpath(path.join(res.handle.workDir, "repository"));
+    expect(d.stdout.toString()).toBe(`${cwd}\n`);
   });
 
   it("never follows a folder in outputs/ that the job turned into a link out of it", async () => {

@@ -68,8 +68,10 @@ describe("npm start on embedded defaults", () => {
     expect(await (await fetch(`${first.url}/healthz`)).json()).toEqual({ ok: true });
     const token = fs.readFileSync(path.join(dataDir, "admin-token"), "utf8").trim();
     expect(fs.statSync(path.join(dataDir, "admin-token")).mode & 0o777).toBe(0o600);
-    const pointer = JSON.parse(fs.readFileSync(path.join(dir, "xdg/vh/local-server.json"), "utf8")) as { url: string; tokenFile: string };
-    expect(pointer).toMatchObject({ url: first.url, tokenFile: path.join(dataDir, "admin-token") });
+    const entries = fs.readdirSync(path.join(dir, "xdg/vh/local-servers"));
+    expect(entries).toHaveLength(1);
+    const pointer = JSON.parse(fs.readFileSync(path.join(dir, "xdg/vh/local-servers", entries[0]!), "utf8")) as { url: string; tokenFile: string };
+    expect(pointer).toMatchObject({ url: first.url, tokenFile: path.join(dataDir, "admin-token"), dataDir, pid: first.child.pid });
     expect((await fetch(`${first.url}/api/v1/projects`)).status).toBe(401);
     const created = await fetch(`${first.url}/api/v1/projects`, {
       method: "POST",
@@ -82,7 +84,7 @@ describe("npm start on embedded defaults", () => {
     const code = await stop(first.child);
     expect(code, first.output()).toBe(0);
     expect(postgresRunningIn(dataDir)).toBe(false);
-    expect(fs.existsSync(path.join(dir, "xdg/vh/local-server.json"))).toBe(false);
+    expect(fs.readdirSync(path.join(dir, "xdg/vh/local-servers"))).toEqual([]);
 
     const second = await start(env);
     try {

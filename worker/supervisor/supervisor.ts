@@ -6,6 +6,10 @@
  *
  * Why not one graphile-worker job per execution: a job held for hours is locked for 4 hours after
  * its worker crashes. A lease of `leaseSeconds` is re-claimed within seconds instead.
+ *
+ * An execution that ended while no supervisor watched it (vh was down) is settled as soon as it
+ * is claimed again, and its `ended_at` is when the process ended by the host's own record (the
+ * runner's `endedAt`), not when vh came back.
  */
 import os from "node:os";
 import { STATUS_CHANNEL, transition } from "../../app/executions/state.js";
@@ -19,6 +23,8 @@ import { buildBatch, commitBatch, latestSizes, warnedKinds, withoutMetadata, typ
 import { uploadOutputs } from "./outputs.js";
 import { executionStatus, loadExecution, recordStopCause } from "../../db/queries/executions.js";
 import { settleEnded } from "../scheduler/settle.js";
+import { knowsEndTime, valohaiViewOf } from "../runners/shared/detached.js";
+import { valohaiMissingHint } from "../runners/shared/valohai-view.js";
 
 /** The real environment for redaction; without the key (a bug) the shown one, which is masked already. */
 function realEnvironmentOrShown(exec: { environmentVariables: Record<string, string>; environmentSecrets: string | null }, key: Buffer | null): Record<string, string> {
@@ -248,10 +254,20 @@ export function createSupervisor(deps: WorkerDeps, options: SupervisorOptions = 
     }
   }
 
-  /** Ends an execution whose process has ended: outputs, final status, and (always) its work dir removed. */
+  /**
+   * Ends an execution whose process has ended: outputs, final status with the process's own end
+   * time, and (always) its work dir removed.
+   */
   async function finish(exec: Execution, runner: Runner, handle: RunnerHandle): Promise<void> {
     try {
+      // Read before cleanup removes the record. The status time (`ended_at = now()`) is then moved
+      // back to it; never forward (a host clock ahead of ours) nor before the start.
+      const endedAt = knowsEndTime(runner) ? await runner.endedAt(handle).catch(() => null) : null;
       await settle(exec, runner, handle);
+      if (endedAt) {
+        await deps.sql`update executions set ended_at = greatest(coalesce(started_at, ${endedAt}), ${endedAt})
+          where id = ${exec.id} and ended_at is not null and ended_at > ${endedAt}`;
+      }
     } finally {
       try {
         await runner.cleanup(handle);
@@ -288,7 +304,18 @@ export function createSupervisor(deps: WorkerDeps, options: SupervisorOptions = 
       await transition(deps.sql, exec.id, "error", { reason: `No output for ${exec.noOutputTimeoutSeconds} s (the step's no-output-timeout); the process was stopped.` });
     }
     else if (code === 0) await transition(deps.sql, exec.id, "completed");
-    else await transition(deps.sql, exec.id, "failed", { reason: `The command exited with code ${code}.` });
+    else await transition(deps.sql, exec.id, "failed", { reason: `The command exited with code ${code}.${await valohaiHint(exec.id, handle)}` });
+  }
+
+  /** A hint for a failed plain process that had no /valohai and whose last errors name it; else "". */
+  async function valohaiHint(id: string, handle: RunnerHandle): Promise<string> {
+    const view = valohaiViewOf(handle);
+    if (!view || view.provided) return "";
+    const rows = await deps.sql<{ line: string }[]>`
+      select line from log_lines
+      where execution_id = ${id} and stream = 'stderr' and seq > (select log_seq - 2000 from executions where id = ${id})
+      order by seq desc limit 200`;
+    return rows.some((r) => r.line.includes("/valohai/")) ? ` ${valohaiMissingHint(view.reason)}` : "";
   }
 
   async function claimLoop(): Promise<void> {

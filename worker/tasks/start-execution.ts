@@ -8,7 +8,7 @@
 import type { Task } from "graphile-worker";
 import { transition } from "../../app/executions/state.js";
 import { RunnerError } from "../../app/errors.js";
-import { buildLaunchSpec } from "../launch-spec.js";
+import { buildLaunchSpec, runtimeRecord } from "../launch-spec.js";
 import type { WorkerDeps } from "../deps.js";
 import type { HostInfo, Runner } from "../../app/contracts/runner.js";
 import { releaseExecution } from "../scheduler/apply.js";
@@ -91,7 +91,7 @@ export async function startExecution(deps: WorkerDeps, executionId: string): Pro
     }
     throw err; // unexpected: let graphile-worker retry (launch is idempotent)
   }
-  const runtime = { mode: result.mode, host, imageDigest: result.imageDigest ?? null, runner: runner.kind };
+  const runtime = runtimeRecord({ result, runner: runner.kind, host, hostName, image: exec.image, docker: deps.config.docker });
   await deps.sql.begin(async (tx) => {
     await tx`
       update executions set runner = ${runner.kind}, host = ${hostName}, runner_handle = ${tx.json(result.handle as never)},

@@ -3,11 +3,14 @@
  *
  * Stages: parse the fixed options → read valohai.yaml → pick the step → parse the step options →
  * validate every value (all errors at once, before any network call) → either print the plan
- * (`--dry-run`, offline) or package, upload, create and optionally watch the execution.
+ * (`--dry-run`, offline) or ask the server whether it would accept the run (`…/executions/validate`,
+ * with the local valohai.yaml: project, step, parameters, inputs, GPUs), and only then package,
+ * upload (with byte progress), create and optionally watch the execution. A run the server would
+ * refuse uploads nothing.
  */
 import fs from "node:fs";
 import path from "node:path";
-import type { Execution } from "../api.js";
+import { ApiError, type ApiClient, type CreateExecutionBody, type Execution } from "../api.js";
 import type { Context } from "../context.js";
 import { CliError } from "../errors.js";
 import { formatBytes, jsonText } from "../format.js";
@@ -71,6 +74,8 @@ interface LoadedYaml {
   yamlPath: string;
   /** The file as problems name it (relative to the working directory). */
   display: string;
+  /** Its text, as read (sent to the server's pre-upload check). */
+  text: string;
 }
 
 function loadYaml(ctx: Context, root: string, fixed: Pick<RunFixed, "yaml">): LoadedYaml {
@@ -90,7 +95,7 @@ function loadYaml(ctx: Context, root: string, fixed: Pick<RunFixed, "yaml">): Lo
     const lines = problems.filter((p) => p.severity === "error").map((p) => formatProblem(p, display));
     throw new CliError(`${display} is invalid:\n${(lines.length ? lines : problems.map((p) => formatProblem(p, display))).join("\n")}`);
   }
-  return { config, file, yamlPath: rel.split(path.sep).join("/"), display };
+  return { config, file, yamlPath: rel.split(path.sep).join("/"), display, text };
 }
 
 /** Exact name, else the one step that starts with it. */
@@ -193,6 +198,8 @@ interface Prepared {
   givenInputs: Record<string, string[]>;
   givenEnv: Record<string, string>;
   yamlPath: string;
+  /** The valohai.yaml text the plan was made from. */
+  yamlText: string;
 }
 
 /** A command that Python could not build: the located problem, never a stack trace. */
@@ -249,7 +256,7 @@ function prepare(ctx: Context, loaded: LoadedYaml, step: Step, fixed: RunFixed, 
     timeLimitSeconds: step.timeLimitSeconds ?? null,
     noOutputTimeoutSeconds: step.noOutputTimeoutSeconds ?? null,
   };
-  return { step, plan, givenInputs: given.inputs, givenEnv: vars.env, yamlPath: loaded.yamlPath };
+  return { step, plan, givenInputs: given.inputs, givenEnv: vars.env, yamlPath: loaded.yamlPath, yamlText: loaded.text };
 }
 
 /**
@@ -272,6 +279,19 @@ function loadForStep(ctx: Context, root: string, stepName: string, beforeStep: R
     // Neither file is usable: the default file's own problems say more than "cannot read VALUE".
     if (defaultProblem !== undefined && fs.existsSync(path.resolve(root, DEFAULT_YAML))) throw defaultProblem;
     throw err;
+  }
+}
+
+/**
+ * The server's own checks of the run (its refusal thrown as it is), with this valohai.yaml. A
+ * server older than the check (no such route) is said in a warning, and the run goes on.
+ */
+async function checkBeforeUpload(ctx: Context, client: ApiClient, project: string, body: Omit<CreateExecutionBody, "code">, yaml: string): Promise<void> {
+  try {
+    await client.validateExecution(project, { ...body, yaml });
+  } catch (err) {
+    if (!(err instanceof ApiError && err.status === 404 && err.code === "not_found" && err.message.startsWith("No route "))) throw err;
+    ctx.warn(`${client.server.url} cannot check a run before its code is uploaded (an older vh server): uploading first.`);
   }
 }
 
@@ -323,28 +343,31 @@ export async function execRunCommand(ctx: Context, args: string[]): Promise<numb
 
   const client = ctx.client();
   const project = await ensureProject(ctx, client, root, fixed.project);
-
-  const pkg = await (ctx.io.packer ?? defaultPacker)(root, { stderr: ctx.io.stderr });
-  for (const w of pkg.warnings) ctx.warn(w);
-  const upload = await uploadIfMissing(client, pkg).finally(() => pkg.dispose?.());
-  ctx.info(
-    upload.uploaded
-      ? `Uploaded ${upload.bytes} bytes (${formatBytes(upload.bytes)}, ${pkg.fileCount} files).`
-      : "Code unchanged, nothing uploaded.",
-  );
-
-  const execution: Execution = await client.createExecution(project, {
+  const body: Omit<CreateExecutionBody, "code"> = {
     step: prepared.step.name,
-    code: pkg.sha256,
     yamlPath,
     // An integer beyond 2^53 travels as its decimal string (JSON.parse would round the number).
     parameters: toJsonValue(prepared.plan.parameters),
     inputs: prepared.givenInputs,
     environmentVariables: prepared.givenEnv,
     ...(fixed.title !== undefined ? { title: fixed.title } : {}),
+    ...(fixed.tags.length ? { tags: fixed.tags } : {}),
     ...(fixed.image !== undefined ? { image: fixed.image } : {}),
     ...(fixed.gpus !== undefined ? { gpus: fixed.gpus } : {}),
-  });
+  };
+  // Everything the server checks that does not need the code, before the code is packaged or sent.
+  await checkBeforeUpload(ctx, client, project, body, prepared.yamlText);
+
+  const pkg = await (ctx.io.packer ?? defaultPacker)(root, { stderr: ctx.io.stderr });
+  for (const w of pkg.warnings) ctx.warn(w);
+  const upload = await uploadIfMissing(client, pkg, { progress: ctx.io.stderr }).finally(() => pkg.dispose?.());
+  ctx.info(
+    upload.uploaded
+      ? `Uploaded ${upload.bytes} bytes (${formatBytes(upload.bytes)}, ${pkg.fileCount} files).`
+      : "Code unchanged, nothing uploaded.",
+  );
+
+  const execution: Execution = await client.createExecution(project, { ...body, code: pkg.sha256 });
   ctx.info(`Execution #${execution.counter} started (${execution.status}): ${client.executionUrl(project, execution.counter)}`);
   if (!fixed.watch) {
     ctx.io.stdout.write(fixed.json ? jsonText(execution) : `${execution.counter}\n`);

@@ -1,12 +1,14 @@
-/** `vh exec list|show|logs|stop|outputs`. `N` is `3`, `#3` or `latest`. */
+/** `vh exec list|show|logs|watch|open|stop|delete|outputs`. `N` is `3`, `#3` or `latest`. */
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import type { Datum, Execution } from "../api.js";
 import type { Context } from "../context.js";
 import { CliError } from "../errors.js";
-import { columns, formatBytes, formatDuration, formatTime, jsonText, showValue, table } from "../format.js";
+import { columns, formatBytes, formatDuration, formatTime, jsonText, printable, showValue, table } from "../format.js";
 import { printLogs } from "../logs.js";
+import { trackBytes } from "../transfer-progress.js";
 
 /** `#3` / `3` / `latest` → what the API takes in the URL. */
 export function executionRef(ref: string): string {
@@ -15,19 +17,53 @@ export function executionRef(ref: string): string {
   throw new CliError(`"${ref}" is not an execution: use its number (#3 or 3) or "latest".`);
 }
 
-export async function execListCommand(ctx: Context, opts: { status?: string; limit?: number; json?: boolean; project?: string }): Promise<number> {
+/** The API path of the project's executions, or of one. */
+function executionsPath(project: string, ref?: string | number): string {
+  const base = `/projects/${encodeURIComponent(project)}/executions`;
+  return ref === undefined ? base : `${base}/${encodeURIComponent(String(ref))}`;
+}
+
+/** The record's tags (a server older than tags sends none). */
+export function tagsOf(e: Execution): string[] {
+  const t = e["tags"];
+  return Array.isArray(t) ? t.filter((x): x is string => typeof x === "string") : [];
+}
+
+/** `#12 "baseline"`: the number, and the title when there is one. */
+function named(e: Execution): string {
+  return `#${e.counter}${e.title ? ` "${printable(e.title)}"` : ""}`;
+}
+
+/** `3 min ago` from an ISO time (the server's clock against this one's: never in the future). */
+export function ago(iso: string, now = Date.now()): string {
+  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  if (!Number.isFinite(s)) return "at an unknown time";
+  if (s < 60) return `${s} s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 48 * 3600) return `${Math.floor(s / 3600)} h ago`;
+  return `${Math.floor(s / 86400)} days ago`;
+}
+
+export async function execListCommand(
+  ctx: Context,
+  opts: { status?: string; tag?: string[]; limit?: number; json?: boolean; project?: string },
+): Promise<number> {
   const project = ctx.projectName(opts.project);
-  const { results } = await ctx.client().listExecutions(project, { status: opts.status, limit: opts.limit });
+  const tags = opts.tag ?? [];
+  const { results } = await ctx.client().json<{ results: Execution[] }>("GET", executionsPath(project), {
+    query: { status: opts.status, limit: opts.limit, tag: tags.length ? tags.join(",") : undefined },
+  });
   if (opts.json) {
     ctx.io.stdout.write(jsonText(results));
     return 0;
   }
   if (!results.length) {
-    ctx.info(`No executions${opts.status ? ` with status ${opts.status}` : ""} in project "${project}".`);
+    const which = [opts.status ? `with status ${opts.status}` : "", tags.length ? `tagged ${tags.join(" and ")}` : ""].filter(Boolean).join(" ");
+    ctx.info(`No executions${which ? ` ${which}` : ""} in project "${project}".`);
     return 0;
   }
-  const rows = results.map((e) => [`#${e.counter}`, e.status, e.step, formatDuration(e.durationSeconds), formatTime(e.createdAt), e.title ?? ""]);
-  ctx.io.stdout.write(table(["#", "STATUS", "STEP", "DURATION", "CREATED", "TITLE"], rows));
+  const rows = results.map((e) => [`#${e.counter}`, e.status, e.step, formatDuration(e.durationSeconds), formatTime(e.createdAt), tagsOf(e).join(","), e.title ?? ""]);
+  ctx.io.stdout.write(table(["#", "STATUS", "STEP", "DURATION", "CREATED", "TAGS", "TITLE"], rows));
   return 0;
 }
 
@@ -44,17 +80,44 @@ function hostOf(e: Execution): string | undefined {
   return undefined;
 }
 
-export function renderExecution(e: Execution): string {
+interface ShownInput {
+  name: string;
+  uri: string;
+  file?: string | null;
+  sha256?: string | null;
+  size?: number | null;
+  datum?: string | null;
+  model?: string | null;
+}
+
+/** The versions the record says the execution produced. */
+function modelVersionsOf(e: Execution): { version: string; status: string }[] {
+  const v = e["modelVersions"];
+  if (!Array.isArray(v)) return [];
+  return v.filter((x): x is { version: string; status: string } => !!x && typeof x === "object" && typeof (x as { version?: unknown }).version === "string");
+}
+
+function deletedOf(e: Execution): { at: string; by: string | null } | null {
+  const d = e["deleted"];
+  return d && typeof d === "object" && typeof (d as { at?: unknown }).at === "string" ? (d as { at: string; by: string | null }) : null;
+}
+
+/** `exec show`: the record, and the outputs when given (null: not asked for). */
+export function renderExecution(e: Execution, outputs: Datum[] | null = null): string {
   const lines: string[] = [];
   const kv = (k: string, v: unknown) => {
-    if (v !== undefined && v !== null && v !== "") lines.push(`  ${k.padEnd(10)}${showValue(v)}`);
+    if (v !== undefined && v !== null && v !== "") lines.push(`  ${k.padEnd(10)}${printable(showValue(v))}`);
   };
   const exit = e.exitCode !== undefined && e.exitCode !== null ? ` (exit code ${e.exitCode})` : "";
-  lines.push(`Execution #${e.counter}  ${e.status}${exit}${e.statusDetail ? `: ${e.statusDetail}` : ""}`);
+  const deleted = deletedOf(e);
+  lines.push(`Execution #${e.counter}  ${e.status}${exit}${e.statusDetail ? `: ${printable(e.statusDetail)}` : ""}`);
+  if (deleted) lines.push(`  DELETED ${formatTime(deleted.at)}${deleted.by ? ` by ${printable(deleted.by)}` : ""}: its logs, metadata and outputs are gone; this record and its status history stay.`);
   kv("project", e.project.name);
   kv("step", e.step);
   kv("title", e.title);
-  kv("image", e.image);
+  kv("tags", tagsOf(e).join(", "));
+  const img = e.runtime?.["image"] as { used?: boolean; note?: string } | undefined;
+  kv("image", img?.used === false ? `${e.image} (${img.note})` : e.image);
   if (e.code) kv("code", e.code.commit ? `git ${e.code.commit}` : `${e.code.kind} ${e.code.sha256 ?? ""}`.trim());
   kv("host", hostOf(e));
   kv("runner", e.runtime?.["runner"] ?? e.runtime?.["mode"]);
@@ -67,44 +130,69 @@ export function renderExecution(e: Execution): string {
   const params = Object.entries(e.parameters ?? {});
   if (params.length) {
     lines.push("Parameters:");
-    for (const [k, v] of params) lines.push(`  ${k} = ${showValue(v)}`);
+    for (const [k, v] of params) lines.push(`  ${k} = ${printable(showValue(v))}`);
   }
   if (e.inputs?.length) {
     lines.push("Inputs:");
-    for (const i of e.inputs) {
-      const extra = [i.file ? `file ${i.file}` : "", i.size !== null && i.size !== undefined ? formatBytes(i.size) : "", i.sha256 ? `sha256 ${i.sha256}` : ""].filter(Boolean);
-      lines.push(`  ${i.name}  ${i.uri}${extra.length ? `  (${extra.join(", ")})` : ""}`);
+    for (const i of e.inputs as ShownInput[]) {
+      // model://churn/latest → model://churn/v1: the version it resolved to when the execution was created.
+      const resolved = i.model && i.model !== i.uri ? ` → ${i.model}` : "";
+      const extra = [
+        i.file ? `file ${i.file}` : "",
+        i.size !== null && i.size !== undefined ? formatBytes(i.size) : "",
+        i.datum && i.datum !== i.uri ? i.datum : "",
+        i.sha256 ? `sha256 ${i.sha256}` : "",
+      ].filter(Boolean);
+      lines.push(printable(`  ${i.name}  ${i.uri}${resolved}${extra.length ? `  (${extra.join(", ")})` : ""}`));
     }
+  }
+  if (outputs) {
+    if (!outputs.length) lines.push(deleted ? "Outputs: none left (deleted)" : "Outputs: none");
+    else {
+      const total = outputs.reduce((n, d) => n + d.size, 0);
+      lines.push(`Outputs (${outputs.length}, ${formatBytes(total)}):`);
+      lines.push(...columns(outputs.map((d) => [d.name, formatBytes(d.size), `sha256 ${d.sha256}`, d.uri])).trimEnd().split("\n").map((l) => `  ${l}`));
+    }
+  }
+  const versions = modelVersionsOf(e);
+  if (versions.length) {
+    lines.push("Model versions:");
+    for (const v of versions) lines.push(`  ${v.version}  ${v.status}`);
   }
   const env = Object.entries(e.environmentVariables ?? {});
   if (env.length) {
     lines.push("Environment:");
-    for (const [k, v] of env) lines.push(`  ${k}=${v}`);
+    for (const [k, v] of env) lines.push(printable(`  ${k}=${v}`));
   }
   const metrics = Object.entries(e.metadataLatest ?? {});
   if (metrics.length) {
     lines.push("Metrics (latest):");
-    for (const [k, v] of metrics) lines.push(`  ${k} = ${showValue(v)}`);
+    for (const [k, v] of metrics) lines.push(printable(`  ${k} = ${showValue(v)}`));
   }
   if (e.warnings?.length) {
     lines.push("Warnings:");
-    for (const w of e.warnings) lines.push(`  ${w}`);
+    for (const w of e.warnings) lines.push(`  ${printable(w)}`);
   }
   return lines.join("\n") + "\n";
 }
 
 export async function execShowCommand(ctx: Context, ref: string, opts: { json?: boolean; project?: string }): Promise<number> {
   const project = ctx.projectName(opts.project);
-  const e = await ctx.client().getExecution(project, executionRef(ref));
-  ctx.io.stdout.write(opts.json ? jsonText(e) : renderExecution(e));
+  const client = ctx.client();
+  const e = await client.getExecution(project, executionRef(ref));
+  if (opts.json) {
+    ctx.io.stdout.write(jsonText(e));
+    return 0;
+  }
+  // By number: `latest` could have moved on since the record was read.
+  const { results } = await client.outputs(project, e.counter);
+  ctx.io.stdout.write(renderExecution(e, results));
   return 0;
 }
 
-export async function execLogsCommand(
-  ctx: Context,
-  ref: string,
-  opts: { follow?: boolean; stdout?: boolean; stderr?: boolean; status?: boolean; project?: string },
-): Promise<number> {
+type LogFlags = { follow?: boolean; stdout?: boolean; stderr?: boolean; status?: boolean; timestamps?: boolean; json?: boolean; project?: string };
+
+export async function execLogsCommand(ctx: Context, ref: string, opts: LogFlags): Promise<number> {
   const project = ctx.projectName(opts.project);
   const r = executionRef(ref);
   const result = await printLogs(ctx.io, ctx.client(), project, r, {
@@ -112,6 +200,8 @@ export async function execLogsCommand(
     stdout: opts.stdout ?? true,
     stderr: opts.stderr ?? true,
     status: opts.status ?? true,
+    timestamps: opts.timestamps ?? false,
+    json: opts.json ?? false,
   });
   if (opts.follow) {
     ctx.info(`Execution ${r === "latest" ? "latest" : `#${r}`} ${result.status}.`);
@@ -120,11 +210,113 @@ export async function execLogsCommand(
   return 0;
 }
 
+/** `completed (exit code 0) after 12s.`: how an ended execution ended, as a sentence's end. */
+function endText(e: Execution): string {
+  const exit = e.exitCode !== undefined && e.exitCode !== null ? ` (exit code ${e.exitCode})` : "";
+  const took = e.durationSeconds !== null && e.durationSeconds !== undefined ? ` after ${formatDuration(e.durationSeconds)}` : "";
+  const detail = e.statusDetail ? `: ${printable(e.statusDetail)}` : "";
+  return `${e.status}${exit}${took}${detail}${detail.endsWith(".") ? "" : "."}`;
+}
+
+/** `vh exec watch N`: the status as it changes and the log, until the execution ends; 0 only if it completed. */
+export async function execWatchCommand(ctx: Context, ref: string, opts: { timestamps?: boolean; project?: string }): Promise<number> {
+  const project = ctx.projectName(opts.project);
+  const client = ctx.client();
+  // By number from here on: `latest` may name a newer execution while this one runs.
+  const e = await client.getExecution(project, executionRef(ref));
+  ctx.info(`Watching ${named(e)} (${e.step}, ${e.status}, created ${ago(e.createdAt)}): ${client.executionUrl(project, e.counter)}`);
+  await printLogs(ctx.io, client, project, e.counter, { follow: true, stdout: true, stderr: true, status: true, timestamps: opts.timestamps ?? false });
+  const end = await client.getExecution(project, e.counter);
+  ctx.info(`Execution ${named(end)} ${endText(end)}`);
+  return end.status === "completed" ? 0 : 1;
+}
+
+/** The command that opens a URL in the desktop's browser here, when there is one on PATH. */
+function browserOpener(env: Record<string, string | undefined>): string | null {
+  const name = process.platform === "darwin" ? "open" : "xdg-open";
+  for (const dir of (env["PATH"] ?? "").split(path.delimiter)) {
+    if (!dir) continue;
+    const file = path.join(dir, name);
+    try {
+      fs.accessSync(file, fs.constants.X_OK);
+      if (fs.statSync(file).isFile()) return file;
+    } catch {
+      // not in this folder
+    }
+  }
+  return null;
+}
+
+/** `vh exec open N`: prints where to look at the execution; `--browser` also opens it there. */
+export async function execOpenCommand(ctx: Context, ref: string, opts: { browser?: boolean; project?: string }): Promise<number> {
+  const project = ctx.projectName(opts.project);
+  const client = ctx.client();
+  const e = await client.getExecution(project, executionRef(ref));
+  const url = client.executionUrl(project, e.counter);
+  ctx.io.stdout.write(`${url}\n`);
+  if (!opts.browser) return 0;
+  const opener = browserOpener(ctx.io.env);
+  if (!opener) {
+    ctx.warn(`No ${process.platform === "darwin" ? "open" : "xdg-open"} command on PATH to open a browser with: open the URL above yourself.`);
+    return 0;
+  }
+  const env = Object.fromEntries(Object.entries(ctx.io.env).filter((kv): kv is [string, string] => kv[1] !== undefined));
+  const child = spawn(opener, [url], { detached: true, stdio: "ignore", env });
+  await new Promise<void>((resolve, reject) => {
+    child.once("spawn", resolve);
+    child.once("error", (err) => reject(new CliError(`Could not start ${opener}: ${err.message}. Open the URL above yourself.`)));
+  });
+  child.unref();
+  ctx.info(`Opened ${named(e)} with ${path.basename(opener)}.`);
+  return 0;
+}
+
 export async function execStopCommand(ctx: Context, ref: string, opts: { project?: string; json?: boolean }): Promise<number> {
   const project = ctx.projectName(opts.project);
-  const e = await ctx.client().stopExecution(project, executionRef(ref));
+  const client = ctx.client();
+  // Read first, then stop by number: the message names exactly the execution that was stopped.
+  const before = await client.getExecution(project, executionRef(ref));
+  const what = (x: Execution) => `${named(x)} (${x.step}, ${x.startedAt ? `started ${ago(x.startedAt)}` : `created ${ago(x.createdAt)}, not started`})`;
+  if (["completed", "failed", "error", "stopped", "lost"].includes(before.status)) {
+    if (opts.json) ctx.io.stdout.write(jsonText(before));
+    ctx.info(`${named(before)} (${before.step}) has already ended (${before.status}${before.endedAt ? ` ${ago(before.endedAt)}` : ""}). Nothing to stop.`);
+    return 0;
+  }
+  const e = await client.stopExecution(project, before.counter);
   if (opts.json) ctx.io.stdout.write(jsonText(e));
-  else ctx.info(`Execution #${e.counter} ${e.status}.`);
+  if (e.status === "stopping") ctx.info(`Stopping ${what(before)}.`);
+  else if (e.status === "stopped") ctx.info(`Stopped ${what(before)}.`);
+  else ctx.info(`${named(e)} is ${e.status}: it ended before the stop reached it.`);
+  return 0;
+}
+
+interface Removed {
+  counter: number;
+  dryRun: boolean;
+  outputs: number;
+  bytes: number;
+  logLines: number;
+  metadataEvents: number;
+}
+
+/** `vh exec delete N`: logs, metadata and outputs go; the record and its status history stay. */
+export async function execDeleteCommand(ctx: Context, ref: string, opts: { dryRun?: boolean; json?: boolean; project?: string }): Promise<number> {
+  const project = ctx.projectName(opts.project);
+  const r = executionRef(ref);
+  if (r === "latest") {
+    throw new CliError(`vh exec delete takes the execution's number (vh exec delete 12), not "latest": "latest" may name another execution than the one you looked at.`);
+  }
+  const res = await ctx.client().json<{ execution: Execution; removed: Removed }>("DELETE", executionsPath(project, r), {
+    query: { dryRun: opts.dryRun ? "true" : undefined },
+  });
+  if (opts.json) {
+    ctx.io.stdout.write(jsonText(res));
+    return 0;
+  }
+  const { execution: e, removed: n } = res;
+  const what = `${n.outputs} output${n.outputs === 1 ? "" : "s"} (${formatBytes(n.bytes)}), ${n.logLines} log line${n.logLines === 1 ? "" : "s"} and ${n.metadataEvents} metadata event${n.metadataEvents === 1 ? "" : "s"}`;
+  if (n.dryRun) ctx.info(`Would delete ${named(e)} (${e.step}, ${e.status}): ${what}. Nothing was deleted (--dry-run).`);
+  else ctx.info(`Deleted ${named(e)} (${e.step}, ${e.status}): ${what} removed. Its record and status history stay: vh exec show ${e.counter}.`);
   return 0;
 }
 
@@ -148,7 +340,8 @@ async function downloadDatum(ctx: Context, d: Datum, dir: string): Promise<void>
   let size = 0;
   const out = fs.createWriteStream(tmp);
   try {
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    // Byte progress on stderr (a bar on a terminal, a line per 10 % elsewhere), ended with the stream.
+    for await (const chunk of trackBytes(ctx.io.stderr, res.body, { label: `Downloading ${d.name}`, total: d.size })) {
       hash.update(chunk);
       size += chunk.length;
       if (!out.write(chunk)) await new Promise<void>((resolve) => out.once("drain", () => resolve()));
@@ -165,7 +358,7 @@ async function downloadDatum(ctx: Context, d: Datum, dir: string): Promise<void>
     throw new CliError(`${d.name} (${d.uri}) arrived damaged: sha256 ${sha}, expected ${d.sha256}; nothing written.`);
   }
   fs.renameSync(tmp, target);
-  ctx.info(`  ${d.name}  ${formatBytes(size)}  sha256 ok`);
+  ctx.info(`  ${printable(d.name)}  ${formatBytes(size)}  sha256 ok`);
 }
 
 export async function execOutputsCommand(ctx: Context, ref: string, opts: { download?: string; json?: boolean; project?: string }): Promise<number> {
@@ -174,11 +367,12 @@ export async function execOutputsCommand(ctx: Context, ref: string, opts: { down
   const { results } = await ctx.client().outputs(project, r);
   if (opts.json) ctx.io.stdout.write(jsonText(results));
   else if (!results.length) ctx.info(`Execution ${r === "latest" ? "latest" : `#${r}`} has no outputs.`);
-  else ctx.io.stdout.write(columns(results.map((d) => [d.uri, String(d.size), d.sha256, d.name])));
+  else ctx.io.stdout.write(table(["DATUM", "SIZE", "SHA256", "NAME"], results.map((d) => [d.uri, formatBytes(d.size), d.sha256, d.name])));
   if (opts.download && results.length) {
     const dir = path.resolve(ctx.io.cwd, opts.download);
     for (const d of results) outputPath(dir, d.name); // refuse bad names before writing anything
-    ctx.info(`Downloading ${results.length} file${results.length === 1 ? "" : "s"} to ${dir}:`);
+    const total = results.reduce((n, d) => n + d.size, 0);
+    ctx.info(`Downloading ${results.length} file${results.length === 1 ? "" : "s"} (${formatBytes(total)}) to ${dir}:`);
     for (const d of results) await downloadDatum(ctx, d, dir);
   }
   return 0;

@@ -59,9 +59,11 @@ export async function hostAddCommand(ctx: Context, name: string, url: string, op
   return 0;
 }
 
-export async function hostRemoveCommand(ctx: Context, name: string): Promise<number> {
-  await ctx.client().json("DELETE", `/hosts/${encodeURIComponent(name)}`);
-  ctx.info(`Host ${name} removed.`);
+/** `--json`: the API's answer, `{"removed": NAME}`. */
+export async function hostRemoveCommand(ctx: Context, name: string, opts: { json?: boolean } = {}): Promise<number> {
+  const removed = await ctx.client().json<{ removed: string }>("DELETE", `/hosts/${encodeURIComponent(name)}`);
+  if (opts.json) ctx.io.stdout.write(jsonText(removed));
+  else ctx.info(`Host ${name} removed.`);
   return 0;
 }
 

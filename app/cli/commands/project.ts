@@ -7,20 +7,23 @@ import { formatTime, jsonText, table } from "../format.js";
 import { println } from "../io.js";
 
 function link(ctx: Context, project: Project, dir = ctx.io.cwd): void {
-  saveLink(ctx.io.env, dir, { url: ctx.server().url, project: project.name });
+  saveLink(ctx.io.env, dir, ctx.linkTo(project.name));
 }
 
-export async function projectCreateCommand(ctx: Context, name: string): Promise<number> {
+/** `--json`: the project as the REST API returns it (`GET /projects/:name`), on stdout. */
+export async function projectCreateCommand(ctx: Context, name: string, opts: { json?: boolean } = {}): Promise<number> {
   const project = await ctx.client().createProject(name);
   link(ctx, project);
-  ctx.info(`Created project "${project.name}" on ${ctx.server().url} and linked ${path.resolve(ctx.io.cwd)} to it.`);
+  if (opts.json) ctx.io.stdout.write(jsonText(project));
+  else ctx.info(`Created project "${project.name}" on ${ctx.server().url} and linked ${path.resolve(ctx.io.cwd)} to it.`);
   return 0;
 }
 
-export async function projectLinkCommand(ctx: Context, name: string): Promise<number> {
+export async function projectLinkCommand(ctx: Context, name: string, opts: { json?: boolean } = {}): Promise<number> {
   const project = await ctx.client().getProject(name);
   link(ctx, project);
-  ctx.info(`Linked ${path.resolve(ctx.io.cwd)} to project "${project.name}" on ${ctx.server().url}.`);
+  if (opts.json) ctx.io.stdout.write(jsonText(project));
+  else ctx.info(`Linked ${path.resolve(ctx.io.cwd)} to project "${project.name}" on ${ctx.server().url}.`);
   return 0;
 }
 
@@ -82,7 +85,7 @@ export async function ensureProject(ctx: Context, client: ApiClient, dir: string
     project = await client.getProject(name);
     created = false;
   }
-  saveLink(ctx.io.env, dir, { url: client.server.url, project: project.name });
+  saveLink(ctx.io.env, dir, ctx.linkTo(project.name, client.server));
   ctx.info(`${created ? "Created project" : "Linked to the existing project"} "${project.name}" on ${client.server.url} for ${dir} (change with \`vh project link NAME\`).`);
   return project.name;
 }

@@ -11,10 +11,12 @@ import { handleEvent, type Attempt } from "../../bot/handle-event.js";
 import type { BotDeps } from "../../bot/commands/types.js";
 import { normalizeGitHub } from "./normalize.js";
 
-/** Events vh acts on (app.yml subscribes to exactly these). Others are answered and dropped. */
+/**
+ * Events vh acts on (app.yml subscribes to exactly these, less the two every App gets; permissions.ts
+ * says why each). Others are answered and dropped.
+ */
 export const HANDLED_EVENTS = new Set([
   "push",
-  "pull_request",
   "issue_comment",
   "check_run",
   "check_suite",

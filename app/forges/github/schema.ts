@@ -36,3 +36,16 @@ export const GhCheckRun = z.object({ id: z.number(), name: z.string().optional()
 export const GhCheckRunList = z.object({ total_count: z.number(), check_runs: z.array(GhCheckRun) });
 
 export const GhCreated = z.object({ id: z.number() });
+
+/** The answer to `POST /app-manifests/{code}/conversions`: the new App and its credentials (never logged). */
+export const GhManifestConversion = z.object({
+  id: z.number().int().positive(),
+  slug: z.string().min(1),
+  name: z.string().min(1),
+  html_url: z.string().url(),
+  owner: z.object({ login: z.string() }).nullable().optional(),
+  client_id: z.string().min(1),
+  client_secret: z.string().min(1),
+  webhook_secret: z.string().min(1),
+  pem: z.string().includes("-----BEGIN"),
+});

@@ -9,6 +9,10 @@
  * most `webhookConcurrency` bodies are being read at once and at most BODY_BUDGET bytes (by their
  * Content-Length) are held at once, beyond either 503 with Retry-After; a body must arrive within
  * BODY_TIMEOUT_MS (GitHub itself gives up on a delivery after 10 s) and within 25 MB.
+ *
+ * Mounted whether or not an App exists: without one every delivery is a 503 naming the settings
+ * (and the set-up page); the App, and so the secret, is read per request, so the App the set-up
+ * page registers is verified from its first delivery on.
  */
 import { createHmac, timingSafeEqual, type Hmac } from "node:crypto";
 import { Hono, type Context } from "hono";
@@ -33,7 +37,10 @@ const SIGNATURE = /^sha256=[0-9a-fA-F]{64}$/;
 
 export interface WebhookDeps {
   sql: Sql;
-  github: GitHubAppConfig;
+  /** The App of the moment (null until one is configured or set up). */
+  app: () => GitHubAppConfig | null;
+  /** The set-up page's address, named when there is no App. */
+  setupUrl: string;
   log: Logger;
 }
 
@@ -43,14 +50,26 @@ const tooLarge: Refusal = { status: 413, code: "too_large", message: "Webhook pa
 
 export function githubWebhookRoutes(deps: WebhookDeps): Hono {
   const outcomes = new WeakMap<object, "queued" | "duplicate">();
-  // Probot receives the verified event; its handler only records and queues.
-  const probot = new Probot({ appId: deps.github.appId, privateKey: deps.github.privateKey, secret: deps.github.webhookSecret, baseUrl: deps.github.baseUrl, logLevel: "warn" });
-  probot.onAny(async (event) => {
-    const payload = event.payload as unknown as Record<string, unknown>;
-    outcomes.set(payload, await recordDelivery(deps.sql, { id: event.id, event: event.name, payload }));
-  });
-  const maxReading = deps.github.webhookConcurrency;
+  // Probot receives the verified event; its handler only records and queues. One per App (made anew when the App changes).
+  let receiver: { app: GitHubAppConfig; probot: Probot } | null = null;
+  function probotOf(app: GitHubAppConfig): Probot {
+    if (receiver?.app === app) return receiver.probot;
+    const probot = new Probot({ appId: app.appId, privateKey: app.privateKey, secret: app.webhookSecret, baseUrl: app.baseUrl, logLevel: "warn" });
+    probot.onAny(async (event) => {
+      const payload = event.payload as unknown as Record<string, unknown>;
+      outcomes.set(payload, await recordDelivery(deps.sql, { id: event.id, event: event.name, payload }));
+    });
+    receiver = { app, probot };
+    return probot;
+  }
   const inflight = { reading: 0, bytes: 0 };
+  const notConfigured: Refusal = {
+    status: 503,
+    code: "not_configured",
+    message:
+      `No GitHub App is configured on this vh server: create one at ${deps.setupUrl} (signed in with the admin token), ` +
+      "or set APP_ID, PRIVATE_KEY (or PRIVATE_KEY_PATH) and WEBHOOK_SECRET and restart.",
+  };
 
   const refuse = (c: Context, r: Refusal) => {
     if (r.retryAfter) c.header("Retry-After", String(r.retryAfter));
@@ -58,8 +77,8 @@ export function githubWebhookRoutes(deps: WebhookDeps): Hono {
   };
 
   /** The body, read while its HMAC is computed: the bytes, or why not (the slot is the caller's). */
-  async function readSigned(c: Context, signature: string, release: () => void): Promise<Buffer | Refusal> {
-    const hmac = createHmac("sha256", deps.github.webhookSecret);
+  async function readSigned(c: Context, app: GitHubAppConfig, signature: string, release: () => void): Promise<Buffer | Refusal> {
+    const hmac = createHmac("sha256", app.webhookSecret);
     const stream = c.req.raw.body;
     if (!stream) {
       release();
@@ -108,6 +127,9 @@ export function githubWebhookRoutes(deps: WebhookDeps): Hono {
 
   const app = new Hono();
   app.post("/", async (c) => {
+    const github = deps.app();
+    if (!github) return refuse(c, notConfigured);
+    const maxReading = github.webhookConcurrency;
     const id = c.req.header("x-github-delivery");
     const name = c.req.header("x-github-event");
     const signature = c.req.header("x-hub-signature-256");
@@ -141,7 +163,7 @@ export function githubWebhookRoutes(deps: WebhookDeps): Hono {
       reading = false;
     };
     try {
-      const body = await readSigned(c, signature, doneReading);
+      const body = await readSigned(c, github, signature, doneReading);
       if (!Buffer.isBuffer(body)) return refuse(c, body);
       let payload: unknown;
       try {
@@ -154,7 +176,7 @@ export function githubWebhookRoutes(deps: WebhookDeps): Hono {
       }
       if (name === "ping") return c.json({ ok: true, pong: true });
       if (!HANDLED_EVENTS.has(name)) return c.json({ ok: true, ignored: `event ${name} is not used` });
-      await probot.receive({ id, name, payload } as never);
+      await probotOf(github).receive({ id, name, payload } as never);
       const outcome = outcomes.get(payload) ?? "queued";
       return c.json({ ok: true, delivery: id, [outcome]: true }, outcome === "queued" ? 202 : 200);
     } finally {

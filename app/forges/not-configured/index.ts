@@ -3,7 +3,7 @@ import { ForgeError } from "../../errors.js";
 import type { ForgeProvider } from "../../contracts/forge.js";
 
 export const NOT_CONFIGURED_MESSAGE =
-  "No Git host is configured: set APP_ID, PRIVATE_KEY (or PRIVATE_KEY_PATH) and WEBHOOK_SECRET for the GitHub App (see docs/github-app.md).";
+  "No Git host is configured: create the GitHub App on the set-up page (/setup/github on this server), or set APP_ID, PRIVATE_KEY (or PRIVATE_KEY_PATH) and WEBHOOK_SECRET (see docs/github-app.md).";
 
 export function createNotConfiguredProvider(): ForgeProvider {
   return {

@@ -2,11 +2,13 @@ import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
 import type { Sql } from "../../../db/client.js";
 import { isTerminal, type ExecutionStatus } from "../../executions/state.js";
-import { createExecution, type CreateDeps } from "../../executions/create.js";
+import { createExecution, tagProblems, type CreateDeps } from "../../executions/create.js";
 import { parseJsonExact } from "../../valohai/index.js";
 import { findExecutionRow, listExecutionRows, loadPresented } from "../../executions/present.js";
 import { stopExecution } from "../../executions/stop.js";
-import { logProgress, lostCount } from "../../../db/queries/executions.js";
+import { deleteExecution } from "../../executions/delete.js";
+import { VhError } from "../../errors.js";
+import { isDeleted, logProgress, lostCount } from "../../../db/queries/executions.js";
 import { metadataEventsOf } from "../../../db/queries/metadata-events.js";
 import type { DatumRow } from "../../../db/queries/datums.js";
 import type { Cols } from "../../../db/queries/rows.js";
@@ -55,7 +57,11 @@ export function executionRoutes(deps: CreateDeps) {
 
   app.get("/", async (c) => {
     const project = await findProject(sql, c.req.param("project")!);
-    const rows = await listExecutionRows(sql, project.id, { status: c.req.query("status"), limit: intParam(c.req.query("limit"), 50, 1000) });
+    // `?tag=a&tag=b` or `?tag=a,b`: only executions with every one of them.
+    const tags = (c.req.queries("tag") ?? []).flatMap((t) => t.split(",")).map((t) => t.trim());
+    const problems = tagProblems(tags);
+    if (problems.length) throw new VhError("bad_request", `tag: ${problems.join("\n")}`, { errors: problems });
+    const rows = await listExecutionRows(sql, project.id, { status: c.req.query("status"), tags, limit: intParam(c.req.query("limit"), 50, 1000) });
     return c.json({ results: await Promise.all(rows.map((r) => loadPresented(sql, r))) });
   });
 
@@ -72,6 +78,18 @@ export function executionRoutes(deps: CreateDeps) {
     return c.json(await loadPresented(sql, await findExecutionRow(sql, row.project_id, row.id)));
   });
 
+  /**
+   * Deletes the execution's logs, metadata and outputs, keeping its record and status history
+   * (app/executions/delete.ts); 409 while it is active or a model version was made from its
+   * outputs. `?dryRun=true`: the same checks and counts, nothing deleted.
+   */
+  app.delete("/:ref", async (c) => {
+    const row = await exec(c);
+    const dryRun = ["1", "true", "yes"].includes((c.req.query("dryRun") ?? "").toLowerCase());
+    const removed = await deleteExecution({ sql, store: deps.store, lostRetries: deps.config.worker.lostRetries }, row.id, { by: c.get("token").name, dryRun });
+    return c.json({ execution: await loadPresented(sql, await findExecutionRow(sql, row.project_id, row.id)), removed });
+  });
+
   app.get("/:ref/logs", async (c) => {
     const row = await exec(c);
     const after = intParam(c.req.query("after"), 0, MAX_SEQ);
@@ -79,7 +97,8 @@ export function executionRoutes(deps: CreateDeps) {
     const lines = await readLogs(sql, row.id, after, limit);
     const cur = await logProgress(sql, row.id);
     const next = lines.length ? lines[lines.length - 1]!.seq : after;
-    const finished = (await hasEnded(row.id, cur!.status)) && next >= cur!.log_seq;
+    // A deleted execution's lines are gone: there is nothing more to wait for.
+    const finished = row.deleted_at !== null || ((await hasEnded(row.id, cur!.status)) && next >= cur!.log_seq);
     return c.json({ lines: lines.map(presentLine), next, status: cur!.status, finished });
   });
 
@@ -99,7 +118,9 @@ export function executionRoutes(deps: CreateDeps) {
         }
         if (lines.length === 2000) continue;
         const cur = await logProgress(sql, row.id);
-        if ((await hasEnded(row.id, cur!.status)) && after >= cur!.log_seq) {
+        const ended = await hasEnded(row.id, cur!.status);
+        // Ended with lines left unread: unless it was deleted meanwhile (then they are gone).
+        if (ended && (after >= cur!.log_seq || (await isDeleted(sql, row.id)))) {
           await stream.writeSSE({ event: "end", data: JSON.stringify({ status: cur!.status }) });
           return;
         }

@@ -4,19 +4,7 @@ import { getCookie, setCookie } from "hono/cookie";
 import type { Sql } from "../../../db/client.js";
 import { findToken } from "../../auth/api-tokens.js";
 import { SESSION_COOKIE } from "../middleware/auth.js";
-
-function esc(s: unknown): string {
-  return String(s ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-function page(title: string, body: string): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>body{font:14px system-ui,sans-serif;margin:2rem;color:#222}table{border-collapse:collapse;width:100%}
-td,th{padding:.35rem .6rem;border-bottom:1px solid #ddd;text-align:left}th{background:#f4f4f4}
-.s-completed{color:#1a7f37}.s-failed,.s-error,.s-lost{color:#cf222e}.s-running,.s-starting,.s-uploading{color:#9a6700}
-code{background:#f4f4f4;padding:0 .2rem}</style></head><body>${body}</body></html>`;
-}
+import { esc, page } from "./layout.js";
 
 export function homeRoutes(deps: { sql: Sql }) {
   const app = new Hono();
@@ -35,7 +23,7 @@ export function homeRoutes(deps: { sql: Sql }) {
     const rows = await deps.sql<
       { project: string; counter: number; step: string; status: string; created_at: Date; started_at: Date | null; ended_at: Date | null }[]
     >`select p.name as project, e.counter, e.step, e.status, e.created_at, e.started_at, e.ended_at
-      from executions e join projects p on p.id = e.project_id order by e.created_at desc limit 200`;
+      from executions e join projects p on p.id = e.project_id where e.deleted_at is null order by e.created_at desc limit 200`;
     const body = rows.length
       ? `<table><thead><tr><th>Project</th><th>#</th><th>Step</th><th>Status</th><th>Created</th><th>Duration</th></tr></thead><tbody>${rows
           .map((r) => {

@@ -15,11 +15,19 @@
  * - Isolation (plain-process mode): as root, every job runs as an OS user of its own — a uid and gid
  *   picked at random from a range no account uses, free of running processes and work dirs — with
  *   privileges dropped by `setpriv` after the wrapper (root) has written the pid file and opened the
- *   logs. The job can enter only its own work dir (`<id>/` is root:<gid> 710), owns `repository/`,
+ *   logs. The job can enter only its own work dir (`<id>/` is root:<gid> 750), owns `repository/`,
  *   `outputs/` and `home/` (its HOME), reads `inputs/` and `config/`, and cannot write `.vh/` (the
  *   wrapper's files: exit code, pid, logs) nor see VH_DATA_DIR, the server's environment or another
  *   execution. Without root this cannot be done: the registry refuses plain-process jobs unless
  *   VH_UNSAFE_SAME_USER=true (see docs/threat-model.md).
+ * - The root-run part of a plain-process job (wrapper, /valohai mounts, setpriv) runs with a PATH
+ *   of vh's own and nothing else; the job's environment (`.vh/job.env`) is added by the last shell
+ *   in the chain, after privileges dropped, so a PATH or LD_PRELOAD from valohai.yaml never picks
+ *   what root runs.
+ * - /valohai (plain-process mode): as root, each job gets its own in a private mount namespace
+ *   (worker/runners/shared/valohai-view.ts), checked once per runner; where that is impossible the
+ *   job gets only the VH_*_DIR variables, the handle says why, and a step whose command names
+ *   /valohai/… is refused at launch with the fix.
  * - A wrapper that died without writing the exit code (SIGKILL, OOM killer) is detected by poll:
  *   wrapper gone and no live process left in the job's group → exit code 137, recorded in
  *   `.vh/exit_code` with an explanation in `.vh/exit_note`. The exit-code file is read again after
@@ -35,7 +43,7 @@ import type { Readable } from "node:stream";
 import * as tar from "tar";
 import YAML from "yaml";
 import { RunnerError } from "../../../app/errors.js";
-import { assertExecutionId, refuseHostSideEnv, LOST_EXIT_CODE, POLL_READ_CAP, type DetachedHandle } from "../shared/detached.js";
+import { assertExecutionId, refuseHostSideEnv, LOST_EXIT_CODE, POLL_READ_CAP, type DetachedHandle, type KnowsEndTime } from "../shared/detached.js";
 import type { Store } from "../../../app/contracts/store.js";
 import type {
   FetchedInput,
@@ -49,7 +57,16 @@ import type {
   RunnerHandle,
 } from "../../../app/contracts/runner.js";
 import { buildDockerRunArgv, buildInputsJson, buildJobEnv, containerName } from "../shared/job.js";
-import { buildDockerEnvFile, buildWrapperScript, parseIntFile, workPaths, type WorkPaths } from "../shared/protocol.js";
+import { buildDockerEnvFile, buildShellEnvFile, buildWrapperScript, parseIntFile, withJobEnv, workPaths, type WorkPaths } from "../shared/protocol.js";
+import {
+  buildValohaiProbeScript,
+  buildValohaiViewArgv,
+  parseValohaiProbe,
+  usesValohaiPaths,
+  valohaiUnavailableMessage,
+  VALOHAI_ROOT,
+  type ValohaiView,
+} from "../shared/valohai-view.js";
 import { createInputCache, hashingStream, assertRelativePath } from "../shared/inputs.js";
 import { describeThisHost, groupAlive, pidRuns, probeDocker, readBootId, run, signalGroup } from "./host.js";
 
@@ -81,6 +98,8 @@ export interface LocalRunnerOptions {
   isolation?: JobIsolation;
   /** What a code snapshot may unpack to (also checked at upload); default: 4 GiB, 200,000 files. */
   codeLimits?: { maxBytes: number; maxFiles: number };
+  /** Where a plain process sees its work dir as on Valohai: `/valohai` (tests point it elsewhere). */
+  valohaiRoot?: string;
 }
 
 /** The handle of a local execution (stored as JSON in executions.runner_handle). */
@@ -91,6 +110,7 @@ export interface LocalHandle extends DetachedHandle {
 interface Prepared {
   mode: "docker" | "process";
   inputs: FetchedInput[];
+  valohai: ValohaiView;
 }
 
 /** How long launch waits for the job's pid file after spawning. */
@@ -206,12 +226,23 @@ async function giveTree(dir: string, uid: number): Promise<void> {
   for (const e of await fsp.readdir(dir)) await giveTree(path.join(dir, e), uid);
 }
 
-function findSetpriv(): string | null {
+/** A util-linux tool by absolute path (so no PATH, the job's least of all, picks what root runs). */
+function findTool(name: "setpriv" | "unshare"): string | null {
   for (const d of ["/usr/bin", "/bin", "/usr/sbin", "/sbin"]) {
-    const p = path.join(d, "setpriv");
+    const p = path.join(d, name);
     if (fs.existsSync(p)) return p;
   }
   return null;
+}
+
+/**
+ * The PATH of the root-run part of a plain-process job (the wrapper and what it starts before
+ * privileges drop): vh's own, without relative entries (the wrapper's working directory is the
+ * work dir, whose repository/ the job's code fills).
+ */
+function wrapperPath(): string {
+  const abs = (process.env.PATH ?? "").split(":").filter((d) => d.startsWith("/"));
+  return abs.length > 0 ? abs.join(":") : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 }
 
 export function createLocalRunner(opts: LocalRunnerOptions): Runner {
@@ -220,7 +251,20 @@ export function createLocalRunner(opts: LocalRunnerOptions): Runner {
   const isolation = opts.isolation ?? defaultIsolation();
   const reservedUids = new Set<number>();
   let workRootReachable = false;
-  const setpriv = isolation.kind === "users" ? findSetpriv() : null;
+  const setpriv = isolation.kind === "users" ? findTool("setpriv") : null;
+  const valohaiRoot = opts.valohaiRoot ?? VALOHAI_ROOT;
+  let valohaiProbe: Promise<ValohaiView> | null = null;
+
+  /** Whether plain processes here can have their own /valohai (checked once: see valohai-view.ts). */
+  function valohaiView(): Promise<ValohaiView> {
+    valohaiProbe ??= (async () => {
+      const unshare = findTool("unshare");
+      if (!unshare) return parseValohaiProbe("no missing unshare", valohaiRoot);
+      const r = await run("/bin/sh", ["-c", buildValohaiProbeScript(valohaiRoot)], 15_000, { PATH: wrapperPath() });
+      return parseValohaiProbe(r.ok ? r.stdout : `no refused ${r.stderr}`, valohaiRoot);
+    })();
+    return valohaiProbe;
+  }
 
   /** A uid (= gid) for one job: random in the range, unused by processes, work dirs and other launches. */
   async function allocateUid(iso: Extract<JobIsolation, { kind: "users" }>): Promise<number> {
@@ -314,6 +358,9 @@ export function createLocalRunner(opts: LocalRunnerOptions): Runner {
     const inputs = await inputCache.fetchInputs(spec.inputs, p.inputs);
     const mode = await chooseMode(spec);
     if (mode === "process" && isolation.kind === "refuse") throw new RunnerError(isolation.reason);
+    const valohai: ValohaiView = mode === "docker" ? { provided: true, how: "docker" } : await valohaiView();
+    if (!valohai.provided && usesValohaiPaths(spec.script, valohaiRoot)) throw new RunnerError(valohaiUnavailableMessage(valohai.reason, valohaiRoot));
+    const at = valohai.provided ? "valohai" : "host";
     // The job's own OS user (plain processes as root): see the design notes at the top.
     let jobUid: number | null = null;
     const home = path.join(p.root, "home");
@@ -339,7 +386,7 @@ export function createLocalRunner(opts: LocalRunnerOptions): Runner {
       await fsp.writeFile(path.join(p.config, name), content);
     }
     const inputsJson = buildInputsJson(
-      mode,
+      at,
       p.root,
       inputs.map((fetched, i) => ({ spec: spec.inputs[i] as LaunchSpec["inputs"][number], fetched })),
     );
@@ -353,6 +400,7 @@ export function createLocalRunner(opts: LocalRunnerOptions): Runner {
       env: spec.env,
       gpus: spec.gpus,
       hostDefaults: { PATH: process.env.PATH, HOME: jobUid === null ? process.env.HOME : home, LANG: process.env.LANG },
+      paths: at,
     });
     if (jobUid !== null) {
       try {
@@ -362,7 +410,7 @@ export function createLocalRunner(opts: LocalRunnerOptions): Runner {
         // The job may read its script but not list or write the wrapper's folder.
         await fsp.chmod(p.vh, 0o711);
         await fsp.chown(p.root, 0, jobUid);
-        await fsp.chmod(p.root, 0o710);
+        await fsp.chmod(p.root, 0o750); // its own folders listable, at /valohai too
       } finally {
         reservedUids.delete(jobUid); // the work dir's gid marks it as taken from here on
       }
@@ -387,15 +435,21 @@ export function createLocalRunner(opts: LocalRunnerOptions): Runner {
       // nothing of the job's: the wrapper runs on the host, outside the container.
       wrapperEnv = { ...process.env };
     } else {
-      command = jobUid === null
-        ? ["/bin/sh", p.script]
-        : [setpriv!, `--reuid=${jobUid}`, `--regid=${jobUid}`, "--clear-groups", "--no-new-privs", "--", "/bin/sh", p.script];
-      wrapperEnv = env;
+      // Only the job's user reads its environment (root:<gid> 640); see the design notes at the top.
+      await fsp.writeFile(p.jobEnv, buildShellEnvFile(env), { mode: 0o600 });
+      if (jobUid !== null) {
+        await fsp.chown(p.jobEnv, 0, jobUid);
+        await fsp.chmod(p.jobEnv, 0o640);
+      }
+      const job = withJobEnv(p.jobEnv, ["/bin/sh", p.script]);
+      command = jobUid === null ? job : [setpriv!, `--reuid=${jobUid}`, `--regid=${jobUid}`, "--clear-groups", "--no-new-privs", "--", ...job];
+      if (valohai.provided) command = buildValohaiViewArgv(findTool("unshare")!, p.root, command, valohaiRoot);
+      wrapperEnv = { PATH: wrapperPath() };
     }
     await fsp.writeFile(p.wrapper, buildWrapperScript({ workDir: p.root, command }), { mode: 0o700 });
     await fsp.writeFile(p.stdoutLog, "", { flag: "a" });
     await fsp.writeFile(p.stderrLog, "", { flag: "a" });
-    const prepared: Prepared = { mode, inputs };
+    const prepared: Prepared = { mode, inputs, valohai };
     await writeAtomic(p.prepared, JSON.stringify(prepared));
     return { prepared, wrapperEnv };
   }
@@ -427,6 +481,7 @@ export function createLocalRunner(opts: LocalRunnerOptions): Runner {
       mode: prepared.mode,
       container: prepared.mode === "docker" ? containerName(executionId) : null,
       bootId: await readBootId(),
+      ...(prepared.valohai ? { valohai: prepared.valohai } : {}),
     };
     const result: LaunchResult = { handle, mode: prepared.mode, inputs: prepared.inputs };
     await writeAtomic(p.launched, JSON.stringify(result));
@@ -541,7 +596,7 @@ export function createLocalRunner(opts: LocalRunnerOptions): Runner {
     await run("docker", ["kill", "--signal", signal, h.container], 15_000);
   }
 
-  const runner: Runner = {
+  const runner: Runner & KnowsEndTime = {
     kind: "local",
     host,
 
@@ -639,6 +694,13 @@ export function createLocalRunner(opts: LocalRunnerOptions): Runner {
 
     async describeHost(): Promise<HostInfo> {
       return describeThisHost(host, await dockerAvailable());
+    },
+
+    async endedAt(handle) {
+      const p = workPaths(parseHandle(handle).workDir);
+      if (await exists(p.exitNote)) return null; // vh made the exit code up: the time is when it noticed
+      const st = await fsp.stat(p.exitCodeFile).catch(() => null);
+      return st ? st.mtime : null;
     },
   };
   return runner;

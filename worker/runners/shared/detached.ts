@@ -3,7 +3,8 @@
  * fields, the read cap, the exit code recorded for a vanished job, and the checks on ids and URLs.
  */
 import { RunnerError } from "../../../app/errors.js";
-import type { RunnerHandle } from "../../../app/contracts/runner.js";
+import type { Runner, RunnerHandle } from "../../../app/contracts/runner.js";
+import type { ValohaiView } from "./valohai-view.js";
 
 /** The handle of a job started with the shared wrapper (stored in executions.runner_handle). */
 export interface DetachedHandle extends RunnerHandle {
@@ -16,6 +17,28 @@ export interface DetachedHandle extends RunnerHandle {
   container: string | null;
   /** Boot id when launched: after a reboot the pids mean nothing. */
   bootId: string | null;
+  /** What the job sees at /valohai (absent in handles made before vh recorded it). */
+  valohai?: ValohaiView;
+}
+
+/**
+ * A runner that knows when an execution's process ended by the host's own record (the wrapper's
+ * exit-code file), so an execution that ended while the control plane was down gets its true end
+ * time, not the time vh came back and noticed. Found with `knowsEndTime`.
+ */
+export interface KnowsEndTime {
+  /** When the process ended; null while it runs, or when the host has no trustworthy record of it. */
+  endedAt(handle: RunnerHandle): Promise<Date | null>;
+}
+
+export function knowsEndTime(runner: Runner): runner is Runner & KnowsEndTime {
+  return typeof (runner as Partial<KnowsEndTime>).endedAt === "function";
+}
+
+/** The view recorded in a handle of the detached protocol, or null (another runner, an old handle). */
+export function valohaiViewOf(handle: RunnerHandle): ValohaiView | null {
+  const v = (handle as Partial<DetachedHandle>).valohai;
+  return v && typeof v === "object" && typeof v.provided === "boolean" ? v : null;
 }
 
 /** Bytes returned per stream per poll. */

@@ -5,16 +5,23 @@
 import path from "node:path";
 import type { FetchedInput, InputFileSpec } from "../../../app/contracts/runner.js";
 import { workPaths } from "./protocol.js";
+import { VALOHAI_ROOT } from "./valohai-view.js";
 
-/** Where the work dir appears inside a container. */
-export const CONTAINER_ROOT = "/valohai";
+/** Where the work dir appears inside a container (and to a plain process given its own /valohai). */
+export const CONTAINER_ROOT = VALOHAI_ROOT;
 /** Where `.vh/script.sh` is mounted inside a container. */
 export const CONTAINER_SCRIPT = "/vh/script.sh";
 
-/** The four directory variables of the runtime contract, for a mode. */
-export function vhDirs(mode: "docker" | "process", workDir: string): Record<string, string> {
+/**
+ * Where the step sees its work dir: `valohai` at /valohai (docker, and a plain process with its own
+ * view, see valohai-view.ts), `host` at the work dir's own path (a plain process without it).
+ */
+export type StepPaths = "valohai" | "host";
+
+/** The four directory variables of the runtime contract, for where the step sees its work dir. */
+export function vhDirs(at: StepPaths, workDir: string): Record<string, string> {
   const p = workPaths(workDir);
-  if (mode === "docker") {
+  if (at === "valohai") {
     return {
       VH_REPOSITORY_DIR: `${CONTAINER_ROOT}/repository`,
       VH_INPUTS_DIR: `${CONTAINER_ROOT}/inputs`,
@@ -33,6 +40,8 @@ export interface JobEnvOptions {
   gpus: number[];
   /** PATH, HOME, LANG of the host, used when `env` does not set them (process mode only). */
   hostDefaults: Partial<Record<"PATH" | "HOME" | "LANG", string>>;
+  /** Where the step sees its work dir; default: `valohai` in docker mode, `host` for a process. */
+  paths?: StepPaths;
 }
 
 /**
@@ -49,7 +58,8 @@ export function buildJobEnv(opts: JobEnvOptions): Record<string, string> {
       if (v !== undefined) base[k] = v;
     }
   }
-  const env: Record<string, string> = { ...base, ...opts.env, ...vhDirs(opts.mode, opts.workDir) };
+  const at = opts.paths ?? (opts.mode === "docker" ? "valohai" : "host");
+  const env: Record<string, string> = { ...base, ...opts.env, ...vhDirs(at, opts.workDir) };
   if (opts.mode === "process" && opts.gpus.length > 0) env.CUDA_VISIBLE_DEVICES = opts.gpus.join(",");
   return env;
 }
@@ -107,15 +117,15 @@ export interface InputsJsonFile {
 }
 
 /**
- * `config/inputs.json` in the Valohai shape. `path` is what the step sees: under /valohai/inputs
- * in docker mode, the host path in process mode.
+ * `config/inputs.json` in the Valohai shape. `path` is what the step sees: under /valohai/inputs,
+ * or the host path for a plain process without its own /valohai.
  */
 export function buildInputsJson(
-  mode: "docker" | "process",
+  at: StepPaths,
   workDir: string,
   files: { spec: InputFileSpec; fetched: FetchedInput }[],
 ): Record<string, { files: InputsJsonFile[] }> {
-  const inputsDir = vhDirs(mode, workDir).VH_INPUTS_DIR as string;
+  const inputsDir = vhDirs(at, workDir).VH_INPUTS_DIR as string;
   const out: Record<string, { files: InputsJsonFile[] }> = {};
   for (const { spec, fetched } of files) {
     const entry: InputsJsonFile = {

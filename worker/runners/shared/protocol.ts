@@ -14,6 +14,9 @@
  * - exit code: `.vh/exit_code`, written atomically (tmp + mv) after the job's main process ended
  *   and every process left in its group was killed, so once it exists the logs are complete.
  *   A signal death is recorded as 128+signal (TERM → 143, KILL → 137), as sh reports it.
+ * - end time: the exit-code file's mtime, which is when the job ended, also when the control
+ *   plane reads it hours later; except when `exit_note` exists (vh made the code up on noticing a
+ *   vanished wrapper, and then the time is only when it noticed).
  */
 import path from "node:path";
 import { RunnerError } from "../../../app/errors.js";
@@ -36,8 +39,10 @@ export interface WorkPaths {
   exitCodeFile: string;
   stdoutLog: string;
   stderrLog: string;
-  /** Docker `--env-file` (docker mode) / sourced shell env file (when the wrapper sources one). */
+  /** Docker `--env-file` (docker mode). */
   envFile: string;
+  /** The job's environment as `export` lines, sourced by withJobEnv (process mode). */
+  jobEnv: string;
   /** Saved LaunchResult: its presence means the launch completed. */
   launched: string;
   /** Written just before the wrapper is spawned: a launch that crashed after it may have a live job. */
@@ -66,6 +71,7 @@ export function workPaths(workDir: string): WorkPaths {
     stdoutLog: path.posix.join(vh, "stdout.log"),
     stderrLog: path.posix.join(vh, "stderr.log"),
     envFile: path.posix.join(vh, "env"),
+    jobEnv: path.posix.join(vh, "job.env"),
     launched: path.posix.join(vh, "launched.json"),
     spawned: path.posix.join(vh, "spawned"),
     prepared: path.posix.join(vh, "prepared.json"),
@@ -81,14 +87,13 @@ export function shellQuote(word: string): string {
 
 export interface WrapperOptions {
   workDir: string;
-  /** The job's argv: `["/bin/sh", "<work>/.vh/script.sh"]` for a process, `docker run …` for docker. */
-  command: string[];
   /**
-   * A file of `export K='v'` lines (see buildShellEnvFile) the wrapper sources before starting the
-   * job. The local runner passes the environment to the wrapper directly and leaves this unset; the
-   * SSH runner, whose remote shell has its own environment, sets it.
+   * The job's argv: for a process, `withJobEnv(…)` around `/bin/sh <work>/.vh/script.sh` (behind
+   * setpriv and the /valohai view where they apply); `docker run …` for docker. The wrapper's own
+   * environment is never the job's: what root runs before privileges drop must not be chosen by
+   * a PATH or LD_PRELOAD from valohai.yaml.
    */
-  sourceEnvFile?: string;
+  command: string[];
 }
 
 /**
@@ -113,7 +118,6 @@ export function buildWrapperScript(opts: WrapperOptions): string {
     `trap 'forward TERM' TERM`,
     `trap 'forward INT' INT`,
     `trap 'forward HUP' HUP`,
-    ...(opts.sourceEnvFile ? [`set -a`, `. ${q(opts.sourceEnvFile)}`, `set +a`] : []),
     `code=127`,
     `if cd ${q(p.repository)}; then`,
     `  setsid -w /bin/sh -c ${q(jobBody)} "$V" ${opts.command.map(q).join(" ")} </dev/null >>"$V/stdout.log" 2>>"$V/stderr.log" &`,
@@ -145,7 +149,16 @@ export function buildSignalGroupCommand(workDir: string, signal: "TERM" | "KILL"
   return `pg=$(cat ${shellQuote(p.pidFile)} 2>/dev/null); [ -z "$pg" ] || kill -s ${signal} -- "-$pg" 2>/dev/null; true`;
 }
 
-/** `export K='v'` lines, for `sourceEnvFile`. Keys must be shell identifiers. */
+/**
+ * `argv` run with the job's environment added from `envFile` (`export K='v'` lines, see
+ * buildShellEnvFile): a shell sources it and execs `argv`. Put it last in the chain, after any step
+ * that runs as root, so that only the job's own processes ever see that environment.
+ */
+export function withJobEnv(envFile: string, argv: string[]): string[] {
+  return ["/bin/sh", "-c", 'set -a; . "$0"; set +a; exec "$@"', envFile, ...argv];
+}
+
+/** `export K='v'` lines, for withJobEnv. Keys must be shell identifiers. */
 export function buildShellEnvFile(env: Record<string, string>): string {
   return Object.entries(env)
     .map(([k, v]) => {

@@ -17,6 +17,11 @@
  *
  * Cancellation: a process-group kill sent over a second channel (`kill -- -PGID` from `.vh/pid`),
  * which works as root and after a reconnect, unlike ssh channel signals (toolchain-spikes §9).
+ *
+ * /valohai: when the SSH user is root and the host allows a private mount namespace (checked once
+ * per runner with the same probe as the local runner, worker/runners/shared/valohai-view.ts), a
+ * plain process sees its work dir at /valohai too; otherwise it gets the VH_*_DIR variables only,
+ * the handle says why, and a step whose command names /valohai/… is refused at launch.
  */
 import crypto from "node:crypto";
 import path from "node:path";
@@ -24,7 +29,7 @@ import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import YAML from "yaml";
 import { RunnerError } from "../../../app/errors.js";
-import { assertExecutionId, refuseHostSideEnv, displayUrl, LOST_EXIT_CODE, POLL_READ_CAP, type DetachedHandle } from "../shared/detached.js";
+import { assertExecutionId, refuseHostSideEnv, displayUrl, LOST_EXIT_CODE, POLL_READ_CAP, type DetachedHandle, type KnowsEndTime } from "../shared/detached.js";
 import type { Store } from "../../../app/contracts/store.js";
 import type { FetchedInput, HostInfo, LaunchResult, LaunchSpec, LogChunk, OutputFileInfo, PollResult, Runner, RunnerHandle } from "../../../app/contracts/runner.js";
 import { buildDockerRunArgv, buildInputsJson, buildJobEnv, containerName } from "../shared/job.js";
@@ -34,9 +39,18 @@ import {
   buildShellEnvFile,
   buildWrapperScript,
   shellQuote as q,
+  withJobEnv,
   workPaths,
   type WorkPaths,
 } from "../shared/protocol.js";
+import {
+  buildValohaiProbeScript,
+  buildValohaiViewArgv,
+  parseValohaiProbe,
+  usesValohaiPaths,
+  valohaiUnavailableMessage,
+  type ValohaiView,
+} from "../shared/valohai-view.js";
 import { NVIDIA_SMI_QUERY_ARGS, parseCudaVersion, parseGpuQuery } from "../shared/gpu.js";
 import { assertRelativePath, hashingStream } from "../shared/inputs.js";
 import { SshClient, type SshTarget } from "./client.js";
@@ -58,6 +72,7 @@ export interface SshHandle extends DetachedHandle {
 interface Prepared {
   mode: "docker" | "process";
   inputs: FetchedInput[];
+  valohai: ValohaiView;
 }
 
 const START_TIMEOUT_S = 15;
@@ -117,6 +132,7 @@ export function createSshRunner(opts: SshRunnerOptions): Runner & { client: SshC
   const inflight = new Map<string, Promise<LaunchResult>>();
   let rootP: Promise<string> | null = null;
   let dockerP: Promise<boolean> | null = null;
+  let viewP: Promise<{ view: ValohaiView; unshare: string | null }> | null = null;
 
   function root(): Promise<string> {
     if (opts.target.root) return Promise.resolve(path.posix.normalize(opts.target.root));
@@ -130,6 +146,19 @@ export function createSshRunner(opts: SshRunnerOptions): Runner & { client: SshC
     dockerP ??= client.exec("docker info --format '{{.ServerVersion}}' >/dev/null 2>&1").then((r) => r.code === 0);
     dockerP.catch(() => (dockerP = null));
     return dockerP;
+  }
+
+  /** Whether plain processes on this host can have their own /valohai, and unshare's path there. */
+  function valohaiView(): Promise<{ view: ValohaiView; unshare: string | null }> {
+    viewP ??= client.run(`${buildValohaiProbeScript()}command -v unshare`, "Checking for a private /valohai").then((out) => {
+      const [first = "", second = ""] = out.trim().split("\n");
+      const view = parseValohaiProbe(first);
+      const unshare = second.startsWith("/") ? second.trim() : null;
+      if (view.provided && !unshare) return { view: parseValohaiProbe("no missing unshare"), unshare: null };
+      return { view, unshare };
+    });
+    viewP.catch(() => (viewP = null));
+    return viewP;
   }
 
   async function chooseMode(spec: LaunchSpec): Promise<"docker" | "process"> {
@@ -292,6 +321,10 @@ export function createSshRunner(opts: SshRunnerOptions): Runner & { client: SshC
     }
     const inputs = await fetchInputs(spec, p, cacheDir);
     const mode = await chooseMode(spec);
+    const found = mode === "docker" ? { view: { provided: true, how: "docker" } as ValohaiView, unshare: null } : await valohaiView();
+    const valohai = found.view;
+    if (!valohai.provided && usesValohaiPaths(spec.script)) throw new RunnerError(`${valohaiUnavailableMessage(valohai.reason)} (host ${opts.name})`);
+    const at = valohai.provided ? "valohai" : "host";
     // File contents go over SFTP (mode 0600: the job runs as this user, docker as root), never on a
     // command line, where every user of the host could read them (/proc/<pid>/cmdline).
     const files: { file: string; content: string | Buffer; mode: number }[] = [];
@@ -299,12 +332,12 @@ export function createSshRunner(opts: SshRunnerOptions): Runner & { client: SshC
       if (name.includes("/") || name === "." || name === ".." || name === "") throw new RunnerError(`Invalid config file name "${name}".`);
       files.push({ file: path.posix.join(p.config, name), content, mode: 0o600 });
     }
-    const inputsJson = buildInputsJson(mode, p.root, inputs.map((fetched, i) => ({ spec: spec.inputs[i] as LaunchSpec["inputs"][number], fetched })));
+    const inputsJson = buildInputsJson(at, p.root, inputs.map((fetched, i) => ({ spec: spec.inputs[i] as LaunchSpec["inputs"][number], fetched })));
     files.push({ file: path.posix.join(p.config, "inputs.json"), content: JSON.stringify(inputsJson, null, 2), mode: 0o600 });
     files.push({ file: path.posix.join(p.config, "inputs.yaml"), content: YAML.stringify(inputsJson), mode: 0o600 });
     files.push({ file: p.script, content: spec.script, mode: 0o600 });
     // The remote login environment supplies PATH, HOME and LANG (the wrapper inherits it).
-    const env = buildJobEnv({ mode, workDir: p.root, env: spec.env, gpus: spec.gpus, hostDefaults: {} });
+    const env = buildJobEnv({ mode, workDir: p.root, env: spec.env, gpus: spec.gpus, hostDefaults: {}, paths: at });
     let command: string[];
     let sourced: Record<string, string>;
     if (mode === "docker") {
@@ -314,15 +347,16 @@ export function createSshRunner(opts: SshRunnerOptions): Runner & { client: SshC
       command = buildDockerRunArgv({ executionId: spec.executionId, workDir: p.root, image: spec.image, envFile: p.envFile, passEnv: [], gpus: spec.gpus });
       sourced = {};
     } else {
-      command = ["/bin/sh", p.script];
+      // The job's environment is added last, after the /valohai mounts (run as this user, root here).
+      command = withJobEnv(p.jobEnv, ["/bin/sh", p.script]);
+      if (valohai.provided && found.unshare) command = buildValohaiViewArgv(found.unshare, p.root, command);
       sourced = env;
     }
-    const shellEnv = `${p.vh}/job.env`;
-    files.push({ file: shellEnv, content: buildShellEnvFile(sourced), mode: 0o600 });
-    files.push({ file: p.wrapper, content: buildWrapperScript({ workDir: p.root, command, sourceEnvFile: shellEnv }), mode: 0o700 });
+    files.push({ file: p.jobEnv, content: buildShellEnvFile(sourced), mode: 0o600 });
+    files.push({ file: p.wrapper, content: buildWrapperScript({ workDir: p.root, command }), mode: 0o700 });
     await Promise.all(files.map((f) => client.writeFile(f.file, f.content, f.mode)));
     await client.run(`: >> ${q(p.stdoutLog)}; : >> ${q(p.stderrLog)}`, "Writing the work dir");
-    const prepared: Prepared = { mode, inputs };
+    const prepared: Prepared = { mode, inputs, valohai };
     await client.writeFile(p.prepared, JSON.stringify(prepared), 0o600);
     return prepared;
   }
@@ -354,6 +388,7 @@ export function createSshRunner(opts: SshRunnerOptions): Runner & { client: SshC
       mode: prepared.mode,
       container: prepared.mode === "docker" ? containerName(executionId) : null,
       bootId: kv.boot?.trim() || null,
+      ...(prepared.valohai ? { valohai: prepared.valohai } : {}),
     };
     const result: LaunchResult = { handle, mode: prepared.mode, inputs: prepared.inputs };
     await client.writeFile(p.launched, JSON.stringify(result), 0o600);
@@ -555,10 +590,20 @@ export function createSshRunner(opts: SshRunnerOptions): Runner & { client: SshC
       return describeSshHost(client, opts.name);
     },
 
+    async endedAt(handle: RunnerHandle): Promise<Date | null> {
+      const p = workPaths(parseHandle(handle).workDir);
+      // The exit-code file's mtime, in seconds with fractions (GNU date), else whole seconds (stat).
+      const r = await client.exec(
+        `[ -e ${q(p.exitNote)} ] && exit 0; f=${q(p.exitCodeFile)}; [ -f "$f" ] || exit 0; date -r "$f" +%s.%N 2>/dev/null || stat -c %Y "$f"`,
+      );
+      const t = Number(r.stdout.toString().trim().replace(/\.N$/, ""));
+      return r.code === 0 && Number.isFinite(t) && t > 0 ? new Date(Math.round(t * 1000)) : null;
+    },
+
     close() {
       client.close();
     },
-  } satisfies Runner & { client: SshClient; close(): void };
+  } satisfies Runner & KnowsEndTime & { client: SshClient; close(): void };
   return runner;
 }
 
