@@ -9,6 +9,7 @@ import { CliError } from "../errors.js";
 import { columns, formatBytes, formatDuration, formatTime, jsonText, printable, showValue, table } from "../format.js";
 import { printLogs } from "../logs.js";
 import { trackBytes } from "../transfer-progress.js";
+import type { DeletionSummary } from "../../executions/delete.js";
 
 /** `#3` / `3` / `latest` → what the API takes in the URL. */
 export function executionRef(ref: string): string {
@@ -290,14 +291,6 @@ export async function execStopCommand(ctx: Context, ref: string, opts: { project
   return 0;
 }
 
-interface Removed {
-  counter: number;
-  dryRun: boolean;
-  outputs: number;
-  bytes: number;
-  logLines: number;
-  metadataEvents: number;
-}
 
 /** `vh exec delete N`: logs, metadata and outputs go; the record and its status history stay. */
 export async function execDeleteCommand(ctx: Context, ref: string, opts: { dryRun?: boolean; json?: boolean; project?: string }): Promise<number> {
@@ -306,7 +299,7 @@ export async function execDeleteCommand(ctx: Context, ref: string, opts: { dryRu
   if (r === "latest") {
     throw new CliError(`vh exec delete takes the execution's number (vh exec delete 12), not "latest": "latest" may name another execution than the one you looked at.`);
   }
-  const res = await ctx.client().json<{ execution: Execution; removed: Removed }>("DELETE", executionsPath(project, r), {
+  const res = await ctx.client().json<{ execution: Execution; removed: DeletionSummary }>("DELETE", executionsPath(project, r), {
     query: { dryRun: opts.dryRun ? "true" : undefined },
   });
   if (opts.json) {

@@ -22,6 +22,23 @@ import { displayUrl } from "./detached.js";
 import type { Store } from "../../../app/contracts/store.js";
 import type { FetchedInput, InputFileSpec } from "../../../app/contracts/runner.js";
 
+
+/**
+ * How a failed download of input `input` from `url` is said (the URL shown without credentials),
+ * after checking that `url` is one the runners can download: an http(s) URL, else a RunnerError.
+ */
+export function downloadLabel(input: string, url: string): string {
+  const label = `Input "${input}": could not download ${displayUrl(url)}`;
+  let protocol: string;
+  try {
+    protocol = new URL(url).protocol;
+  } catch {
+    throw new RunnerError(`${label}: not a valid URL.`);
+  }
+  if (protocol !== "http:" && protocol !== "https:") throw new RunnerError(`${label}: only http and https URLs can be downloaded.`);
+  return label;
+}
+
 export interface InputCacheOptions {
   cacheRoot: string;
   store: Store;
@@ -151,14 +168,7 @@ export function createInputCache(opts: InputCacheOptions) {
   }
 
   async function fetchHttp(spec: InputFileSpec, url: string): Promise<{ sha256: string; size: number; cached: boolean }> {
-    const label = `Input "${spec.input}": could not download ${displayUrl(url)}`;
-    let protocol: string;
-    try {
-      protocol = new URL(url).protocol;
-    } catch {
-      throw new RunnerError(`${label}: not a valid URL.`);
-    }
-    if (protocol !== "http:" && protocol !== "https:") throw new RunnerError(`${label}: only http and https URLs can be downloaded.`);
+    const label = downloadLabel(spec.input, url);
     const rec = await readUrlRecord(url);
     const recFile = rec ? await cached(rec.sha256, rec.size) : null;
     const headers: Record<string, string> = {};

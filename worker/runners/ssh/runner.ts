@@ -29,30 +29,14 @@ import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import YAML from "yaml";
 import { RunnerError } from "../../../app/errors.js";
-import { assertExecutionId, refuseHostSideEnv, displayUrl, LOST_EXIT_CODE, POLL_READ_CAP, type DetachedHandle, type KnowsEndTime } from "../shared/detached.js";
+import { assertExecutionId, refuseHostSideEnv, LOST_EXIT_CODE, POLL_READ_CAP, type DetachedHandle, type KnowsEndTime } from "../shared/detached.js";
 import type { Store } from "../../../app/contracts/store.js";
 import type { FetchedInput, HostInfo, LaunchResult, LaunchSpec, LogChunk, OutputFileInfo, PollResult, Runner, RunnerHandle } from "../../../app/contracts/runner.js";
 import { buildDockerRunArgv, buildInputsJson, buildJobEnv, containerName } from "../shared/job.js";
-import {
-  buildDetachedStartCommand,
-  buildDockerEnvFile,
-  buildShellEnvFile,
-  buildWrapperScript,
-  shellQuote as q,
-  withJobEnv,
-  workPaths,
-  type WorkPaths,
-} from "../shared/protocol.js";
-import {
-  buildValohaiProbeScript,
-  buildValohaiViewArgv,
-  parseValohaiProbe,
-  usesValohaiPaths,
-  valohaiUnavailableMessage,
-  type ValohaiView,
-} from "../shared/valohai-view.js";
+import { buildDetachedStartCommand, buildDockerEnvFile, buildShellEnvFile, buildWrapperScript, shellQuote as q, withJobEnv, workPaths, type WorkPaths } from "../shared/protocol.js";
+import { buildValohaiProbeScript, buildValohaiViewArgv, parseValohaiProbe, usesValohaiPaths, valohaiUnavailableMessage, type ValohaiView } from "../shared/valohai-view.js";
 import { NVIDIA_SMI_QUERY_ARGS, parseCudaVersion, parseGpuQuery } from "../shared/gpu.js";
-import { assertRelativePath, hashingStream } from "../shared/inputs.js";
+import { assertRelativePath, downloadLabel, hashingStream } from "../shared/inputs.js";
 import { SshClient, type SshTarget } from "./client.js";
 
 export interface SshRunnerOptions {
@@ -232,14 +216,7 @@ export function createSshRunner(opts: SshRunnerOptions): Runner & { client: SshC
   }
 
   async function fetchHttpInput(spec: LaunchSpec["inputs"][number], url: string, cacheDir: string): Promise<{ sha256: string; size: number; cached: boolean }> {
-    const label = `Input "${spec.input}": could not download ${displayUrl(url)}`;
-    let protocol: string;
-    try {
-      protocol = new URL(url).protocol;
-    } catch {
-      throw new RunnerError(`${label}: not a valid URL.`);
-    }
-    if (protocol !== "http:" && protocol !== "https:") throw new RunnerError(`${label}: only http and https URLs can be downloaded.`);
+    const label = downloadLabel(spec.input, url);
     const recFile = `${cacheDir}/urls/${crypto.createHash("sha256").update(url).digest("hex")}.json`;
     type UrlRecord = { url: string; sha256: string; size: number; etag: string | null; lastModified: string | null };
     let rec = null as UrlRecord | null;
