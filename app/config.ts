@@ -335,8 +335,10 @@ function resolveGitHubApp(e: AppEnv, host: GitHubHostConfig, dataDir: string, cw
   const any = e.APP_ID !== undefined || e.PRIVATE_KEY || e.PRIVATE_KEY_PATH || e.WEBHOOK_SECRET;
   const all = e.APP_ID !== undefined && (e.PRIVATE_KEY || e.PRIVATE_KEY_PATH) && e.WEBHOOK_SECRET;
   const file = storedGitHubAppPath(dataDir);
-  // the stored App is read only for what the environment leaves out
-  const stored = all ? null : readStoredGitHubApp(dataDir);
+  // The stored App is read only for what the environment leaves out (a rotated key or secret), and
+  // only when the environment names no other App: an APP_ID of another App never borrows its key or secret.
+  const read = all ? null : readStoredGitHubApp(dataDir);
+  const stored = read && (e.APP_ID === undefined || e.APP_ID === read.id) ? read : null;
   if (!any && !stored) return null;
   if (stored && stored.base_url !== host.baseUrl) {
     throw new VhError(

@@ -38,6 +38,13 @@ export async function startVh(
   // Made mode 700; a folder that was there already keeps its mode (app/host-dirs.ts), and is
   // warned about when others can enter it.
   if (!ensureDir(config.dataDir, 0o700)) warnAboutOpenDataDir(config.dataDir, log);
+  // What jobs must never read is private on its own, whatever the data dir's mode: the local store
+  // (every project's snapshots and outputs) and the input cache (jobs get hard links in their own
+  // inputs/, never a path through it). These are vh's own folders, so their mode is vh's to set.
+  for (const own of [...(config.store.kind === "local" ? [config.store.root] : []), path.join(config.dataDir, "cache")]) {
+    fs.mkdirSync(own, { recursive: true, mode: 0o700 });
+    fs.chmodSync(own, 0o700);
+  }
   warnAboutExposure(config, log);
   config.secretsKey ??= ensureSecretsKey(config.dataDir);
   let embedded: EmbeddedDatabase | null = null;

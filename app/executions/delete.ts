@@ -71,7 +71,7 @@ async function refuseWhileNeeded(tx: postgres.TransactionSql, deps: DeleteDeps, 
   }
   // The same rule as the retry itself (worker/scheduler/settle.ts): lost, not stopped, retries left.
   if (e.status === "lost" && e.stop_cause === null && (await lostCount(tx, e.id)) <= deps.lostRetries) {
-    throw new VhError("conflict", `${name} was lost and will be queued again (VH_LOST_RETRIES): stop it first (vh exec stop ${e.counter}).`, { status: e.status });
+    throw new VhError("conflict", `${name} was lost and will be queued again (VH_LOST_RETRIES): delete it once that run has ended.`, { status: e.status });
   }
   // A version made from its outputs (by its sidecar, or registered from its datums) holds them: its audit trail and lineage need them.
   const versions = await tx<{ model: string; number: number; status: string }[]>`

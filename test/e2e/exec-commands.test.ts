@@ -381,7 +381,7 @@ describe("vh exec everyday commands on a real server", () => {
     const refused = await stack.raw("DELETE", `/api/v1/projects/churn/executions/${lost.counter}`);
     expect(refused.status).toBe(409);
     expect(((await refused.json()) as { error: { message: string } }).error.message).toBe(
-      `Execution #${lost.counter} was lost and will be queued again (VH_LOST_RETRIES): stop it first (vh exec stop ${lost.counter}).`,
+      `Execution #${lost.counter} was lost and will be queued again (VH_LOST_RETRIES): delete it once that run has ended.`,
     );
 
     const done = await create({ step: "report" });

@@ -88,11 +88,13 @@ describe("the stored GitHub App", () => {
     });
   });
 
-  it("yields to the environment, setting by setting; a full environment does not read it at all", () => {
+  it("yields to the environment, setting by setting, for its own App only; a full environment does not read it at all", () => {
     const dir = dataDir();
     const file = storeGitHubApp(dir, conversion, { baseUrl: "https://api.github.com" });
     const some = loadConfig({ VH_DATA_DIR: dir, WEBHOOK_SECRET: "from-env" }).github!;
     expect(some).toMatchObject({ appId: 4242, privateKey: pem, webhookSecret: "from-env", registered: { slug: "vh-ml" } });
+    // another App's ID borrows nothing from the stored one: it must come whole from the environment
+    expect(() => loadConfig({ VH_DATA_DIR: dir, APP_ID: "7", PRIVATE_KEY: appKey() })).toThrow(/partly configured; also set:\n  WEBHOOK_SECRET/);
     fs.writeFileSync(file, "{ damaged");
     const all = loadConfig({ VH_DATA_DIR: dir, APP_ID: "7", PRIVATE_KEY: appKey(), WEBHOOK_SECRET: "env" }).github!;
     expect(all).toMatchObject({ appId: 7, privateKey: appKey().trim(), webhookSecret: "env" });

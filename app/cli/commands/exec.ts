@@ -195,7 +195,9 @@ type LogFlags = { follow?: boolean; stdout?: boolean; stderr?: boolean; status?:
 
 export async function execLogsCommand(ctx: Context, ref: string, opts: LogFlags): Promise<number> {
   const project = ctx.projectName(opts.project);
-  const r = executionRef(ref);
+  const given = executionRef(ref);
+  // `latest` resolved once: a newer execution (or a deletion) must not switch the stream mid-way.
+  const r = given === "latest" && opts.follow ? (await ctx.client().getExecution(project, "latest")).counter : given;
   const result = await printLogs(ctx.io, ctx.client(), project, r, {
     follow: opts.follow ?? false,
     stdout: opts.stdout ?? true,
@@ -205,7 +207,7 @@ export async function execLogsCommand(ctx: Context, ref: string, opts: LogFlags)
     json: opts.json ?? false,
   });
   if (opts.follow) {
-    ctx.info(`Execution ${r === "latest" ? "latest" : `#${r}`} ${result.status}.`);
+    ctx.info(`Execution #${r} ${result.status}.`);
     return result.status === "completed" ? 0 : 1;
   }
   return 0;

@@ -160,7 +160,8 @@ export function githubSetupRoutes(deps: GitHubSetupDeps): Hono {
     // single use: whatever happens next, this state is spent
     if (entry) pending.delete(given);
     deleteCookie(c, SETUP_COOKIE, { path: GITHUB_SETUP_PATH, secure: secureCookie });
-    if (deps.config.github) return show(c, configuredPage(409));
+    // Unauthenticated here: say only that the set-up is closed, not which App or where it is stored.
+    if (deps.config.github) return show(c, { status: 409, title: "GitHub App configured", body: `<h1>The GitHub App is already configured</h1><p>This set-up is closed.</p>` });
     const again = `<p><a href="${GITHUB_SETUP_PATH}">Start the set-up again</a>.</p>`;
     const [g, k] = [Buffer.from(given), Buffer.from(cookie)];
     const sameBrowser = g.length > 0 && g.length === k.length && timingSafeEqual(g, k);

@@ -261,6 +261,8 @@ export function createLocalRunner(opts: LocalRunnerOptions): Runner {
       const unshare = findTool("unshare");
       if (!unshare) return parseValohaiProbe("no missing unshare", valohaiRoot);
       const r = await run("/bin/sh", ["-c", buildValohaiProbeScript(valohaiRoot)], 15_000, { PATH: wrapperPath() });
+      // A check that itself failed (timed out under load, could not spawn) is not an answer: asked again next time.
+      if (!r.ok) valohaiProbe = null;
       return parseValohaiProbe(r.ok ? r.stdout : `no refused ${r.stderr}`, valohaiRoot);
     })();
     return valohaiProbe;
