@@ -31,10 +31,17 @@ const interval = (ms: number | undefined) => (ms === undefined ? null : `${Math.
 
 /** Adds one job of task `name`. */
 export async function addJob<K extends JobName>(sql: Conn, name: K, payload: JobPayload<K>, opts: JobOptions = {}): Promise<void> {
+  await sql`select ${addJobCall(sql, name, payload, opts)}`;
+}
+
+/**
+ * The same add as an SQL fragment, for one statement that adds the job only when its own rows are
+ * written (`with ins as (insert … returning id) select ${addJobCall(…)} from ins`): one round trip.
+ */
+export function addJobCall<K extends JobName>(sql: Conn, name: K, payload: JobPayload<K>, opts: JobOptions = {}) {
   const body = checked(name, payload);
   const delay = interval(opts.delayMs);
-  await sql`
-    select graphile_worker.add_job(${name}::text, ${sql.json(body as never)}::json,
+  return sql`graphile_worker.add_job(${name}::text, ${sql.json(body as never)}::json,
       queue_name => ${opts.queueName ?? null}::text,
       run_at => case when ${delay}::interval is null then null else now() + ${delay}::interval end,
       max_attempts => ${opts.maxAttempts ?? JOBS[name].maxAttempts}::int,

@@ -1,12 +1,12 @@
 /**
- * Recording a delivery and queueing its handling, in one transaction: the row keyed by
+ * Recording a delivery and queueing its handling, in one statement: the row keyed by
  * `X-GitHub-Delivery` is inserted only once, and the job is added only when it was, so a
  * redelivery or a replay of the same delivery does nothing.
  */
 import type { Sql } from "../../../db/client.js";
 import type { Cols } from "../../../db/queries/rows.js";
 import type { githubDeliveries } from "../../../db/schema/github.js";
-import { addJob } from "../../../db/queries/jobs.js";
+import { addJobCall } from "../../../db/queries/jobs.js";
 import { handleEvent, type Attempt } from "../../bot/handle-event.js";
 import type { BotDeps } from "../../bot/commands/types.js";
 import { normalizeGitHub } from "./normalize.js";
@@ -32,17 +32,16 @@ export async function recordDelivery(
   const action = typeof d.payload["action"] === "string" ? (d.payload["action"] as string) : null;
   const inst = d.payload["installation"] as { id?: unknown } | undefined;
   const installationId = typeof inst?.id === "number" ? inst.id : null;
-  // The row and its job in one transaction: the job exists exactly when this call inserted the row.
-  return sql.begin(async (tx) => {
-    const rows = await tx`
+  // The row and its job in one statement: the job is added exactly when this call inserted the row.
+  const rows = await sql`
+    with ins as (
       insert into github_deliveries (id, event, action, installation_id, payload)
-      values (${d.id}, ${d.event}, ${action}, ${installationId}, ${tx.json(d.payload as never)})
+      values (${d.id}, ${d.event}, ${action}, ${installationId}, ${sql.json(d.payload as never)})
       on conflict (id) do nothing
-      returning id`;
-    if (rows.length === 0) return "duplicate" as const;
-    await addJob(tx, "github_event", { deliveryId: d.id }, { jobKey: `github_event:${d.id}` });
-    return "queued" as const;
-  });
+      returning id
+    )
+    select ${addJobCall(sql, "github_event", { deliveryId: d.id }, { jobKey: `github_event:${d.id}` })} from ins`;
+  return rows.length ? "queued" : "duplicate";
 }
 
 /** Handling one recorded delivery (task `github_event`): normalise it to a forge-neutral event, hand it to the bot, mark it handled. */
