@@ -342,6 +342,16 @@ export async function insertExecution(
   origin: ExecutionOrigin = {},
 ): Promise<{ id: string; counter: number }> {
   const { req, step, inputs, env, envSealed, gpus, commandList, command, parameters } = prepared;
+  // The datums it reads must still exist when it is written (an `exec delete` of the execution that
+  // made them may have committed meanwhile), and stay until this commits: a delete then sees a reader.
+  const datumIds = [...new Set(inputs.flatMap((i) => (i.datumId ? [i.datumId] : [])))];
+  if (datumIds.length) {
+    const held = await tx<{ id: string }[]>`select id from datums where id = any(${datumIds}::uuid[]) for key share`;
+    if (held.length < datumIds.length) {
+      const gone = datumIds.filter((d) => !held.some((h) => h.id === d)).map((d) => `datum://${d}`);
+      throw new VhError("conflict", `Input ${gone.join(", ")} was deleted while this execution was being created: nothing was created.`, { deleted: gone });
+    }
+  }
   const [p] = await tx<{ execution_counter: number }[]>`
     update projects set execution_counter = execution_counter + 1 where id = ${project.id} returning execution_counter`;
   const counter = p!.execution_counter;

@@ -108,6 +108,9 @@ export async function deleteExecution(deps: DeleteDeps, id: string, opts: Delete
     const [e] = await tx<Target[]>`
       select id, counter, status, stop_cause, deleted_at, deleted_by from executions where id = ${id} for update`;
     if (!e) throw new VhError("not_found", `Execution ${id} does not exist.`);
+    // Its outputs locked before the checks: a creation reading one waits for this, then finds it gone
+    // (app/executions/create.ts insertExecution); one that committed first is seen as a reader below.
+    await tx`select id from datums where execution_id = ${id} for update`;
     await refuseWhileNeeded(tx, deps, e);
     const [counts] = await tx<{ log_lines: number; metadata_events: number; outputs: number; bytes: string }[]>`
       select (select count(*)::int from log_lines where execution_id = ${id}) as log_lines,
