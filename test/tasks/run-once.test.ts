@@ -99,10 +99,26 @@ async function runTasks(names: JobName[]): Promise<void> {
   const all = taskList(h);
   const list: TaskList = Object.fromEntries(names.map((n) => [n, all[n]!]));
   await runOnce({ connectionString: db.connectionString, logger: silentGraphileLogger(), noHandleSignals: true }, list);
+  await settled();
 }
 
 async function runPool(pool: "core" | "forge"): Promise<void> {
   await runOnce({ connectionString: db.connectionString, logger: silentGraphileLogger(), noHandleSignals: true }, taskList(h, pool));
+  await settled();
+}
+
+/**
+ * runOnce can resolve while the outcome of its last job (a failure's error and backoff) is still
+ * being written, seen once on a loaded machine: wait, at most 5 s, until graphile holds no job
+ * locked. This waits on the queue's own bookkeeping, not on what the jobs did.
+ */
+async function settled(): Promise<void> {
+  for (const until = Date.now() + 5000; ; ) {
+    const [row] = await db.sql<{ n: number }[]>`select count(*)::int as n from graphile_worker._private_jobs where locked_at is not null`;
+    if (row!.n === 0) return;
+    if (Date.now() > until) throw new Error(`${row!.n} graphile job(s) still locked 5 s after runOnce returned`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 async function jobs() {
