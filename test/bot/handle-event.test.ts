@@ -19,13 +19,9 @@ import { readSnapshotFile } from "../../app/snapshots/files.js";
 import { renderHelp } from "../../templates/github/render.js";
 import { createStore } from "../../worker/stores/index.js";
 import { createTestDatabase } from "../helpers/db.js";
-import { createMemoryForge, filesOfDir, type MemoryForgeWorld, type MemoryRepo } from "../helpers/memory-forge.js";
+import { addFixturePullRequest, createMemoryForge, filesOfDir, FIXTURE, type MemoryForgeWorld, type MemoryRepo } from "../helpers/memory-forge.js";
 
-const FIXTURE = path.resolve(import.meta.dirname, "../github/fixture-repo");
-const REPO = "acme/widgets";
-const REPO_ID = 4242;
-const INSTALLATION = 77;
-const PR = 7;
+const { repo: REPO, repoId: REPO_ID, installation: INSTALLATION, pr: PR } = FIXTURE;
 
 const alice: Actor = { login: "alice", id: 11, isBot: false };
 const bob: Actor = { login: "bob", id: 12, isBot: false };
@@ -57,9 +53,7 @@ beforeEach(async () => {
     VH_DOCKER: "never",
   });
   world = createMemoryForge();
-  repo = world.addRepo(REPO, { id: REPO_ID, installationId: INSTALLATION });
-  head = repo.commit(filesOfDir(FIXTURE));
-  repo.openPullRequest({ number: PR, headSha: head, author: alice, title: "Try a smaller learning rate" });
+  ({ repo, head } = addFixturePullRequest(world, alice, "Try a smaller learning rate"));
   repo.grant("alice", "write");
   repo.grant("bob", "read");
   deps = { sql: db.sql, store: createStore(config.store), config, log: createLogger("silent"), forges: world.provider };
@@ -131,8 +125,8 @@ describe("handleEvent: /vh run", () => {
     expect(history.map((h) => h.status)).toEqual(["created", "queued"]);
 
     // The code snapshot is the commit's tree, repacked without GitHub's top-level folder.
-    expect(await readSnapshotFile(deps.store, sweep!.code_sha256, "valohai.yaml")).toBe(fs.readFileSync(path.join(FIXTURE, "valohai.yaml"), "utf8"));
-    expect(await readSnapshotFile(deps.store, sweep!.code_sha256, "train.py")).toBe(fs.readFileSync(path.join(FIXTURE, "train.py"), "utf8"));
+    expect(await readSnapshotFile(deps.store, sweep!.code_sha256, "valohai.yaml")).toBe(fs.readFileSync(path.join(FIXTURE.dir, "valohai.yaml"), "utf8"));
+    expect(await readSnapshotFile(deps.store, sweep!.code_sha256, "train.py")).toBe(fs.readFileSync(path.join(FIXTURE.dir, "train.py"), "utf8"));
     const snaps = await db.sql`select repository_id::int as repository_id, commit_sha, code_sha256 from github_commit_snapshots`;
     expect(snaps).toEqual([{ repository_id: REPO_ID, commit_sha: head, code_sha256: sweep!.code_sha256 }]);
     const [project] = await db.sql`select p.name, p.execution_counter from github_repositories r join projects p on p.id = r.project_id where r.id = ${REPO_ID}`;
@@ -178,7 +172,7 @@ describe("handleEvent: /vh run", () => {
   });
 
   it("a fork's pull request is refused for a commenter without write permission, naming the fork", async () => {
-    const forkHead = repo.commit({ ...filesOfDir(FIXTURE), "extra.txt": "from the fork\n" });
+    const forkHead = repo.commit({ ...filesOfDir(FIXTURE.dir), "extra.txt": "from the fork\n" });
     repo.openPullRequest({ number: 8, headSha: forkHead, author: { login: "mallory", id: 66, isBot: false }, fork: { headRepo: "mallory/widgets" } });
     repo.grant("mallory", "triage");
     const ev = repo.commentEvent(8, { login: "mallory", id: 66, isBot: false }, "/vh run train");
@@ -297,7 +291,7 @@ describe("handleEvent: what is not a command", () => {
 
 describe("handleEvent: pushes", () => {
   it("each /vh run line of the head commit's message starts a sweep on that commit; a line with a mistake gets a failing check run", async () => {
-    const pushed = repo.commit({ ...filesOfDir(FIXTURE), "README.md": "pushed\n" });
+    const pushed = repo.commit({ ...filesOfDir(FIXTURE.dir), "README.md": "pushed\n" });
     const h = first();
     const ev = repo.pushEvent(pushed, alice, "Tune it\n\n/vh run train lr=[0.5,0.05]\n/vh run\nnot a command");
     const outcome = await handleEvent(deps, ev, h);
@@ -342,7 +336,7 @@ describe("handleEvent: pushes", () => {
   });
 
   it("a push by someone without write permission gets a failing check run, and nothing is created", async () => {
-    const pushed = repo.commit({ ...filesOfDir(FIXTURE), "README.md": "bob's\n" });
+    const pushed = repo.commit({ ...filesOfDir(FIXTURE.dir), "README.md": "bob's\n" });
     const h = first();
     expect(await handleEvent(deps, repo.pushEvent(pushed, bob, "/vh run train"), h)).toBe("refused: bob has read");
     expect(world.checkRuns(REPO, pushed).map((r) => [r.spec.externalId, r.spec.conclusion, r.spec.title, r.spec.summary])).toEqual([

@@ -488,3 +488,14 @@ export class MemoryForgeWorld {
 export function createMemoryForge(): MemoryForgeWorld {
   return new MemoryForgeWorld();
 }
+
+/** The pull request the bot and task tests share: acme/widgets #7 at a commit of test/github/fixture-repo. */
+export const FIXTURE = { dir: path.resolve(import.meta.dirname, "../github/fixture-repo"), repo: "acme/widgets", repoId: 4242, installation: 77, pr: 7 };
+
+/** Adds that repository and pull request (opened by `author`) to `world`; returns the repository and the head commit. */
+export function addFixturePullRequest(world: MemoryForgeWorld, author: Actor, title?: string): { repo: MemoryRepo; head: string } {
+  const repo = world.addRepo(FIXTURE.repo, { id: FIXTURE.repoId, installationId: FIXTURE.installation });
+  const head = repo.commit(filesOfDir(FIXTURE.dir));
+  repo.openPullRequest({ number: FIXTURE.pr, headSha: head, author, ...(title !== undefined ? { title } : {}) });
+  return { repo, head };
+}

@@ -30,13 +30,9 @@ import { createStore } from "../../worker/stores/index.js";
 import type { WorkerDeps } from "../../worker/deps.js";
 import { handlers, taskList, type Handlers } from "../../worker/tasks/index.js";
 import { createTestDatabase } from "../helpers/db.js";
-import { createMemoryForge, filesOfDir, type MemoryForgeWorld, type MemoryRepo } from "../helpers/memory-forge.js";
+import { addFixturePullRequest, createMemoryForge, FIXTURE, type MemoryForgeWorld, type MemoryRepo } from "../helpers/memory-forge.js";
 
-const FIXTURE = path.resolve(import.meta.dirname, "../github/fixture-repo");
-const REPO = "acme/widgets";
-const REPO_ID = 4242;
-const INSTALLATION = 77;
-const PR = 7;
+const { repo: REPO, repoId: REPO_ID, installation: INSTALLATION, pr: PR } = FIXTURE;
 const alice: Actor = { login: "alice", id: 11, isBot: false };
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -74,9 +70,7 @@ beforeEach(async () => {
   runners = createRunnerRegistry(config, store, [], db.sql);
   deps = { config, sql: db.sql, db: db.db, store, runners, log, workerId: "test-worker" };
   world = createMemoryForge();
-  repo = world.addRepo(REPO, { id: REPO_ID, installationId: INSTALLATION });
-  head = repo.commit(filesOfDir(FIXTURE));
-  repo.openPullRequest({ number: PR, headSha: head, author: alice });
+  ({ repo, head } = addFixturePullRequest(world, alice));
   repo.grant("alice", "admin");
   bot = { sql: db.sql, store, config, log, forges: world.provider };
   h = handlers(deps, world.provider);
