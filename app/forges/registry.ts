@@ -41,8 +41,6 @@ export const forges: Record<ForgeKind, (deps: ForgeDeps) => ForgeProvider> = {
  * GitHub's from then on, without a restart.
  */
 export interface LiveForgeProvider extends ForgeProvider {
-  /** The provider calls go to now. */
-  readonly current: ForgeProvider;
   /** Serves `app` from now on: `config.github` becomes it (the webhook route reads its secret there) and calls go to its provider. */
   useGitHubApp(app: GitHubAppConfig): void;
 }
@@ -62,9 +60,6 @@ export function createForgeProvider(deps: ForgeDeps): LiveForgeProvider {
   return {
     get kind(): ForgeKind {
       return current.kind;
-    },
-    get current() {
-      return current;
     },
     useGitHubApp,
     async forInstallation(installationId: number): Promise<Forge> {

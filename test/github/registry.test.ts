@@ -44,7 +44,6 @@ describe("the live forge provider (one per process, shared by the HTTP server an
     const stored = storedGitHubAppConfig(config)!;
     live.useGitHubApp(stored);
     expect(live.kind).toBe("github");
-    expect(live.current.kind).toBe("github");
     expect(config.github).toBe(stored);
   });
 
