@@ -76,7 +76,33 @@ const envSchema = z.object({
   VH_GITHUB_REPORT_INTERVAL_S: z.coerce.number().min(0.05).max(600).default(3),
   VH_GITHUB_TIMEOUT_S: z.coerce.number().min(0.1).max(600).default(10),
   VH_WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(1024).default(8),
+  // GitLab (gitlab.com or self-managed), through a bot user's or a project/group access token (docs/gitlab.md).
+  GITLAB_URL: z.string().url().default("https://gitlab.com"),
+  GITLAB_TOKEN: z.string().min(1).optional(),
+  GITLAB_WEBHOOK_SECRET: z.string().min(1).optional(),
+  /** GitLab's signing token (`whsec_…`), when the hook has one: the `webhook-signature` header is checked too. */
+  GITLAB_WEBHOOK_SIGNING_TOKEN: z.string().min(1).optional(),
+  VH_GITLAB_TIMEOUT_S: z.coerce.number().min(0.1).max(600).default(10),
+  // Plain Git hosts (`vh repo add`): where mirrors live, and the shortest poll interval allowed.
+  VH_GIT_DIR: z.string().optional(),
+  VH_GIT_MIN_POLL_S: z.coerce.number().min(0.1).max(86_400).default(1),
+  VH_GIT_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
 });
+
+/** The variables git commands may see besides the `VH_GIT_TOKEN_*` ones (Config.git.env). */
+const GIT_ENV = new Set(["PATH", "HOME", "TMPDIR", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "SSL_CERT_FILE", "SSL_CERT_DIR", "GIT_SSL_CAINFO", "GIT_SSL_CAPATH"]);
+
+/** GitLab, when GITLAB_TOKEN is set. */
+export interface GitLabConfig {
+  /** Web root, e.g. https://gitlab.com or https://gitlab.example.com (the API is under /api/v4). */
+  url: string;
+  token: string;
+  /** What GitLab sends in `X-Gitlab-Token` (required: a hook without it is refused). */
+  webhookSecret: string | null;
+  signingToken: string | null;
+  requestTimeoutMs: number;
+  reportIntervalMs: number;
+}
 
 export type StoreConfig =
   | { kind: "local"; root: string }
@@ -157,7 +183,7 @@ export interface Config {
    * `forgeConcurrency`: the Git host jobs (github_event, github_report), in a pool of their own so a
    * slow or unreachable GitHub never holds the slots that schedule and start executions.
    */
-  worker: { concurrency: number; forgeConcurrency: number; supervisorCapacity: number; lostAfterSeconds: number; lostRetries: number };
+  worker: { concurrency: number; forgeConcurrency: number; gitConcurrency: number; supervisorCapacity: number; lostAfterSeconds: number; lostRetries: number };
   /** GPU hosts and the scheduler (docs/scheduler.md). */
   hosts: {
     /** A waiting execution older than this goes first (and gets a reservation). */
@@ -192,6 +218,15 @@ export interface Config {
    * when the set-up page stores an App (app/forges/registry.ts, `useGitHubApp`).
    */
   github: GitHubAppConfig | null;
+  /** GitLab, when GITLAB_TOKEN is set; null otherwise. */
+  gitlab: GitLabConfig | null;
+  /**
+   * Plain Git hosts: the mirrors' folder (default `<dataDir>/git`), the shortest poll interval, and
+   * the part of the environment git commands may see: the `VH_GIT_TOKEN_*` variables (https tokens,
+   * named per repository) and what git itself needs (PATH, HOME, proxies, CA files). Nothing else
+   * of the server's environment reaches a git command.
+   */
+  git: { dir: string; minPollSeconds: number; env: Record<string, string> };
   /** The most executions one sweep (a PR comment with value lists) may create. */
   sweepCap: number;
 }
@@ -234,6 +269,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     worker: {
       concurrency: e.VH_WORKER_CONCURRENCY,
       forgeConcurrency: e.VH_FORGE_CONCURRENCY,
+      gitConcurrency: e.VH_GIT_CONCURRENCY,
       supervisorCapacity: e.VH_SUPERVISOR_CAPACITY,
       lostAfterSeconds: e.VH_LOST_AFTER_S,
       lostRetries: e.VH_LOST_RETRIES,
@@ -258,6 +294,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     },
     githubHost: host,
     github: resolveGitHubApp(e, host, dataDir, cwd),
+    gitlab: e.GITLAB_TOKEN
+      ? {
+          url: e.GITLAB_URL.replace(/\/+$/, ""),
+          token: e.GITLAB_TOKEN,
+          webhookSecret: e.GITLAB_WEBHOOK_SECRET ?? null,
+          signingToken: e.GITLAB_WEBHOOK_SIGNING_TOKEN ?? null,
+          requestTimeoutMs: Math.round(e.VH_GITLAB_TIMEOUT_S * 1000),
+          reportIntervalMs: Math.round(e.VH_GITHUB_REPORT_INTERVAL_S * 1000),
+        }
+      : null,
+    git: {
+      dir: e.VH_GIT_DIR ? path.resolve(cwd, e.VH_GIT_DIR) : path.join(dataDir, "git"),
+      minPollSeconds: e.VH_GIT_MIN_POLL_S,
+      env: Object.fromEntries(Object.entries(env).filter((kv): kv is [string, string] => typeof kv[1] === "string" && (GIT_ENV.has(kv[0]) || kv[0].startsWith("VH_GIT_TOKEN_")))),
+    },
     sweepCap: e.VH_SWEEP_CAP,
   };
 }

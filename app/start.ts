@@ -16,7 +16,7 @@ import { createStore } from "../worker/stores/index.js";
 import { startWorker, type Worker } from "../worker/start.js";
 import { ensureAdminToken } from "./auth/api-tokens.js";
 import { createHttpApp } from "./http/server.js";
-import { createForgeProvider } from "./forges/registry.js";
+import { createForges } from "./forges/registry.js";
 import { removeLocalServer, writeLocalServer } from "./cli/local-servers.js";
 import type { ProbotOctokit } from "probot";
 
@@ -81,7 +81,7 @@ export async function startVh(
     const store = createStore(config.store);
     const admin = await ensureAdminToken(database.sql, config.dataDir);
     // one provider for the worker's tasks and the HTTP server: the GitHub App set-up page swaps the App it serves
-    const forges = createForgeProvider({ config, log, ...(opts.github?.Octokit ? { Octokit: opts.github.Octokit } : {}) });
+    const forges = createForges({ config, log, sql: database.sql, ...(opts.github?.Octokit ? { Octokit: opts.github.Octokit } : {}) });
     let worker: Worker | null = null;
     if (opts.worker !== false) {
       worker = await startWorker({ config, database, store, log, forges });

@@ -38,10 +38,10 @@ export async function run(): Promise<Record<string, number>> {
     );
     const seconds = (performance.now() - t0) / 1000;
     await waitFor("every delivery handled", async () => {
-      const [r] = await stack.vh.database.sql<{ n: number }[]>`select count(*)::int as n from github_deliveries where processed_at is not null`;
+      const [r] = await stack.vh.database.sql<{ n: number }[]>`select count(*)::int as n from forge_deliveries where processed_at is not null`;
       return r!.n >= accepted ? true : undefined;
     }, 120_000, 100).catch(() => undefined);
-    const [handled] = await stack.vh.database.sql<{ n: number }[]>`select count(*)::int as n from github_deliveries where processed_at is not null and id like 'tp-%'`;
+    const [handled] = await stack.vh.database.sql<{ n: number }[]>`select count(*)::int as n from forge_deliveries where processed_at is not null and id like 'tp-%'`;
     return { per_s: round(accepted / seconds, 1), p99_ms: round(percentile(latencies, 99)), lost: TOTAL - handled!.n };
   } finally {
     await stack.stop();

@@ -13,8 +13,7 @@ import { silentGraphileLogger, type Database } from "../db/client.js";
 import type { Store } from "../app/contracts/store.js";
 import { createRunnerRegistry, type RunnerRegistry } from "./runners/registry.js";
 import { createSupervisor, type Supervisor, type SupervisorOptions } from "./supervisor/supervisor.js";
-import { createForgeProvider } from "../app/forges/registry.js";
-import type { ForgeProvider } from "../app/contracts/forge.js";
+import { createForges, ensureGitPolls, type LiveForges } from "../app/forges/registry.js";
 import type { WorkerDeps } from "./deps.js";
 import { handlers, taskList } from "./tasks/index.js";
 import { createHostMonitor, type HostMonitor } from "./hosts/monitor.js";
@@ -35,7 +34,7 @@ export async function startWorker(opts: {
   runners?: RunnerRegistry;
   supervisor?: SupervisorOptions;
   /** The Git host client (GitHub App); built from the config when absent. */
-  forges?: ForgeProvider;
+  forges?: LiveForges;
 }): Promise<Worker> {
   const deps: WorkerDeps = {
     config: opts.config,
@@ -58,23 +57,27 @@ export async function startWorker(opts: {
   await hosts.start();
   // Two graphile-worker runners on one Postgres pool. graphile's get_job takes only jobs whose task
   // its runner knows (`task_id = any(...)`), so the core runner's VH_WORKER_CONCURRENCY slots only
-  // ever run schedule and start_execution, and the Git host's jobs (github_event, github_report)
+  // ever run schedule and start_execution, and the Git host's jobs (forge_event, forge_report, git_poll)
   // wait for the forge runner's VH_FORGE_CONCURRENCY slots: a slow or unreachable GitHub holds
   // those (each request bounded by VH_GITHUB_TIMEOUT_S, the job then retried by the queue with
   // backoff), never the slots that schedule and start executions.
   // Our own pool, so an idle client killed by a Postgres shutdown is logged, not a crash, and so
   // the pool is closed before the database goes away. Each runner holds one more client to LISTEN.
-  const { concurrency, forgeConcurrency } = opts.config.worker;
-  const pgPool = new pg.Pool({ connectionString: opts.database.connectionString, max: concurrency + forgeConcurrency + 4 });
+  const { concurrency, forgeConcurrency, gitConcurrency } = opts.config.worker;
+  const pgPool = new pg.Pool({ connectionString: opts.database.connectionString, max: concurrency + forgeConcurrency + gitConcurrency + 6 });
   pgPool.on("error", (err) => opts.log.debug("queue pool client error", { err }));
   pgPool.on("connect", (client) => client.on("error", (err) => opts.log.debug("queue client error", { err })));
   const runnerOptions = { pgPool, noHandleSignals: true, pollInterval: 1000, logger: silentGraphileLogger() };
   const runners: GraphileRunner[] = [];
   try {
     // one after the other: the first one migrates graphile-worker's schema
-    const h = handlers(deps, opts.forges ?? createForgeProvider({ config: deps.config, log: deps.log }));
+    const h = handlers(deps, opts.forges ?? createForges({ config: deps.config, log: deps.log, sql: deps.sql }));
     runners.push(await run({ ...runnerOptions, concurrency, taskList: taskList(h, "core") }));
     runners.push(await run({ ...runnerOptions, concurrency: forgeConcurrency, taskList: taskList(h, "forge") }));
+    runners.push(await run({ ...runnerOptions, concurrency: gitConcurrency, taskList: taskList(h, "git") }));
+    // every linked plain-Git repository has its next poll queued (idempotent: one key per repository)
+    const polls = await ensureGitPolls(deps);
+    if (polls) opts.log.debug("git polls queued", { repositories: polls });
   } catch (err) {
     await Promise.allSettled(runners.map((r) => r.stop()));
     await hosts.stop();

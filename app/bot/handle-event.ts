@@ -1,15 +1,15 @@
 /**
- * Handling one recorded delivery (the `github_event` task): normalise → parse → check who asks →
- * run the command. Safe to run twice: a handled delivery is skipped, and sweeps are keyed by the
+ * Handling one recorded delivery (the `forge_event` task), whichever forge it came from: normalise →
+ * parse → check who asks → run the command. Safe to run twice: a handled delivery is skipped, and sweeps are keyed by the
  * delivery (a second handling finds the first one's sweep). Errors are told apart by who can fix
  * them (app/errors.ts `whoCanFix`): a refusal or a user's mistake is answered with a reply and never
- * retried; a failure of GitHub, the store, a runner or vh itself is thrown so the queue retries it,
+ * retried; a failure of the forge, the store, a runner or vh itself is thrown so the queue retries it,
  * and on the last attempt it is answered as vh's failure (never as the user's) and recorded.
  */
 import type { ForgeEvent } from "../contracts/forge-events.js";
 import { ForgeError, isUsersMistake, VhError } from "../errors.js";
-import { CAN_RUN, type Actor, type Forge, type RepoRef } from "../contracts/forge.js";
-import { NEEDS_WRITE, runCommand } from "./commands/index.js";
+import { CAN_RUN, FORGE_NAMES, RUN_ROLE, changeRequestName, hasCheckRuns, hasComments, hasCommitStatuses, type Actor, type Forge, type RepoRef } from "../contracts/forge.js";
+import { NEEDS_WRITE, placeRefusal, runCommand } from "./commands/index.js";
 import { parseComment, type CommandName } from "./commands/parse.js";
 import { startSweep } from "../sweeps/start.js";
 import type { BotDeps, CommandContext } from "./commands/types.js";
@@ -21,7 +21,8 @@ import { reportTargetOfPr, reportTargetOfSweep, scheduleReport } from "../report
 import { approveVersion, rejectVersion } from "../models/approval.js";
 import { parseModelUri } from "../models/uri.js";
 import { applyReview } from "./review.js";
-import { executionsOfSweeps } from "../../db/queries/sweeps.js";
+import { executionsOfSweeps, sourceOf } from "../../db/queries/sweeps.js";
+import type { ForgeKind } from "../contracts/forge.js";
 
 const USAGE_OF_CODE: Partial<Record<string, CommandName>> = { unknown_step: "run", invalid_parameter: "run", too_large: "run" };
 
@@ -31,8 +32,9 @@ export interface Attempt {
   max: number;
 }
 
-/** The handling of one delivery: its id, and whether the queue will try again after this. */
+/** The handling of one delivery: its forge and id, and whether the queue will try again after this. */
 export interface Handling {
+  forge: ForgeKind;
   deliveryId: string;
   attempt: Attempt;
 }
@@ -49,36 +51,34 @@ export async function handleEvent(deps: BotDeps, ev: ForgeEvent, h: Handling): P
     case "check_run":
       return handleCheckRun(deps, ev, h);
     case "check_suite":
-      return handleCheckSuite(deps, ev, h.deliveryId);
+      return handleCheckSuite(deps, ev, h);
     case "review":
       return applyReview(deps, ev);
-    case "installation":
-      return handleInstallation(deps, ev);
   }
 }
 
 /**
- * vh's own failure (GitHub, the store, a runner, a bug): thrown while the queue has attempts left;
- * on the last one, `report` tells the user it was vh's failure (best effort: GitHub may be what
+ * vh's own failure (the forge, the store, a runner, a bug): thrown while the queue has attempts left;
+ * on the last one, `report` tells the user it was vh's failure (best effort: the forge may be what
  * failed) and the outcome is recorded. The comment names only what kind of part failed: details
  * (bucket names, endpoints, hosts) are for the operator, in the log, not for a public pull request.
  */
 async function operatorFailure(deps: BotDeps, h: Handling, err: unknown, report: (message: string) => Promise<void>): Promise<string> {
   if (h.attempt.number < h.attempt.max) throw err;
-  const message = whatFailed(err);
-  deps.log.error("github delivery failed on its last attempt", { delivery: h.deliveryId, attempts: h.attempt.number, err });
+  const message = whatFailed(err, h.forge);
+  deps.log.error("forge delivery failed on its last attempt", { forge: h.forge, delivery: h.deliveryId, attempts: h.attempt.number, err });
   try {
     await report(message);
   } catch (reportErr) {
-    deps.log.warn("could not report vh's failure on GitHub", { delivery: h.deliveryId, err: reportErr });
+    deps.log.warn("could not report vh's failure on the forge", { forge: h.forge, delivery: h.deliveryId, err: reportErr });
   }
   const code = err instanceof VhError ? err.code : "internal";
   const detail = err instanceof Error ? err.message : String(err);
   return `failed after ${h.attempt.number} attempt${h.attempt.number === 1 ? "" : "s"}: ${code}: ${detail.split("\n")[0]}`;
 }
 
-function whatFailed(err: unknown): string {
-  if (err instanceof ForgeError) return `GitHub's API failed${err.status ? ` (HTTP ${err.status})` : ""}.`;
+function whatFailed(err: unknown, forge: ForgeKind): string {
+  if (err instanceof ForgeError) return `${FORGE_NAMES[forge]}'s API failed${err.status ? ` (HTTP ${err.status})` : ""}.`;
   if (err instanceof VhError && err.code === "store_error") return "its artifact store failed.";
   if (err instanceof VhError && err.code === "runner_error") return "a runner failed.";
   return "an internal error (a bug in vh).";
@@ -89,10 +89,11 @@ async function handleComment(deps: BotDeps, ev: Extract<ForgeEvent, { kind: "com
   if (ev.comment.author.isBot) return "ignored: a bot's comment";
   const parsed = parseComment(ev.comment.body);
   if (parsed.kind === "ignore") return "ignored: not a command";
-  const forge = await deps.forges.forInstallation(ev.repo.installationId);
+  const forge = await deps.forges.forRepo(ev.repo);
+  if (!hasComments(forge)) return `ignored: ${FORGE_NAMES[ev.repo.forge]} comments are not read`;
   const login = ev.comment.author.login;
   try {
-    await forge.addReaction(ev.repo, ev.comment.id, "eyes");
+    await forge.addReaction(ev.repo, { pr: ev.issue, commentId: ev.comment.id }, "eyes");
   } catch (err) {
     deps.log.warn("could not add the 👀 reaction", { err });
   }
@@ -113,24 +114,23 @@ async function handleComment(deps: BotDeps, ev: Extract<ForgeEvent, { kind: "com
   const pull = await forge.getPullRequest(ev.repo, pr);
   if (NEEDS_WRITE[command.name] && !CAN_RUN.includes(permission)) {
     const reason = pull.isFork
-      ? `this pull request comes from a fork (${pull.headRepo ?? "a deleted repository"}), and vh runs code from a fork only when someone with write permission on ${ev.repo.fullName} asks. Your permission is \`${permission}\`.`
-      : `\`/vh ${command.name}\` needs write permission on ${ev.repo.fullName}; yours is \`${permission}\`.`;
-    await reply(renderRefused(login, reason, ev.repo.fullName));
+      ? `this ${changeRequestName(ev.repo.forge, pr).replace(/ [#!]\d+$/, "")} comes from a fork (${pull.headRepo ?? "a deleted repository"}), and vh runs code from a fork only when someone with ${RUN_ROLE[ev.repo.forge]} on ${ev.repo.fullName} asks. Your permission is \`${permission}\`.`
+      : `\`/vh ${command.name}\` needs ${RUN_ROLE[ev.repo.forge]} on ${ev.repo.fullName}; yours is \`${permission}\`.`;
+    await reply(renderRefused(login, reason, ev.repo.fullName, ev.repo.forge));
     return `refused: ${login} has ${permission}${pull.isFork ? " (fork)" : ""}`;
   }
   const ctx: CommandContext = {
     deps,
     forge,
     repo: ev.repo,
-    pr,
-    pull,
+    place: { kind: "pull_request", pr, pull },
     actor: ev.comment.author,
     permission,
     commentId: ev.comment.id,
     commentUrl: ev.comment.url,
     // Keyed by what the signed payload names, not by the (unsigned) delivery id: a captured
     // payload re-sent under a new X-GitHub-Delivery finds the sweep it already started.
-    requestKey: `github:comment:${ev.repo.fullName}:${ev.comment.id}`,
+    requestKey: `${ev.repo.forge}:comment:${ev.repo.fullName}:${ev.comment.id}`,
     reply,
   };
   try {
@@ -146,12 +146,20 @@ async function handleComment(deps: BotDeps, ev: Extract<ForgeEvent, { kind: "com
   }
 }
 
-/** A failure with no comment to reply to (a push, a button): a completed check run that says why. */
+/**
+ * A failure with no comment to reply to (a push, a button), shown where the forge can: a completed
+ * check run that says why (GitHub), a failed commit status with the title (GitLab); a plain Git
+ * host shows nothing (the delivery's outcome records it, for `vh repo status` and the log).
+ */
 async function failCheck(forge: Forge, repo: RepoRef, sha: string, externalId: string, title: string, message: string): Promise<void> {
-  await forge.ensureCheckRun({
-    repo,
-    spec: { sha, name: "vh", externalId, status: "completed", conclusion: "failure", completedAt: new Date(), title: title.slice(0, 200), summary: message },
-  });
+  if (hasCheckRuns(forge)) {
+    await forge.ensureCheckRun({
+      repo,
+      spec: { sha, name: "vh", externalId, status: "completed", conclusion: "failure", completedAt: new Date(), title: title.slice(0, 200), summary: message },
+    });
+  } else if (hasCommitStatuses(forge)) {
+    await forge.ensureCommitStatus({ repo, status: { sha, name: `vh: ${externalId}`.slice(0, 255), state: "failed", description: `${title}: ${message.replace(/\s+/g, " ")}` } });
+  }
 }
 
 async function handlePush(deps: BotDeps, ev: Extract<ForgeEvent, { kind: "push" }>, h: Handling): Promise<string> {
@@ -161,47 +169,49 @@ async function handlePush(deps: BotDeps, ev: Extract<ForgeEvent, { kind: "push" 
   const lines = ev.message
     .split(/\r?\n/)
     .map((l) => l.trim())
-    .filter((l) => /^\/vh\s+run(\s|$)/i.test(l));
-  if (lines.length === 0) return "ignored: no /vh run in the head commit";
-  const forge = await deps.forges.forInstallation(ev.repo.installationId);
+    .filter((l) => /^\/vh(\s|$)/i.test(l));
+  if (lines.length === 0) return "ignored: no /vh command in the head commit";
+  const forge = await deps.forges.forRepo(ev.repo);
   const permission = await forge.getPermission(ev.repo, ev.pusher.login);
   if (!CAN_RUN.includes(permission)) {
     await failCheck(forge, ev.repo, ev.headSha, `push:${deliveryId}`, "Not run: write permission needed",
-      `@${ev.pusher.login} pushed \`/vh run\` in a commit message, but has \`${permission}\` permission on ${ev.repo.fullName}; vh runs code only for people with write permission.`);
+      `@${ev.pusher.login} pushed \`/vh run\` in a commit message, but has \`${permission}\` permission on ${ev.repo.fullName}; vh runs code only for people with ${RUN_ROLE[ev.repo.forge]}.`);
     return `refused: ${ev.pusher.login} has ${permission}`;
   }
   const out: string[] = [];
+  const sha = ev.headSha;
   for (const [i, line] of lines.entries()) {
     const parsed = parseComment(line);
     const externalId = `push:${deliveryId}:${i}`;
-    if (parsed.kind !== "command" || parsed.command.name !== "run") {
-      const why = parsed.kind === "reply" ? parsed.error : "only `/vh run` works in commit messages";
-      await failCheck(forge, ev.repo, ev.headSha, externalId, "Not run: the command has a mistake", `\`${line}\`\n\n${why}`);
-      out.push(`refused: ${why.split("\n")[0]}`);
+    const refusal = parsed.kind === "reply" ? parsed.error : parsed.kind === "command" ? placeRefusal(parsed.command.name, "commit") : "not a command";
+    if (parsed.kind !== "command" || refusal) {
+      await failCheck(forge, ev.repo, sha, externalId, "Not run: the command has a mistake", `\`${line}\`\n\n${refusal}`);
+      out.push(`refused: ${refusal!.split("\n")[0]}`);
       continue;
     }
+    // The same command path as a comment's, at this commit; answers go where a commit can show them.
+    const ctx: CommandContext = {
+      deps,
+      forge,
+      repo: ev.repo,
+      place: { kind: "commit", sha, ref: ev.ref },
+      actor: ev.pusher,
+      permission,
+      commentId: null,
+      commentUrl: null,
+      requestKey: `${ev.repo.forge}:push:${ev.repo.fullName}:${sha}:${i}`,
+      reply: (body) => failCheck(forge, ev.repo, sha, externalId, "vh", body),
+    };
     try {
-      const s = await startSweep(deps, forge, {
-        repo: ev.repo,
-        commitSha: ev.headSha,
-        step: parsed.command.step,
-        spec: parsed.command.parameters,
-        trigger: "push",
-        pr: null,
-        commentId: null,
-        actor: ev.pusher,
-        requestKey: `github:push:${ev.repo.fullName}:${ev.headSha}:${i}`,
-      });
-      out.push(`created ${s.counters.map((c) => `#${c}`).join(", ")}`);
+      out.push(await runCommand(ctx, parsed.command));
     } catch (err) {
       if (!isUsersMistake(err)) {
-        const sha = ev.headSha;
         out.push(await operatorFailure(deps, h, err, (message) =>
           failCheck(forge, ev.repo, sha, externalId, "Not run: vh failed (not your command)", `\`${line}\`\n\nvh could not start this: ${message}\n\nThis went wrong on vh's side, not in the command; it was tried ${h.attempt.number} times (delivery \`${deliveryId}\`).`),
         ));
         continue;
       }
-      await failCheck(forge, ev.repo, ev.headSha, externalId, "Not run: the command was refused", `\`${line}\`\n\n${err.message}`);
+      await failCheck(forge, ev.repo, sha, externalId, "Not run: the command was refused", `\`${line}\`\n\n${err.message}`);
       out.push(`refused: ${err.code}`);
     }
   }
@@ -213,12 +223,12 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 async function loadSweep(deps: BotDeps, id: string | null, repo: RepoRef) {
   if (!id || !UUID.test(id)) return null;
   const [s] = await deps.sql<{ id: string; step: string; spec: Record<string, string[]>; commit_sha: string; source: SweepSource }[]>`
-    select id, step, spec, commit_sha, source from sweeps where id = ${id} and source->>'kind' = 'github' and (source->>'repositoryId')::bigint = ${repo.id}`;
+    select id, step, spec, commit_sha, source from sweeps where id = ${id} and source @> ${deps.sql.json(sourceOf(repo) as never)}::jsonb`;
   return s ?? null;
 }
 
 async function rerunSweep(deps: BotDeps, forge: Forge, repo: RepoRef, sweep: NonNullable<Awaited<ReturnType<typeof loadSweep>>>, actor: Actor, requestKey: string) {
-  const pr = sweep.source.kind === "github" ? sweep.source.pr : null;
+  const pr = sweep.source.kind === "forge" ? sweep.source.pr : null;
   return startSweep(deps, forge, { repo, commitSha: sweep.commit_sha, step: sweep.step, spec: sweep.spec, trigger: "button", pr, commentId: null, actor, requestKey });
 }
 
@@ -228,7 +238,7 @@ async function handleCheckRun(deps: BotDeps, ev: Extract<ForgeEvent, { kind: "ch
   if (ev.externalId?.startsWith(APPROVAL_EXTERNAL_PREFIX)) return handleModelButton(deps, ev, h);
   const sweep = await loadSweep(deps, ev.externalId, ev.repo);
   if (!sweep) return "ignored: not a vh sweep's check run";
-  const forge = await deps.forges.forInstallation(ev.repo.installationId);
+  const forge = await deps.forges.forRepo(ev.repo);
   const permission = await forge.getPermission(ev.repo, ev.actor.login);
   if (!CAN_RUN.includes(permission)) return `refused: ${ev.actor.login} has ${permission}`;
   if (ev.action === "requested_action" && ev.identifier === "stop") {
@@ -240,7 +250,7 @@ async function handleCheckRun(deps: BotDeps, ev: Extract<ForgeEvent, { kind: "ch
   }
   if (ev.action === "requested_action" && ev.identifier !== "rerun") return `ignored: button ${ev.identifier}`;
   try {
-    const s = await rerunSweep(deps, forge, ev.repo, sweep, ev.actor, `github:${deliveryId}`);
+    const s = await rerunSweep(deps, forge, ev.repo, sweep, ev.actor, `${h.forge}:${deliveryId}`);
     return `rerun: ${s.counters.map((c) => `#${c}`).join(", ")}`;
   } catch (err) {
     if (!isUsersMistake(err)) {
@@ -265,11 +275,11 @@ async function handleModelButton(deps: BotDeps, ev: Extract<ForgeEvent, { kind: 
   if (ev.action !== "requested_action") return "ignored: a model approval check run is not re-run";
   if ("error" in parsed || parsed.ref.kind !== "version") return "ignored: not a model version's check run";
   if (ev.identifier !== APPROVAL_BUTTONS.approve.identifier && ev.identifier !== APPROVAL_BUTTONS.reject.identifier) return `ignored: button ${ev.identifier}`;
-  const forge = await deps.forges.forInstallation(ev.repo.installationId);
+  const forge = await deps.forges.forRepo(ev.repo);
   const permission = await forge.getPermission(ev.repo, ev.actor.login);
   const login = ev.actor.login;
   const actor = { login, source: "check_run" as const, permission };
-  const fromRepo = { id: ev.repo.id, fullName: ev.repo.fullName };
+  const fromRepo = { forge: ev.repo.forge, id: ev.repo.id, fullName: ev.repo.fullName };
   // The pull request this version was put up for approval on, to reply on and to report to.
   const [req] = await deps.sql<{ pr_number: number }[]>`
     select r.pr_number from model_approval_requests r join model_versions v on v.id = r.version_id join models m on m.id = v.model_id
@@ -277,11 +287,11 @@ async function handleModelButton(deps: BotDeps, ev: Extract<ForgeEvent, { kind: 
     order by r.requested_at desc limit 1`;
   const pr = req?.pr_number ?? null;
   const reply = async (body: string, title: string, message: string) => {
-    if (pr !== null) await forge.createComment(ev.repo, pr, body);
+    if (pr !== null && hasComments(forge)) await forge.createComment(ev.repo, pr, body);
     else await failCheck(forge, ev.repo, ev.headSha, `model-button:${ev.checkRunId}:${Date.now()}`, title, message);
   };
   const refresh = async () => {
-    const target = pr === null ? null : await reportTargetOfPr(deps.sql, ev.repo.id, pr);
+    const target = pr === null ? null : await reportTargetOfPr(deps.sql, ev.repo, pr);
     if (target) await scheduleReport(deps.sql, target, 0);
   };
   if (ev.identifier === APPROVAL_BUTTONS.approve.identifier) {
@@ -319,42 +329,22 @@ async function handleModelButton(deps: BotDeps, ev: Extract<ForgeEvent, { kind: 
   }
 }
 
-async function handleCheckSuite(deps: BotDeps, ev: Extract<ForgeEvent, { kind: "check_suite" }>, deliveryId: string): Promise<string> {
+async function handleCheckSuite(deps: BotDeps, ev: Extract<ForgeEvent, { kind: "check_suite" }>, h: Handling): Promise<string> {
   if (ev.action !== "rerequested") return `ignored: check_suite ${ev.action}`;
   const sweeps = await deps.sql<{ id: string }[]>`
     select distinct on (step, spec::text) id from sweeps
-    where commit_sha = ${ev.headSha} and source->>'kind' = 'github' and (source->>'repositoryId')::bigint = ${ev.repo.id}
+    where commit_sha = ${ev.headSha} and source @> ${deps.sql.json(sourceOf(ev.repo) as never)}::jsonb
     order by step, spec::text, created_at desc`;
   if (sweeps.length === 0) return "ignored: no vh sweep on that commit";
-  const forge = await deps.forges.forInstallation(ev.repo.installationId);
+  const forge = await deps.forges.forRepo(ev.repo);
   const permission = await forge.getPermission(ev.repo, ev.actor.login);
   if (!CAN_RUN.includes(permission)) return `refused: ${ev.actor.login} has ${permission}`;
   const out: string[] = [];
   for (const [i, { id }] of sweeps.entries()) {
     const sweep = await loadSweep(deps, id, ev.repo);
     if (!sweep) continue;
-    const s = await rerunSweep(deps, forge, ev.repo, sweep, ev.actor, `github:${deliveryId}:${i}`);
+    const s = await rerunSweep(deps, forge, ev.repo, sweep, ev.actor, `${h.forge}:${h.deliveryId}:${i}`);
     out.push(s.counters.map((c) => `#${c}`).join(","));
   }
   return `rerun: ${out.join("; ")}`;
-}
-
-async function handleInstallation(deps: BotDeps, ev: Extract<ForgeEvent, { kind: "installation" }>): Promise<string> {
-  const { sql } = deps;
-  const i = ev.installation;
-  const removed = ev.action === "deleted";
-  await sql`
-    insert into github_installations (id, account_login, account_type, suspended, removed_at)
-    values (${i.id}, ${i.account}, ${i.accountType}, ${ev.action === "suspend"}, ${removed ? new Date() : null})
-    on conflict (id) do update set account_login = excluded.account_login, account_type = excluded.account_type,
-      suspended = case when ${ev.action} = 'suspend' then true when ${ev.action} = 'unsuspend' then false else github_installations.suspended end,
-      removed_at = excluded.removed_at, updated_at = now()`;
-  for (const r of ev.added) {
-    await sql`
-      insert into github_repositories (id, installation_id, full_name) values (${r.id}, ${i.id}, ${r.fullName})
-      on conflict (id) do update set installation_id = excluded.installation_id, full_name = excluded.full_name, removed_at = null`;
-  }
-  for (const r of ev.removed) await sql`update github_repositories set removed_at = now() where id = ${r.id}`;
-  if (removed) await sql`update github_repositories set removed_at = now() where installation_id = ${i.id}`;
-  return `installation ${ev.action}: +${ev.added.length} -${ev.removed.length}`;
 }

@@ -1,13 +1,16 @@
 /**
- * One round of reporting for a pull request (or a sweep outside one): each sweep's check run
- * (queued → in_progress → completed, metrics table, log tail on failure, lint annotations once,
- * buttons), then the one sticky comment. A body that did not change is not written again. While
- * anything is still active, the next round is scheduled one interval later (coalescing); GitHub
- * failing throws, and the queue retries later: executions never wait on reporting.
+ * One round of reporting for a pull request (or a sweep outside one), written as the forge can show
+ * it: each sweep's check run (queued → in_progress → completed, metrics table, log tail on failure,
+ * lint annotations once, buttons) where the forge has check runs, else its commit status
+ * (pending → running → success / failed / canceled, with the same title); then the one sticky
+ * comment where the forge has comments. A plain Git host has neither: its results are in the CLI
+ * and UI. A body that did not change is not written again. While anything is still active, the
+ * next round is scheduled one interval later (coalescing); the forge failing throws, and the queue
+ * retries later: executions never wait on reporting.
  */
 import { createHash } from "node:crypto";
 import type { BotDeps } from "./commands/types.js";
-import type { Annotation, RepoRef } from "../contracts/forge.js";
+import { hasCheckRuns, hasComments, hasCommitStatuses, type Annotation, type CheckConclusion, type CommitState, type RepoRef } from "../contracts/forge.js";
 import { declaredMetrics } from "../reporting/metrics.js";
 import { isTerminal } from "../executions/state.js";
 import { approvalRequestsForExecution } from "../models/review.js";
@@ -16,6 +19,7 @@ import { renderApprovalRequest } from "../../templates/model/approval-request.js
 import { scheduleReport, type ReportTarget } from "../reporting/schedule.js";
 import { loadSweepViews, sweepDone, type SweepView } from "../reporting/view.js";
 import { sweepIdsOfPullRequest } from "../../db/queries/sweeps.js";
+import type { ForgeKind } from "../contracts/forge.js";
 
 const LOG_TAIL_LINES = 30;
 const LOG_TAILS = 3;
@@ -24,10 +28,27 @@ function hash(v: unknown): string {
   return createHash("sha256").update(JSON.stringify(v)).digest("hex");
 }
 
-function repoOf(v: SweepView): RepoRef {
-  if (v.source.kind !== "github") throw new Error("not a GitHub sweep");
-  const [owner, name] = v.source.repo.split("/") as [string, string];
-  return { id: v.source.repositoryId, fullName: v.source.repo, owner, name, installationId: v.source.installationId };
+function repoOf(v: SweepView): RepoRef | null {
+  if (v.source.kind !== "forge") return null;
+  const full = v.source.repo;
+  const i = full.lastIndexOf("/");
+  return {
+    forge: v.source.forge,
+    id: v.source.repositoryId,
+    fullName: full,
+    owner: i < 0 ? "" : full.slice(0, i),
+    name: i < 0 ? full : full.slice(i + 1),
+    installationId: v.source.installationId,
+  };
+}
+
+/** A check run's state as a commit status. */
+export function commitStateOf(status: "queued" | "in_progress" | "completed", conclusion?: CheckConclusion): CommitState {
+  if (status === "queued") return "pending";
+  if (status === "in_progress") return "running";
+  if (conclusion === "success") return "success";
+  if (conclusion === "cancelled" || conclusion === "neutral" || conclusion === "skipped") return "canceled";
+  return "failed";
 }
 
 async function logTails(deps: BotDeps, v: SweepView): Promise<LogTail[]> {
@@ -51,7 +72,7 @@ async function approvalRequests(deps: BotDeps, views: SweepView[], pr: number): 
   const seen = new Set<string>();
   const baseUrl = deps.config.http.publicUrl;
   for (const v of views) {
-    if (v.source.kind !== "github") continue;
+    if (v.source.kind !== "forge") continue;
     for (const e of v.executions) {
       if (!isTerminal(e.status)) continue;
       const reqs = await approvalRequestsForExecution(
@@ -61,7 +82,7 @@ async function approvalRequests(deps: BotDeps, views: SweepView[], pr: number): 
       for (const r of reqs) {
         if (seen.has(r.version)) continue;
         seen.add(r.version);
-        out.push({ version: r.version, status: r.status, ...renderApprovalRequest(r), sha: v.commitSha });
+        out.push({ version: r.version, status: r.status, ...renderApprovalRequest(r, v.source.forge), sha: v.commitSha });
       }
     }
   }
@@ -73,33 +94,60 @@ export async function runReport(deps: BotDeps, target: ReportTarget): Promise<{ 
   let sweepIds: string[];
   let pr: { id: string; number: number; sticky_comment_id: number | null; sticky_body_hash: string | null } | null = null;
   if ("pr" in target) {
-    const [row] = await sql<{ id: string; repository_id: number; number: number; sticky_comment_id: string | null; sticky_body_hash: string | null }[]>`
-      select id, repository_id, number, sticky_comment_id, sticky_body_hash from github_pull_requests where id = ${target.pr}`;
+    const [row] = await sql<{ id: string; forge: ForgeKind; repository_id: string; number: number; sticky_comment_id: string | null; sticky_body_hash: string | null }[]>`
+      select id, forge, repository_id, number, sticky_comment_id, sticky_body_hash from change_requests where id = ${target.pr}`;
     if (!row) return { writes: 0, active: false };
     pr = { id: row.id, number: row.number, sticky_comment_id: row.sticky_comment_id === null ? null : Number(row.sticky_comment_id), sticky_body_hash: row.sticky_body_hash };
-    sweepIds = await sweepIdsOfPullRequest(sql, row.repository_id, row.number);
+    sweepIds = await sweepIdsOfPullRequest(sql, { forge: row.forge, id: Number(row.repository_id) }, row.number);
   } else {
     sweepIds = [target.sweep];
   }
   const views = await loadSweepViews(sql, sweepIds);
   if (views.length === 0) return { writes: 0, active: false };
   const repo = repoOf(views[views.length - 1]!);
-  const forge = await deps.forges.forInstallation(repo.installationId);
+  if (!repo) return { writes: 0, active: false };
+  const forge = await deps.forges.forRepo(repo);
+  const checkRuns = hasCheckRuns(forge) ? forge : null;
+  const statuses = !checkRuns && hasCommitStatuses(forge) ? forge : null;
+  // A forge that shows nothing (a plain Git host): nothing to write, now or in a later round.
+  if (!checkRuns && !statuses && !hasComments(forge)) return { writes: 0, active: false };
   const metrics = await declaredMetrics(deps, views);
   const now = new Date();
   let writes = 0;
 
   const checks = await sql<{ sweep_id: string; check_run_id: string | null; body_hash: string | null; annotations: Annotation[]; annotations_sent: boolean; completed_at: Date | null }[]>`
-    select sweep_id, check_run_id, body_hash, annotations, annotations_sent, completed_at from github_check_runs where sweep_id = any(${sweepIds}::uuid[])`;
+    select sweep_id, check_run_id, body_hash, annotations, annotations_sent, completed_at from sweep_reports where sweep_id = any(${sweepIds}::uuid[])`;
   for (const v of views) {
     const cr = checks.find((c) => c.sweep_id === v.id);
     if (!cr || cr.completed_at) continue;
+    if (!checkRuns && !statuses) continue;
     const rendered = renderCheckRun(v, { metric: metrics.get(v.id) ?? null, now, logTails: sweepDone(v) ? await logTails(deps, v) : [] });
+    if (statuses) {
+      // A commit status says less: its state and one line; written when either changes. Its name is
+      // how the host tells statuses apart, so it names the sweep (by its first execution): two sweeps
+      // of one step on one commit are two statuses, not one overwritten.
+      const first = v.executions[0]?.counter;
+      const status = {
+        sha: v.commitSha,
+        name: `${rendered.name}${first !== undefined ? ` · #${first}` : ""}`.slice(0, 255),
+        state: commitStateOf(rendered.status, rendered.conclusion),
+        description: rendered.title,
+        ...(deps.config.http.publicUrl ? { targetUrl: `${deps.config.http.publicUrl.replace(/\/$/, "")}/` } : {}),
+      };
+      const sh = hash(status);
+      if (cr.body_hash === sh) continue;
+      await statuses.ensureCommitStatus({ repo, status });
+      writes++;
+      await sql`
+        update sweep_reports set body_hash = ${sh}, annotations_sent = true, completed_at = ${rendered.status === "completed" ? now : null}
+        where sweep_id = ${v.id}`;
+      continue;
+    }
     const h = hash(rendered);
     if (cr.check_run_id && cr.body_hash === h && cr.annotations_sent) continue;
     const started = v.executions.map((e) => e.startedAt).filter((d): d is Date => !!d).sort((a, b) => a.getTime() - b.getTime())[0];
     const ended = v.executions.map((e) => e.endedAt).filter((d): d is Date => !!d).sort((a, b) => b.getTime() - a.getTime())[0];
-    const result = await forge.ensureCheckRun({
+    const result = await checkRuns!.ensureCheckRun({
       repo,
       knownId: cr.check_run_id === null ? null : Number(cr.check_run_id),
       ...(cr.annotations_sent ? {} : { annotations: cr.annotations }),
@@ -120,12 +168,12 @@ export async function runReport(deps: BotDeps, target: ReportTarget): Promise<{ 
     });
     writes++;
     await sql`
-      update github_check_runs set check_run_id = ${result.id}, body_hash = ${h}, annotations_sent = true,
+      update sweep_reports set check_run_id = ${result.id}, body_hash = ${h}, annotations_sent = true,
         completed_at = ${rendered.status === "completed" ? now : null}
       where sweep_id = ${v.id}`;
   }
 
-  if (pr) {
+  if (pr && hasComments(forge)) {
     const approvals = await approvalRequests(deps, views, pr.number);
     const body = renderSticky(pr.number, views, { metrics, now, approvals });
     const h = hash(body);
@@ -133,9 +181,9 @@ export async function runReport(deps: BotDeps, target: ReportTarget): Promise<{ 
       // Each version's approval check run shows the same text as its part of the sticky comment,
       // so it changes only when the comment does; written first, so a failure retries both.
       const publicUrl = deps.config.http.publicUrl;
-      for (const a of approvals) {
+      for (const a of checkRuns ? approvals : []) {
         const rendered = renderApprovalCheckRun(a, { hasDetailsUrl: !!publicUrl });
-        await forge.ensureCheckRun({
+        await checkRuns!.ensureCheckRun({
           repo,
           knownId: null,
           spec: {
@@ -155,10 +203,10 @@ export async function runReport(deps: BotDeps, target: ReportTarget): Promise<{ 
       }
       const result = await forge.ensureComment({ repo, pr: pr.number, marker: STICKY_MARKER, body, knownId: pr.sticky_comment_id });
       writes++;
-      await sql`update github_pull_requests set sticky_comment_id = ${result.id}, sticky_body_hash = ${h}, updated_at = now() where id = ${pr.id}`;
+      await sql`update change_requests set sticky_comment_id = ${result.id}, sticky_body_hash = ${h}, updated_at = now() where id = ${pr.id}`;
     }
   }
   const active = views.some((v) => !sweepDone(v));
-  if (active) await scheduleReport(sql, target, deps.config.github?.reportIntervalMs ?? 3000);
+  if (active) await scheduleReport(sql, target, deps.config.githubHost.reportIntervalMs);
   return { writes, active };
 }

@@ -73,7 +73,10 @@ export interface Datum {
 
 export interface CreateExecutionBody {
   step: string;
-  code: string;
+  /** An uploaded snapshot's sha256 (--adhoc) … */
+  code?: string;
+  /** … or the linked repository's branch, tag or commit (`HEAD`: its default branch). */
+  commit?: string;
   yamlPath: string;
   parameters: Record<string, unknown>;
   inputs: Record<string, string[]>;
@@ -85,7 +88,7 @@ export interface CreateExecutionBody {
 }
 
 /** What `POST …/executions/validate` takes: the creation body without the code, with the valohai.yaml text. */
-export type ValidateExecutionBody = Omit<CreateExecutionBody, "code"> & { yaml: string };
+export type ValidateExecutionBody = Omit<CreateExecutionBody, "code" | "commit"> & { yaml: string };
 
 export interface ValidatedExecution {
   ok: true;

@@ -38,6 +38,7 @@ import {
   modelShowCommand,
 } from "./commands/model.js";
 import { lineageCommand } from "./commands/lineage.js";
+import { repoAddCommand, repoListCommand, repoRemoveCommand, repoStatusCommand, type RepoAddOptions } from "./commands/repo.js";
 
 const VERSION = "0.1.0";
 
@@ -153,6 +154,38 @@ export function buildProgram(ctxOf: () => Context, setCode: (code: number) => vo
     .action(act(async (n: string, opts: { dryRun?: boolean; json?: boolean; project?: string }) => execDeleteCommand(ctx(), n, opts)));
 
   // host
+  const repo = program.command("repo").description("repositories on any Git host, linked by URL and polled: add, list, status, remove");
+  repo
+    .command("add")
+    .description("link a repository: vh repo add URL [--key FILE | --token-env VH_GIT_TOKEN_NAME] [--branch B ...]; new commits with /vh run lines run them")
+    .argument("<url>", "https://…, ssh://user@host/path, user@host:path, git://… or file:///… (admin tokens only)")
+    .option("--project <name>", "the vh project (created when missing; default: the URL's last path part)")
+    .option("--branch <branch>", "a branch to watch (repeatable; default: the default branch)", (v: string, prev: string[] = []) => [...prev, v])
+    .option("--poll <seconds>", "poll interval in seconds (default 60)")
+    .option("--key <file>", "ssh: the deploy key's private key file (its content is sent to the vh server, which keeps it mode 600)")
+    .option("--token-env <name>", "https: the VH_GIT_TOKEN_* variable on the vh server that holds the token")
+    .option("--webhook-secret-env <name>", "a variable here holding the webhook's HMAC secret (16+ characters)")
+    .option("--json", "print the repository record")
+    .action(act(async (url: string, opts: RepoAddOptions) => repoAddCommand(ctx(), url, opts)));
+  repo
+    .command("list")
+    .description("list linked repositories and their poll state")
+    .option("--json", "print JSON")
+    .action(act(async (opts: { json?: boolean }) => repoListCommand(ctx(), opts)));
+  repo
+    .command("status")
+    .description("last poll, last error, last commit seen, its valohai.yaml lint, next poll (exit 1 while polls fail)")
+    .argument("<repo>", "id or name")
+    .option("--json", "print JSON")
+    .action(act(async (r: string, opts: { json?: boolean }) => repoStatusCommand(ctx(), r, opts)));
+  repo
+    .command("remove")
+    .alias("rm")
+    .description("unlink a repository (polling stops; its project and executions stay)")
+    .argument("<repo>", "id or name")
+    .option("--json", "print the API's answer")
+    .action(act(async (r: string, opts: { json?: boolean }) => repoRemoveCommand(ctx(), r, opts)));
+
   const host = program.command("host").description("GPU hosts reached over SSH: add, list (with their GPUs and what runs on them), check, remove");
   host
     .command("add")

@@ -25,6 +25,8 @@ export type Joiner = "newline" | "and";
 
 export interface RunFixed {
   adhoc: boolean;
+  /** Without --adhoc: the linked repository's branch, tag or commit to run (default: the default branch's tip). */
+  commit?: string;
   dryRun: boolean;
   json: boolean;
   watch: boolean;
@@ -53,7 +55,8 @@ interface FixedSpec {
  * parameter or input with the same option name takes precedence (see the module comment).
  */
 export const FIXED_OPTIONS: FixedSpec[] = [
-  { long: "adhoc", short: "a", key: "adhoc", help: "package this directory and run that snapshot (the only mode for now)" },
+  { long: "adhoc", short: "a", key: "adhoc", help: "package this directory and run that snapshot (instead of a commit of the linked repository)" },
+  { long: "commit", short: "c", key: "commit", value: "ref", help: "without --adhoc: the linked repository's branch, tag or commit to run (default: its default branch)" },
   { long: "dry-run", key: "dryRun", help: "print the step's command script and start nothing (offline)" },
   { long: "json", key: "json", help: "print JSON: the plan with --dry-run, else the execution record" },
   { long: "joiner", key: "joiner", value: "newline|and", help: "how --dry-run joins the command list (default: newline)" },

@@ -1,6 +1,8 @@
 /**
- * Forge events in vh's own terms: what the normalisers (normalize-github.ts, later GitLab's)
- * produce from webhook payloads, and all that commands and tasks see.
+ * Forge events in vh's own terms: what each forge's normaliser produces from its webhook payloads
+ * (GitHub's, GitLab's) or from what its poller saw (a plain Git host's new commits), and all that
+ * commands and tasks see. A forge's own housekeeping events (GitHub's installations) stay in its
+ * folder.
  */
 import type { Actor, Comment, RepoRef } from "./forge.js";
 
@@ -40,6 +42,7 @@ export type ForgeEvent =
   | { kind: "check_suite"; action: string; repo: RepoRef; headSha: string; actor: Actor }
   | {
       kind: "review";
+      /** submitted | dismissed (GitLab: an approval is a submitted `approved` review, a revoked one a dismissal). */
       action: string;
       repo: RepoRef;
       pr: number;
@@ -47,12 +50,5 @@ export type ForgeEvent =
       commitSha: string;
       reviewer: Actor;
       url: string;
-    }
-  | {
-      kind: "installation";
-      action: string;
-      installation: { id: number; account: string; accountType: string };
-      added: { id: number; fullName: string }[];
-      removed: { id: number; fullName: string }[];
     }
   | { kind: "ignore"; reason: string };

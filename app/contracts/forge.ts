@@ -1,12 +1,20 @@
 /**
- * The Forge interface: everything vh asks of a Git host (GitHub now; GitLab and plain Git later).
- * Nothing above this interface speaks GitHub: commands, reporting and tasks use these types.
+ * The Forge interface: everything vh asks of a Git host (GitHub, GitLab, or any Git server vh
+ * polls). Nothing above this interface speaks a particular forge: commands, reporting and tasks
+ * use these types. A forge is a small core every host has (a file or an archive at a commit, a ref
+ * resolved, who an actor is and what they may do, a change request's head) plus optional
+ * capabilities found by type guards (`hasComments`, `hasCheckRuns`, `hasCommitStatuses`): the
+ * reporting layer writes what the forge can show and nothing else.
  *
  * Terminology:
  * - forge: a Git host vh is installed on, through an app (GitHub App) or a bot user (GitLab).
- * - installation: one install of the app on an account; its id scopes the credentials.
- * - repo: a repository, named `owner/name` (GitLab: the full path), plus the host's numeric id.
- * - check run: one status line with a report on a commit (GitHub checks; GitLab commit statuses).
+ * - installation: what scopes the credentials: a GitHub App's installation; 0 on GitLab (one bot
+ *   token per instance); the linked repository's id on a plain Git host.
+ * - repo: a repository, named `owner/name` (GitLab: the full path), plus the host's numeric id
+ *   (on a plain Git host, vh's own id of the linked repository).
+ * - pull request: GitHub's pull request, GitLab's merge request (its iid); plain Git has none.
+ * - check run: one status line with a report on a commit (GitHub checks); commit status: the
+ *   simpler state + description + link (GitLab; GitHub has them too, vh uses check runs there).
  * - sticky comment: the one comment vh keeps per pull request, found again by a hidden marker.
  *
  * Contracts: every `ensure*` call is idempotent (it finds vh's earlier output and edits it only when
@@ -14,9 +22,28 @@
  * a message that names what to fix; reads that find nothing return null rather than throw.
  */
 
-export type ForgeKind = "github" | "not-configured";
+export type ForgeKind = "github" | "gitlab" | "git";
+
+export const FORGE_KINDS: readonly ForgeKind[] = ["github", "gitlab", "git"];
+
+/** How messages name each forge. */
+export const FORGE_NAMES: Record<ForgeKind, string> = { github: "GitHub", gitlab: "GitLab", git: "the Git host" };
+
+/** What a pull request is called on each forge, with its number as the forge writes it (`#7`, `!7`). */
+export function changeRequestName(forge: ForgeKind, n: number): string {
+  return forge === "gitlab" ? `merge request !${n}` : `pull request #${n}`;
+}
+
+/** The role that runs code (CAN_RUN), in each forge's words. */
+export const RUN_ROLE: Record<ForgeKind, string> = {
+  github: "write permission",
+  gitlab: "the Developer role or higher",
+  git: "push access",
+};
 
 export interface RepoRef {
+  /** Which forge the repository lives on: with `id`, what identifies it. */
+  forge: ForgeKind;
   /** The host's numeric repository id (stable across renames). */
   id: number;
   /** `owner/name`. */
@@ -53,7 +80,11 @@ export interface Comment {
   url: string;
 }
 
-/** The repository role that decides what an actor may do; vh runs code for `admin`, `maintain` and `write`. */
+/**
+ * The repository role that decides what an actor may do; vh runs code for `admin`, `maintain` and
+ * `write`. GitLab's access levels map onto it: Owner → admin, Maintainer → maintain, Developer →
+ * write, Reporter → triage, Guest (or Planner) → read.
+ */
 export type Permission = "admin" | "maintain" | "write" | "triage" | "read" | "none";
 
 export const CAN_RUN: readonly Permission[] = ["admin", "maintain", "write"];
@@ -101,16 +132,38 @@ export interface EnsureResult {
   action: "created" | "updated" | "unchanged";
 }
 
-export interface Forge {
+/** A commit status (GitLab's pipeline-less status; one per sweep, found again by `name` on the commit). */
+export type CommitState = "pending" | "running" | "success" | "failed" | "canceled";
+
+export interface CommitStatusSpec {
+  sha: string;
+  /** The status's name (GitLab: `name`/context): how it is found again, e.g. `vh: train`. */
+  name: string;
+  state: CommitState;
+  /** One line; cut to the host's limit (255 characters on GitLab) by the forge. */
+  description: string;
+  targetUrl?: string;
+}
+
+/** What every forge can do. */
+export interface ForgeCore {
   readonly kind: ForgeKind;
   /** The actor's role on the repository. Cached for a short while (a minute). */
   getPermission(repo: RepoRef, login: string): Promise<Permission>;
+  /** A pull request (merge request) by number; a forge without them throws `VhError("not_found")`. */
   getPullRequest(repo: RepoRef, number: number): Promise<PullRequest>;
   /** A file's text at a commit, or null when the commit has no such file. */
   readFile(repo: RepoRef, sha: string, path: string): Promise<string | null>;
-  /** The gzipped tarball of the tree at `sha` (GitHub wraps it in one top-level folder). */
+  /** The gzipped tarball of the tree at `sha`, wrapped in one top-level folder (as GitHub's and GitLab's are; the snapshot drops it). */
   downloadArchive(repo: RepoRef, sha: string, maxBytes: number): Promise<Buffer>;
-  addReaction(repo: RepoRef, commentId: number, reaction: Reaction): Promise<void>;
+  /** The commit a branch, tag or (abbreviated) sha names, as a full sha; null when nothing matches. */
+  resolveCommit(repo: RepoRef, ref: string): Promise<string | null>;
+}
+
+/** Comments on pull requests: replies, the sticky comment, reactions. */
+export interface Comments {
+  /** 👀 and friends on a comment of pull request `pr` (GitLab: an award emoji on the note). */
+  addReaction(repo: RepoRef, target: { pr: number; commentId: number }, reaction: Reaction): Promise<void>;
   /** A new comment (replies); returns its id. */
   createComment(repo: RepoRef, pr: number, body: string): Promise<number>;
   /**
@@ -118,6 +171,10 @@ export interface Forge {
    * when absent, edited when its body differs. `knownId` skips the search when the caller stored it.
    */
   ensureComment(opts: { repo: RepoRef; pr: number; marker: string; body: string; knownId?: number | null }): Promise<EnsureResult>;
+}
+
+/** Check runs with a report, buttons and annotations (GitHub). */
+export interface CheckRuns {
   /**
    * The check run with `spec.externalId` on `spec.sha`: created when absent, updated otherwise.
    * `annotations` are sent in batches of at most 50 per request (the first with the create).
@@ -125,8 +182,34 @@ export interface Forge {
   ensureCheckRun(opts: { repo: RepoRef; spec: CheckRunSpec; knownId?: number | null; annotations?: Annotation[] }): Promise<EnsureResult>;
 }
 
+/** Commit statuses (GitLab). */
+export interface CommitStatuses {
+  /** The status named `status.name` on `status.sha` set to `status.state` (unchanged when it already is). */
+  ensureCommitStatus(opts: { repo: RepoRef; status: CommitStatusSpec }): Promise<EnsureResult>;
+}
+
+/** A forge: its core, and whichever capabilities its host has. */
+export type Forge = ForgeCore & Partial<Comments & CheckRuns & CommitStatuses>;
+
+export function hasComments(f: Forge): f is Forge & Comments {
+  return typeof f.ensureComment === "function" && typeof f.createComment === "function" && typeof f.addReaction === "function";
+}
+
+export function hasCheckRuns(f: Forge): f is Forge & CheckRuns {
+  return typeof f.ensureCheckRun === "function";
+}
+
+export function hasCommitStatuses(f: Forge): f is Forge & CommitStatuses {
+  return typeof f.ensureCommitStatus === "function";
+}
+
 /** Makes a Forge for one installation (credentials are per installation). */
 export interface ForgeProvider {
   readonly kind: ForgeKind;
   forInstallation(installationId: number): Promise<Forge>;
+}
+
+/** Every forge a process serves: the one a repository lives on, by its `forge` kind. */
+export interface Forges {
+  forRepo(repo: RepoRef): Promise<Forge>;
 }

@@ -6,14 +6,19 @@
  * never renamed.
  *
  * Pools: `core` tasks schedule and start executions and never wait on a Git host; `forge` tasks
- * talk to the Git host and run in a pool of their own (VH_FORGE_CONCURRENCY), so a slow forge never
- * holds the slots that start executions.
+ * talk to GitHub or GitLab and run in a pool of their own (VH_FORGE_CONCURRENCY), so a slow forge
+ * never holds the slots that start executions; `git` polls plain Git hosts (VH_GIT_CONCURRENCY),
+ * so hung Git servers never hold the slots that handle webhooks and reports.
  */
 import { z } from "zod";
+import { FORGE_KINDS, type ForgeKind } from "./forge.js";
+
+export type JobPool = "core" | "forge" | "git";
+export const JOB_POOLS: readonly JobPool[] = ["core", "forge", "git"];
 
 export interface JobDeclaration<S extends z.ZodType = z.ZodType> {
   payload: S;
-  pool: "core" | "forge";
+  pool: JobPool;
   /** graphile-worker's max_attempts when the caller does not say. */
   maxAttempts: number;
   /** What the job is for, in one line (docs and errors). */
@@ -24,6 +29,8 @@ const declare = <S extends z.ZodType>(d: JobDeclaration<S>): JobDeclaration<S> =
 
 export const ReportTarget = z.union([z.object({ pr: z.string().uuid() }), z.object({ sweep: z.string().uuid() })]);
 export type ReportTarget = z.infer<typeof ReportTarget>;
+
+export const ForgeKindSchema = z.enum(FORGE_KINDS as [ForgeKind, ...ForgeKind[]]);
 
 export const JOBS = {
   /** Start one placed execution on its host: queued → starting → running. */
@@ -40,19 +47,41 @@ export const JOBS = {
     maxAttempts: 25,
     doc: "one scheduler pass: place queued executions on hosts and GPUs",
   }),
-  /** Handle one recorded GitHub webhook delivery. */
+  /** Handle one recorded forge delivery (a webhook, or a new commit a poller saw). */
+  forge_event: declare({
+    payload: z.object({ forge: ForgeKindSchema, deliveryId: z.string().min(1).max(200) }),
+    pool: "forge",
+    maxAttempts: 10,
+    doc: "handle one recorded forge delivery (commands, pushes, buttons, reviews, approvals)",
+  }),
+  /** One coalesced round of report updates (check runs, commit statuses, the sticky comment) for a pull request or a sweep. */
+  forge_report: declare({
+    payload: ReportTarget,
+    pool: "forge",
+    maxAttempts: 25,
+    doc: "update a pull request's (or a sweep's) check runs or commit statuses and its sticky comment",
+  }),
+  /** Poll one linked Git repository for new commits (re-adds itself; one queue per repository). */
+  git_poll: declare({
+    payload: z.object({ repositoryId: z.number().int().positive() }),
+    pool: "git",
+    // a Git host's failures are recorded and backed off by the poll itself; only vh's own (the database) throw and are retried
+    maxAttempts: 25,
+    doc: "poll one linked Git repository's refs and hand new commits on watched branches to the bot",
+  }),
+  /** Jobs queued before 0010 (GitHub deliveries under their first name): handled as `forge_event` with forge github. */
   github_event: declare({
     payload: z.object({ deliveryId: z.string().min(1).max(200) }),
     pool: "forge",
     maxAttempts: 10,
-    doc: "handle one recorded GitHub webhook delivery (commands, pushes, buttons, reviews)",
+    doc: "(queued before vh had several forges) handle one recorded GitHub delivery",
   }),
-  /** One coalesced round of check-run and sticky-comment updates for a pull request or a sweep. */
+  /** Jobs queued before 0010: handled as `forge_report`. */
   github_report: declare({
     payload: ReportTarget,
     pool: "forge",
     maxAttempts: 25,
-    doc: "update a pull request's (or a sweep's) check runs and sticky comment",
+    doc: "(queued before vh had several forges) one report round",
   }),
 } as const;
 
@@ -68,6 +97,9 @@ declare global {
     interface Tasks {
       start_execution: JobPayload<"start_execution">;
       schedule: JobPayload<"schedule">;
+      forge_event: JobPayload<"forge_event">;
+      forge_report: JobPayload<"forge_report">;
+      git_poll: JobPayload<"git_poll">;
       github_event: JobPayload<"github_event">;
       github_report: JobPayload<"github_report">;
     }

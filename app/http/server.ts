@@ -20,7 +20,18 @@ import { hostRoutes } from "./routes/hosts.js";
 import { homeRoutes } from "./ui/home.js";
 import { githubSetupRoutes } from "./ui/github-setup.js";
 import { findExecutionRow, loadPresented } from "../executions/present.js";
-import { githubWebhookRoutes, GITHUB_SETUP_PATH, GITHUB_WEBHOOK_PATH, type LiveForgeProvider } from "../forges/registry.js";
+import {
+  gitRepoService,
+  gitWebhookRoutes,
+  githubWebhookRoutes,
+  gitlabWebhookRoutes,
+  GIT_WEBHOOK_PATH,
+  GITHUB_SETUP_PATH,
+  GITHUB_WEBHOOK_PATH,
+  GITLAB_WEBHOOK_PATH,
+  type LiveForges,
+} from "../forges/registry.js";
+import { repoRoutes } from "./routes/repos.js";
 
 export interface HttpDeps {
   config: Config;
@@ -28,7 +39,7 @@ export interface HttpDeps {
   store: Store;
   log: Logger;
   /** The process's one forge provider (shared with the worker): the set-up page swaps the App it serves. */
-  forges: LiveForgeProvider;
+  forges: LiveForges;
   fetch?: typeof fetch;
 }
 
@@ -54,6 +65,10 @@ export function createHttpApp(deps: HttpDeps): Hono {
   const setupUrl = (deps.config.http.publicUrl ?? "") + GITHUB_SETUP_PATH;
   app.route(GITHUB_WEBHOOK_PATH, githubWebhookRoutes({ sql: deps.sql, app: () => deps.config.github, setupUrl, log: deps.log }));
   app.route(GITHUB_SETUP_PATH, githubSetupRoutes(deps));
+  // GitLab's webhooks: the secret checked in constant time before the body is parsed; 503 naming the settings while GitLab is not configured.
+  app.route(GITLAB_WEBHOOK_PATH, gitlabWebhookRoutes({ sql: deps.sql, config: () => deps.config.gitlab, log: deps.log }));
+  // A plain Git host's push hook (HMAC-SHA256 with the repository's secret): an immediate poll.
+  app.route(GIT_WEBHOOK_PATH, gitWebhookRoutes({ sql: deps.sql, log: deps.log }));
 
   const api = new Hono();
   api.use("*", bearerAuth({ sql: deps.sql }));
@@ -65,6 +80,7 @@ export function createHttpApp(deps: HttpDeps): Hono {
   api.route("/data", dataRoutes(deps));
   api.route("/models", modelRoutes(deps));
   api.route("/", hostRoutes({ sql: deps.sql, dataDir: deps.config.dataDir }));
+  api.route("/", repoRoutes({ repos: gitRepoService(deps) }));
   api.get("/executions/:id", async (c) => c.json(await loadPresented(deps.sql, await findExecutionRow(deps.sql, null, c.req.param("id")))));
   app.route("/api/v1", api);
   return app;

@@ -10,6 +10,7 @@
  * Every refusal is recorded in the audit trail (kind `refused`) and then thrown as a VhError whose
  * message can be printed as is (CLI, API, PR comment).
  */
+import type { ForgeKind } from "../contracts/forge.js";
 import type { Sql } from "../../db/client.js";
 import { modelVersionById, resetVersionToPending } from "../../db/queries/models.js";
 import { isTerminal, type ExecutionStatus } from "../executions/state.js";
@@ -87,6 +88,8 @@ async function lockVersion(tx: Tx, uri: string): Promise<{ model: ModelRow; vers
 
 /** The repository a forge command (comment, check-run button) came from. */
 export interface FromRepo {
+  /** The forge it lives on, when known: a same-named repository on another forge is another repository. */
+  forge?: ForgeKind | null;
   fullName: string;
   /** The forge's numeric repository id, when known. */
   id?: number | null;
@@ -105,14 +108,17 @@ export async function repoRefusal(tx: Tx, model: ModelRow, version: VersionRow, 
   };
   if (!version.source_execution_id) return refusal;
   const id = from.id ?? null;
+  const forge = from.forge ?? null;
   const [row] = await tx<{ ok: boolean }[]>`
     select exists (
       select 1 from sweep_executions se join sweeps s on s.id = se.sweep_id
-      where se.execution_id = ${version.source_execution_id} and s.source->>'kind' = 'github'
+      where se.execution_id = ${version.source_execution_id} and s.source->>'kind' = 'forge'
+        and (${forge}::text is null or s.source->>'forge' = ${forge}::text)
         and (lower(s.source->>'repo') = lower(${from.fullName}) or (s.source->>'repositoryId')::bigint = ${id}::bigint)
     ) or exists (
-      select 1 from executions x join github_repositories r on r.project_id = x.project_id
+      select 1 from executions x join forge_repositories r on r.project_id = x.project_id
       where x.id = ${version.source_execution_id} and r.removed_at is null
+        and (${forge}::text is null or r.forge = ${forge}::text)
         and (lower(r.full_name) = lower(${from.fullName}) or r.id = ${id}::bigint)
     ) as ok`;
   return row?.ok ? null : refusal;

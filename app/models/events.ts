@@ -51,7 +51,7 @@ export async function recordEvent(tx: Tx | Sql, e: EventInput): Promise<void> {
 async function reportVersionChange(tx: Tx | Sql, versionId: string): Promise<void> {
   const prs = await (tx as Sql)<{ id: string }[]>`
     select distinct pr.id from model_approval_requests r
-    join github_pull_requests pr on lower(pr.repo) = lower(r.repo) and pr.number = r.pr_number
+    join change_requests pr on lower(pr.repo) = lower(r.repo) and pr.number = r.pr_number
     where r.version_id = ${versionId}`;
   for (const pr of prs) await scheduleReport(tx, { pr: pr.id }, 0);
 }

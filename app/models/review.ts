@@ -11,6 +11,7 @@
  * another head SHA are refused ("a review of an older commit does not approve it"), and the
  * refusal is recorded in the audit trail, as is every other refusal.
  */
+import type { ForgeKind } from "../contracts/forge.js";
 import type { Sql } from "../../db/client.js";
 import type { ModelVersionStatus } from "../../db/schema/models.js";
 import { isUsersMistake, VhError } from "../errors.js";
@@ -31,6 +32,8 @@ export interface PullRequestReview {
   url: string;
   /** owner/name */
   repo: string;
+  /** The forge the pull request is on, when known. */
+  forge?: ForgeKind;
   prNumber: number;
 }
 
@@ -134,7 +137,7 @@ export async function applyPullRequestReview(deps: { sql: Sql }, review: PullReq
       await approveVersion(deps, version, actor, {
         filesSha256: req?.files_sha256 ?? null,
         repo: review.repo,
-        fromRepo: { fullName: review.repo },
+        fromRepo: { fullName: review.repo, ...(review.forge ? { forge: review.forge } : {}) },
         details: { commit: review.commitSha, repo: review.repo, pr: review.prNumber },
       });
       outcome.approved.push(version);

@@ -1,20 +1,19 @@
 /** The sweeps and executions started from one pull request. */
 import type { Sql } from "../../db/client.js";
 import type { Cols } from "../../db/queries/rows.js";
-import { sweepIdsOfPullRequest } from "../../db/queries/sweeps.js";
+import { sourceOf, sweepIdsOfPullRequest } from "../../db/queries/sweeps.js";
 import type { executions } from "../../db/schema/executions.js";
 import type { sweepExecutions, sweeps } from "../../db/schema/sweeps.js";
 import type { RepoRef } from "../contracts/forge.js";
 
 export async function sweepIdsOfPr(sql: Sql, repo: RepoRef, pr: number): Promise<string[]> {
-  return sweepIdsOfPullRequest(sql, repo.id, pr);
+  return sweepIdsOfPullRequest(sql, repo, pr);
 }
 
 export async function executionOfPr(sql: Sql, repo: RepoRef, pr: number, counter: number) {
   const [row] = await sql<(Cols<typeof executions, "id" | "status"> & Cols<typeof sweepExecutions, "sweep_id" | "position"> & Cols<typeof sweeps, "spec" | "commit_sha" | "step">)[]>`
     select e.id, e.status, s.id as sweep_id, se.position, s.spec, s.commit_sha, s.step
     from sweeps s join sweep_executions se on se.sweep_id = s.id join executions e on e.id = se.execution_id
-    where s.source->>'kind' = 'github' and (s.source->>'repositoryId')::bigint = ${repo.id} and (s.source->>'pr')::int = ${pr}
-      and e.counter = ${counter}`;
+    where s.source @> ${sql.json(sourceOf(repo, pr) as never)}::jsonb and e.counter = ${counter}`;
   return row ?? null;
 }

@@ -5,13 +5,14 @@
  * creation service (app/executions/create.ts), which reads valohai.yaml from it (parsed once per
  * snapshot) and checks the step, the parameter names and every point's values before anything is
  * written; every execution is written in one transaction with the sweep's rows. A broken
- * valohai.yaml also gets a failing check run with its problems as annotations.
+ * valohai.yaml is also shown on the forge (a failing check run with annotations, or a failed
+ * commit status), as the forge can.
  */
 import type { SweepSource } from "../../db/schema/sweeps.js";
 import type { Sql } from "../../db/client.js";
 import { createExecutions } from "../executions/create.js";
 import { VhError } from "../errors.js";
-import type { Actor, Annotation, Forge, RepoRef } from "../contracts/forge.js";
+import { hasCheckRuns, hasComments, hasCommitStatuses, type Actor, type Annotation, type Forge, type RepoRef } from "../contracts/forge.js";
 import { snapshotOfCommit } from "../snapshots/of-commit.js";
 import { configProblemsOf, problemLine, YAML_PATH } from "../snapshots/config.js";
 import { expandSweep, sweepSize, type SweepSpec } from "./index.js";
@@ -33,7 +34,7 @@ export interface SweepRequest {
   commitSha: string;
   step: string;
   spec: SweepSpec;
-  trigger: Extract<SweepSource, { kind: "github" }>["trigger"];
+  trigger: Extract<SweepSource, { kind: "forge" }>["trigger"];
   pr: number | null;
   commentId: number | null;
   actor: Actor;
@@ -82,7 +83,7 @@ export async function startSweep(deps: SweepDeps, forge: Forge, req: SweepReques
   // The forge supplies the code at that exact commit, and nothing else: valohai.yaml is read from it by the creation service.
   const code = await snapshotOfCommit(deps, forge, req.repo, req.commitSha);
   const points = expandSweep("grid", req.spec);
-  const where = req.pr !== null ? `PR #${req.pr}` : req.commitSha.slice(0, 7);
+  const where = req.pr !== null ? (req.repo.forge === "gitlab" ? `MR !${req.pr}` : `PR #${req.pr}`) : req.commitSha.slice(0, 7);
   const bodies = points.map((p) => ({
     step: req.step,
     code,
@@ -91,7 +92,8 @@ export async function startSweep(deps: SweepDeps, forge: Forge, req: SweepReques
     title: `${where}: ${req.step}${Object.keys(p).length ? " " + Object.entries(p).map(([k, v]) => `${k}=${v}`).join(" ") : ""}`.slice(0, 500),
   }));
   const source: SweepSource = {
-    kind: "github",
+    kind: "forge",
+    forge: req.repo.forge,
     repositoryId: req.repo.id,
     repo: req.repo.fullName,
     installationId: req.repo.installationId,
@@ -113,11 +115,12 @@ export async function startSweep(deps: SweepDeps, forge: Forge, req: SweepReques
         returning id`;
       const id = s!.id;
       await tx`insert into sweep_executions ${tx(created.map((c, i) => ({ sweep_id: id, position: i, execution_id: c.id })))}`;
-      await tx`insert into github_check_runs (sweep_id, annotations) values (${id}, ${tx.json(annotations as never)})`;
+      await tx`insert into sweep_reports (sweep_id, annotations) values (${id}, ${tx.json(annotations as never)})`;
       if (req.pr !== null) {
         const [pr] = await tx<{ id: string }[]>`
-          insert into github_pull_requests (repository_id, number, installation_id, repo) values (${req.repo.id}, ${req.pr}, ${req.repo.installationId}, ${req.repo.fullName})
-          on conflict (repository_id, number) do update set updated_at = now(), installation_id = excluded.installation_id, repo = excluded.repo
+          insert into change_requests (forge, repository_id, number, installation_id, repo)
+          values (${req.repo.forge}, ${req.repo.id}, ${req.pr}, ${req.repo.installationId}, ${req.repo.fullName})
+          on conflict (forge, repository_id, number) do update set updated_at = now(), installation_id = excluded.installation_id, repo = excluded.repo
           returning id`;
         await scheduleReport(tx, { pr: pr!.id }, 0);
       } else {
@@ -128,7 +131,7 @@ export async function startSweep(deps: SweepDeps, forge: Forge, req: SweepReques
     return { sweepId, counters: created.map((c) => c.counter), existing: false };
   } catch (err) {
     const problems = configProblemsOf(err);
-    if (problems) await postLintCheck(deps, forge, req.repo, req.commitSha, problems);
+    if (problems) await postLintCheck(deps, forge, req, problems);
     // Two handlings of one delivery raced: the other one created it.
     if ((err as { code?: string }).code === "23505" && /request_key/.test(String((err as Error).message))) {
       const other = await existingSweep(deps.sql, req.requestKey);
@@ -138,25 +141,34 @@ export async function startSweep(deps: SweepDeps, forge: Forge, req: SweepReques
   }
 }
 
-/** A refused valohai.yaml: a failing check run on the commit, its problems as annotations at line and column (best effort). */
-async function postLintCheck(deps: SweepDeps, forge: Forge, repo: RepoRef, sha: string, problems: Problem[]): Promise<void> {
+/**
+ * A refused valohai.yaml, shown where the forge can show it (best effort): a failing check run with
+ * the problems as annotations at line and column (GitHub); a failed commit status, and on a merge
+ * request a note listing them as file:line:column (GitLab); on a plain Git host nothing here (the
+ * poller records them for `vh repo status`, and the refusal is the delivery's outcome).
+ */
+async function postLintCheck(deps: SweepDeps, forge: Forge, req: SweepRequest, problems: Problem[]): Promise<void> {
   const errors = problems.filter((p) => p.severity === "error");
+  const title = `${YAML_PATH} has ${errors.length} error${errors.length === 1 ? "" : "s"}`;
+  const lines = errors.map((p) => `- ${problemLine(p, YAML_PATH)}`).join("\n");
   try {
-    await forge.ensureCheckRun({
-      repo,
-      spec: {
-        sha,
-        name: `vh: ${YAML_PATH}`,
-        externalId: `lint:${sha}`,
-        status: "completed",
-        conclusion: "failure",
-        completedAt: new Date(),
-        title: `${YAML_PATH} has ${errors.length} error${errors.length === 1 ? "" : "s"}`,
-        summary: errors.map((p) => `- ${problemLine(p, YAML_PATH)}`).join("\n"),
-      },
-      annotations: toAnnotations(problems),
-    });
+    if (hasCheckRuns(forge)) {
+      await forge.ensureCheckRun({
+        repo: req.repo,
+        spec: { sha: req.commitSha, name: `vh: ${YAML_PATH}`, externalId: `lint:${req.commitSha}`, status: "completed", conclusion: "failure", completedAt: new Date(), title, summary: lines },
+        annotations: toAnnotations(problems),
+      });
+      return;
+    }
+    if (hasCommitStatuses(forge)) {
+      const first = errors[0] ? problemLine(errors[0], YAML_PATH) : title;
+      await forge.ensureCommitStatus({ repo: req.repo, status: { sha: req.commitSha, name: `vh: ${YAML_PATH}`, state: "failed", description: `${title}: ${first}` } });
+    }
+    // A comment's own reply says what was wrong; a push gets the note here.
+    if (hasComments(forge) && req.pr !== null && req.trigger !== "comment") {
+      await forge.createComment(req.repo, req.pr, `**vh could not run this commit**: ${title}.\n\n${lines}`);
+    }
   } catch (err) {
-    deps.log.warn("could not post the valohai.yaml check run", { err });
+    deps.log.warn("could not report the valohai.yaml problems on the forge", { err });
   }
 }

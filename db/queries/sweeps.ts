@@ -2,13 +2,20 @@
 import type { ExecutionStatus, executions } from "../schema/executions.js";
 import type { sweepExecutions } from "../schema/sweeps.js";
 import type { Cols, Conn } from "./rows.js";
+import type { RepoRef } from "../../app/contracts/forge.js";
 
-/** The sweeps started from pull request `pr` of the forge's repository `repositoryId`, oldest first. */
-export async function sweepIdsOfPullRequest(sql: Conn, repositoryId: number, pr: number): Promise<string[]> {
+/**
+ * What a sweep's `source` contains when it was started from the repository (and pull request `pr`):
+ * for `source @> ${sql.json(…)}::jsonb`, whichever the forge.
+ */
+export function sourceOf(repo: Pick<RepoRef, "forge" | "id">, pr?: number): Record<string, unknown> {
+  return { kind: "forge", forge: repo.forge, repositoryId: repo.id, ...(pr !== undefined ? { pr } : {}) };
+}
+
+/** The sweeps started from pull request `pr` of the repository, oldest first. */
+export async function sweepIdsOfPullRequest(sql: Conn, repo: Pick<RepoRef, "forge" | "id">, pr: number): Promise<string[]> {
   const rows = await sql<{ id: string }[]>`
-    select id from sweeps
-    where source->>'kind' = 'github' and (source->>'repositoryId')::bigint = ${repositoryId} and (source->>'pr')::int = ${pr}
-    order by created_at, id`;
+    select id from sweeps where source @> ${sql.json(sourceOf(repo, pr) as never)}::jsonb order by created_at, id`;
   return rows.map((r) => r.id);
 }
 

@@ -5,5 +5,6 @@ export * from "./logs.js";
 export * from "./datums.js";
 export * from "./models.js";
 export * from "./sweeps.js";
-export * from "./github.js";
+export * from "./forges.js";
+export * from "./git.js";
 export * from "./hosts.js";

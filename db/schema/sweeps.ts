@@ -2,15 +2,18 @@ import { sql } from "drizzle-orm";
 import { index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
 import { executions } from "./executions.js";
 import { projects } from "./projects.js";
+import type { ForgeKind } from "../../app/contracts/forge.js";
 
 /**
- * Where a sweep came from. `github`: a `/vh run` comment on a pull request, a commit message, or a
- * check run button; `api` is reserved for sweeps started through the REST API.
+ * Where a sweep came from. `forge`: a `/vh run` comment on a pull or merge request, a commit
+ * message (pushed, or seen by a poller), or a check run button, on the forge it names; `api` is
+ * reserved for sweeps started through the REST API.
  */
 export type SweepSource =
   | {
-      kind: "github";
-      /** GitHub's numeric repository id and `owner/name`. */
+      kind: "forge";
+      forge: ForgeKind;
+      /** The forge's numeric repository id and `owner/name` (GitLab: the full path). */
       repositoryId: number;
       repo: string;
       installationId: number;

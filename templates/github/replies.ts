@@ -1,6 +1,10 @@
 /** The bot's replies to a command comment: done, refused, error (with usage), help, status, and vh's own failure. Pure. */
 import type { MetricGoal, SweepView } from "../../app/reporting/view.js";
 import { MAX_SWEEPS_SHOWN, sweepSection } from "./sweep.js";
+import { RUN_ROLE, changeRequestName, type ForgeKind } from "../../app/contracts/forge.js";
+
+/** "pull request" or "merge request": the forge's word. */
+const noun = (forge: ForgeKind) => changeRequestName(forge, 0).replace(/ [#!]0$/, "");
 
 export const USAGE: Record<string, string> = {
   run: "`/vh run STEP name=value name=[v1,v2] --name=value`",
@@ -12,8 +16,9 @@ export const USAGE: Record<string, string> = {
   help: "`/vh help`",
 };
 
-export function renderStatusReply(login: string, views: SweepView[], opts: { metrics: Map<string, MetricGoal | null>; now: Date }): string {
-  if (views.length === 0) return `@${login} Nothing has run on this pull request yet.\n`;
+export function renderStatusReply(login: string, views: SweepView[], opts: { metrics: Map<string, MetricGoal | null>; now: Date; forge?: ForgeKind }): string {
+  const pr = noun(opts.forge ?? "github");
+  if (views.length === 0) return `@${login} Nothing has run on this ${pr} yet.\n`;
   const active = views.flatMap((v) => v.executions).filter((e) => !["completed", "failed", "error", "stopped", "lost"].includes(e.status)).length;
   const total = views.reduce((n, v) => n + v.executions.length, 0);
   const sweeps = views
@@ -21,7 +26,7 @@ export function renderStatusReply(login: string, views: SweepView[], opts: { met
     .reverse()
     .map((v) => sweepSection(v, opts.metrics.get(v.id) ?? null, opts.now).trimEnd() + "\n")
     .join("\n");
-  return [`@${login} ${total} execution${total === 1 ? "" : "s"} on this pull request, ${active} still active.`, "", sweeps].join("\n") + "\n";
+  return [`@${login} ${total} execution${total === 1 ? "" : "s"} on this ${pr}, ${active} still active.`, "", sweeps].join("\n") + "\n";
 }
 
 /** `usage`: a command's name (its usage line), "all" (every command), or nothing. */
@@ -35,23 +40,24 @@ export function renderError(login: string, message: string, usage?: string): str
   return `@${login} ${message}\n${u}`.trimEnd() + "\n";
 }
 
-export function renderRefused(login: string, reason: string, repo: string): string {
-  return [`@${login} ${reason}`, "", `<sub>vh runs code only for people with write permission on ${repo}.</sub>`, ""].join("\n");
+export function renderRefused(login: string, reason: string, repo: string, forge: ForgeKind = "github"): string {
+  return [`@${login} ${reason}`, "", `<sub>vh runs code only for people with ${RUN_ROLE[forge]} on ${repo}.</sub>`, ""].join("\n");
 }
 
 /** `cap`: the most executions one sweep may have; `steps`: the steps of valohai.yaml at the head (null: it has none). */
-export function renderHelp(cap: number, steps: string[] | null): string {
+export function renderHelp(cap: number, steps: string[] | null, forge: ForgeKind = "github"): string {
+  const pr = noun(forge);
   const stepText = steps === null ? "(no valohai.yaml at the head commit)" : steps.length ? steps.map((s) => `\`${s}\``).join(", ") : "(none)";
   return [
-    "**vh commands** (first line of a comment on a pull request; you need write permission on the repository):",
+    `**vh commands** (first line of a comment on a ${pr}; you need ${RUN_ROLE[forge]} on the repository):`,
     "",
     "| command | what it does |",
     "|---|---|",
-    "| `/vh run STEP name=value …` | runs a step of `valohai.yaml` at the pull request's head commit |",
+    `| \`/vh run STEP name=value …\` | runs a step of \`valohai.yaml\` at the ${pr}'s head commit |`,
     `| \`/vh run STEP lr=[0.01,0.001] batch=[32,64]\` | a grid sweep: one execution per combination (at most ${cap}) |`,
     '| `/vh run STEP --name=value` or `--name "[1, 2]"` | the same, in option style |',
-    "| `/vh status` | the executions of this pull request |",
-    "| `/vh stop N` · `/vh stop all` | stops execution #N, or all of this pull request's |",
+    `| \`/vh status\` | the executions of this ${pr} |`,
+    `| \`/vh stop N\` · \`/vh stop all\` | stops execution #N, or all of this ${pr}'s |`,
     "| `/vh rerun N` | runs execution #N again, with the same parameters at the same commit |",
     "| `/vh approve model://NAME/vN` · `/vh reject model://NAME/vN REASON` | approves or rejects a model version |",
     "| `/vh help` | this message |",

@@ -1,10 +1,17 @@
 /** The one comment per pull request: every sweep of it (the newest ten), each with its table, then the model approvals. Pure. */
+import { changeRequestName, type ForgeKind } from "../../app/contracts/forge.js";
 import type { MetricGoal, SweepView } from "../../app/reporting/view.js";
 import { renderApprovalSection, type ApprovalRequestView } from "./approval.js";
 import { MAX_SWEEPS_SHOWN, sweepSection } from "./sweep.js";
 
 /** The hidden marker the sticky comment is found by. */
 export const STICKY_MARKER = "<!-- vh:sticky-comment -->";
+
+/** The forge the sweeps came from (GitHub's words when none says). */
+function forgeOf(views: SweepView[]): ForgeKind {
+  const src = views.find((v) => v.source.kind === "forge")?.source;
+  return src?.kind === "forge" ? src.forge : "github";
+}
 
 export function renderSticky(
   pr: number,
@@ -16,7 +23,7 @@ export function renderSticky(
   const sections = shown.map((v) => sweepSection(v, opts.metrics.get(v.id) ?? null, opts.now).trimEnd() + "\n").join("\n");
   return [
     STICKY_MARKER,
-    `### vh · pull request #${pr}`,
+    `### vh · ${changeRequestName(forgeOf(views), pr)}`,
     "",
     sections +
       (older > 0 ? `\n_${older} older sweep${older === 1 ? "" : "s"} not shown._\n` : "") +

@@ -114,7 +114,7 @@ export function headline(v: SweepView): string {
 export function sweepSection(v: SweepView, metric: MetricGoal | null, now: Date): string {
   const n = v.executions.length;
   const title = n === 1 ? `\`${v.step}\`` : `\`${v.step}\` · grid sweep of ${n}`;
-  const trigger = v.source.kind === "github" ? v.source.trigger : "api";
+  const trigger = v.source.kind === "forge" ? v.source.trigger : "api";
   const how = trigger === "push" ? "commit message" : trigger === "button" ? "check run button" : trigger === "rerun" ? "rerun" : "comment";
   const shown = pickMetric(v, metric);
   return [

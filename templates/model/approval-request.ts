@@ -4,6 +4,7 @@
  * graph, and how to approve or reject. Pure: the facts app/models/review.ts gathers in, text out
  * (golden tests in test/templates/model/).
  */
+import type { ForgeKind } from "../../app/contracts/forge.js";
 import type { ApprovalRequest } from "../../app/models/review.js";
 import { formatBytes } from "../format.js";
 import { cell, marker, short, table } from "./format.js";
@@ -22,7 +23,7 @@ function statusLine(d: ApprovalRequest): string {
   return `⏳ **Waiting for approval.**`;
 }
 
-export function renderApprovalRequest(d: ApprovalRequest): RenderedApprovalRequest {
+export function renderApprovalRequest(d: ApprovalRequest, forge: ForgeKind = "github"): RenderedApprovalRequest {
   const title =
     d.status === "approved" ? `${d.version} approved` : d.status === "rejected" ? `${d.version} rejected` : `${d.version} needs approval`;
   const out: string[] = [marker("model-approval", d.version), `### Model ${d.version}`, "", statusLine(d), ""];
@@ -50,7 +51,9 @@ export function renderApprovalRequest(d: ApprovalRequest): RenderedApprovalReque
   if (d.status === "pending") {
     const sha = d.execution?.commitSha ? ` on commit \`${short(d.execution.commitSha, 7)}\`` : "";
     out.push(
-      "**To approve**, submit an approving review of this pull request" + sha + " (write permission on the repository needed; a review of an older commit does not count), or comment:",
+      forge === "gitlab"
+        ? "**To approve**, approve this merge request" + sha + " (the Developer role or higher needed; an approval of an older commit does not count), or comment:"
+        : "**To approve**, submit an approving review of this pull request" + sha + " (write permission on the repository needed; a review of an older commit does not count), or comment:",
       "",
       "```",
       `/vh approve ${d.version}`,

@@ -39,7 +39,7 @@ let deliveries = 0;
 
 /** The first of the queue's attempts (vh's own failures are thrown for a retry). */
 function first(): Handling {
-  return { deliveryId: `delivery-${++deliveries}`, attempt: { number: 1, max: 10 } };
+  return { forge: "github", deliveryId: `delivery-${++deliveries}`, attempt: { number: 1, max: 10 } };
 }
 
 beforeEach(async () => {
@@ -79,7 +79,7 @@ async function jobs() {
 }
 
 async function prRowId(): Promise<string> {
-  const [row] = await db.sql<{ id: string }[]>`select id from github_pull_requests where repository_id = ${REPO_ID} and number = ${PR}`;
+  const [row] = await db.sql<{ id: string }[]>`select id from change_requests where repository_id = ${REPO_ID} and number = ${PR}`;
   return row!.id;
 }
 
@@ -99,7 +99,7 @@ describe("handleEvent: /vh run", () => {
       spec: { lr: ["0.1", "0.01"], epochs: ["1", "2"] },
       commit_sha: head,
       code_sha256: sweep!.code_sha256,
-      source: { kind: "github", repositoryId: REPO_ID, repo: REPO, installationId: INSTALLATION, pr: PR, trigger: "comment", commentId: ev.comment.id },
+      source: { kind: "forge", forge: "github", repositoryId: REPO_ID, repo: REPO, installationId: INSTALLATION, pr: PR, trigger: "comment", commentId: ev.comment.id },
       triggered_by: "alice",
       request_key: `github:comment:${REPO}:${ev.comment.id}`,
     });
@@ -127,15 +127,15 @@ describe("handleEvent: /vh run", () => {
     // The code snapshot is the commit's tree, repacked without GitHub's top-level folder.
     expect(await readSnapshotFile(deps.store, sweep!.code_sha256, "valohai.yaml")).toBe(fs.readFileSync(path.join(FIXTURE.dir, "valohai.yaml"), "utf8"));
     expect(await readSnapshotFile(deps.store, sweep!.code_sha256, "train.py")).toBe(fs.readFileSync(path.join(FIXTURE.dir, "train.py"), "utf8"));
-    const snaps = await db.sql`select repository_id::int as repository_id, commit_sha, code_sha256 from github_commit_snapshots`;
+    const snaps = await db.sql`select repository_id::int as repository_id, commit_sha, code_sha256 from forge_commit_snapshots`;
     expect(snaps).toEqual([{ repository_id: REPO_ID, commit_sha: head, code_sha256: sweep!.code_sha256 }]);
-    const [project] = await db.sql`select p.name, p.execution_counter from github_repositories r join projects p on p.id = r.project_id where r.id = ${REPO_ID}`;
+    const [project] = await db.sql`select p.name, p.execution_counter from forge_repositories r join projects p on p.id = r.project_id where r.forge = 'github' and r.id = ${REPO_ID}`;
     expect(project).toEqual({ name: "acme--widgets", execution_counter: 4 });
 
     const pr = await prRowId();
     expect(await jobs()).toEqual([
       { task: "schedule", key: "vh_schedule", queue: null, payload: {}, max_attempts: 25 },
-      { task: "github_report", key: `github_report:pr:${pr}`, queue: `github_report:pr:${pr}`, payload: { pr }, max_attempts: 25 },
+      { task: "forge_report", key: `forge_report:pr:${pr}`, queue: `forge_report:pr:${pr}`, payload: { pr }, max_attempts: 25 },
     ]);
     // A run is answered by the report (check run, sticky comment), not by a reply.
     expect(world.writes).toEqual([{ kind: "reaction", repo: REPO, commentId: ev.comment.id, reaction: "eyes" }]);
@@ -230,7 +230,7 @@ describe("handleEvent: other commands", () => {
     expect(history.map((h) => h.status)).toEqual(["created", "queued", "stopped"]);
     // The report job is the same keyed one (a stop asks for a round; the pending one covers it).
     const pr = await prRowId();
-    expect((await jobs()).map((j) => [j.task, j.key])).toEqual([["schedule", "vh_schedule"], ["github_report", `github_report:pr:${pr}`]]);
+    expect((await jobs()).map((j) => [j.task, j.key])).toEqual([["schedule", "vh_schedule"], ["forge_report", `forge_report:pr:${pr}`]]);
 
     const again = repo.commentEvent(PR, alice, "/vh stop 1");
     expect(await handleEvent(deps, again, first())).toBe("refused: conflict");
@@ -290,12 +290,23 @@ describe("handleEvent: what is not a command", () => {
 });
 
 describe("handleEvent: pushes", () => {
+  it("a commit message goes through the same command path: a command that works only on a pull request is refused there, with a failing check run saying where it works", async () => {
+    const pushed = repo.commit({ ...filesOfDir(FIXTURE.dir), "README.md": "stop it\n" });
+    const outcome = await handleEvent(deps, repo.pushEvent(pushed, alice, "Oops\n\n/vh stop all"), first());
+    expect(outcome).toBe("refused: `/vh stop` works in a pull request's comments, not in a commit message; in a commit message only `/vh run` works.");
+    const runs = world.checkRuns(REPO, pushed);
+    expect(runs.map((r) => [r.spec.conclusion, r.spec.title, r.spec.summary])).toEqual([
+      ["failure", "Not run: the command has a mistake", "`/vh stop all`\n\n`/vh stop` works in a pull request's comments, not in a commit message; in a commit message only `/vh run` works."],
+    ]);
+    expect(await counts()).toEqual({ sweeps: 0, executions: 0, jobs: 0 });
+  });
+
   it("each /vh run line of the head commit's message starts a sweep on that commit; a line with a mistake gets a failing check run", async () => {
     const pushed = repo.commit({ ...filesOfDir(FIXTURE.dir), "README.md": "pushed\n" });
     const h = first();
     const ev = repo.pushEvent(pushed, alice, "Tune it\n\n/vh run train lr=[0.5,0.05]\n/vh run\nnot a command");
     const outcome = await handleEvent(deps, ev, h);
-    expect(outcome).toBe("created #1, #2; refused: `/vh run` needs a step name first, e.g. `/vh run train lr=0.01`.");
+    expect(outcome).toMatch(/^created sweep [0-9a-f-]{36}: #1, #2; refused: `\/vh run` needs a step name first, e\.g\. `\/vh run train lr=0\.01`\.$/);
 
     const [sweep, ...more] = await db.sql<{ id: string; commit_sha: string; source: unknown; request_key: string; spec: unknown }[]>`
       select id, commit_sha, source, request_key, spec from sweeps`;
@@ -303,7 +314,7 @@ describe("handleEvent: pushes", () => {
     expect(sweep).toEqual({
       id: sweep!.id,
       commit_sha: pushed,
-      source: { kind: "github", repositoryId: REPO_ID, repo: REPO, installationId: INSTALLATION, pr: null, trigger: "push", commentId: null },
+      source: { kind: "forge", forge: "github", repositoryId: REPO_ID, repo: REPO, installationId: INSTALLATION, pr: null, trigger: "push", commentId: null },
       request_key: `github:push:${REPO}:${pushed}:0`,
       spec: { lr: ["0.5", "0.05"] },
     });
@@ -315,7 +326,7 @@ describe("handleEvent: pushes", () => {
     // Outside a pull request the report goes to the sweep.
     expect((await jobs()).map((j) => [j.task, j.key, j.payload])).toEqual([
       ["schedule", "vh_schedule", {}],
-      ["github_report", `github_report:sweep:${sweep!.id}`, { sweep: sweep!.id }],
+      ["forge_report", `forge_report:sweep:${sweep!.id}`, { sweep: sweep!.id }],
     ]);
     expect(world.writes).toHaveLength(1);
     const w = world.writes[0]!;
@@ -352,7 +363,7 @@ describe("handleEvent: pushes", () => {
 
   it("a push without /vh run in its message is ignored without asking the forge anything", async () => {
     const pushed = repo.commit({ "valohai.yaml": "[]\n" });
-    expect(await handleEvent(deps, repo.pushEvent(pushed, alice, "Refactor\n\nSee /vh docs"), first())).toBe("ignored: no /vh run in the head commit");
+    expect(await handleEvent(deps, repo.pushEvent(pushed, alice, "Refactor\n\nSee /vh docs"), first())).toBe("ignored: no /vh command in the head commit");
     expect(world.authentications).toEqual([]);
     expect(world.writes).toEqual([]);
     expect(await counts()).toEqual({ sweeps: 0, executions: 0, jobs: 0 });
@@ -376,7 +387,7 @@ describe("handleEvent: the forge failing", () => {
   it("GitHub failing to serve the code is thrown while attempts are left, and answered as vh's failure on the last one", async () => {
     repo.breakCommit(head, 502);
     const ev = repo.commentEvent(PR, alice, "/vh run train");
-    const err = await handleEvent(deps, ev, { deliveryId: "d-502", attempt: { number: 1, max: 3 } }).then(
+    const err = await handleEvent(deps, ev, { forge: "github", deliveryId: "d-502", attempt: { number: 1, max: 3 } }).then(
       () => null,
       (e: unknown) => e,
     );
@@ -384,7 +395,7 @@ describe("handleEvent: the forge failing", () => {
     expect((err as ForgeError).status).toBe(502);
     expect(world.createdComments()).toEqual([]);
 
-    const outcome = await handleEvent(deps, ev, { deliveryId: "d-502", attempt: { number: 3, max: 3 } });
+    const outcome = await handleEvent(deps, ev, { forge: "github", deliveryId: "d-502", attempt: { number: 3, max: 3 } });
     // Which read failed (valohai.yaml or the tarball) is the sweep starter's business, not this test's.
     const sha7 = head.slice(0, 7);
     expect([

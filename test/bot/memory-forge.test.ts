@@ -92,7 +92,7 @@ describe("memory forge", () => {
     expect(await forge.getPermission(repo.ref, "stranger")).toBe("none");
     expect(await forge.getPermission(ghost, "alice")).toBe("none");
     expect((await failure(forge.createComment(repo.ref, 8, "hi"))).message).toBe(`GitHub: commenting on #8 failed (HTTP 404): Not Found. ${NOT_FOUND_HINT}`);
-    expect((await failure(forge.addReaction(repo.ref, 123, "eyes"))).message).toBe(`GitHub: adding a reaction failed (HTTP 404): Not Found. ${NOT_FOUND_HINT}`);
+    expect((await failure(forge.addReaction(repo.ref, { pr: 7, commentId: 123 }, "eyes"))).message).toBe(`GitHub: adding a reaction failed (HTTP 404): Not Found. ${NOT_FOUND_HINT}`);
     const check = await failure(forge.ensureCheckRun({ repo: repo.ref, spec: spec(zero) }));
     expect([check.status, check.message]).toEqual([422, `GitHub: listing check runs failed (HTTP 422): No commit found for SHA: ${zero}.`]);
     const auth = await failure(world.provider.forInstallation(5));
@@ -106,9 +106,9 @@ describe("memory forge", () => {
 
   it("ensureComment and ensureCheckRun find vh's earlier output; every write is recorded in order", async () => {
     const { world, repo, sha } = setup();
-    const forge: Forge = await world.provider.forInstallation(77);
+    const forge = await world.provider.forInstallation(77);
     const said = repo.say(7, alice, "/vh help");
-    await forge.addReaction(repo.ref, said.id, "eyes");
+    await forge.addReaction(repo.ref, { pr: 7, commentId: said.id }, "eyes");
     const marker = "<!-- m -->";
     const a = await forge.ensureComment({ repo: repo.ref, pr: 7, marker, body: `${marker} one` });
     expect(a.action).toBe("created");

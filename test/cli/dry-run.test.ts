@@ -226,10 +226,13 @@ describe("vh exec run --dry-run (offline)", () => {
     expect(r.stdout).toContain("--dataset=URI");
   });
 
-  it("refuses runs without --adhoc with exit 2, and needs a server otherwise", async () => {
-    const noAdhoc = await runCli(["exec", "run", "train"], { cwd: dir, env });
-    expect(noAdhoc.code).toBe(2);
-    expect(noAdhoc.stderr).toContain("GitHub App");
+  it("refuses --adhoc with --commit (exit 2), and needs a server for either kind of run", async () => {
+    const both = await runCli(["exec", "run", "--adhoc", "--commit", "main", "train"], { cwd: dir, env });
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain("--adhoc runs this directory; --commit runs a commit of the linked repository: give one of them.");
+    const atCommit = await runCli(["exec", "run", "--commit", "main", "train"], { cwd: dir, env });
+    expect(atCommit.code).toBe(1);
+    expect(atCommit.stderr).toContain("No vh server configured");
     const noServer = await runCli(["exec", "run", "--adhoc", "train"], { cwd: dir, env });
     expect(noServer.code).toBe(1);
     expect(noServer.stderr).toContain("No vh server configured: start one with `npm start`, or set VH_URL and VH_TOKEN, or run `vh login`");

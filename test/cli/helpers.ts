@@ -49,6 +49,25 @@ export async function runCli(argv: string[], opts: { cwd: string; env?: Record<s
   return { code, stdout, stderr };
 }
 
+/**
+ * `vh` against a running server (its URL and token first: `exec run` reads the options after STEP
+ * as the step's), the real packager, a config dir in `dir`.
+ */
+export function cliAgainst(server: { url: string; token: string }, dir: string): (args: string[]) => Promise<CliResult> {
+  return async (args) => {
+    let stdout = "";
+    let stderr = "";
+    const code = await main(["--url", server.url, "--token", server.token, ...args], {
+      stdout: { write: (s: string) => (stdout += s) },
+      stderr: { write: (s: string) => (stderr += s) },
+      env: { XDG_CONFIG_HOME: path.join(dir, ".config"), HOME: dir },
+      cwd: dir,
+      sleep: async () => {},
+    });
+    return { code, stdout, stderr };
+  };
+}
+
 export interface Recorded {
   method: string;
   url: string;

@@ -201,7 +201,7 @@ describe("db/queries", () => {
 
   it("sweeps: of a pull request (oldest first), and their executions by status", async () => {
     const { sql } = database;
-    const source = (pr: number | null) => ({ kind: "github", repositoryId: 42, repo: "o/r", installationId: 1, pr, trigger: "comment", commentId: null });
+    const source = (pr: number | null) => ({ kind: "forge", forge: "github", repositoryId: 42, repo: "o/r", installationId: 1, pr, trigger: "comment", commentId: null });
     const sweep = async (pr: number | null, ago: number) => {
       const [s] = await sql<{ id: string }[]>`
         insert into sweeps (project_id, step, spec, commit_sha, code_sha256, source, triggered_by, created_at)
@@ -212,9 +212,9 @@ describe("db/queries", () => {
     const older = await sweep(7, 100);
     const other = await sweep(8, 50);
     await sweep(null, 20);
-    expect(await sweepIdsOfPullRequest(sql, 42, 7)).toEqual([older, newer]);
-    expect(await sweepIdsOfPullRequest(sql, 42, 8)).toEqual([other]);
-    expect(await sweepIdsOfPullRequest(sql, 43, 7)).toEqual([]);
+    expect(await sweepIdsOfPullRequest(sql, { forge: "github", id: 42 }, 7)).toEqual([older, newer]);
+    expect(await sweepIdsOfPullRequest(sql, { forge: "github", id: 42 }, 8)).toEqual([other]);
+    expect(await sweepIdsOfPullRequest(sql, { forge: "github", id: 43 }, 7)).toEqual([]);
 
     await sql`insert into sweep_executions (sweep_id, position, execution_id) values
       (${older}, 0, ${ex["a3"]!}), (${older}, 1, ${ex["a2"]!}), (${newer}, 0, ${ex["a1"]!}), (${other}, 0, ${ex["b1"]!})`;

@@ -6,10 +6,9 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { main } from "../../app/cli/main.js";
 import { createTestDatabase } from "../helpers/db.js";
 import { startStack, waitFor, type Stack } from "../helpers/stack.js";
-import { tempDir, type CliResult } from "../cli/helpers.js";
+import { cliAgainst, tempDir, type CliResult } from "../cli/helpers.js";
 
 const YAML = `
 - step:
@@ -37,19 +36,7 @@ describe("vh exec run --title/--tag", () => {
     await db?.drop();
   });
 
-  /** vh's own --url/--token go first: `exec run` reads the options after STEP as the step's. */
-  async function vh(args: string[]): Promise<CliResult> {
-    let stdout = "";
-    let stderr = "";
-    const code = await main(["--url", stack.vh.url, "--token", stack.vh.token, ...args], {
-      stdout: { write: (s: string) => (stdout += s) },
-      stderr: { write: (s: string) => (stderr += s) },
-      env: { XDG_CONFIG_HOME: path.join(dir, ".config"), HOME: dir },
-      cwd: dir,
-      sleep: async () => {},
-    });
-    return { code, stdout, stderr };
-  }
+  const vh = (args: string[]): Promise<CliResult> => cliAgainst(stack.vh, dir)(args);
 
   it("sends the title and tags; they show in the record and the list", async () => {
     const bad = await vh(["exec", "run", "--adhoc", "--project", "tags", "--tag", "ok", "--tag", "not ok", "hello"]);

@@ -120,7 +120,7 @@ describe("GitHub App set-up through the manifest flow", () => {
         },
       });
     }
-    expect(await db.sql`select id from github_deliveries`).toEqual([]);
+    expect(await db.sql`select id from forge_deliveries`).toEqual([]);
   });
 
   it("the set-up page is behind the admin sign-in", async () => {
@@ -241,7 +241,7 @@ describe("GitHub App set-up through the manifest flow", () => {
     });
     expect(unsigned.status).toBe(401);
 
-    // a /vh command reaches the worker's github_event task, which speaks to GitHub as the new App
+    // a /vh command reaches the worker's forge_event task, which speaks to GitHub as the new App
     gh.once()
       .post(`${repoPath}/issues/comments/5001/reactions`, { content: "eyes" })
       .reply(201, { id: 1, content: "eyes" })

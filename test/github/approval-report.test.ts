@@ -62,7 +62,7 @@ describe("the PR after a state change made outside it", () => {
     expect(approvalRunWrites().at(-1)!.body).toMatchObject({ conclusion: "neutral", output: { title: "model://churn/v1 needs approval" } });
     // Let the sweep's own reporting settle, so what follows is caused by the state changes alone.
     await waitFor("reports to settle", async () => {
-      const [r] = await db.sql<{ n: number }[]>`select count(*)::int as n from graphile_worker.jobs where task_identifier = 'github_report'`;
+      const [r] = await db.sql<{ n: number }[]>`select count(*)::int as n from graphile_worker.jobs where task_identifier = 'forge_report'`;
       return r!.n === 0 ? true : undefined;
     }, 30_000, 50);
 

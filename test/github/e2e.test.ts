@@ -36,7 +36,7 @@ describe("GitHub App end to end", () => {
   it("/vh run train lr=[0.01,0.001]: two executions, a completed check run, the sticky comment; a replay creates nothing", async () => {
     onTestFailed(async () => {
       console.log("requests", JSON.stringify(gh.requests.map((r) => `${r.method} ${r.path}`), null, 1), "unmatched", gh.unmatched);
-      console.log(await db.sql`select id, event, processed_at, outcome from github_deliveries`);
+      console.log(await db.sql`select id, event, processed_at, outcome from forge_deliveries`);
       console.log(await db.sql`select task_identifier, attempts, last_error, run_at from graphile_worker.jobs`);
     });
     const tarball = await repoTarball(HEAD);
@@ -88,7 +88,7 @@ describe("GitHub App end to end", () => {
     const [sweep] = await db.sql<{ id: string; spec: unknown; commit_sha: string; code_sha256: string }[]>`select id, spec, commit_sha, code_sha256 from sweeps`;
     expect(sweep!.spec).toEqual({ lr: ["0.01", "0.001"] });
     // the commit's archive became one recorded snapshot, and that snapshot is what both executions run
-    const snapshots = await db.sql<{ commit_sha: string; code_sha256: string }[]>`select commit_sha, code_sha256 from github_commit_snapshots`;
+    const snapshots = await db.sql<{ commit_sha: string; code_sha256: string }[]>`select commit_sha, code_sha256 from forge_commit_snapshots`;
     expect(snapshots).toEqual([{ commit_sha: HEAD, code_sha256: sweep!.code_sha256 }]);
     expect((await db.sql<{ code_sha256: string }[]>`select distinct code_sha256 from executions`).map((r) => r.code_sha256)).toEqual([sweep!.code_sha256]);
 
@@ -183,7 +183,7 @@ describe("GitHub App end to end", () => {
     const resent = await signedPost(stack.vh.url, "issue_comment", payload, "delivery-e2e-resent");
     expect(resent.status).toBe(202);
     await waitFor("the re-sent delivery handled", async () => {
-      const [row] = await db.sql<{ processed_at: Date | null }[]>`select processed_at from github_deliveries where id = 'delivery-e2e-resent'`;
+      const [row] = await db.sql<{ processed_at: Date | null }[]>`select processed_at from forge_deliveries where id = 'delivery-e2e-resent'`;
       return row?.processed_at ? true : undefined;
     }, 20_000);
     expect((await db.sql`select count(*)::int as n from executions`)[0]!.n).toBe(2);
@@ -207,7 +207,7 @@ describe("GitHub App end to end", () => {
         .reply(201, { id: 9100 + commentId });
     const handled = async (delivery: string) =>
       waitFor(`delivery ${delivery}`, async () => {
-        const [row] = await db.sql<{ outcome: string | null; processed_at: Date | null }[]>`select outcome, processed_at from github_deliveries where id = ${delivery}`;
+        const [row] = await db.sql<{ outcome: string | null; processed_at: Date | null }[]>`select outcome, processed_at from forge_deliveries where id = ${delivery}`;
         return row?.processed_at ? row.outcome : undefined;
       }, 20_000);
 
@@ -221,7 +221,7 @@ describe("GitHub App end to end", () => {
     expect(await handled("delivery-e2e-3")).toBe("replied: help");
 
     expect(await db.sql`select (select count(*)::int from executions) as e, (select count(*)::int from sweeps) as s`).toEqual(before);
-    expect((await db.sql`select count(*)::int as n from github_commit_snapshots`)[0]!.n).toBe(1);
+    expect((await db.sql`select count(*)::int as n from forge_commit_snapshots`)[0]!.n).toBe(1);
     // no tarball and no contents request: a second download would have gone unmatched
     gh.verify("once");
   });

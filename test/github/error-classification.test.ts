@@ -73,7 +73,7 @@ describe("the store is down while a sweep starts", () => {
   it("is retried by the queue, then reported as vh's failure, never as the user's mistake", async () => {
     onTestFailed(async () => {
       console.log("requests", JSON.stringify(gh.requests.map((r) => `${r.method} ${r.path}`), null, 1), "unmatched", gh.unmatched);
-      console.log(await db.sql`select id, processed_at, outcome from github_deliveries`);
+      console.log(await db.sql`select id, processed_at, outcome from forge_deliveries`);
       console.log(await db.sql`select task_identifier, attempts, max_attempts, last_error from graphile_worker.jobs`);
     });
     const tarball = await repoTarball(HEAD);
@@ -98,20 +98,20 @@ describe("the store is down while a sweep starts", () => {
     // First attempt: thrown for the queue (graphile records the error and schedules a retry).
     const first = await waitFor("the first attempt to fail", async () => {
       const [j] = await db.sql<{ attempts: number; last_error: string | null }[]>`
-        select attempts, last_error from graphile_worker.jobs where task_identifier = 'github_event'`;
+        select attempts, last_error from graphile_worker.jobs where task_identifier = 'forge_event'`;
       return j?.last_error ? j : undefined;
     }, 30_000);
     expect(first.attempts).toBe(1);
     expect(first.last_error).toMatch(/^S3 upload of key "code\/[0-9a-f]{64}\.tgz" in bucket "vh-private-bucket" failed: .*ECONNREFUSED/);
     expect(gh.requests.filter((r) => r.method === "POST" && r.path.endsWith("/issues/1/comments"))).toEqual([]);
-    const [pending] = await db.sql<{ processed_at: Date | null }[]>`select processed_at from github_deliveries where id = 'store-down-1'`;
+    const [pending] = await db.sql<{ processed_at: Date | null }[]>`select processed_at from forge_deliveries where id = 'store-down-1'`;
     expect(pending!.processed_at).toBeNull();
 
     // Make the next attempt the last one (the queue's own backoff runs it a few seconds later).
     await db.sql`update graphile_worker._private_jobs set max_attempts = 2 where task_id = (
-      select id from graphile_worker._private_tasks where identifier = 'github_event')`;
+      select id from graphile_worker._private_tasks where identifier = 'forge_event')`;
     const done = await waitFor("the last attempt to be recorded", async () => {
-      const [d] = await db.sql<{ outcome: string | null; processed_at: Date | null }[]>`select outcome, processed_at from github_deliveries where id = 'store-down-1'`;
+      const [d] = await db.sql<{ outcome: string | null; processed_at: Date | null }[]>`select outcome, processed_at from forge_deliveries where id = 'store-down-1'`;
       return d?.processed_at ? d : undefined;
     }, 30_000);
     expect(done.outcome).toMatch(/^failed after 2 attempts: store_error: /);
@@ -131,11 +131,11 @@ describe("the store is down while a sweep starts", () => {
     // Nothing half made: no sweep, no execution, and no snapshot recorded for the commit.
     const [counts] = await db.sql<{ sweeps: number; executions: number; snapshots: number }[]>`
       select (select count(*)::int from sweeps) as sweeps, (select count(*)::int from executions) as executions,
-        (select count(*)::int from github_commit_snapshots) as snapshots`;
+        (select count(*)::int from forge_commit_snapshots) as snapshots`;
     expect(counts).toEqual({ sweeps: 0, executions: 0, snapshots: 0 });
     expect(gh.requests.filter((r) => r.method === "GET" && r.path === `${repoPath}/tarball/${HEAD}`)).toHaveLength(2);
     await waitFor("the job to complete (the outcome is recorded, not left failing)", async () => {
-      const [job] = await db.sql<{ n: number }[]>`select count(*)::int as n from graphile_worker.jobs where task_identifier = 'github_event'`;
+      const [job] = await db.sql<{ n: number }[]>`select count(*)::int as n from graphile_worker.jobs where task_identifier = 'forge_event'`;
       return job!.n === 0 ? true : undefined;
     }, 10_000);
     expect(gh.unmatched).toEqual([]);
@@ -150,7 +150,7 @@ describe("the store is down while a sweep starts", () => {
     const res = await signedPost(stack.vh.url, "issue_comment", commentPayload(`/vh run train epochs=[${values}]`, { commentId: 7002 }), "typo-1");
     expect(res.status).toBe(202);
     const done = await waitFor("the reply", async () => {
-      const [d] = await db.sql<{ outcome: string | null; processed_at: Date | null }[]>`select outcome, processed_at from github_deliveries where id = 'typo-1'`;
+      const [d] = await db.sql<{ outcome: string | null; processed_at: Date | null }[]>`select outcome, processed_at from forge_deliveries where id = 'typo-1'`;
       return d?.processed_at ? d : undefined;
     }, 30_000);
     expect(done.outcome).toBe("refused: too_large");
@@ -159,9 +159,9 @@ describe("the store is down while a sweep starts", () => {
     // refused before the code was asked for
     expect(gh.requests.filter((r) => r.path.includes("/tarball/")).length).toBe(tarballs);
     const [job] = await db.sql<{ attempts: number }[]>`
-      select coalesce(max(attempts), 0)::int as attempts from graphile_worker.jobs where task_identifier = 'github_event'`;
+      select coalesce(max(attempts), 0)::int as attempts from graphile_worker.jobs where task_identifier = 'forge_event'`;
     expect(job!.attempts).toBeLessThanOrEqual(1); // answered on the first attempt (the job row may not be deleted yet)
-    const [handled] = await db.sql<{ n: number }[]>`select count(*)::int as n from github_deliveries where id = 'typo-1' and outcome like 'refused:%'`;
+    const [handled] = await db.sql<{ n: number }[]>`select count(*)::int as n from forge_deliveries where id = 'typo-1' and outcome like 'refused:%'`;
     expect(handled!.n).toBe(1);
   });
 });

@@ -4,16 +4,18 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createGitHubProvider } from "../../app/forges/github/index.js";
 import { loadConfig } from "../../app/config.js";
 import { createLogger } from "../../app/log.js";
-import type { Annotation, RepoRef } from "../../app/contracts/forge.js";
+import { hasCheckRuns, hasComments, hasCommitStatuses, type Annotation, type CheckRuns, type Comments, type Forge, type RepoRef } from "../../app/contracts/forge.js";
 import { normalizeGitHub } from "../../app/forges/github/normalize.js";
 import { INSTALLATION, REPO_ID, TestOctokit, appKey, example, githubApi, githubEnv, repoPath } from "./helpers.js";
 
-const repo: RepoRef = { id: REPO_ID, fullName: "Codertocat/Hello-World", owner: "Codertocat", name: "Hello-World", installationId: INSTALLATION };
+const repo: RepoRef = { forge: "github", id: REPO_ID, fullName: "Codertocat/Hello-World", owner: "Codertocat", name: "Hello-World", installationId: INSTALLATION };
 const SHA = "1".repeat(40);
 
-function forge() {
+async function forge(): Promise<Forge & Comments & CheckRuns> {
   const config = loadConfig({ VH_DATA_DIR: "/tmp/x", ...githubEnv() });
-  return createGitHubProvider({ config: config.github!, log: createLogger("silent"), Octokit: TestOctokit }).forInstallation(INSTALLATION);
+  const f = await createGitHubProvider({ config: config.github!, log: createLogger("silent"), Octokit: TestOctokit }).forInstallation(INSTALLATION);
+  if (!hasComments(f) || !hasCheckRuns(f) || hasCommitStatuses(f)) throw new Error("the GitHub forge has comments and check runs, and no commit statuses");
+  return f;
 }
 
 describe("GitHub forge", () => {

@@ -49,7 +49,7 @@ describe("hostile input", () => {
     const res = await signedPost(stack.vh.url, "issue_comment", commentPayload(body, { commentId: 6000 + n, ...opts }), delivery);
     expect(res.status).toBe(202);
     return waitFor(`delivery ${delivery} handled`, async () => {
-      const [row] = await db.sql<{ outcome: string | null; processed_at: Date | null }[]>`select outcome, processed_at from github_deliveries where id = ${delivery}`;
+      const [row] = await db.sql<{ outcome: string | null; processed_at: Date | null }[]>`select outcome, processed_at from forge_deliveries where id = ${delivery}`;
       return row?.processed_at ? row.outcome ?? "" : undefined;
     }, 20_000, 20);
   }
@@ -57,7 +57,7 @@ describe("hostile input", () => {
   const counts = async () => {
     const [r] = await db.sql<{ e: number; s: number; c: number; p: number }[]>`
       select (select count(*)::int from executions) as e, (select count(*)::int from sweeps) as s,
-        (select count(*)::int from github_check_runs) as c, (select count(*)::int from github_pull_requests) as p`;
+        (select count(*)::int from sweep_reports) as c, (select count(*)::int from change_requests) as p`;
     return r!;
   };
   // HEAD's archive is downloaded by the first command that needs its code; after that it is stored.
@@ -115,7 +115,7 @@ describe("hostile input", () => {
     expect(await send("/vh run train lr=$(reboot)")).toBe("refused: invalid_parameter");
     expect(await counts()).toEqual(before);
     // the code is stored (for the next command on this commit), nothing made from it
-    expect(await db.sql`select commit_sha from github_commit_snapshots where commit_sha = ${HEAD}`).toEqual([{ commit_sha: HEAD }]);
+    expect(await db.sql`select commit_sha from forge_commit_snapshots where commit_sha = ${HEAD}`).toEqual([{ commit_sha: HEAD }]);
     expect(gh.unmatched).toEqual([]);
   });
 
@@ -202,7 +202,7 @@ describe("hostile input", () => {
       body: Buffer.alloc(26 * 1024 * 1024, 0x20),
     });
     expect(huge.status).toBe(413);
-    expect((await db.sql`select count(*)::int as n from github_deliveries where id like 'hostile-%sig%'`)[0]!.n).toBe(0);
+    expect((await db.sql`select count(*)::int as n from forge_deliveries where id like 'hostile-%sig%'`)[0]!.n).toBe(0);
     await new Promise((r) => setTimeout(r, 200));
     expect(gh.requests).toEqual([]);
   });

@@ -37,7 +37,7 @@ describe("model approval on the pull request", () => {
     const delivery = `approval-${++n}`;
     expect((await signedPost(stack.vh.url, event, payload, delivery)).status).toBe(202);
     return waitFor(`delivery ${delivery}`, async () => {
-      const [row] = await db.sql<{ outcome: string | null; processed_at: Date | null }[]>`select outcome, processed_at from github_deliveries where id = ${delivery}`;
+      const [row] = await db.sql<{ outcome: string | null; processed_at: Date | null }[]>`select outcome, processed_at from forge_deliveries where id = ${delivery}`;
       return row?.processed_at ? row.outcome ?? "" : undefined;
     }, 20_000, 20);
   }
@@ -47,7 +47,7 @@ describe("model approval on the pull request", () => {
   it("asks for approval on the PR; Reject asks for a reason; Approve model approves; another repository's /vh approve is refused", async () => {
     onTestFailed(async () => {
       console.log("requests", JSON.stringify(gh.requests.map((r) => `${r.method} ${r.path}`), null, 1), "unmatched", gh.unmatched);
-      console.log(await db.sql`select id, event, outcome from github_deliveries`);
+      console.log(await db.sql`select id, event, outcome from forge_deliveries`);
       console.log(await db.sql`select task_identifier, attempts, last_error from graphile_worker.jobs`);
       console.log(await db.sql`select counter, status, status_detail from executions`);
     });

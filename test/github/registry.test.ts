@@ -4,13 +4,15 @@ import path from "node:path";
 import { createPublicKey, generateKeyPairSync, verify } from "node:crypto";
 import nock from "nock";
 import { afterAll, describe, expect, it } from "vitest";
-import { createForgeProvider, forges, storeGitHubApp } from "../../app/forges/registry.js";
+import { createForges, forges, storeGitHubApp } from "../../app/forges/registry.js";
 import { loadConfig, storedGitHubAppConfig } from "../../app/config.js";
 import { createLogger } from "../../app/log.js";
-import { NOT_CONFIGURED_MESSAGE } from "../../app/forges/not-configured/index.js";
+import type { RepoRef } from "../../app/contracts/forge.js";
 import { TestOctokit } from "./helpers.js";
 
 const dir = path.resolve(import.meta.dirname, "../../app/forges");
+const NOT_CONFIGURED_MESSAGE = forges.github.notConfigured;
+const repo = (installationId: number): RepoRef => ({ forge: "github", id: 1, fullName: "o/r", owner: "o", name: "r", installationId });
 
 describe("forge registry", () => {
   it("has one key per forge folder, and every folder has an entry (index.ts) and a contract note (readme.md)", () => {
@@ -19,12 +21,14 @@ describe("forge registry", () => {
     for (const f of folders) expect(fs.readdirSync(path.join(dir, f))).toEqual(expect.arrayContaining(["index.ts", "readme.md"]));
   });
 
-  it("the not-configured forge fails with the settings to set", async () => {
+  it("a forge that is not configured has no provider, and its calls fail with the settings to set", async () => {
     const config = loadConfig({ VH_DATA_DIR: "/tmp/x" });
     expect(config.github).toBeNull();
-    const provider = forges.github({ config, log: createLogger("silent") });
-    expect(provider.kind).toBe("not-configured");
-    await expect(provider.forInstallation(1)).rejects.toThrow(NOT_CONFIGURED_MESSAGE);
+    expect(forges.github.provider({ config, log: createLogger("silent") })).toBeNull();
+    const live = createForges({ config, log: createLogger("silent") });
+    expect(live.configured()).not.toContain("github");
+    await expect(live.forRepo(repo(1))).rejects.toThrow(NOT_CONFIGURED_MESSAGE);
+    expect(NOT_CONFIGURED_MESSAGE).toMatch(/APP_ID, PRIVATE_KEY .* WEBHOOK_SECRET/);
   });
 });
 
@@ -37,21 +41,21 @@ describe("the live forge provider (one per process, shared by the HTTP server an
   it("is not configured until useGitHubApp, then GitHub's, with config.github the App it serves", async () => {
     const dataDir = path.join(tmp, "a");
     const config = loadConfig({ VH_DATA_DIR: dataDir });
-    const live = createForgeProvider({ config, log: createLogger("silent") });
-    expect(live.kind).toBe("not-configured");
-    await expect(live.forInstallation(1)).rejects.toThrow(NOT_CONFIGURED_MESSAGE);
+    const live = createForges({ config, log: createLogger("silent") });
+    expect(() => live.provider("github")).toThrow(NOT_CONFIGURED_MESSAGE);
+    await expect(live.forRepo(repo(1))).rejects.toThrow(NOT_CONFIGURED_MESSAGE);
     storeGitHubApp(dataDir, app, config.githubHost);
     const stored = storedGitHubAppConfig(config)!;
     live.useGitHubApp(stored);
-    expect(live.kind).toBe("github");
+    expect(live.provider("github").kind).toBe("github");
     expect(config.github).toBe(stored);
   });
 
   it("while unconfigured, picks up an App another process stored in the same data dir (npm run worker), and signs with its key", async () => {
     const dataDir = path.join(tmp, "b");
     const config = loadConfig({ VH_DATA_DIR: dataDir });
-    const live = createForgeProvider({ config, log: createLogger("silent"), Octokit: TestOctokit });
-    await expect(live.forInstallation(1)).rejects.toThrow(NOT_CONFIGURED_MESSAGE);
+    const live = createForges({ config, log: createLogger("silent"), Octokit: TestOctokit });
+    await expect(live.forRepo(repo(1))).rejects.toThrow(NOT_CONFIGURED_MESSAGE);
     storeGitHubApp(dataDir, app, config.githubHost);
     nock.disableNetConnect();
     let jwt = "";
@@ -65,14 +69,14 @@ describe("the live forge provider (one per process, shared by the HTTP server an
       .matchHeader("authorization", "token ghs_live")
       .reply(404, { message: "Not Found" });
     try {
-      const forge = await live.forInstallation(1);
-      await expect(forge.getPullRequest({ id: 1, fullName: "o/r", owner: "o", name: "r", installationId: 1 }, 3)).rejects.toThrow(/HTTP 404/);
+      const forge = await live.forRepo(repo(1));
+      await expect(forge.getPullRequest(repo(1), 3)).rejects.toThrow(/HTTP 404/);
       expect(scope.isDone()).toBe(true);
     } finally {
       nock.cleanAll();
       nock.enableNetConnect();
     }
-    expect(live.kind).toBe("github");
+    expect(live.configured()).toContain("github");
     expect(config.github).toMatchObject({ appId: 77, webhookSecret: "w", registered: { slug: "vh-test" } });
     // the installation token was asked for as App 77, signed with the stored key
     const [h, p, sig] = jwt.split(".");

@@ -47,7 +47,7 @@ describe("commit messages and check run buttons", () => {
     const delivery = `trigger-${++n}`;
     expect((await signedPost(stack.vh.url, event, payload, delivery)).status).toBe(202);
     return waitFor(`delivery ${delivery}`, async () => {
-      const [row] = await db.sql<{ outcome: string | null; processed_at: Date | null }[]>`select outcome, processed_at from github_deliveries where id = ${delivery}`;
+      const [row] = await db.sql<{ outcome: string | null; processed_at: Date | null }[]>`select outcome, processed_at from forge_deliveries where id = ${delivery}`;
       return row?.processed_at ? row.outcome ?? "" : undefined;
     }, 20_000, 20);
   }
@@ -56,7 +56,7 @@ describe("commit messages and check run buttons", () => {
     const push = example("push");
     push["ref"] = "refs/heads/lr";
     push["head_commit"]["message"] = "Smaller learning rate\n\n/vh run train lr=[0.5,0.25] epochs=1\n";
-    expect(await send("push", push)).toBe("created #1, #2");
+    expect(await send("push", push)).toMatch(/^created sweep [0-9a-f-]{36}: #1, #2$/);
     const rows = await db.sql<{ commit_sha: string; triggered_by: string }[]>`select commit_sha, triggered_by from executions order by counter`;
     expect(rows).toEqual([{ commit_sha: SHA, triggered_by: "Codertocat" }, { commit_sha: SHA, triggered_by: "Codertocat" }]);
     const created = await waitFor("the check run", async () => gh.requests.find((r) => r.method === "POST" && r.path === `${repoPath}/check-runs`), 10_000, 20);
@@ -88,7 +88,7 @@ describe("commit messages and check run buttons", () => {
     expect(await send("check_run", button("requested_action", "rerun"))).toBe("rerun: #3, #4");
     expect(await send("check_run", button("rerequested"))).toBe("rerun: #5, #6");
     const sweeps = await db.sql<{ code_sha256: string }[]>`select code_sha256 from sweeps order by created_at`;
-    const [snap] = await db.sql<{ code_sha256: string }[]>`select code_sha256 from github_commit_snapshots where commit_sha = ${SHA}`;
+    const [snap] = await db.sql<{ code_sha256: string }[]>`select code_sha256 from forge_commit_snapshots where commit_sha = ${SHA}`;
     expect(sweeps.map((s) => s.code_sha256)).toEqual([snap!.code_sha256, snap!.code_sha256, snap!.code_sha256]);
     const [rerun] = await db.sql<{ id: string }[]>`select s.id from sweeps s join sweep_executions se on se.sweep_id = s.id join executions e on e.id = se.execution_id where e.counter = 5`;
     const stopPayload = button("requested_action", "stop");

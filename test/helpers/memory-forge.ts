@@ -6,8 +6,8 @@
  * pull requests with head SHAs, plain issues, actors' permissions, comments and check runs. Every
  * write vh makes through the Forge is recorded, in order, in `world.writes` (comments created and
  * edited, reactions, check runs created, updated and annotated); the current state is readable too
- * (`comments`, `checkRuns`). There is no commit-status method on the Forge: check runs are vh's
- * statuses.
+ * (`comments`, `checkRuns`). Like GitHub's forge it has comments and check runs, and no commit
+ * statuses (check runs are vh's statuses there).
  *
  * Fidelity to app/forges/github/index.ts, so a test cannot pass by accident:
  * - Failures are the real forge's ForgeErrors, made by its own `wrapGitHubError` from the status
@@ -35,8 +35,11 @@ import type {
   CheckRunSpec,
   Comment,
   EnsureResult,
+  CheckRuns,
+  Comments,
   Forge,
   ForgeProvider,
+  Forges,
   Permission,
   PullRequest,
   Reaction,
@@ -46,6 +49,9 @@ import type { ForgeEvent } from "../../app/contracts/forge-events.js";
 import { ForgeError } from "../../app/errors.js";
 import { truncate, wrapGitHubError } from "../../app/forges/github/index.js";
 import { GITHUB_LIMITS } from "../../app/forges/github/types.js";
+
+/** The memory forge has GitHub's capabilities: comments and check runs. */
+export type MemoryForge = Forge & Comments & CheckRuns;
 
 /** A commit's tree: path (relative, `/`-separated) → content. */
 export type Files = Record<string, string | Buffer>;
@@ -255,15 +261,22 @@ export class MemoryForgeWorld {
   private nextCommentId = 7_000;
   private nextCheckRunId = 9_000;
 
-  /** The ForgeProvider vh is given (kind `github`: it stands in for the GitHub App). */
-  readonly provider: ForgeProvider = {
+  /**
+   * What vh is given: a ForgeProvider (kind `github`: it stands in for the GitHub App) that is also
+   * the process's Forges (every repository of the world is on it).
+   */
+  readonly provider: { forInstallation(installationId: number): Promise<MemoryForge> } & ForgeProvider & Forges = {
     kind: "github",
-    forInstallation: async (installationId: number): Promise<Forge> => {
+    forInstallation: async (installationId: number): Promise<MemoryForge> => {
       this.authentications.push(installationId);
       if (![...this.repos.values()].some((r) => r.ref.installationId === installationId)) {
         throw notFound(`authenticating as installation ${installationId}`);
       }
       return this.forgeFor(installationId);
+    },
+    forRepo: (repo: RepoRef): Promise<Forge> => {
+      if (repo.forge !== "github") throw new ForgeError(`memory forge: ${repo.forge} is not served (it stands in for GitHub)`);
+      return this.provider.forInstallation(repo.installationId);
     },
   };
 
@@ -273,7 +286,7 @@ export class MemoryForgeWorld {
     const key = fullName.toLowerCase();
     if (this.repos.has(key)) throw new Error(`memory forge: ${fullName} exists already`);
     const state: RepoState = {
-      ref: { id: opts.id ?? this.nextRepoId++, fullName, owner, name, installationId: opts.installationId ?? 1 },
+      ref: { forge: "github", id: opts.id ?? this.nextRepoId++, fullName, owner, name, installationId: opts.installationId ?? 1 },
       commits: new Map(),
       archives: new Map(),
       broken: new Map(),
@@ -312,7 +325,7 @@ export class MemoryForgeWorld {
     return c;
   }
 
-  private forgeFor(installationId: number): Forge {
+  private forgeFor(installationId: number): MemoryForge {
     const world = this;
     /** The repository as this installation sees it (GitHub routes by owner and name), or null. */
     const visible = (repo: RepoRef): RepoState | null => {
@@ -390,7 +403,16 @@ export class MemoryForgeWorld {
         return Buffer.from(buf);
       },
 
-      async addReaction(repo, commentId, reaction) {
+      async resolveCommit(repo, ref) {
+        const s = visible(repo);
+        if (!s) return null;
+        if (s.commits.has(ref)) return ref;
+        for (const pr of s.pulls.values()) if (pr.headRef === ref) return pr.headSha;
+        if (/^[0-9a-f]{7,39}$/.test(ref)) return [...s.commits.keys()].find((c) => c.startsWith(ref)) ?? null;
+        return null;
+      },
+
+      async addReaction(repo, { commentId }, reaction) {
         const s = visible(repo);
         const c = world.commentsById.get(commentId);
         if (!s || !c || c.repo !== s.ref.fullName.toLowerCase()) throw notFound("adding a reaction");

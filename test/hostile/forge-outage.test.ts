@@ -56,7 +56,7 @@ describe("GitHub is unreachable", () => {
 
   const jobs = () =>
     db.sql<{ key: string; attempts: number; last_error: string | null; locked_at: Date | null }[]>`
-      select key, attempts, last_error, locked_at from graphile_worker.jobs where task_identifier = 'github_event' order by key`;
+      select key, attempts, last_error, locked_at from graphile_worker.jobs where task_identifier = 'forge_event' order by key`;
 
   it("an unrelated execution starts at once while six deliveries wait on GitHub and are retried", async () => {
     gh = githubApi(); // the token endpoint answers; every other request is held
@@ -100,7 +100,7 @@ describe("GitHub is unreachable", () => {
       return js.some((j) => j.attempts >= 2) ? js : undefined;
     }, 30_000, 100);
     expect(retried).toHaveLength(DELIVERIES);
-    const [handled] = await db.sql<{ n: number }[]>`select count(*)::int as n from github_deliveries where id like 'outage-%' and processed_at is not null`;
+    const [handled] = await db.sql<{ n: number }[]>`select count(*)::int as n from forge_deliveries where id like 'outage-%' and processed_at is not null`;
     expect(handled!.n).toBe(0);
     const errors = retried.map((j) => j.last_error).filter((x): x is string => !!x);
     expect(errors.length).toBeGreaterThan(0);
@@ -109,7 +109,7 @@ describe("GitHub is unreachable", () => {
     // Octokit retried nothing itself: one 👀 reaction request per attempt of each delivery at most
     const js = await jobs();
     for (let i = 0; i < DELIVERIES; i++) {
-      const job = js.find((j) => j.key === `github_event:outage-${i}`);
+      const job = js.find((j) => j.key === `forge_event:github:outage-${i}`);
       expect(job, `the job of outage-${i}`).toBeDefined();
       const reactions = gh.requests.filter((r) => r.method === "POST" && r.path === `${repoPath}/issues/comments/${8000 + i}/reactions`).length;
       expect(reactions, `reaction requests of outage-${i} (attempts ${job!.attempts})`).toBeLessThanOrEqual(job!.attempts);
@@ -128,7 +128,7 @@ describe("GitHub is unreachable", () => {
     expect((await signedPost(stack.vh.url, "issue_comment", payload, "outage-token")).status).toBe(202);
     const job = await waitFor("the attempt to fail", async () => {
       const [j] = await db.sql<{ attempts: number; last_error: string | null }[]>`
-        select attempts, last_error from graphile_worker.jobs where key = 'github_event:outage-token'`;
+        select attempts, last_error from graphile_worker.jobs where key = 'forge_event:github:outage-token'`;
       return j?.last_error ? j : undefined;
     }, 20_000, 50);
     expect(Date.now() - t0).toBeLessThan(10_000);
@@ -191,7 +191,7 @@ describe("every request to GitHub has a deadline", () => {
       const config = loadConfig({ VH_DATA_DIR: "/tmp/x", ...githubEnv({ VH_GITHUB_TIMEOUT_S: "0.5" }) });
       const forge = await createGitHubProvider({ config: config.github!, log: createLogger("silent"), Octokit: TestOctokit }).forInstallation(INSTALLATION);
       const t0 = Date.now();
-      const repo = { id: REPO_ID, fullName: "Codertocat/Hello-World", owner: "Codertocat", name: "Hello-World", installationId: INSTALLATION };
+      const repo = { forge: "github" as const, id: REPO_ID, fullName: "Codertocat/Hello-World", owner: "Codertocat", name: "Hello-World", installationId: INSTALLATION };
       await expect(forge.downloadArchive(repo, sha, 100 * 1024 * 1024)).rejects.toThrow(/tarball of 2222222 came back empty/);
       expect(Date.now() - t0).toBeLessThan(5000);
       gh.verify();

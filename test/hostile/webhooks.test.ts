@@ -127,7 +127,7 @@ describe("hostile webhooks", () => {
     await db?.drop();
   });
 
-  const deliveries = async () => (await db.sql<{ n: number }[]>`select count(*)::int as n from github_deliveries`)[0]!.n;
+  const deliveries = async () => (await db.sql<{ n: number }[]>`select count(*)::int as n from forge_deliveries`)[0]!.n;
   const message = (a: Answer) => (JSON.parse(a.body) as { error: { message: string } }).error.message;
 
   it("header values are checked before the body: 400 naming the header, nothing recorded", async () => {
@@ -193,12 +193,12 @@ describe("hostile webhooks", () => {
     const again = await signedPost(stack.vh.url, "issue_comment", payload, "keep-queued");
     expect(again.status).toBe(200);
     expect(await again.json()).toEqual({ ok: true, delivery: "keep-queued", duplicate: true });
-    // handled by Probot's receive path and the github_event task, without GitHub (not a command)
+    // handled by Probot's receive path and the forge_event task, without GitHub (not a command)
     await waitFor("the delivery handled", async () => {
-      const [r] = await db.sql<{ outcome: string | null }[]>`select outcome from github_deliveries where id = 'keep-queued' and processed_at is not null`;
+      const [r] = await db.sql<{ outcome: string | null }[]>`select outcome from forge_deliveries where id = 'keep-queued' and processed_at is not null`;
       return r?.outcome ?? undefined;
     }, 20_000);
-    const rows = await db.sql<{ id: string }[]>`select id from github_deliveries where id like 'keep-%' order by id`;
+    const rows = await db.sql<{ id: string }[]>`select id from forge_deliveries where id like 'keep-%' order by id`;
     expect(rows.map((r) => r.id)).toEqual(["keep-queued"]);
   });
 
@@ -263,6 +263,6 @@ describe("hostile webhooks", () => {
     // generous: the bodies held at once are capped at 64 MiB of declared bytes (+61 MB measured);
     // the unbounded version grew by ~330 MB here
     expect(grewMb).toBeLessThan(200);
-    expect(await db.sql`select id from github_deliveries where id like 'flood-%'`).toEqual([]);
+    expect(await db.sql`select id from forge_deliveries where id like 'flood-%'`).toEqual([]);
   }, 60_000);
 });

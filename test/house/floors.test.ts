@@ -37,6 +37,21 @@ describe("the house's floors", async () => {
     expect(out).toEqual([]);
   });
 
+  it("no SQL outside a forge's folder names a forge: tables and sources are keyed by the forge, which is a value", () => {
+    // Tables of a forge's own (github_installations, git_repositories) and literal forge kinds in
+    // SQL belong in that forge's folder; everything else filters by `forge = ${kind}`.
+    const named = /\b(?:from|join|into|update|table)\s+"?(github|gitlab|git)_\w+|'(github|gitlab|git)'|->>'kind'\s*=\s*'(github|gitlab|git)'/gi;
+    const out: string[] = [];
+    for (const file of graph.keys()) {
+      if (file.startsWith("app/forges/") && !file.startsWith("app/forges/registry")) continue;
+      const text = fs.readFileSync(path.join(root, file), "utf8");
+      for (const m of text.matchAll(/`[^`]*`/g)) {
+        for (const hit of m[0].matchAll(named)) out.push(`${file}: ${hit[0]}`);
+      }
+    }
+    expect(out).toEqual([]);
+  });
+
   const doc = fs.readFileSync(path.join(root, "docs/architecture.md"), "utf8");
 
   it("docs/architecture.md names every floor and every folder under app/ and worker/, and only paths that exist", () => {

@@ -29,8 +29,8 @@ describe("model approval workflow", () => {
     projectId = p!.id;
     // The project is where the reviewed repositories' executions run (a review only approves
     // versions trained from its own repository).
-    await db.sql`insert into github_repositories (id, installation_id, full_name, project_id)
-      values (1, 42, 'o/r', ${projectId}), (2, 42, 'o/s', ${projectId})`;
+    await db.sql`insert into forge_repositories (forge, id, installation_id, full_name, project_id)
+      values ('github', 1, 42, 'o/r', ${projectId}), ('github', 2, 42, 'o/s', ${projectId})`;
   });
   afterAll(async () => {
     await db?.drop();

@@ -49,7 +49,7 @@ describe("Model Hub end to end", () => {
     dataUrl = `http://127.0.0.1:${(files.address() as AddressInfo).port}/churn.csv`;
     const project = await stack.api<{ id: string }>("POST", "/api/v1/projects", { name: "churn" });
     // acme/churn's executions run in this project (a review only approves versions trained there)
-    await db.sql`insert into github_repositories (id, installation_id, full_name, project_id) values (7, 42, 'acme/churn', ${project.id})`;
+    await db.sql`insert into forge_repositories (forge, id, installation_id, full_name, project_id) values ('github', 7, 42, 'acme/churn', ${project.id})`;
     code = await uploadSnapshot(stack, fixture);
   });
 

@@ -25,7 +25,7 @@ import { createTestDatabase } from "../helpers/db.js";
 import { tarball } from "../helpers/snapshot.js";
 
 const FIXTURE = path.resolve(import.meta.dirname, "../github/fixture-repo");
-const repo: RepoRef = { id: 5150, fullName: "acme/widgets", owner: "acme", name: "widgets", installationId: 9 };
+const repo: RepoRef = { forge: "github", id: 5150, fullName: "acme/widgets", owner: "acme", name: "widgets", installationId: 9 };
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
 let dir: string;
@@ -209,7 +209,7 @@ describe("the code snapshot of a commit", () => {
     expect(await snapshotOfCommit(deps, forge, repo, b)).toBe(x);
     expect(downloads).toEqual([a, b]);
     expect(await readSnapshotFile(store, x, "valohai.yaml")).toBe(fixtureYaml());
-    expect(await db.sql`select commit_sha, code_sha256 from github_commit_snapshots where repository_id = ${repo.id} order by commit_sha`).toEqual([
+    expect(await db.sql`select commit_sha, code_sha256 from forge_commit_snapshots where repository_id = ${repo.id} order by commit_sha`).toEqual([
       { commit_sha: a, code_sha256: x },
       { commit_sha: b, code_sha256: x },
     ]);

@@ -122,7 +122,7 @@ async function jobs() {
 }
 
 async function run(body: string): Promise<{ sweepId: string; ids: string[] }> {
-  const outcome = await handleEvent(bot, repo.commentEvent(PR, alice, body), { deliveryId: `d-${++deliveries}`, attempt: { number: 1, max: 10 } });
+  const outcome = await handleEvent(bot, repo.commentEvent(PR, alice, body), { forge: "github", deliveryId: `d-${++deliveries}`, attempt: { number: 1, max: 10 } });
   const rows = await db.sql<{ sweep_id: string; id: string; counter: number }[]>`
     select se.sweep_id, e.id, e.counter from sweep_executions se join executions e on e.id = se.execution_id order by e.counter`;
   expect(outcome).toBe(`created sweep ${rows[0]!.sweep_id}: ${rows.map((r) => `#${r.counter}`).join(", ")}`);
@@ -135,7 +135,7 @@ async function history(id: string): Promise<string[]> {
 }
 
 async function prRowId(): Promise<string> {
-  const [row] = await db.sql<{ id: string }[]>`select id from github_pull_requests where repository_id = ${REPO_ID} and number = ${PR}`;
+  const [row] = await db.sql<{ id: string }[]>`select id from change_requests where repository_id = ${REPO_ID} and number = ${PR}`;
   return row!.id;
 }
 
@@ -143,7 +143,7 @@ describe("runOnce: schedule and start_execution", () => {
   it("a schedule job places each queued execution on this machine's host and adds one start_execution per execution, keyed by its id", async () => {
     const { ids } = await run("/vh run train lr=[0.1,0.01]");
     const pr = await prRowId();
-    expect((await jobs()).map((j) => [j.task, j.key])).toEqual([["schedule", "vh_schedule"], ["github_report", `github_report:pr:${pr}`]]);
+    expect((await jobs()).map((j) => [j.task, j.key])).toEqual([["schedule", "vh_schedule"], ["forge_report", `forge_report:pr:${pr}`]]);
 
     await runTasks(["schedule"]);
 
@@ -155,7 +155,7 @@ describe("runOnce: schedule and start_execution", () => {
     const statuses = await db.sql`select status from executions order by counter`;
     expect(statuses).toEqual([{ status: "queued" }, { status: "queued" }]);
     const after = await jobs();
-    expect(after[0]).toEqual({ task: "github_report", key: `github_report:pr:${pr}`, payload: { pr }, attempts: 0, max_attempts: 25, last_error: null, due: true });
+    expect(after[0]).toEqual({ task: "forge_report", key: `forge_report:pr:${pr}`, payload: { pr }, attempts: 0, max_attempts: 25, last_error: null, due: true });
     expect(after.slice(1).sort((a, b) => ids.indexOf(a.key!) - ids.indexOf(b.key!))).toEqual(
       ids.map((id) => ({ task: "start_execution", key: id, payload: { executionId: id }, attempts: 0, max_attempts: 5, last_error: null, due: true })),
     );
@@ -186,7 +186,7 @@ describe("runOnce: schedule and start_execution", () => {
     expect(p).toEqual({ host_id: localHostId, released_at: null });
     // Both core jobs ran (the pass, then the start it added); the report job is the forge pool's.
     const pr = await prRowId();
-    expect((await jobs()).map((j) => [j.task, j.key, j.attempts])).toEqual([["github_report", `github_report:pr:${pr}`, 0]]);
+    expect((await jobs()).map((j) => [j.task, j.key, j.attempts])).toEqual([["forge_report", `forge_report:pr:${pr}`, 0]]);
   });
 
   it("a start the runner cannot make ends the execution in error with the runner's reason, frees its placement and asks for a pass", async () => {
@@ -213,14 +213,14 @@ describe("runOnce: schedule and start_execution", () => {
     // The job itself succeeded (the failure is the execution's, not the queue's); a pass is requested.
     const pr = await prRowId();
     expect((await jobs()).map((j) => [j.task, j.key, j.attempts, j.last_error])).toEqual([
-      ["github_report", `github_report:pr:${pr}`, 0, null],
+      ["forge_report", `forge_report:pr:${pr}`, 0, null],
       ["schedule", "vh_schedule", 0, null],
     ]);
   });
 });
 
 describe("runOnce: the forge pool", () => {
-  it("a github_report job writes the sweep's check run and the sticky comment, and the next round waits for the interval", async () => {
+  it("a forge_report job writes the sweep's check run and the sticky comment, and the next round waits for the interval", async () => {
     const { sweepId } = await run("/vh run train lr=[0.1,0.01]");
     await runPool("forge");
 
@@ -251,15 +251,15 @@ describe("runOnce: the forge pool", () => {
         "<sub>`/vh run STEP name=[a,b]` starts a sweep · `/vh status` · `/vh stop N|all` · `/vh rerun N` · `/vh help`</sub>\n",
     );
 
-    const [cr] = await db.sql`select check_run_id::int as id, annotations_sent from github_check_runs where sweep_id = ${sweepId}`;
+    const [cr] = await db.sql`select check_run_id::int as id, annotations_sent from sweep_reports where sweep_id = ${sweepId}`;
     expect(cr).toEqual({ id: check!.id, annotations_sent: true });
-    const [prRow] = await db.sql`select sticky_comment_id::int as id from github_pull_requests where repository_id = ${REPO_ID} and number = ${PR}`;
+    const [prRow] = await db.sql`select sticky_comment_id::int as id from change_requests where repository_id = ${REPO_ID} and number = ${PR}`;
     expect(prRow).toEqual({ id: sticky[0]!.id });
     const pr = await prRowId();
     // Still active: one more round, 3 s on (not due yet, so runOnce returned), and the scheduler's pass untouched.
     expect((await jobs()).map((j) => [j.task, j.key, j.due])).toEqual([
       ["schedule", "vh_schedule", true],
-      ["github_report", `github_report:pr:${pr}`, false],
+      ["forge_report", `forge_report:pr:${pr}`, false],
     ]);
 
     // Nothing is due in the forge pool now: a second run writes nothing.
@@ -267,28 +267,43 @@ describe("runOnce: the forge pool", () => {
     expect(world.writes).toHaveLength(3);
   });
 
-  it("a github_event job handles a recorded delivery through the bot and records its outcome", async () => {
-    const comment = repo.say(PR, alice, "/vh run train epochs=[1,2,3]");
-    const payload = {
-      action: "created",
-      issue: { number: PR, pull_request: { url: `https://api.github.com/repos/${REPO}/pulls/${PR}` } },
-      comment: { id: comment.id, body: comment.body, html_url: comment.url, user: { login: "alice", id: alice.id, type: "User" } },
-      repository: { id: REPO_ID, name: "widgets", full_name: REPO, owner: { login: "acme" } },
-      installation: { id: INSTALLATION },
-    };
-    expect(await recordGitHubDelivery(db.sql, { id: "delivery-1", event: "issue_comment", payload })).toBe("queued");
-    expect((await jobs()).map((j) => [j.task, j.key, j.payload])).toEqual([["github_event", "github_event:delivery-1", { deliveryId: "delivery-1" }]]);
+  /** GitHub's issue_comment.created payload for a comment on the fixture pull request. */
+  const issueCommentPayload = (comment: { id: number; body: string; url: string }) => ({
+    action: "created",
+    issue: { number: PR, pull_request: { url: `https://api.github.com/repos/${REPO}/pulls/${PR}` } },
+    comment: { id: comment.id, body: comment.body, html_url: comment.url, user: { login: "alice", id: alice.id, type: "User" } },
+    repository: { id: REPO_ID, name: "widgets", full_name: REPO, owner: { login: "acme" } },
+    installation: { id: INSTALLATION },
+  });
 
-    await runTasks(["github_event"]);
+  it("a forge_event job handles a recorded delivery through the bot and records its outcome", async () => {
+    const comment = repo.say(PR, alice, "/vh run train epochs=[1,2,3]");
+    const payload = issueCommentPayload(comment);
+    expect(await recordGitHubDelivery(db.sql, { id: "delivery-1", event: "issue_comment", payload })).toBe("queued");
+    expect((await jobs()).map((j) => [j.task, j.key, j.payload])).toEqual([["forge_event", "forge_event:github:delivery-1", { forge: "github", deliveryId: "delivery-1" }]]);
+
+    await runTasks(["forge_event"]);
 
     const [sweep] = await db.sql<{ id: string }[]>`select id from sweeps`;
-    const [d] = await db.sql`select outcome, processed_at is not null as processed from github_deliveries where id = 'delivery-1'`;
+    const [d] = await db.sql`select outcome, processed_at is not null as processed from forge_deliveries where id = 'delivery-1'`;
     expect(d).toEqual({ outcome: `created sweep ${sweep!.id}: #1, #2, #3`, processed: true });
     const execs = await db.sql`select counter, status, parameters from executions order by counter`;
     expect(execs).toEqual([1, 2, 3].map((n) => ({ counter: n, status: "queued", parameters: { lr: 0.01, epochs: n, note: "none" } })));
     const pr = await prRowId();
-    expect((await jobs()).map((j) => [j.task, j.key])).toEqual([["schedule", "vh_schedule"], ["github_report", `github_report:pr:${pr}`]]);
+    expect((await jobs()).map((j) => [j.task, j.key])).toEqual([["schedule", "vh_schedule"], ["forge_report", `forge_report:pr:${pr}`]]);
     expect(world.writes).toEqual([{ kind: "reaction", repo: REPO, commentId: comment.id, reaction: "eyes" }]);
+  });
+
+  it("a github_event job queued before vh had several forges (migration 0010 kept its delivery) is handled as forge github's", async () => {
+    const comment = repo.say(PR, alice, "/vh run train epochs=[4]");
+    const payload = issueCommentPayload(comment);
+    // what an older vh wrote: the delivery row (now forge github's) and a job under the first name
+    await db.sql`insert into forge_deliveries (forge, id, event, action, installation_id, payload) values ('github', 'old-1', 'issue_comment', 'created', ${INSTALLATION}, ${db.sql.json(payload)})`;
+    await db.sql`select graphile_worker.add_job('github_event', json_build_object('deliveryId', 'old-1'), job_key => 'github_event:old-1')`;
+    await runTasks(["github_event"]);
+    const [d] = await db.sql<{ outcome: string }[]>`select outcome from forge_deliveries where id = 'old-1' and processed_at is not null`;
+    expect(d!.outcome).toMatch(/^created sweep [0-9a-f-]{36}: #1$/);
+    expect((await db.sql`select parameters from executions`).map((r) => r["parameters"])).toEqual([{ lr: 0.01, epochs: 4, note: "none" }]);
   });
 });
 
@@ -303,7 +318,7 @@ describe("payloads checked against their declared schemas", () => {
       return (err as z.ZodError).issues.map((i) => [i.path.join("."), i.code]);
     };
     expect(await refused(addJob(db.sql, "start_execution", { executionId: "not-a-uuid" }))).toEqual([["executionId", "invalid_format"]]);
-    expect(await refused(addJob(db.sql, "github_event", { deliveryId: "" }))).toEqual([["deliveryId", "too_small"]]);
+    expect(await refused(addJob(db.sql, "forge_event", { forge: "github", deliveryId: "" }))).toEqual([["deliveryId", "too_small"]]);
     expect(await refused(addJob(db.sql, "start_execution", { execution_id: randomUUID() } as never))).toEqual([["executionId", "invalid_type"]]);
     // One bad payload refuses the whole batch: the good one is not inserted either.
     expect(await refused(addJobs(db.sql, "start_execution", [{ payload: { executionId: randomUUID() } }, { payload: { executionId: "x" } }]))).toEqual([
@@ -318,23 +333,23 @@ describe("payloads checked against their declared schemas", () => {
     const id = ids[0]!;
     const pr = await prRowId();
     // Jobs added around addJob (by hand, by an older vh): the wrong field name, a bad id.
-    const bad = { start_execution: { execution_id: id }, github_report: { pr: "not-a-uuid" } };
+    const bad = { start_execution: { execution_id: id }, forge_report: { pr: "not-a-uuid" } };
     await db.sql`select graphile_worker.add_job('start_execution', ${db.sql.json(bad.start_execution)}::json, job_key => 'bad-start')`;
-    await db.sql`select graphile_worker.add_job('github_report', ${db.sql.json(bad.github_report)}::json, job_key => 'bad-report')`;
+    await db.sql`select graphile_worker.add_job('forge_report', ${db.sql.json(bad.forge_report)}::json, job_key => 'bad-report')`;
     const writesBefore = world.writes.length;
     const authBefore = world.authentications.length;
 
-    await runTasks(["start_execution", "github_report"]);
+    await runTasks(["start_execution", "forge_report"]);
 
     const byKey = new Map((await jobs()).map((j) => [j.key, j]));
-    for (const [name, key] of [["start_execution", "bad-start"], ["github_report", "bad-report"]] as const) {
+    for (const [name, key] of [["start_execution", "bad-start"], ["forge_report", "bad-report"]] as const) {
       const expected = JOBS[name].payload.safeParse(bad[name]);
       expect(expected.success).toBe(false);
       expect(byKey.get(key)).toMatchObject({ task: name, attempts: 1, last_error: expected.error!.message, due: false });
     }
     // The good report job ran (the pull request's check run and sticky comment); the bad one touched nothing more.
-    expect(byKey.has(`github_report:pr:${pr}`)).toBe(true);
-    expect(byKey.get(`github_report:pr:${pr}`)!.due).toBe(false);
+    expect(byKey.has(`forge_report:pr:${pr}`)).toBe(true);
+    expect(byKey.get(`forge_report:pr:${pr}`)!.due).toBe(false);
     expect(world.writes.slice(writesBefore).map((w) => w.kind)).toEqual(["check_run_created", "comment_created"]);
     expect(world.authentications.length - authBefore).toBe(1);
     // The execution was not started: still queued, no handle, no work dir.

@@ -5,10 +5,11 @@
  * graphile's `runOnce`, in tests) is given.
  */
 import type { JobHelpers, Task, TaskList } from "graphile-worker";
-import { JOBS, JOB_NAMES, type JobDeclaration, type JobName, type JobPayload } from "../../app/contracts/jobs.js";
-import type { ForgeProvider } from "../../app/contracts/forge.js";
-import { handleGitHubDelivery } from "../../app/forges/registry.js";
+import { JOBS, JOB_NAMES, type JobDeclaration, type JobName, type JobPayload, type JobPool } from "../../app/contracts/jobs.js";
+import { handleForgeDelivery, pollGitRepository } from "../../app/forges/registry.js";
+import type { Forges } from "../../app/contracts/forge.js";
 import { runReport } from "../../app/bot/pr-report.js";
+import { scheduleReport } from "../../app/reporting/schedule.js";
 import type { BotDeps } from "../../app/bot/commands/types.js";
 import type { WorkerDeps } from "../deps.js";
 import { schedulePass } from "../scheduler/apply.js";
@@ -17,17 +18,29 @@ import { startExecution } from "./start-execution.js";
 export type Handler<K extends JobName> = (payload: JobPayload<K>, helpers: JobHelpers) => Promise<void>;
 export type Handlers = { [K in JobName]: Handler<K> };
 
-export function handlers(deps: WorkerDeps, forges: ForgeProvider): Handlers {
+export function handlers(deps: WorkerDeps, forges: Forges): Handlers {
   const bot: BotDeps = { sql: deps.sql, store: deps.store, config: deps.config, log: deps.log, forges };
+  const attempt = (helpers: JobHelpers) => ({ number: helpers.job.attempts, max: helpers.job.max_attempts });
   return {
     start_execution: (p) => startExecution(deps, p.executionId),
     schedule: () => schedulePass(deps.sql, { escalationSeconds: deps.config.hosts.escalationSeconds }),
     // vh's own failures throw and the queue retries with backoff; the last attempt reports them on the pull request instead.
-    github_event: async (p, helpers) => {
-      await handleGitHubDelivery(bot, p.deliveryId, { number: helpers.job.attempts, max: helpers.job.max_attempts });
+    forge_event: async (p, helpers) => {
+      await handleForgeDelivery(bot, p.forge, p.deliveryId, attempt(helpers));
     },
-    github_report: async (p) => {
+    forge_report: async (p) => {
       await runReport(bot, p);
+    },
+    git_poll: async (p) => {
+      await pollGitRepository(bot, p.repositoryId);
+    },
+    // Jobs queued under the first names, before vh had several forges.
+    github_event: async (p, helpers) => {
+      await handleForgeDelivery(bot, "github", p.deliveryId, attempt(helpers));
+    },
+    // handed to the target's forge_report queue, so it never runs beside a round of the new name
+    github_report: async (p) => {
+      await scheduleReport(deps.sql, p, 0);
     },
   };
 }
@@ -38,7 +51,7 @@ function bind<K extends JobName>(name: K, handler: Handler<K>): Task {
 }
 
 /** The graphile task list of one pool (or of both). */
-export function taskList(h: Handlers, pool?: "core" | "forge"): TaskList {
+export function taskList(h: Handlers, pool?: JobPool): TaskList {
   const list: TaskList = {};
   for (const name of JOB_NAMES) {
     if (pool && JOBS[name].pool !== pool) continue;

@@ -3,7 +3,7 @@ import { approveVersion } from "../../models/approval.js";
 import { renderDone } from "../../../templates/github/render.js";
 import { reportTargetOfPr, scheduleReport } from "../../reporting/schedule.js";
 import type { Command } from "./parse.js";
-import type { CommandRunner } from "./types.js";
+import { pullRequestOf, type CommandRunner } from "./types.js";
 
 export const approve: CommandRunner<Extract<Command, { name: "approve" }>> = async (ctx, cmd) => {
   const r = await approveVersion({ sql: ctx.deps.sql }, cmd.uri, {
@@ -11,9 +11,9 @@ export const approve: CommandRunner<Extract<Command, { name: "approve" }>> = asy
     source: "comment",
     url: ctx.commentUrl,
     permission: ctx.permission,
-  }, { repo: ctx.repo.fullName, fromRepo: { id: ctx.repo.id, fullName: ctx.repo.fullName } });
+  }, { repo: ctx.repo.fullName, fromRepo: { forge: ctx.repo.forge, id: ctx.repo.id, fullName: ctx.repo.fullName } });
   // The sticky comment and the approval check run show the new status.
-  const target = await reportTargetOfPr(ctx.deps.sql, ctx.repo.id, ctx.pr);
+  const target = await reportTargetOfPr(ctx.deps.sql, ctx.repo, pullRequestOf(ctx).pr);
   if (target) await scheduleReport(ctx.deps.sql, target, 0);
   await ctx.reply(renderDone(ctx.actor.login, r.changed ? `Approved \`${r.version}\`.` : `\`${r.version}\` was already approved.`));
   return `approved ${r.version}`;

@@ -4,10 +4,10 @@ import { loadValohaiYaml, SERVER_MAX_YAML_BYTES } from "../../valohai/index.js";
 import { stepNames, YAML_PATH } from "../../snapshots/config.js";
 import { recordedSnapshot } from "../../snapshots/of-commit.js";
 import type { Command } from "./parse.js";
-import type { CommandRunner } from "./types.js";
+import { pullRequestOf, type CommandRunner } from "./types.js";
 
 export const help: CommandRunner<Extract<Command, { name: "help" }>> = async (ctx) => {
-  const sha = ctx.pull.headSha;
+  const sha = pullRequestOf(ctx).pull.headSha;
   // A commit that already has its snapshot (a command ran on it): its steps from the same parse.
   // Otherwise only the one file is read: anyone may ask for help, and asking must not make vh
   // download and store a commit's code (that is for those who may run it, through /vh run).
@@ -19,6 +19,6 @@ export const help: CommandRunner<Extract<Command, { name: "help" }>> = async (ct
     const text = await ctx.forge.readFile(ctx.repo, sha, YAML_PATH);
     steps = text === null ? null : [...(loadValohaiYaml(text, { filename: YAML_PATH, maxBytes: SERVER_MAX_YAML_BYTES }).config?.steps.keys() ?? [])];
   }
-  await ctx.reply(renderHelp(ctx.deps.config.sweepCap, steps));
+  await ctx.reply(renderHelp(ctx.deps.config.sweepCap, steps, ctx.repo.forge));
   return "replied: help";
 };

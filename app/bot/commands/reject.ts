@@ -3,7 +3,7 @@ import { rejectVersion } from "../../models/approval.js";
 import { renderDone } from "../../../templates/github/render.js";
 import { reportTargetOfPr, scheduleReport } from "../../reporting/schedule.js";
 import type { Command } from "./parse.js";
-import type { CommandRunner } from "./types.js";
+import { pullRequestOf, type CommandRunner } from "./types.js";
 
 export const reject: CommandRunner<Extract<Command, { name: "reject" }>> = async (ctx, cmd) => {
   const r = await rejectVersion({ sql: ctx.deps.sql }, cmd.uri, {
@@ -11,9 +11,9 @@ export const reject: CommandRunner<Extract<Command, { name: "reject" }>> = async
     source: "comment",
     url: ctx.commentUrl,
     permission: ctx.permission,
-  }, cmd.reason, { fromRepo: { id: ctx.repo.id, fullName: ctx.repo.fullName } });
+  }, cmd.reason, { fromRepo: { forge: ctx.repo.forge, id: ctx.repo.id, fullName: ctx.repo.fullName } });
   // The sticky comment and the approval check run show the new status.
-  const target = await reportTargetOfPr(ctx.deps.sql, ctx.repo.id, ctx.pr);
+  const target = await reportTargetOfPr(ctx.deps.sql, ctx.repo, pullRequestOf(ctx).pr);
   if (target) await scheduleReport(ctx.deps.sql, target, 0);
   await ctx.reply(renderDone(ctx.actor.login, r.changed ? `Rejected \`${r.version}\`: ${cmd.reason}` : `\`${r.version}\` was already rejected.`));
   return `rejected ${r.version}`;

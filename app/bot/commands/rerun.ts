@@ -4,10 +4,11 @@ import { expandSweep } from "../../sweeps/index.js";
 import type { Command } from "./parse.js";
 import { startSweep } from "../../sweeps/start.js";
 import { executionOfPr } from "../../sweeps/of-pull-request.js";
-import type { CommandRunner } from "./types.js";
+import { pullRequestOf, type CommandRunner } from "./types.js";
 
 export const rerun: CommandRunner<Extract<Command, { name: "rerun" }>> = async (ctx, cmd) => {
-  const e = await executionOfPr(ctx.deps.sql, ctx.repo, ctx.pr, cmd.execution);
+  const { pr } = pullRequestOf(ctx);
+  const e = await executionOfPr(ctx.deps.sql, ctx.repo, pr, cmd.execution);
   if (!e) throw new VhError("not_found", `Execution #${cmd.execution} was not started from this pull request.`);
   const point = expandSweep("grid", e.spec)[e.position] ?? {};
   const spec = Object.fromEntries(Object.entries(point).map(([k, v]) => [k, [v]]));
@@ -17,7 +18,7 @@ export const rerun: CommandRunner<Extract<Command, { name: "rerun" }>> = async (
     step: e.step,
     spec,
     trigger: "rerun",
-    pr: ctx.pr,
+    pr,
     commentId: ctx.commentId,
     actor: ctx.actor,
     requestKey: ctx.requestKey,

@@ -1,19 +1,25 @@
-/** `/vh run STEP …`: a sweep (or one execution) at the pull request's head commit. */
+/** `/vh run STEP …`: a sweep (or one execution) at the pull request's head commit, or at the commit whose message says it. */
 import { VhError } from "../../errors.js";
 import type { Command } from "./parse.js";
 import { startSweep } from "../../sweeps/start.js";
 import type { CommandRunner } from "./types.js";
+import { changeRequestName } from "../../contracts/forge.js";
 
 export const run: CommandRunner<Extract<Command, { name: "run" }>> = async (ctx, cmd) => {
-  if (ctx.pull.state !== "open") throw new VhError("conflict", `Pull request #${ctx.pr} is closed; vh runs on open pull requests.`);
+  const place = ctx.place;
+  if (place.kind === "pull_request" && place.pull.state !== "open") {
+    const name = changeRequestName(ctx.repo.forge, place.pr);
+    const noun = name.replace(/ [#!]\d+$/, "");
+    throw new VhError("conflict", `${name[0]!.toUpperCase()}${name.slice(1)} is closed; vh runs on open ${noun}s.`);
+  }
   // For a fork this is the fork's head commit: what runs is what was reviewed, and it is recorded.
   const started = await startSweep(ctx.deps, ctx.forge, {
     repo: ctx.repo,
-    commitSha: ctx.pull.headSha,
+    commitSha: place.kind === "pull_request" ? place.pull.headSha : place.sha,
     step: cmd.step,
     spec: cmd.parameters,
-    trigger: "comment",
-    pr: ctx.pr,
+    trigger: place.kind === "pull_request" ? "comment" : "push",
+    pr: place.kind === "pull_request" ? place.pr : null,
     commentId: ctx.commentId,
     actor: ctx.actor,
     requestKey: ctx.requestKey,

@@ -6,17 +6,18 @@ import { renderDone } from "../../../templates/github/render.js";
 import { reportTargetOfSweep, scheduleReport } from "../../reporting/schedule.js";
 import type { Command } from "./parse.js";
 import { executionOfPr, sweepIdsOfPr } from "../../sweeps/of-pull-request.js";
-import type { CommandRunner } from "./types.js";
+import { pullRequestOf, type CommandRunner } from "./types.js";
 import { executionsOfSweeps } from "../../../db/queries/sweeps.js";
 
 export const stop: CommandRunner<Extract<Command, { name: "stop" }>> = async (ctx, cmd) => {
   const { sql } = ctx.deps;
+  const { pr } = pullRequestOf(ctx);
   let targets: { id: string; counter: number; sweep_id: string }[];
   if (cmd.target === "all") {
-    const ids = await sweepIdsOfPr(sql, ctx.repo, ctx.pr);
+    const ids = await sweepIdsOfPr(sql, ctx.repo, pr);
     targets = await executionsOfSweeps(sql, ids, ACTIVE);
   } else {
-    const e = await executionOfPr(sql, ctx.repo, ctx.pr, cmd.target);
+    const e = await executionOfPr(sql, ctx.repo, pr, cmd.target);
     if (!e) throw new VhError("not_found", `Execution #${cmd.target} was not started from this pull request.`);
     if (!ACTIVE.includes(e.status as never)) throw new VhError("conflict", `Execution #${cmd.target} has already ended (${e.status}).`);
     targets = [{ id: e.id, counter: cmd.target, sweep_id: e.sweep_id }];

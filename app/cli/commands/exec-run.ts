@@ -332,18 +332,13 @@ export async function execRunCommand(ctx: Context, args: string[]): Promise<numb
     else ctx.io.stdout.write(prepared.plan.command.endsWith("\n") ? prepared.plan.command : `${prepared.plan.command}\n`);
     return 0;
   }
-  if (!fixed.adhoc) {
-    throw new CliError(
-      "Only --adhoc runs are supported for now: vh exec run --adhoc STEP packages this directory and runs it. Runs of git commits come with the GitHub App.",
-      2,
-    );
-  }
+  if (fixed.adhoc && fixed.commit !== undefined) throw new CliError("--adhoc runs this directory; --commit runs a commit of the linked repository: give one of them.", 2);
   const yamlPath = path.isAbsolute(prepared.yamlPath) || prepared.yamlPath.startsWith("..") ? undefined : prepared.yamlPath;
   if (!yamlPath) throw new CliError(`--yaml must point inside the project root ${root}: the server reads it from the uploaded snapshot.`);
 
   const client = ctx.client();
   const project = await ensureProject(ctx, client, root, fixed.project);
-  const body: Omit<CreateExecutionBody, "code"> = {
+  const body: Omit<CreateExecutionBody, "code" | "commit"> = {
     step: prepared.step.name,
     yamlPath,
     // An integer beyond 2^53 travels as its decimal string (JSON.parse would round the number).
@@ -358,6 +353,13 @@ export async function execRunCommand(ctx: Context, args: string[]): Promise<numb
   // Everything the server checks that does not need the code, before the code is packaged or sent.
   await checkBeforeUpload(ctx, client, project, body, prepared.yamlText);
 
+  if (!fixed.adhoc) {
+    // The server reads valohai.yaml and the code from the linked repository at that commit.
+    const execution: Execution = await client.createExecution(project, { ...body, commit: fixed.commit ?? "HEAD" });
+    ctx.info(`Execution #${execution.counter} of ${fixed.commit ?? "the default branch"} (${(execution.code?.commit ?? "").slice(0, 12)}) started (${execution.status}): ${client.executionUrl(project, execution.counter)}`);
+    return finish(ctx, client, project, execution, fixed);
+  }
+
   const pkg = await (ctx.io.packer ?? defaultPacker)(root, { stderr: ctx.io.stderr });
   for (const w of pkg.warnings) ctx.warn(w);
   const upload = await uploadIfMissing(client, pkg, { progress: ctx.io.stderr }).finally(() => pkg.dispose?.());
@@ -369,6 +371,11 @@ export async function execRunCommand(ctx: Context, args: string[]): Promise<numb
 
   const execution: Execution = await client.createExecution(project, { ...body, code: pkg.sha256 });
   ctx.info(`Execution #${execution.counter} started (${execution.status}): ${client.executionUrl(project, execution.counter)}`);
+  return finish(ctx, client, project, execution, fixed);
+}
+
+/** Prints the new execution, or follows its logs to the end with --watch. */
+async function finish(ctx: Context, client: ReturnType<Context["client"]>, project: string, execution: Execution, fixed: RunFixed): Promise<number> {
   if (!fixed.watch) {
     ctx.io.stdout.write(fixed.json ? jsonText(execution) : `${execution.counter}\n`);
     return 0;

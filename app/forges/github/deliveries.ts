@@ -1,15 +1,16 @@
 /**
- * Recording a delivery and queueing its handling, in one statement: the row keyed by
- * `X-GitHub-Delivery` is inserted only once, and the job is added only when it was, so a
- * redelivery or a replay of the same delivery does nothing.
+ * GitHub deliveries: recorded once per `X-GitHub-Delivery` and queued in one statement
+ * (db/queries/deliveries.ts), then handled by the `forge_event` task: normalised to a
+ * forge-neutral event for the bot, except the App's own housekeeping (installations and their
+ * repositories), which is recorded here.
  */
 import type { Sql } from "../../../db/client.js";
-import type { Cols } from "../../../db/queries/rows.js";
-import type { githubDeliveries } from "../../../db/schema/github.js";
-import { addJobCall } from "../../../db/queries/jobs.js";
-import { handleEvent, type Attempt } from "../../bot/handle-event.js";
+import { recordDelivery as recordForgeDelivery } from "../../../db/queries/deliveries.js";
+import { markRepositoriesRemoved, upsertForgeRepository } from "../../../db/queries/forge-repositories.js";
+import type { Attempt } from "../../bot/handle-event.js";
+import { handleRecordedDelivery } from "../../bot/deliveries.js";
 import type { BotDeps } from "../../bot/commands/types.js";
-import { normalizeGitHub } from "./normalize.js";
+import { normalizeGitHub, type InstallationChange } from "./normalize.js";
 
 /**
  * Events vh acts on (app.yml subscribes to exactly these, less the two every App gets; permissions.ts
@@ -32,27 +33,28 @@ export async function recordDelivery(
   const action = typeof d.payload["action"] === "string" ? (d.payload["action"] as string) : null;
   const inst = d.payload["installation"] as { id?: unknown } | undefined;
   const installationId = typeof inst?.id === "number" ? inst.id : null;
-  // The row and its job in one statement: the job is added exactly when this call inserted the row.
-  const rows = await sql`
-    with ins as (
-      insert into github_deliveries (id, event, action, installation_id, payload)
-      values (${d.id}, ${d.event}, ${action}, ${installationId}, ${sql.json(d.payload as never)})
-      on conflict (id) do nothing
-      returning id
-    )
-    select ${addJobCall(sql, "github_event", { deliveryId: d.id }, { jobKey: `github_event:${d.id}` })} from ins`;
-  return rows.length ? "queued" : "duplicate";
+  return recordForgeDelivery(sql, { forge: "github", id: d.id, event: d.event, action, installationId, payload: d.payload });
 }
 
-/** Handling one recorded delivery (task `github_event`): normalise it to a forge-neutral event, hand it to the bot, mark it handled. */
-export async function handleDelivery(deps: BotDeps, deliveryId: string, attempt: Attempt = { number: 1, max: 1 }): Promise<string> {
-  const [row] = await deps.sql<Cols<typeof githubDeliveries, "event" | "payload" | "processed_at">[]>`
-    select event, payload, processed_at from github_deliveries where id = ${deliveryId}`;
-  if (!row) return "unknown delivery";
-  if (row.processed_at) return "already handled";
-  const event = normalizeGitHub(row.event, row.payload);
-  const outcome = await handleEvent(deps, event, { deliveryId, attempt });
-  await deps.sql`update github_deliveries set processed_at = now(), outcome = ${outcome.slice(0, 500)} where id = ${deliveryId}`;
-  deps.log.debug("github delivery handled", { delivery: deliveryId, event: row.event, outcome });
-  return outcome;
+/** Handling one recorded delivery (task `forge_event`, forge github): the bot's event, or an installation change recorded here. */
+export function handleDelivery(deps: BotDeps, deliveryId: string, attempt: Attempt = { number: 1, max: 1 }): Promise<string> {
+  return handleRecordedDelivery(deps, "github", deliveryId, attempt, async (row) => {
+    const event = normalizeGitHub(row.event, row.payload);
+    return event.kind === "installation" ? { handled: await handleInstallation(deps.sql, event) } : event;
+  });
+}
+
+async function handleInstallation(sql: Sql, ev: InstallationChange): Promise<string> {
+  const i = ev.installation;
+  const removed = ev.action === "deleted";
+  await sql`
+    insert into github_installations (id, account_login, account_type, suspended, removed_at)
+    values (${i.id}, ${i.account}, ${i.accountType}, ${ev.action === "suspend"}, ${removed ? new Date() : null})
+    on conflict (id) do update set account_login = excluded.account_login, account_type = excluded.account_type,
+      suspended = case when ${ev.action} = 'suspend' then true when ${ev.action} = 'unsuspend' then false else github_installations.suspended end,
+      removed_at = excluded.removed_at, updated_at = now()`;
+  for (const r of ev.added) await upsertForgeRepository(sql, { forge: "github", id: r.id, installationId: i.id, fullName: r.fullName });
+  await markRepositoriesRemoved(sql, "github", { ids: ev.removed.map((r) => r.id) });
+  if (removed) await markRepositoriesRemoved(sql, "github", { installationId: i.id });
+  return `installation ${ev.action}: +${ev.added.length} -${ev.removed.length}`;
 }

@@ -24,7 +24,7 @@ import type {
   Reaction,
   RepoRef,
 } from "../../contracts/forge.js";
-import { GhCheckRunList, GhCommentList, GhCreated, GhPermission, GhPullRequest } from "./schema.js";
+import { GhCheckRunList, GhCommentList, GhCommit, GhCreated, GhPermission, GhPullRequest } from "./schema.js";
 import { GITHUB_LIMITS, type GitHubForgeOptions } from "./types.js";
 
 export type { GitHubForgeOptions } from "./types.js";
@@ -194,7 +194,10 @@ export function createGitHubProvider(opts: GitHubForgeOptions): ForgeProvider & 
   };
 }
 
-function githubForge(octokit: Octokit, cache: { permissions: Map<string, { value: Permission; until: number }>; ttl: number }): Forge {
+/** A GitHub Forge has every capability: comments, check runs (commit statuses are not used: check runs say more). */
+type GitHubForge = Forge & Required<Pick<Forge, "addReaction" | "createComment" | "ensureComment" | "ensureCheckRun">>;
+
+function githubForge(octokit: Octokit, cache: { permissions: Map<string, { value: Permission; until: number }>; ttl: number }): GitHubForge {
   const req = octokit.request.bind(octokit) as (route: string, params?: Record<string, unknown>) => Promise<{ data: unknown; status: number }>;
   const o = (repo: RepoRef) => ({ owner: repo.owner, repo: repo.name });
 
@@ -297,7 +300,18 @@ function githubForge(octokit: Octokit, cache: { permissions: Map<string, { value
       return buf;
     },
 
-    async addReaction(repo, commentId, reaction: Reaction) {
+    async resolveCommit(repo, ref) {
+      try {
+        const { data } = await req("GET /repos/{owner}/{repo}/commits/{ref}", { ...o(repo), ref });
+        return parse(GhCommit, data, "the commit").sha;
+      } catch (err) {
+        // 404: no such ref; 422: not a valid ref (GitHub answers "No commit found for SHA")
+        if (statusOf(err) === 404 || statusOf(err) === 422) return null;
+        throw wrapGitHubError(err, `resolving ${ref}`);
+      }
+    },
+
+    async addReaction(repo, { commentId }, reaction: Reaction) {
       await call("adding a reaction", () =>
         req("POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions", { ...o(repo), comment_id: commentId, content: reaction }));
     },

@@ -62,12 +62,21 @@ export function actorOf(u: z.infer<typeof User>): Actor {
 }
 
 function repoOf(r: z.infer<typeof Repository>, installationId: number): RepoRef {
-  return { id: r.id, fullName: r.full_name, owner: r.owner.login, name: r.name, installationId };
+  return { forge: "github", id: r.id, fullName: r.full_name, owner: r.owner.login, name: r.name, installationId };
+}
+
+/** The App installed, removed, suspended, or its repositories changed: GitHub's own housekeeping (deliveries.ts handles it). */
+export interface InstallationChange {
+  kind: "installation";
+  action: string;
+  installation: { id: number; account: string; accountType: string };
+  added: { id: number; fullName: string }[];
+  removed: { id: number; fullName: string }[];
 }
 
 const REVIEW_STATES = { approved: "approved", changes_requested: "changes_requested", commented: "commented", dismissed: "dismissed" } as const;
 
-export function normalizeGitHub(event: string, payload: unknown): ForgeEvent {
+export function normalizeGitHub(event: string, payload: unknown): ForgeEvent | InstallationChange {
   const bad = (what: string): ForgeEvent => ({ kind: "ignore", reason: `${event}: ${what}` });
   switch (event) {
     case "issue_comment": {

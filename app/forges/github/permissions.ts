@@ -25,6 +25,7 @@ export const API_CALLS: Record<string, PermissionNeed> = {
   "GET /repos/{owner}/{repo}/pulls/{pull_number}": { permission: "pull_requests", access: "read", why: "the head commit and whether it is a fork" },
   "GET /repos/{owner}/{repo}/contents/{path}": { permission: "contents", access: "read", why: "valohai.yaml at a commit (/vh help)" },
   "GET /repos/{owner}/{repo}/tarball/{ref}": { permission: "contents", access: "read", why: "the code at the exact commit" },
+  "GET /repos/{owner}/{repo}/commits/{ref}": { permission: "contents", access: "read", why: "a branch or tag resolved to its commit (vh exec run --commit REF)" },
   "POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions": { permission: "issues", access: "write", why: "the 👀 reaction on a command" },
   // a pull request's conversation is an issue's: "Issues" write or "Pull requests" write is enough
   "GET /repos/{owner}/{repo}/issues/{issue_number}/comments": { permission: "issues", access: "read", why: "finding the sticky comment by its marker" },

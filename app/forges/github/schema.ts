@@ -22,6 +22,8 @@ export const GhPullRequest = z.object({
   base: z.object({ repo: z.object({ id: z.number(), full_name: z.string() }) }),
 });
 
+export const GhCommit = z.object({ sha: z.string().regex(/^[0-9a-f]{40}$/) });
+
 export const GhContent = z.object({
   type: z.string(),
   encoding: z.string().optional(),

@@ -3,6 +3,8 @@ import { streamSSE } from "hono/streaming";
 import type { Sql } from "../../../db/client.js";
 import { isTerminal, type ExecutionStatus } from "../../executions/state.js";
 import { createExecution, tagProblems, type CreateDeps } from "../../executions/create.js";
+import { createExecutionAtCommit } from "../../executions/at-commit.js";
+import type { Forges } from "../../contracts/forge.js";
 import { parseJsonExact } from "../../valohai/index.js";
 import { findExecutionRow, listExecutionRows, loadPresented } from "../../executions/present.js";
 import { stopExecution } from "../../executions/stop.js";
@@ -34,8 +36,8 @@ function intParam(v: string | undefined, dflt: number, max: number): number {
   return Number.isFinite(n) && n >= 0 ? Math.min(n, max) : dflt;
 }
 
-/** Mounted at /projects/:project/executions. */
-export function executionRoutes(deps: CreateDeps) {
+/** Mounted at /projects/:project/executions. `forges`: where `commit` runs (the project's linked repository) are read. */
+export function executionRoutes(deps: CreateDeps & { forges?: Forges }) {
   const { sql } = deps;
   const app = new Hono();
 
@@ -51,7 +53,12 @@ export function executionRoutes(deps: CreateDeps) {
     const project = await findProject(sql, c.req.param("project")!);
     // Parameter values read as Python's json.loads reads them: an integer beyond 2^53 stays exact, 1.0 stays a float.
     const body: unknown = await c.req.text().then((t) => parseJsonExact(t, { pyFloatsUnder: ["parameters"] })).catch(() => ({}));
-    const { id } = await createExecution(deps, project, body);
+    // `commit` instead of `code`: the linked repository's code at that ref.
+    const atCommit = body !== null && typeof body === "object" && !Array.isArray(body) && "commit" in body;
+    if (atCommit && !deps.forges) throw new VhError("internal", "This server was started without forges: commit runs are not served.");
+    const { id } = atCommit
+      ? await createExecutionAtCommit({ ...deps, forges: deps.forges! }, project, body as Record<string, unknown>, null)
+      : await createExecution(deps, project, body);
     return c.json(await loadPresented(sql, await findExecutionRow(sql, project.id, id)), 201);
   });
 

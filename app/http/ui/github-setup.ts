@@ -32,7 +32,7 @@ import {
   GITHUB_WEBHOOK_PATH,
   newGitHubAppUrl,
   storeGitHubApp,
-  type LiveForgeProvider,
+  type LiveForges,
 } from "../../forges/registry.js";
 import { esc, page } from "./layout.js";
 
@@ -46,7 +46,7 @@ export interface GitHubSetupDeps {
   config: Config;
   sql: Sql;
   log: Logger;
-  forges: LiveForgeProvider;
+  forges: LiveForges;
   fetch?: typeof fetch;
 }
 

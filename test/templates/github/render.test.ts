@@ -35,7 +35,7 @@ function sweep(executions: ExecView[], spec: Record<string, string[]> = { lr: ex
     spec,
     commitSha: "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c",
     codeSha256: "f".repeat(64),
-    source: { kind: "github", repositoryId: 1, repo: "o/r", installationId: 42, pr: 7, trigger, commentId: 1 },
+    source: { kind: "forge", forge: "github", repositoryId: 1, repo: "o/r", installationId: 42, pr: 7, trigger, commentId: 1 },
     triggeredBy: "octocat",
     createdAt: t(100),
     executions,

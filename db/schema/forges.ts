@@ -1,18 +1,25 @@
 /**
- * The GitHub App's own records: deliveries (each handled once), installations and repositories
- * (repository → project), pull requests (the sticky comment), check runs (one per sweep), and the
- * code snapshot made from each commit. Sweeps themselves are in sweeps.ts.
+ * What vh keeps per forge, in forge-neutral tables keyed by the forge's kind: deliveries (each
+ * handled once), repositories (repository → project), pull/merge requests (the sticky comment),
+ * each sweep's report (its check run or commit status), and the code snapshot made from each
+ * commit. A forge's own records live beside them: GitHub's installations here, the linked
+ * repositories of plain Git hosts in git.ts. Sweeps themselves are in sweeps.ts.
  */
 import { sql } from "drizzle-orm";
 import { bigint, boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import type { ForgeKind } from "../../app/contracts/forge.js";
 import { projects } from "./projects.js";
 import { sweeps } from "./sweeps.js";
 
-/** One row per `X-GitHub-Delivery`: inserted before the work is queued, so a redelivery or replay does nothing. */
-export const githubDeliveries = pgTable(
-  "github_deliveries",
+/**
+ * One row per delivery (GitHub's `X-GitHub-Delivery`, GitLab's event UUID or idempotency key, a
+ * poller's repository + commit): inserted before the work is queued, so a redelivery or replay does nothing.
+ */
+export const forgeDeliveries = pgTable(
+  "forge_deliveries",
   {
-    id: text("id").primaryKey(),
+    forge: text("forge").$type<ForgeKind>().notNull(),
+    id: text("id").notNull(),
     event: text("event").notNull(),
     action: text("action"),
     installationId: bigint("installation_id", { mode: "number" }),
@@ -22,9 +29,10 @@ export const githubDeliveries = pgTable(
     /** What handling it did, in a few words (ignored, replied, created sweep …, failed: …). */
     outcome: text("outcome"),
   },
-  (t) => [index("github_deliveries_received").on(t.receivedAt)],
+  (t) => [primaryKey({ columns: [t.forge, t.id] }), index("forge_deliveries_received").on(t.receivedAt)],
 );
 
+/** GitHub's App installations (an installation scopes the App's credentials). */
 export const githubInstallations = pgTable("github_installations", {
   id: bigint("id", { mode: "number" }).primaryKey(),
   accountLogin: text("account_login").notNull(),
@@ -35,21 +43,28 @@ export const githubInstallations = pgTable("github_installations", {
   updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
 });
 
-/** A repository the App is installed on, and the vh project its executions belong to. */
-export const githubRepositories = pgTable("github_repositories", {
-  id: bigint("id", { mode: "number" }).primaryKey(),
-  installationId: bigint("installation_id", { mode: "number" }).notNull(),
-  fullName: text("full_name").notNull(),
-  projectId: uuid("project_id").references(() => projects.id, { onDelete: "set null" }),
-  removedAt: timestamp("removed_at", { withTimezone: true }),
-  createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
-});
+/** A repository vh serves on a forge, and the vh project its executions belong to. */
+export const forgeRepositories = pgTable(
+  "forge_repositories",
+  {
+    forge: text("forge").$type<ForgeKind>().notNull(),
+    /** The forge's numeric id (plain Git: git_repositories.id). */
+    id: bigint("id", { mode: "number" }).notNull(),
+    installationId: bigint("installation_id", { mode: "number" }).notNull(),
+    fullName: text("full_name").notNull(),
+    projectId: uuid("project_id").references(() => projects.id, { onDelete: "set null" }),
+    removedAt: timestamp("removed_at", { withTimezone: true }),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.forge, t.id] })],
+);
 
-/** A pull request vh has run something for: where its one sticky comment is. */
-export const githubPullRequests = pgTable(
-  "github_pull_requests",
+/** A pull request (GitLab: merge request) vh has run something for: where its one sticky comment is. */
+export const changeRequests = pgTable(
+  "change_requests",
   {
     id: uuid("id").primaryKey().default(sql`gen_random_uuid()`),
+    forge: text("forge").$type<ForgeKind>().notNull(),
     repositoryId: bigint("repository_id", { mode: "number" }).notNull(),
     number: integer("number").notNull(),
     installationId: bigint("installation_id", { mode: "number" }).notNull(),
@@ -59,14 +74,15 @@ export const githubPullRequests = pgTable(
     stickyBodyHash: text("sticky_body_hash"),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [uniqueIndex("github_pull_requests_repo_number").on(t.repositoryId, t.number)],
+  (t) => [uniqueIndex("change_requests_repo_number").on(t.forge, t.repositoryId, t.number)],
 );
 
-/** The one check run of a sweep. */
-export const githubCheckRuns = pgTable("github_check_runs", {
+/** The one report of a sweep on its commit: a check run (GitHub) or a commit status (GitLab). */
+export const sweepReports = pgTable("sweep_reports", {
   sweepId: uuid("sweep_id")
     .primaryKey()
     .references(() => sweeps.id, { onDelete: "cascade" }),
+  /** The check run's id, once created (commit statuses have no id vh needs). */
   checkRunId: bigint("check_run_id", { mode: "number" }),
   bodyHash: text("body_hash"),
   /** valohai.yaml lint problems at the commit, sent as annotations (≤50 per request) once. */
@@ -79,15 +95,16 @@ export const githubCheckRuns = pgTable("github_check_runs", {
 });
 
 /** The code snapshot (content-addressed tarball) made from a commit's archive, so it is fetched once. */
-export const githubCommitSnapshots = pgTable(
-  "github_commit_snapshots",
+export const forgeCommitSnapshots = pgTable(
+  "forge_commit_snapshots",
   {
+    forge: text("forge").$type<ForgeKind>().notNull(),
     repositoryId: bigint("repository_id", { mode: "number" }).notNull(),
     commitSha: text("commit_sha").notNull(),
     codeSha256: text("code_sha256").notNull(),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [primaryKey({ columns: [t.repositoryId, t.commitSha] })],
+  (t) => [primaryKey({ columns: [t.forge, t.repositoryId, t.commitSha] })],
 );
 
-export type GitHubDelivery = typeof githubDeliveries.$inferSelect;
+export type ForgeDelivery = typeof forgeDeliveries.$inferSelect;
