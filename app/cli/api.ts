@@ -97,6 +97,31 @@ export interface ValidatedExecution {
   command: string;
 }
 
+/** What `POST /projects/:p/sweeps` takes: an execution's body whose parameters may be lists (a grid). */
+export type CreateSweepBody = Omit<CreateExecutionBody, "parameters" | "yamlPath" | "inputs" | "environmentVariables"> & {
+  yamlPath?: string;
+  /** name → one value, or a list of values: one execution per point of the grid. */
+  parameters: Record<string, unknown>;
+  inputs?: Record<string, string[]>;
+  environmentVariables?: Record<string, string>;
+};
+
+export interface Sweep {
+  id: string;
+  project: { id: string; name: string };
+  step: string;
+  kind: string;
+  /** name → the values as text, in the order given. */
+  spec: Record<string, string[]>;
+  /** The commit it ran at; null for an uploaded snapshot. */
+  commit: string | null;
+  code: string;
+  createdAt: string;
+  /** In the grid's order (first parameter varying slowest). */
+  executions: Execution[];
+  [key: string]: unknown;
+}
+
 export class ApiError extends CliError {
   readonly status: number;
   readonly code: string;
@@ -248,6 +273,13 @@ export class ApiClient {
   }
   download(id: string) {
     return this.raw("GET", `/data/${encodeURIComponent(id)}/download`, { headers: { accept: "*/*" } });
+  }
+  /** A grid sweep: every point one execution, created all or none (docs/api.md, "Sweeps"). */
+  createSweep(project: string, body: CreateSweepBody) {
+    return this.json<Sweep>("POST", `/projects/${encodeURIComponent(project)}/sweeps`, { json: body });
+  }
+  getSweep(project: string, id: string) {
+    return this.json<Sweep>("GET", `/projects/${encodeURIComponent(project)}/sweeps/${encodeURIComponent(id)}`);
   }
   /** Where a person can look at the execution (the API record, until the UI has a page for it). */
   executionUrl(project: string, counter: number): string {

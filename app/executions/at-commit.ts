@@ -19,10 +19,26 @@ export async function createExecutionAtCommit(
   triggeredBy: string | null,
 ): Promise<{ id: string; commitSha: string }> {
   const { commit, ...rest } = body;
+  checkCommitRef(commit);
+  if ("code" in rest) throw new VhError("bad_request", "Give either code (an uploaded snapshot) or commit (the linked repository at a ref), not both.");
+  const { code, commitSha } = await snapshotAtCommit(deps, project, commit);
+  const { id } = await createExecution(deps, project, { ...rest, code }, { commitSha, ...(triggeredBy ? { triggeredBy } : {}) });
+  return { id, commitSha };
+}
+
+function checkCommitRef(commit: unknown): asserts commit is string {
   if (typeof commit !== "string" || !/^[A-Za-z0-9._/@{}^~-]{1,255}$/.test(commit) || commit.startsWith("-")) {
     throw new VhError("bad_request", "commit must be a branch, tag or commit sha (1-255 characters, not starting with -).", { errors: ["commit"] });
   }
-  if ("code" in rest) throw new VhError("bad_request", "Give either code (an uploaded snapshot) or commit (the linked repository at a ref), not both.");
+}
+
+/**
+ * The code of the project's linked repository at `commit` (a branch, a tag, a sha; `HEAD`: the
+ * default branch's tip), resolved on its forge, as a snapshot (obtained once per commit). Shared by
+ * single executions and REST sweeps (app/sweeps/from-api.ts).
+ */
+export async function snapshotAtCommit(deps: CreateDeps & { forges: Forges }, project: Project, commit: unknown): Promise<{ code: string; commitSha: string }> {
+  checkCommitRef(commit);
   const repo = await repositoryOfProject(deps.sql, project.id);
   if (!repo) {
     throw new VhError(
@@ -33,7 +49,5 @@ export async function createExecutionAtCommit(
   const forge = await deps.forges.forRepo(repo);
   const sha = await forge.resolveCommit(repo, commit);
   if (!sha) throw new VhError("not_found", `${commit} is no branch, tag or commit of ${repo.fullName}.`);
-  const code = await snapshotOfCommit(deps, forge, repo, sha);
-  const { id } = await createExecution(deps, project, { ...rest, code }, { commitSha: sha, ...(triggeredBy ? { triggeredBy } : {}) });
-  return { id, commitSha: sha };
+  return { code: await snapshotOfCommit(deps, forge, repo, sha), commitSha: sha };
 }

@@ -32,6 +32,7 @@ import {
   type LiveForges,
 } from "../forges/registry.js";
 import { repoRoutes } from "./routes/repos.js";
+import { sweepRoutes } from "./routes/sweeps.js";
 
 export interface HttpDeps {
   config: Config;
@@ -76,6 +77,7 @@ export function createHttpApp(deps: HttpDeps): Hono {
   api.route("/projects", projectRoutes(deps));
   api.route("/projects/:project/executions/validate", validateRoutes(deps));
   api.route("/projects/:project/executions", executionRoutes(deps));
+  api.route("/projects/:project/sweeps", sweepRoutes(deps));
   api.route("/code", codeRoutes({ sql: deps.sql, store: deps.store, maxBytes: deps.config.maxCodeBytes, limits: deps.config.codeLimits }));
   api.route("/data", dataRoutes(deps));
   api.route("/models", modelRoutes(deps));

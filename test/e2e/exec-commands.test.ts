@@ -240,14 +240,15 @@ describe("vh exec everyday commands on a real server", () => {
     expect(none.stdout).toBe(`${url}\n`);
     expect(none.stderr).toMatch(/No (xdg-)?open command on PATH/);
 
-    // A stand-in for the desktop's opener (never a real browser): it writes down what it was asked to open.
+    // A stand-in for the desktop's opener (never a real browser): it writes down what it was asked to
+    // open (the shell makes the file before printf fills it: wait for its content, not for the file).
     const bin = tempDir();
     const opener = path.join(bin, process.platform === "darwin" ? "open" : "xdg-open");
     fs.writeFileSync(opener, `#!/bin/sh\nprintf '%s' "$1" > "${path.join(bin, "opened")}"\n`, { mode: 0o755 });
     const opened = await cli(["exec", "open", String(report.counter), "--browser"], { PATH: bin });
     expect(opened.code, opened.stderr).toBe(0);
     expect(opened.stderr).toContain(`Opened #${report.counter} "weekly report"`);
-    expect(await waitFor("the opener to run", async () => (fs.existsSync(path.join(bin, "opened")) ? fs.readFileSync(path.join(bin, "opened"), "utf8") : undefined))).toBe(url);
+    expect(await waitFor("the opener to run", async () => (fs.existsSync(path.join(bin, "opened")) ? fs.readFileSync(path.join(bin, "opened"), "utf8") || undefined : undefined))).toBe(url);
   });
 
   it("titles and tags: in the record, the list (filtered by --tag) and show; bad tags refused naming the tag", async () => {

@@ -1,0 +1,59 @@
+/**
+ * Sweeps through the REST API, mounted at /projects/:project/sweeps: `POST /` creates a grid
+ * sweep (app/sweeps/from-api.ts: all executions or none), `GET /:id` reads one back with its
+ * executions in the grid's order, as `GET …/executions/:counter` presents each.
+ */
+import { Hono } from "hono";
+import type { Forges } from "../../contracts/forge.js";
+import type { CreateDeps } from "../../executions/create.js";
+import { findExecutionRow, loadPresented } from "../../executions/present.js";
+import { VhError } from "../../errors.js";
+import { createApiSweep, findSweep, type ApiSweepRecord } from "../../sweeps/from-api.js";
+import type { Project } from "../../../db/schema/projects.js";
+import { parseJsonExact } from "../../valohai/index.js";
+import type { Sql } from "../../../db/client.js";
+import { findProject } from "./projects.js";
+
+async function present(sql: Sql, project: Project, s: ApiSweepRecord) {
+  const executions = [];
+  for (const id of s.executionIds) executions.push(await loadPresented(sql, await findExecutionRow(sql, project.id, id)));
+  return {
+    id: s.id,
+    project: { id: project.id, name: project.name },
+    step: s.step,
+    kind: s.kind,
+    spec: s.spec,
+    commit: s.commit,
+    code: s.code,
+    source: s.source,
+    triggeredBy: s.triggeredBy,
+    createdAt: s.createdAt.toISOString(),
+    executions,
+  };
+}
+
+export function sweepRoutes(deps: CreateDeps & { forges?: Forges }) {
+  const { sql } = deps;
+  const app = new Hono();
+
+  app.post("/", async (c) => {
+    const project = await findProject(sql, c.req.param("project")!);
+    const text = await c.req.text();
+    let body: unknown;
+    try {
+      // As a single execution's: integers beyond 2^53 stay exact, 1.0 stays a float.
+      body = parseJsonExact(text, { pyFloatsUnder: ["parameters"] });
+    } catch (err) {
+      throw new VhError("bad_request", `The body is not JSON (${(err as Error).message}).`);
+    }
+    const { id } = await createApiSweep(deps, project, body, c.get("token").name);
+    return c.json(await present(sql, project, await findSweep(sql, project, id)), 201);
+  });
+
+  app.get("/:id", async (c) => {
+    const project = await findProject(sql, c.req.param("project")!);
+    return c.json(await present(sql, project, await findSweep(sql, project, c.req.param("id"))));
+  });
+
+  return app;
+}
