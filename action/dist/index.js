@@ -44810,37 +44810,16 @@ function date4(params) {
   return _coercedDate(ZodDate, params);
 }
 
-// action/src/parse.ts
-var InputError = class extends Error {
-  name = "InputError";
-};
-var PARAMETER_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
-var ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-function pairs(input2, text, what) {
-  const out = [];
-  for (const [i, raw] of text.split(/\r?\n/).entries()) {
-    const line = raw.trim();
-    if (line === "" || line.startsWith("#")) continue;
-    const eq = line.indexOf("=");
-    if (eq <= 0) throw new InputError(`${input2}, line ${i + 1}: "${line}" is not ${what} (one a line, e.g. ${example(input2)}).`);
-    out.push({ line: i + 1, name: line.slice(0, eq).trim(), value: line.slice(eq + 1).trim() });
-  }
-  return out;
-}
-function example(input2) {
-  return input2 === "parameters" ? "lr=[0.1,0.2]" : input2 === "inputs" ? "dataset=https://example.com/data.csv" : "MY_SETTING=value";
-}
-function unquote(v2) {
-  return v2.length >= 2 && (v2[0] === '"' || v2[0] === "'") && v2[v2.length - 1] === v2[0] ? v2.slice(1, -1) : v2;
-}
+// app/sweeps/lists.ts
 function splitList(value) {
   const v2 = value.trim();
   if (!(v2.startsWith("[") && v2.endsWith("]"))) return null;
+  const inner = v2.slice(1, -1);
   const items = [];
   let cur = "";
   let quote = null;
   let quoted = false;
-  for (const ch of v2.slice(1, -1)) {
+  for (const ch of inner) {
     if (quote) {
       if (ch === quote) quote = null;
       else cur += ch;
@@ -44863,6 +44842,30 @@ function splitList(value) {
   }
   if (cur.trim() !== "" || quoted || items.length > 0) items.push(quoted ? cur : cur.trim());
   return items;
+}
+
+// action/src/parse.ts
+var InputError = class extends Error {
+  name = "InputError";
+};
+var PARAMETER_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
+var ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+function pairs(input2, text, what) {
+  const out = [];
+  for (const [i, raw] of text.split(/\r?\n/).entries()) {
+    const line = raw.trim();
+    if (line === "" || line.startsWith("#")) continue;
+    const eq = line.indexOf("=");
+    if (eq <= 0) throw new InputError(`${input2}, line ${i + 1}: "${line}" is not ${what} (one a line, e.g. ${example(input2)}).`);
+    out.push({ line: i + 1, name: line.slice(0, eq).trim(), value: line.slice(eq + 1).trim() });
+  }
+  return out;
+}
+function example(input2) {
+  return input2 === "parameters" ? "lr=[0.1,0.2]" : input2 === "inputs" ? "dataset=https://example.com/data.csv" : "MY_SETTING=value";
+}
+function unquote(v2) {
+  return v2.length >= 2 && (v2[0] === '"' || v2[0] === "'") && v2[v2.length - 1] === v2[0] ? v2.slice(1, -1) : v2;
 }
 function parseParameters(text) {
   const out = {};

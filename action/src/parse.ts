@@ -5,9 +5,11 @@
  * `parameters` uses the sweep syntax of `/vh run` comments: `lr=[0.1,0.2]` is a list (a grid
  * sweep over every list's values), items trimmed, quotes grouping commas (`note=["a,b", c]`);
  * any other value is one value, with one pair of surrounding quotes removed. The list rule is the
- * comment parser's own (app/bot/commands/shell-words.ts, `splitList`), written again here because
- * the Action imports nothing of the bot; test/action/parse.test.ts checks the two agree.
+ * comment parser's own, from app/sweeps/lists.ts.
  */
+import { splitList } from "../../app/sweeps/lists.js";
+
+export { splitList };
 
 export type ParameterValues = Record<string, string | string[]>;
 
@@ -45,41 +47,6 @@ function unquote(v: string): string {
   return v.length >= 2 && (v[0] === '"' || v[0] === "'") && v[v.length - 1] === v[0] ? v.slice(1, -1) : v;
 }
 
-/**
- * `[a, b, "c,d"]` → ["a", "b", "c,d"]; null when `value` is not a bracketed list. Items are
- * trimmed; quotes inside group commas and are removed. The same rule as a `/vh run` comment's.
- */
-export function splitList(value: string): string[] | null {
-  const v = value.trim();
-  if (!(v.startsWith("[") && v.endsWith("]"))) return null;
-  const items: string[] = [];
-  let cur = "";
-  let quote: string | null = null;
-  let quoted = false;
-  for (const ch of v.slice(1, -1)) {
-    if (quote) {
-      if (ch === quote) quote = null;
-      else cur += ch;
-      continue;
-    }
-    if (ch === "'" || ch === '"') {
-      if (!quoted && cur.trim() === "") cur = "";
-      quote = ch;
-      quoted = true;
-      continue;
-    }
-    if (ch === ",") {
-      items.push(quoted ? cur : cur.trim());
-      cur = "";
-      quoted = false;
-      continue;
-    }
-    if (quoted && /\s/.test(ch)) continue;
-    cur += ch;
-  }
-  if (cur.trim() !== "" || quoted || items.length > 0) items.push(quoted ? cur : cur.trim());
-  return items;
-}
 
 /** `parameters`: name → one value, or a list (a sweep). */
 export function parseParameters(text: string): ParameterValues {

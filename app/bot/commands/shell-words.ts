@@ -39,39 +39,5 @@ export function shellSplit(line: string): SplitResult {
   return { ok: true, tokens };
 }
 
-/**
- * `[a, b, "c,d"]` → ["a", "b", "c,d"]; null when `value` is not a bracketed list. Items are
- * trimmed; quotes inside group commas and are removed.
- */
-export function splitList(value: string): string[] | null {
-  const v = value.trim();
-  if (!(v.startsWith("[") && v.endsWith("]"))) return null;
-  const inner = v.slice(1, -1);
-  const items: string[] = [];
-  let cur = "";
-  let quote: string | null = null;
-  let quoted = false;
-  for (const ch of inner) {
-    if (quote) {
-      if (ch === quote) quote = null;
-      else cur += ch;
-      continue;
-    }
-    if (ch === "'" || ch === '"') {
-      if (!quoted && cur.trim() === "") cur = "";
-      quote = ch;
-      quoted = true;
-      continue;
-    }
-    if (ch === ",") {
-      items.push(quoted ? cur : cur.trim());
-      cur = "";
-      quoted = false;
-      continue;
-    }
-    if (quoted && /\s/.test(ch)) continue;
-    cur += ch;
-  }
-  if (cur.trim() !== "" || quoted || items.length > 0) items.push(quoted ? cur : cur.trim());
-  return items;
-}
+// The list rule is the sweeps' own (app/sweeps/lists.ts), shared with the GitHub Action.
+export { splitList } from "../../sweeps/lists.js";
