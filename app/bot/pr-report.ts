@@ -10,7 +10,7 @@
  */
 import { createHash } from "node:crypto";
 import type { BotDeps } from "./commands/types.js";
-import { hasCheckRuns, hasComments, hasCommitStatuses, type Annotation, type CheckConclusion, type CommitState, type RepoRef } from "../contracts/forge.js";
+import { hasCheckRuns, hasComments, hasCommitStatuses, repoRef, type Annotation, type CheckConclusion, type CommitState, type RepoRef } from "../contracts/forge.js";
 import { declaredMetrics } from "../reporting/metrics.js";
 import { isTerminal } from "../executions/state.js";
 import { approvalRequestsForExecution } from "../models/review.js";
@@ -30,16 +30,7 @@ function hash(v: unknown): string {
 
 function repoOf(v: SweepView): RepoRef | null {
   if (v.source.kind !== "forge") return null;
-  const full = v.source.repo;
-  const i = full.lastIndexOf("/");
-  return {
-    forge: v.source.forge,
-    id: v.source.repositoryId,
-    fullName: full,
-    owner: i < 0 ? "" : full.slice(0, i),
-    name: i < 0 ? full : full.slice(i + 1),
-    installationId: v.source.installationId,
-  };
+  return repoRef({ forge: v.source.forge, id: v.source.repositoryId, installationId: v.source.installationId, fullName: v.source.repo });
 }
 
 /** A check run's state as a commit status. */

@@ -53,6 +53,19 @@ export interface RepoRef {
   installationId: number;
 }
 
+/** A RepoRef from its full name: `owner` is all before the last `/` (GitLab: the namespace path), `name` the rest. */
+export function repoRef(r: { forge: ForgeKind; id: number; installationId: number; fullName: string }): RepoRef {
+  const cut = r.fullName.lastIndexOf("/");
+  return {
+    forge: r.forge,
+    id: r.id,
+    fullName: r.fullName,
+    owner: cut > 0 ? r.fullName.slice(0, cut) : "",
+    name: cut > 0 ? r.fullName.slice(cut + 1) : r.fullName,
+    installationId: r.installationId,
+  };
+}
+
 export interface Actor {
   login: string;
   id: number;

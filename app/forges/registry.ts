@@ -7,7 +7,7 @@ import { storedGitHubAppConfig, type Config, type GitHubAppConfig } from "../con
 import type { Logger } from "../log.js";
 import type { Sql } from "../../db/client.js";
 import { ForgeError } from "../errors.js";
-import { FORGE_KINDS, type Forge, type ForgeKind, type ForgeProvider, type Forges, type RepoRef } from "../contracts/forge.js";
+import { type Forge, type ForgeKind, type ForgeProvider, type Forges, type RepoRef } from "../contracts/forge.js";
 import type { Attempt } from "../bot/handle-event.js";
 import type { BotDeps } from "../bot/commands/types.js";
 import { createGitHubProvider } from "./github/index.js";
@@ -120,8 +120,6 @@ function isLive(f: Forges): f is LiveForges {
 export interface LiveForges extends Forges {
   /** The provider of a forge (throws ForgeError naming what to set while it is not configured). */
   provider(kind: ForgeKind): ForgeProvider;
-  /** The forges configured now. */
-  configured(): ForgeKind[];
   /** Serves `app` from now on: `config.github` becomes it (the webhook route reads its secret there) and GitHub calls go to its provider. */
   useGitHubApp(app: GitHubAppConfig): void;
 }
@@ -156,7 +154,6 @@ export function createForges(deps: ForgeDeps): LiveForges {
   }
   return {
     provider,
-    configured: () => FORGE_KINDS.filter((k) => providerOf(k) !== null),
     useGitHubApp,
     async forRepo(repo: RepoRef): Promise<Forge> {
       return provider(repo.forge).forInstallation(repo.installationId);

@@ -1,5 +1,5 @@
 /** The repositories vh serves on each forge (forge_repositories), and the project each belongs to. */
-import type { ForgeKind, RepoRef } from "../../app/contracts/forge.js";
+import { repoRef, type ForgeKind, type RepoRef } from "../../app/contracts/forge.js";
 import type { Sql } from "../client.js";
 
 /** Records (or revives) a repository; its project is kept when it has one. */
@@ -24,25 +24,11 @@ export async function markRepositoriesRemoved(sql: Sql, forge: ForgeKind, which:
   }
 }
 
-/** The project a repository is linked to, if any. */
-export async function projectIdOfRepository(sql: Sql, repo: Pick<RepoRef, "forge" | "id">): Promise<string | null> {
-  const [row] = await sql<{ project_id: string | null }[]>`select project_id from forge_repositories where forge = ${repo.forge} and id = ${repo.id}`;
-  return row?.project_id ?? null;
-}
-
 /** The live repository linked to a project (the one `vh exec run --commit` runs), if any. */
 export async function repositoryOfProject(sql: Sql, projectId: string): Promise<RepoRef | null> {
   const [row] = await sql<{ forge: ForgeKind; id: string; installation_id: string; full_name: string }[]>`
     select forge, id, installation_id, full_name from forge_repositories
     where project_id = ${projectId} and removed_at is null order by created_at desc limit 1`;
   if (!row) return null;
-  const i = row.full_name.lastIndexOf("/");
-  return {
-    forge: row.forge,
-    id: Number(row.id),
-    installationId: Number(row.installation_id),
-    fullName: row.full_name,
-    owner: i < 0 ? "" : row.full_name.slice(0, i),
-    name: i < 0 ? row.full_name : row.full_name.slice(i + 1),
-  };
+  return repoRef({ forge: row.forge, id: Number(row.id), installationId: Number(row.installation_id), fullName: row.full_name });
 }

@@ -4,11 +4,8 @@
  * A repository whose commit holds CONTRACT_FILES (the tarball wraps them in `owner-repo-sha7/`),
  * its default branch, a writer and an outsider, and a pull request whose head is the commit.
  */
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import nock from "nock";
-import { create } from "tar";
+import { wrappedTarball } from "../helpers/snapshot.js";
 import { createGitHubProvider } from "../../app/forges/github/index.js";
 import { loadConfig } from "../../app/config.js";
 import { createLogger } from "../../app/log.js";
@@ -20,21 +17,6 @@ const SHA = "c0".repeat(20);
 const MARKER = "<!-- vh:contract -->";
 const repo: RepoRef = { forge: "github", id: REPO_ID, fullName: `${OWNER}/${REPO}`, owner: OWNER, name: REPO, installationId: INSTALLATION };
 
-async function tarball(): Promise<Buffer> {
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "vh-gh-contract-"));
-  const top = `${OWNER}-${REPO}-${SHA.slice(0, 7)}`;
-  try {
-    for (const [name, text] of Object.entries(CONTRACT_FILES)) {
-      fs.mkdirSync(path.dirname(path.join(tmp, top, name)), { recursive: true });
-      fs.writeFileSync(path.join(tmp, top, name), text);
-    }
-    const chunks: Buffer[] = [];
-    for await (const c of create({ gzip: true, cwd: tmp, portable: true }, [top])) chunks.push(c as Buffer);
-    return Buffer.concat(chunks);
-  } finally {
-    fs.rmSync(tmp, { recursive: true, force: true });
-  }
-}
 
 forgeContract({
   name: "github (nock)",
@@ -48,7 +30,7 @@ forgeContract({
       .get(`${repoPath}/contents/valohai.yaml`).query({ ref: SHA }).reply(200, CONTRACT_FILES["valohai.yaml"], { "content-type": "application/vnd.github.raw+json" })
       .get(`${repoPath}/contents/no%2Fsuch%2Ffile.txt`).query({ ref: SHA }).reply(404, { message: "Not Found" })
       // downloadArchive
-      .get(`${repoPath}/tarball/${SHA}`).reply(200, await tarball(), { "content-type": "application/x-gzip" })
+      .get(`${repoPath}/tarball/${SHA}`).reply(200, await wrappedTarball(CONTRACT_FILES, `${OWNER}-${REPO}-${SHA.slice(0, 7)}`), { "content-type": "application/x-gzip" })
       // resolveCommit: branch, HEAD, sha, nothing
       .get(`${repoPath}/commits/master`).reply(200, { sha: SHA })
       .get(`${repoPath}/commits/HEAD`).reply(200, { sha: SHA })

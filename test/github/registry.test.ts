@@ -26,7 +26,7 @@ describe("forge registry", () => {
     expect(config.github).toBeNull();
     expect(forges.github.provider({ config, log: createLogger("silent") })).toBeNull();
     const live = createForges({ config, log: createLogger("silent") });
-    expect(live.configured()).not.toContain("github");
+    expect(() => live.provider("github")).toThrow(NOT_CONFIGURED_MESSAGE);
     await expect(live.forRepo(repo(1))).rejects.toThrow(NOT_CONFIGURED_MESSAGE);
     expect(NOT_CONFIGURED_MESSAGE).toMatch(/APP_ID, PRIVATE_KEY .* WEBHOOK_SECRET/);
   });
@@ -76,7 +76,7 @@ describe("the live forge provider (one per process, shared by the HTTP server an
       nock.cleanAll();
       nock.enableNetConnect();
     }
-    expect(live.configured()).toContain("github");
+    expect(live.provider("github").kind).toBe("github");
     expect(config.github).toMatchObject({ appId: 77, webhookSecret: "w", registered: { slug: "vh-test" } });
     // the installation token was asked for as App 77, signed with the stored key
     const [h, p, sig] = jwt.split(".");

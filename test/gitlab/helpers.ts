@@ -4,10 +4,9 @@
  * token on each, and GitLab's archive.tar.gz of a set of files.
  */
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import { create } from "tar";
 import nock from "nock";
+import { wrappedTarball } from "../helpers/snapshot.js";
 import type { GitLabConfig } from "../../app/config.js";
 import type { RepoRef } from "../../app/contracts/forge.js";
 
@@ -97,18 +96,6 @@ export function strictNet(): void {
 }
 
 /** GitLab's archive.tar.gz: `files` under one `<project>-<sha>-<sha>/` folder. */
-export async function archiveOf(files: Record<string, string>, sha = SHA, project = "gitlab-test"): Promise<Buffer> {
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "vh-gl-tar-"));
-  const top = `${project}-${sha}-${sha}`;
-  try {
-    for (const [name, text] of Object.entries(files)) {
-      fs.mkdirSync(path.dirname(path.join(tmp, top, name)), { recursive: true });
-      fs.writeFileSync(path.join(tmp, top, name), text);
-    }
-    const chunks: Buffer[] = [];
-    for await (const c of create({ gzip: true, cwd: tmp, portable: true }, [top])) chunks.push(c as Buffer);
-    return Buffer.concat(chunks);
-  } finally {
-    fs.rmSync(tmp, { recursive: true, force: true });
-  }
+export function archiveOf(files: Record<string, string>, sha = SHA, project = "gitlab-test"): Promise<Buffer> {
+  return wrappedTarball(files, `${project}-${sha}-${sha}`);
 }

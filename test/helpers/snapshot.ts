@@ -1,5 +1,6 @@
 /** Makes a gzipped tarball of a directory and uploads it to a stack (tests don't depend on the CLI's packager). */
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { createHash } from "node:crypto";
 import { create } from "tar";
@@ -14,6 +15,22 @@ export async function tarball(dir: string): Promise<{ body: Buffer; sha256: stri
   for await (const c of create({ gzip: true, cwd: dir, portable: true }, files)) chunks.push(c as Buffer);
   const body = Buffer.concat(chunks);
   return { body, sha256: createHash("sha256").update(body).digest("hex") };
+}
+
+/** A forge's archive of `files`: every one under the single folder `top`, gzipped (as GitHub's tarball and GitLab's archive.tar.gz are). */
+export async function wrappedTarball(files: Record<string, string>, top: string): Promise<Buffer> {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "vh-forge-tar-"));
+  try {
+    for (const [name, text] of Object.entries(files)) {
+      fs.mkdirSync(path.dirname(path.join(tmp, top, name)), { recursive: true });
+      fs.writeFileSync(path.join(tmp, top, name), text);
+    }
+    const chunks: Buffer[] = [];
+    for await (const c of create({ gzip: true, cwd: tmp, portable: true }, [top])) chunks.push(c as Buffer);
+    return Buffer.concat(chunks);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
 }
 
 export async function uploadSnapshot(stack: Stack, dir: string): Promise<string> {

@@ -5,7 +5,7 @@
 import type { Sql } from "../../../db/client.js";
 import type { Row } from "../../../db/queries/rows.js";
 import type { gitRepositories } from "../../../db/schema/git.js";
-import type { RepoRef } from "../../contracts/forge.js";
+import { repoRef, type RepoRef } from "../../contracts/forge.js";
 import { Mirror } from "./mirror.js";
 import { repoPaths } from "./mirror.js";
 import { parseRemote, type Transport } from "./remote.js";
@@ -39,15 +39,7 @@ export async function findRepositoryRow(sql: Sql, ref: string): Promise<GitRepos
 
 /** The RepoRef of a linked repository: its id is also its installation (credentials are per repository). */
 export function repoRefOf(r: { id: number; name: string }): RepoRef {
-  const cut = r.name.lastIndexOf("/");
-  return {
-    forge: "git",
-    id: r.id,
-    fullName: r.name,
-    owner: cut > 0 ? r.name.slice(0, cut) : "",
-    name: cut > 0 ? r.name.slice(cut + 1) : r.name,
-    installationId: r.id,
-  };
+  return repoRef({ forge: "git", id: r.id, installationId: r.id, fullName: r.name });
 }
 
 /** How git reaches the repository: its deploy key and pinned host key, its token's variable, or nothing. */

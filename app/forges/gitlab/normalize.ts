@@ -3,7 +3,7 @@
  * reads becomes `ignore` with the reason. `event` is the `X-Gitlab-Event` header (`Note Hook`, …).
  */
 import type { z } from "zod";
-import type { Actor, RepoRef } from "../../contracts/forge.js";
+import { repoRef, type Actor, type RepoRef } from "../../contracts/forge.js";
 import type { ForgeEvent } from "../../contracts/forge-events.js";
 import { MergeRequestHook, NoteHook, PushHook, type HookProject } from "./schema.js";
 
@@ -28,15 +28,7 @@ function actorOf(username: string, id: number, opts: NormalizeOptions): Actor {
 
 /** The repository of a payload's project: `owner` is the namespace's full path, `name` the project's path. */
 export function repoOf(p: z.infer<typeof HookProject>): RepoRef {
-  const cut = p.path_with_namespace.lastIndexOf("/");
-  return {
-    forge: "gitlab",
-    id: p.id,
-    fullName: p.path_with_namespace,
-    owner: p.path_with_namespace.slice(0, cut),
-    name: p.path_with_namespace.slice(cut + 1),
-    installationId: 0,
-  };
+  return repoRef({ forge: "gitlab", id: p.id, installationId: 0, fullName: p.path_with_namespace });
 }
 
 const NULL_SHA = /^0{40}$/;
