@@ -1,8 +1,10 @@
 /**
  * A forge's archive of a commit → a vh code snapshot. GitHub (and GitLab) wrap the tree in one
  * top-level folder (`owner-repo-<sha>/`): it is stripped, and the tree is packed again the way
- * ad-hoc snapshots are (sorted entries, portable headers, gzip) and stored content-addressed, so
- * the runner needs nothing new.
+ * ad-hoc snapshots are (sorted entries, portable headers, mtime 0 as the CLI's packager writes,
+ * gzip) and stored content-addressed, so the runner needs nothing new, and two commits with one
+ * tree are one snapshot whatever times the forge's archives carry (GitHub stamps each file with
+ * its commit's time).
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -33,7 +35,7 @@ export async function snapshotFromArchive(deps: { sql: Sql; store: Store }, arch
   try {
     await pipeline(Readable.from([archive]), extract({ cwd: dir, strip: 1 }));
     const chunks: Buffer[] = [];
-    for await (const c of create({ gzip: true, cwd: dir, portable: true }, listFiles(dir))) chunks.push(c as Buffer);
+    for await (const c of create({ gzip: true, cwd: dir, portable: true, mtime: new Date(0) }, listFiles(dir))) chunks.push(c as Buffer);
     const body = Buffer.concat(chunks);
     const sha256 = createHash("sha256").update(body).digest("hex");
     if ((await codeSnapshotSize(deps.sql, sha256)) === null) {

@@ -180,6 +180,9 @@ describe("the code snapshot of a commit", () => {
     const d = fs.mkdtempSync(path.join(dir, "arch-"));
     const top = `acme-widgets-${sha.slice(0, 7)}`;
     fs.cpSync(FIXTURE, path.join(d, top), { recursive: true });
+    // as GitHub's tarballs do, each archive carries its commit's time on every file
+    const time = new Date(Date.UTC(2026, 0, 1) + parseInt(sha.slice(0, 4), 16) * 1000);
+    for (const e of fs.readdirSync(path.join(d, top), { recursive: true, withFileTypes: true })) fs.utimesSync(path.join(e.parentPath, e.name), time, time);
     const chunks: Buffer[] = [];
     for await (const c of create({ gzip: true, cwd: d, portable: true }, [top])) chunks.push(c as Buffer);
     return Buffer.concat(chunks);
