@@ -18,7 +18,7 @@ import { buildCommandList, CommandBuildError, joinCommand, suggest, toJsonValue,
 import { invalidParameters, loadConfigText, loadSnapshotConfig, problemLine, stepOf, type ConfigPlace, type SnapshotConfig } from "../snapshots/config.js";
 import { requestSchedulerPass } from "../../db/queries/jobs.js";
 import { largestHost } from "../hosts/records.js";
-import { isModelUri, recordModelInputs, resolveModelInput } from "../models/inputs.js";
+import { recordModelInputs } from "../models/inputs.js";
 
 export const CreateExecutionBody = z.object({
   step: z.string().min(1),
@@ -72,45 +72,16 @@ export interface CreateDeps {
 /** Masking lives in one place (by name, in URLs, and by value in logs). */
 export { maskEnvironment } from "./secrets.js";
 import { sealSecrets, splitSecrets } from "./secrets.js";
-import { datumById } from "../../db/queries/datums.js";
+import { resolveInputUri } from "../inputs/resolve.js";
 
 function listify(v: string | string[] | undefined): string[] {
   if (v === undefined) return [];
   return Array.isArray(v) ? v : [v];
 }
 
-function basenameOfUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    const base = decodeURIComponent(u.pathname.split("/").filter(Boolean).pop() ?? "");
-    return base && base !== "." && base !== ".." ? base : u.hostname;
-  } catch {
-    return "input";
-  }
-}
-
 /** Replaces `{parameter:NAME}` in an input URI with the raw parameter value (valohai-spec §1.6). */
 function interpolateUri(uri: string, values: Record<string, unknown>): string {
   return uri.replace(/\{parameter:([^}]+)\}/g, (m, name: string) => (name in values && values[name] != null ? String(values[name]) : m));
-}
-
-async function checkReachable(f: typeof fetch, input: string, url: string): Promise<void> {
-  const fail = (why: string) => {
-    throw new VhError("invalid_input", `Input "${input}": ${url} ${why}. Fix the URL or make it reachable from the vh server.`, { input, url });
-  };
-  let res: Response;
-  try {
-    res = await f(url, { method: "HEAD", redirect: "follow", signal: AbortSignal.timeout(15_000) });
-    if ([403, 405, 501].includes(res.status)) {
-      res = await f(url, { method: "GET", headers: { range: "bytes=0-0" }, redirect: "follow", signal: AbortSignal.timeout(15_000) });
-      await res.body?.cancel();
-    }
-  } catch (err) {
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    fail(`could not be reached (${cause?.code ?? cause?.message ?? (err as Error).message})`);
-    return;
-  }
-  if (res.status >= 400) fail(`answered HTTP ${res.status}${res.statusText ? " " + res.statusText : ""}`);
 }
 
 async function resolveInputs(
@@ -132,7 +103,7 @@ async function resolveInputs(
   }
   if (errors.length) throw new VhError("invalid_input", errors.join("\n"), { errors });
   const out: RequestedInput[] = [];
-  const f = deps.fetch ?? fetch;
+  const ctx = { sql: deps.sql, store: deps.store, config: deps.config, project, fetch: deps.fetch ?? fetch };
   for (const input of step.inputs.values()) {
     const uris = (input.name in supplied ? listify(supplied[input.name]) : input.default).map((u) => interpolateUri(u, values)).filter((u) => u !== "");
     if (uris.length === 0) {
@@ -140,44 +111,12 @@ async function resolveInputs(
       continue;
     }
     for (const uri of uris) {
-      if (/^https?:\/\//i.test(uri)) {
-        await checkReachable(f, input.name, uri);
-        out.push({ name: input.name, uri, source: { kind: "http", url: uri }, file: basenameOfUrl(uri) });
-        continue;
+      try {
+        out.push(...(await resolveInputUri(ctx, input.name, uri)));
+      } catch (err) {
+        if (!isUsersMistake(err)) throw err;
+        errors.push(err.message);
       }
-      if (isModelUri(uri)) {
-        try {
-          out.push(...(await resolveModelInput(deps.sql, input.name, uri)));
-        } catch (err) {
-          if (!isUsersMistake(err)) throw err;
-          errors.push(err.message);
-        }
-        continue;
-      }
-      const datum = /^datum:\/\/([0-9a-f-]{36})$/i.exec(uri);
-      if (datum) {
-        const row = await datumById(deps.sql, datum[1]!, project.id);
-        if (!row) {
-          errors.push(`Input "${input.name}": ${uri} does not exist in project ${project.name}.`);
-          continue;
-        }
-        out.push({
-          name: input.name,
-          uri,
-          source: { kind: "store", key: row.store_key },
-          datumId: row.id,
-          sha256: row.sha256,
-          size: Number(row.size),
-          file: path.posix.basename(row.name),
-        });
-        continue;
-      }
-      const scheme = /^([a-z0-9+.-]+):\/\//i.exec(uri)?.[1];
-      errors.push(
-        scheme
-          ? `Input "${input.name}": ${scheme}:// URIs are not supported yet (${uri}); use http(s)://, datum:// or model://.`
-          : `Input "${input.name}": "${uri}" is not a URI; use http(s)://… or datum://<id>.`,
-      );
     }
   }
   if (errors.length) throw new VhError("invalid_input", errors.join("\n"), { errors });

@@ -13,10 +13,6 @@ import { isUsersMistake, VhError } from "../errors.js";
 import { recordEvent, type Tx } from "./events.js";
 import { resolveVersion } from "./versions.js";
 
-export function isModelUri(uri: string): boolean {
-  return /^model:\/\//i.test(uri);
-}
-
 /** The files of the version `uri` names, as inputs of `input`; a VhError (not_found/bad_request) when it names none. */
 export async function resolveModelInput(sql: Sql, input: string, uri: string): Promise<RequestedInput[]> {
   let resolved;
