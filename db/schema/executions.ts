@@ -31,17 +31,24 @@ export type ExecutionStatus =
 /** What a status history entry records: a status, or the execution's deletion. */
 export type HistoryStatus = ExecutionStatus | "deleted";
 
+import type { InputSource } from "../../app/contracts/runner.js";
+
 export interface RequestedInput {
   name: string;
   uri: string;
   /** Resolved at creation: where the file is fetched from and what is known of it. */
-  source: { kind: "http"; url: string } | { kind: "store"; key: string };
+  source: InputSource;
   datumId?: string;
   sha256?: string;
   size?: number;
   file: string;
   /** For a `model://` input: the exact version it resolved to (`model://churn/v3`). */
   model?: { version: string; versionId: string };
+  /** For a `dataset://` input: the exact version it resolved to (`dataset://images/2026-11`, also when asked for `latest`). */
+  dataset?: { name: string; version: string; versionId: string };
+  /** What the source said the object was when resolved (S3: its ETag, and its version id where the bucket keeps versions). */
+  etag?: string;
+  versionId?: string;
 }
 
 export const executions = pgTable(
