@@ -23891,6 +23891,7 @@ var require_ignore = __commonJS({
 });
 
 // app/cli/packaging/select.ts
+import { readdirSync, readFileSync } from "node:fs";
 import fs4 from "node:fs/promises";
 import path from "node:path";
 async function ignoreModeOf(root) {
@@ -23904,14 +23905,16 @@ async function selectFiles(root) {
   const mode = await ignoreModeOf(root);
   const files = [];
   const warnings = [];
+  let walked = 0;
   async function walk(relDir, parentLevels) {
-    const entries = await fs4.readdir(relDir === "" ? root : path.join(root, relDir), { withFileTypes: true });
+    const entries = readdirSync(relDir === "" ? root : path.join(root, relDir), { withFileTypes: true });
+    if (++walked % 64 === 0) await new Promise((resolve) => setImmediate(resolve));
     entries.sort((a, b2) => a.name < b2.name ? -1 : a.name > b2.name ? 1 : 0);
     let levels = parentLevels;
     const rules = [];
     for (const name of IGNORE_FILES[mode]) {
       if (entries.some((e) => e.name === name && e.isFile())) {
-        rules.push(...(await fs4.readFile(path.join(root, relDir, name), "utf8")).split(/\r?\n/));
+        rules.push(...readFileSync(path.join(root, relDir, name), "utf8").split(/\r?\n/));
       }
     }
     if (rules.length > 0) levels = [...parentLevels, { base: relDir, ig: (0, import_ignore.default)({ ignorecase: false }).add(rules) }];
@@ -23964,10 +23967,11 @@ var init_select = __esm({
 
 // app/cli/packaging/package-directory.ts
 import { createHash } from "node:crypto";
-import { closeSync, lstatSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
+import { closeSync, lstatSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from "node:fs";
 import fs5 from "node:fs/promises";
 import os6 from "node:os";
 import path2 from "node:path";
+import { createGzip } from "node:zlib";
 async function packageDirectory(dir, opts = {}) {
   const root = path2.resolve(dir);
   const maxFiles = opts.maxFiles ?? LIMITS.maxFiles;
@@ -24020,44 +24024,54 @@ async function statAll(root, files) {
   return out;
 }
 async function writeArchive(root, files, stats, inMemoryMaxBytes, onProgress) {
-  const statCache = /* @__PURE__ */ new Map();
-  for (const [i, rel] of files.entries()) {
-    const st2 = stats[i];
-    if (!st2) continue;
-    st2.mode = st2.mode & 61440 | (st2.mode & 73 ? 493 : 420);
-    st2.uid = 0;
-    st2.gid = 0;
-    st2.nlink = 1;
-    statCache.set(path2.resolve(root, rel), st2);
-  }
-  const pack = new kt({ cwd: root, portable: true, gzip: { level: 6 }, mtime: /* @__PURE__ */ new Date(0), statCache });
+  const gzip = createGzip({ level: 6 });
   const sink = new ArchiveSink(inMemoryMaxBytes);
   let failure2 = null;
-  pack.on("data", (chunk) => {
+  let first = true;
+  gzip.on("data", (chunk) => {
     try {
+      if (first) chunk[9] = 255;
+      first = false;
       sink.write(chunk);
     } catch (err) {
       failure2 ??= err;
     }
   });
-  pack.on("error", (err) => {
-    failure2 ??= err;
+  const ended = new Promise((resolve, reject) => {
+    gzip.on("end", resolve);
+    gzip.on("error", reject);
+  });
+  const tar = new TarBatches(async (buf) => {
+    if (!gzip.write(buf)) await new Promise((resolve) => gzip.once("drain", resolve));
   });
   try {
     for (const [i, rel] of files.entries()) {
-      pack.add(rel);
+      const st2 = stats[i];
+      await tar.addFile(root, rel, st2.size, st2.mode & 73 ? 493 : 420);
       if (failure2) throw failure2;
       onProgress?.(i + 1, files.length);
       if (i % 200 === 199) await new Promise((resolve) => setImmediate(resolve));
     }
-    pack.end();
+    await tar.end();
+    gzip.end();
+    await ended;
     if (failure2) throw failure2;
     return sink.finish();
   } catch (err) {
+    gzip.destroy();
     sink.abort();
     const msg = err instanceof Error ? err.message : String(err);
     throw new VhError("invalid_input", `Packaging ${root} failed while reading its files (did one change or disappear?): ${msg}`);
   }
+}
+function readFull(fd, buf, offset, length, position = null) {
+  let got = 0;
+  while (got < length) {
+    const n = readSync(fd, buf, offset + got, length - got, position === null ? null : position + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return got;
 }
 function writeAllSync(fd, buf) {
   for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off);
@@ -24081,7 +24095,7 @@ function tooManyFiles(root, files, limit, hasVhignore) {
 function mib(bytes) {
   return `${(bytes / MiB).toFixed(1)} MiB`;
 }
-var MiB, LIMITS, ArchiveSink;
+var MiB, LIMITS, BLOCK, BATCH, EPOCH, TarBatches, ArchiveSink;
 var init_package_directory = __esm({
   "app/cli/packaging/package-directory.ts"() {
     "use strict";
@@ -24094,6 +24108,72 @@ var init_package_directory = __esm({
       maxBytes: 2e3 * MiB,
       warnFileBytes: 50 * MiB,
       warnTotalBytes: 150 * MiB
+    };
+    BLOCK = 512;
+    BATCH = MiB;
+    EPOCH = /* @__PURE__ */ new Date(0);
+    TarBatches = class {
+      constructor(out) {
+        this.out = out;
+      }
+      out;
+      buf = Buffer.alloc(BATCH);
+      used = 0;
+      header = new F({ path: "", mode: 420, size: 0, mtime: EPOCH, type: "File" });
+      /** One file: a pax header when the path needs one, the ustar header, the bytes, padding to a block. */
+      async addFile(root, rel, size, mode) {
+        const h = this.header;
+        h.path = rel;
+        h.size = size;
+        h.mode = mode;
+        const padded = Math.ceil(size / BLOCK) * BLOCK;
+        const fd = openSync(path2.join(root, rel), "r");
+        try {
+          if (this.used + BLOCK > BATCH) await this.flush();
+          if (h.encode(this.buf, this.used)) {
+            this.buf.fill(0, this.used, this.used + BLOCK);
+            await this.put(new ft({ mtime: EPOCH, path: rel, size }).encode());
+            if (this.used + BLOCK > BATCH) await this.flush();
+            h.encode(this.buf, this.used);
+          }
+          this.used += BLOCK;
+          if (this.used + padded + 1 > BATCH) await this.flush();
+          if (padded + 1 <= BATCH) {
+            const got = readFull(fd, this.buf, this.used, size + 1);
+            if (got !== size) throw new Error(`${rel} was ${size} bytes when listed and is ${got > size ? "longer" : `${got} bytes`} now`);
+            this.used += padded;
+            return;
+          }
+          let done = 0;
+          while (done < size) {
+            const piece = Buffer.alloc(Math.min(BATCH, padded - done));
+            const want = Math.min(piece.length, size - done);
+            const got = readFull(fd, piece, 0, want, done);
+            if (got !== want) throw new Error(`${rel} was ${size} bytes when listed and ended at ${done + got} now`);
+            done += got;
+            await this.out(piece);
+          }
+        } finally {
+          closeSync(fd);
+        }
+      }
+      /** The two zero blocks that end a tar archive, and what is left of the batch. */
+      async end() {
+        await this.put(Buffer.alloc(2 * BLOCK));
+        await this.flush();
+      }
+      async put(bytes) {
+        if (this.used + bytes.length > BATCH) await this.flush();
+        bytes.copy(this.buf, this.used);
+        this.used += bytes.length;
+      }
+      async flush() {
+        if (this.used === 0) return;
+        const full = this.buf.subarray(0, this.used);
+        this.buf = Buffer.alloc(BATCH);
+        this.used = 0;
+        await this.out(full);
+      }
     };
     ArchiveSink = class {
       constructor(inMemoryMaxBytes) {

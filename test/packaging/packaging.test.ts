@@ -2,7 +2,9 @@ import { createHash } from "node:crypto";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { list as tarList, extract } from "tar";
+import { lstatSync, writeFileSync } from "node:fs";
+import { gunzipSync } from "node:zlib";
+import { list as tarList, extract, PackSync } from "tar";
 import { afterEach, describe, expect, it } from "vitest";
 import { VhError } from "../../app/errors.js";
 import {
@@ -259,6 +261,51 @@ describe("archive", () => {
     expect((await packageDirectory(dir)).sha256).toBe(first.sha256);
     await fs.chmod(path.join(dir, "lib/util.py"), 0o755);
     expect((await packageDirectory(dir)).sha256).not.toBe(first.sha256);
+  });
+
+  it("writes exactly the bytes node-tar's portable writer does (long and non-ASCII paths, empty, block-sized and multi-MiB files)", async () => {
+    const big = Buffer.alloc(3 * 1024 * 1024 + 77);
+    for (let i = 0; i < big.length; i += 4096) big.writeUInt32LE(i * 2654435761 >>> 0, i);
+    const dir = await tree({
+      ...files,
+      "empty.txt": "",
+      "block.bin": Buffer.alloc(512, 7),
+      "big/weights.bin": big,
+      "ünïcödé/名前.txt": "unicode",
+      [`${"p".repeat(99)}/${"q".repeat(99)}/${"r".repeat(60)}`]: "prefix split",
+    });
+    await fs.chmod(path.join(dir, "scripts/run.sh"), 0o700);
+    const pkg = await packageDirectory(dir);
+    // the reference: node-tar's PackSync over the same list, modes and mtime normalised the same way
+    const statCache = new Map<string, import("node:fs").Stats>();
+    for (const rel of pkg.files) {
+      const st = lstatSync(path.join(dir, rel));
+      st.mode = (st.mode & 0o170000) | (st.mode & 0o111 ? 0o755 : 0o644);
+      st.nlink = 1;
+      statCache.set(path.resolve(dir, rel), st);
+    }
+    const chunks: Buffer[] = [];
+    const ref = new PackSync({ cwd: dir, portable: true, gzip: { level: 6 }, mtime: new Date(0), statCache });
+    ref.on("data", (c: Buffer) => chunks.push(c));
+    for (const rel of pkg.files) ref.add(rel);
+    ref.end();
+    // compared by where they first differ (a diff of megabytes would say nothing useful)
+    const firstDifference = (a: Buffer, b: Buffer) => {
+      for (let i = 0; i < Math.max(a.length, b.length); i++) if (a[i] !== b[i]) return { at: i, block: Math.floor(i / 512), mine: a.subarray(i - (i % 512), i - (i % 512) + 100).toString("latin1"), nodeTar: b.subarray(i - (i % 512), i - (i % 512) + 100).toString("latin1") };
+      return null;
+    };
+    expect(firstDifference(gunzipSync(await archiveBytes(pkg)), gunzipSync(Buffer.concat(chunks)))).toBeNull();
+    expect(firstDifference(await archiveBytes(pkg), Buffer.concat(chunks))).toBeNull();
+  });
+
+  it("refuses a file that grew or shrank between listing and reading, saying which", async () => {
+    const dir = await tree(files);
+    const pkg = packageDirectory(dir, {
+      onProgress: (done) => {
+        if (done === 1) writeFileSync(path.join(dir, "train.py"), "print('a much longer file now')\n");
+      },
+    });
+    await expect(pkg).rejects.toThrow(/train\.py was 12 bytes when listed and is longer now/);
   });
 
   it("writes large archives to a temp file with the same bytes", async () => {

@@ -5,21 +5,22 @@
  * Deterministic: the same files with the same contents and executable bits give the same bytes,
  * whatever their timestamps, owners, umask, hard links or the order the file system lists them in:
  * - files are added in sorted path order (only files: folders are implied by the paths);
- * - tar headers are written by node-tar in portable mode (no uid/gid/uname/atime/ctime/dev/ino),
- *   with mtime 0 and mode 0644, or 0755 when any execute bit is set; hard links are stored as
- *   plain files;
- * - gzip at level 6 with node-tar's portable gzip header (mtime 0, OS byte "unknown").
+ * - tar headers are node-tar's portable ones (its Header and Pax encoders: no uid/gid/uname/atime/
+ *   ctime/dev/ino), with mtime 0 and mode 0644, or 0755 when any execute bit is set; hard links are
+ *   stored as plain files;
+ * - gzip at level 6 with a portable gzip header (mtime 0, OS byte "unknown"), as node-tar writes it.
  *   The compressed bytes depend on the zlib build, so two Node releases may in principle differ.
  *
  * The archive is kept in memory up to `inMemoryMaxBytes` (64 MiB); a bigger one is written to a
  * temp file, and `archive` is then its path. Call `disposePackage` when done with it.
  */
 import { createHash } from "node:crypto";
-import { closeSync, lstatSync, mkdtempSync, openSync, rmSync, writeSync, type Stats } from "node:fs";
+import { closeSync, lstatSync, mkdtempSync, openSync, readSync, rmSync, writeSync, type Stats } from "node:fs";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { PackSync } from "tar";
+import { createGzip } from "node:zlib";
+import { Header, Pax } from "tar";
 import { VhError } from "../../errors.js";
 import { IGNORE_FILES, selectFiles } from "./select.js";
 
@@ -128,51 +129,135 @@ async function writeArchive(
   inMemoryMaxBytes: number,
   onProgress?: (done: number, total: number) => void,
 ): Promise<Pick<CodePackage, "archive" | "sha256" | "size">> {
-  // node-tar takes the stats from this cache instead of calling lstat again; we normalise the
-  // fields that would otherwise make the archive depend on the machine.
-  const statCache = new Map<string, Stats>();
-  for (const [i, rel] of files.entries()) {
-    const st = stats[i];
-    if (!st) continue;
-    st.mode = (st.mode & 0o170000) | (st.mode & 0o111 ? 0o755 : 0o644);
-    st.uid = 0;
-    st.gid = 0;
-    st.nlink = 1; // a hard link would otherwise be stored as a link to the first path seen
-    statCache.set(path.resolve(root, rel), st);
-  }
-  // PackSync: reading thousands of small files with synchronous calls is about twice as fast as
-  // node-tar's async Pack (one thread-pool round trip per open/read/close); we yield to the event
-  // loop between batches so signals and the progress bar are still served.
-  const pack = new PackSync({ cwd: root, portable: true, gzip: { level: 6 }, mtime: new Date(0), statCache });
+  // The tar stream is written here into 1 MiB batches (each file's headers, its bytes read with
+  // synchronous calls straight into the batch, its padding), and each batch is compressed by
+  // Node's zlib stream, which deflates on the thread pool: reading the next files overlaps
+  // compressing the last ones, where node-tar's Pack deflates on the main thread between reads.
+  // The bytes are node-tar's portable output exactly (its Header and Pax encoders;
+  // test/packaging checks the two agree).
+  const gzip = createGzip({ level: 6 });
   const sink = new ArchiveSink(inMemoryMaxBytes);
   let failure: unknown = null;
-  pack.on("data", (chunk: Buffer) => {
+  let first = true;
+  gzip.on("data", (chunk: Buffer) => {
     try {
+      if (first) chunk[9] = 255; // the gzip header's OS byte: "unknown", as node-tar's portable mode writes it
+      first = false;
       sink.write(chunk);
     } catch (err) {
       failure ??= err;
     }
   });
-  pack.on("error", (err: unknown) => {
-    failure ??= err;
+  const ended = new Promise<void>((resolve, reject) => {
+    gzip.on("end", resolve);
+    gzip.on("error", reject);
+  });
+  const tar = new TarBatches(async (buf) => {
+    if (!gzip.write(buf)) await new Promise<void>((resolve) => gzip.once("drain", resolve));
   });
   try {
-    // Pack.add directly rather than tar.create: create reads a path that starts with "@" as
-    // "append that archive", which a file named "@foo" would trip over.
     for (const [i, rel] of files.entries()) {
-      pack.add(rel);
+      const st = stats[i]!;
+      await tar.addFile(root, rel, st.size, st.mode & 0o111 ? 0o755 : 0o644);
       if (failure) throw failure;
       onProgress?.(i + 1, files.length);
       if (i % 200 === 199) await new Promise((resolve) => setImmediate(resolve));
     }
-    pack.end();
+    await tar.end();
+    gzip.end();
+    await ended;
     if (failure) throw failure;
     return sink.finish();
   } catch (err) {
+    gzip.destroy();
     sink.abort();
     const msg = err instanceof Error ? err.message : String(err);
     throw new VhError("invalid_input", `Packaging ${root} failed while reading its files (did one change or disappear?): ${msg}`);
   }
+}
+
+const BLOCK = 512;
+const BATCH = MiB;
+const EPOCH = new Date(0);
+
+/** A tar stream of files, handed on in batches of about `BATCH` bytes (a fresh buffer each: the consumer keeps it). */
+class TarBatches {
+  private buf = Buffer.alloc(BATCH);
+  private used = 0;
+  private readonly header = new Header({ path: "", mode: 0o644, size: 0, mtime: EPOCH, type: "File" });
+  constructor(private readonly out: (batch: Buffer) => Promise<void>) {}
+
+  /** One file: a pax header when the path needs one, the ustar header, the bytes, padding to a block. */
+  async addFile(root: string, rel: string, size: number, mode: number): Promise<void> {
+    // one Header, encoded straight into the batch: no allocation per file
+    const h = this.header;
+    h.path = rel;
+    h.size = size;
+    h.mode = mode;
+    const padded = Math.ceil(size / BLOCK) * BLOCK;
+    const fd = openSync(path.join(root, rel), "r");
+    try {
+      if (this.used + BLOCK > BATCH) await this.flush();
+      if (h.encode(this.buf, this.used)) {
+        // a long or non-ASCII path: its pax header goes first
+        this.buf.fill(0, this.used, this.used + BLOCK);
+        await this.put(new Pax({ mtime: EPOCH, path: rel, size }).encode());
+        if (this.used + BLOCK > BATCH) await this.flush();
+        h.encode(this.buf, this.used);
+      }
+      this.used += BLOCK;
+      // one byte more than listed is asked for, to see a file that grew
+      if (this.used + padded + 1 > BATCH) await this.flush();
+      if (padded + 1 <= BATCH) {
+        const got = readFull(fd, this.buf, this.used, size + 1);
+        if (got !== size) throw new Error(`${rel} was ${size} bytes when listed and is ${got > size ? "longer" : `${got} bytes`} now`);
+        this.used += padded; // the batch is zeroed: the padding is there already
+        return;
+      }
+      let done = 0;
+      while (done < size) {
+        const piece = Buffer.alloc(Math.min(BATCH, padded - done));
+        const want = Math.min(piece.length, size - done);
+        const got = readFull(fd, piece, 0, want, done);
+        if (got !== want) throw new Error(`${rel} was ${size} bytes when listed and ended at ${done + got} now`);
+        done += got;
+        await this.out(piece);
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** The two zero blocks that end a tar archive, and what is left of the batch. */
+  async end(): Promise<void> {
+    await this.put(Buffer.alloc(2 * BLOCK));
+    await this.flush();
+  }
+
+  private async put(bytes: Buffer): Promise<void> {
+    if (this.used + bytes.length > BATCH) await this.flush();
+    bytes.copy(this.buf, this.used);
+    this.used += bytes.length;
+  }
+
+  private async flush(): Promise<void> {
+    if (this.used === 0) return;
+    const full = this.buf.subarray(0, this.used);
+    this.buf = Buffer.alloc(BATCH);
+    this.used = 0;
+    await this.out(full);
+  }
+}
+
+/** Reads up to `length` bytes into `buf` at `offset` (from file position `position`, else the current one); the count read. */
+function readFull(fd: number, buf: Buffer, offset: number, length: number, position: number | null = null): number {
+  let got = 0;
+  while (got < length) {
+    const n = readSync(fd, buf, offset + got, length - got, position === null ? null : position + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return got;
 }
 
 /** Hashes the archive and keeps it in memory, or in a temp file once it outgrows `inMemoryMaxBytes`. */
