@@ -5,6 +5,7 @@
  * app/cli/config.ts.)
  */
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
 import { VhError } from "./errors.js";
@@ -51,12 +52,20 @@ const envSchema = z.object({
   VH_S3_REGION: z.string().default("us-east-1"),
   VH_S3_ENDPOINT: z.string().url().optional(),
   VH_S3_FORCE_PATH_STYLE: bool.default(false),
+  // `s3://` inputs: named endpoints (each VH_S3_ENDPOINT_<NAME>_*), else the AWS SDK's own settings.
+  VH_S3_INPUT_ENDPOINTS: z.string().default(""),
+  VH_S3_INPUT_MAX_FILES: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
+  AWS_REGION: z.string().optional(),
+  AWS_DEFAULT_REGION: z.string().optional(),
+  AWS_ENDPOINT_URL_S3: z.string().url().optional(),
+  AWS_ENDPOINT_URL: z.string().url().optional(),
   VH_MAX_CODE_MB: z.coerce.number().positive().default(1000),
   VH_MAX_CODE_UNPACKED_MB: z.coerce.number().positive().default(4096),
   VH_MAX_CODE_FILES: z.coerce.number().int().positive().default(200_000),
   VH_MAX_LOG_MB: z.coerce.number().positive().default(1024),
   VH_MAX_LOG_LINES: z.coerce.number().int().min(1).max(2_000_000_000).default(10_000_000),
   VH_MAX_OUTPUT_MB: z.coerce.number().positive().default(100 * 1024),
+  VH_MAX_UPLOAD_MB: z.coerce.number().positive().default(100 * 1024),
   VH_LOST_AFTER_S: z.coerce.number().positive().default(60),
   VH_LOST_RETRIES: z.coerce.number().int().min(0).max(100).default(1),
   VH_GPU_ESCALATION_S: z.coerce.number().positive().default(3600),
@@ -73,6 +82,8 @@ const envSchema = z.object({
   GHE_HOST: z.string().optional(),
   GHE_PROTOCOL: z.enum(["https", "http"]).default("https"),
   VH_SWEEP_CAP: z.coerce.number().int().min(1).max(100_000).default(100),
+  // The server's name in OpenLineage namespaces (vh://NAME/<project>; docs/lineage.md). Default: VH_PUBLIC_URL's host, else the machine's host name.
+  VH_LINEAGE_NAME: z.string().trim().regex(/^[A-Za-z0-9][A-Za-z0-9.:_-]{0,252}$/, "letters, digits, . : _ - (a host name, optionally with a port)").optional(),
   VH_GITHUB_REPORT_INTERVAL_S: z.coerce.number().min(0.05).max(600).default(3),
   VH_GITHUB_TIMEOUT_S: z.coerce.number().min(0.1).max(600).default(10),
   VH_WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(1024).default(8),
@@ -107,6 +118,32 @@ export interface GitLabConfig {
 export type StoreConfig =
   | { kind: "local"; root: string }
   | { kind: "s3"; bucket: string; prefix: string; region: string; endpoint?: string; forcePathStyle: boolean };
+
+/**
+ * One S3 (or S3-compatible) service that `s3://` inputs are read from. Named ones come from
+ * VH_S3_INPUT_ENDPOINTS and their VH_S3_ENDPOINT_<NAME>_* settings; the one named `default` is the
+ * AWS SDK's own (AWS_REGION, AWS_ENDPOINT_URL_S3, its credential chain). Records hold the name only.
+ */
+export interface S3InputEndpoint {
+  name: string;
+  /** Absent: AWS itself (the SDK picks the regional address). */
+  url?: string;
+  region: string;
+  forcePathStyle: boolean;
+  /** Absent: the AWS SDK's default credential chain (environment, profile, instance role). Never logged. */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** The buckets it serves, or "*": every bucket no other endpoint names. */
+  buckets: string[] | "*";
+}
+
+export interface S3InputsConfig {
+  /** The named endpoints, in the order VH_S3_INPUT_ENDPOINTS lists them. */
+  endpoints: S3InputEndpoint[];
+  /** `default`: the AWS SDK's own settings, for a bucket no named endpoint serves (when none has BUCKETS=*). */
+  sdkDefault: S3InputEndpoint;
+  /** The most files one `s3://` URI (a glob) may resolve to. */
+  maxFiles: number;
+}
 
 /** The GitHub vh talks to, and how: known with or without an App (the set-up page needs it before there is one). */
 export interface GitHubHostConfig {
@@ -201,6 +238,8 @@ export interface Config {
   docker: "auto" | "always" | "never";
   store: StoreConfig;
   maxCodeBytes: number;
+  /** The largest file `POST /projects/:p/data` (`vh data upload`, local inputs of ad-hoc runs) takes. */
+  maxUploadBytes: number;
   /** What a code snapshot may unpack to (checked at upload, at repack and while extracting). */
   codeLimits: { maxBytes: number; maxFiles: number };
   /**
@@ -229,6 +268,10 @@ export interface Config {
   git: { dir: string; minPollSeconds: number; env: Record<string, string> };
   /** The most executions one sweep (a PR comment with value lists) may create. */
   sweepCap: number;
+  /** OpenLineage export (app/models/openlineage.ts): the server's name in namespaces, `vh://<name>/<project>`. */
+  lineage: { name: string };
+  /** Where `s3://` inputs are read from (app/inputs/s3.ts at creation, the runners at launch). */
+  s3Inputs: S3InputsConfig;
 }
 
 /** Reads and validates the environment; throws one VhError that names every bad variable. */
@@ -279,6 +322,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     docker: e.VH_DOCKER,
     store,
     maxCodeBytes: Math.round(e.VH_MAX_CODE_MB * 1024 * 1024),
+    maxUploadBytes: Math.round(e.VH_MAX_UPLOAD_MB * 1024 * 1024),
     codeLimits: { maxBytes: Math.round(e.VH_MAX_CODE_UNPACKED_MB * 1024 * 1024), maxFiles: e.VH_MAX_CODE_FILES },
     quotas: {
       logBytes: Math.round(e.VH_MAX_LOG_MB * 1024 * 1024),
@@ -310,7 +354,96 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       env: Object.fromEntries(Object.entries(env).filter((kv): kv is [string, string] => typeof kv[1] === "string" && (GIT_ENV.has(kv[0]) || kv[0].startsWith("VH_GIT_TOKEN_")))),
     },
     sweepCap: e.VH_SWEEP_CAP,
+    lineage: { name: e.VH_LINEAGE_NAME ?? (e.VH_PUBLIC_URL ? new URL(e.VH_PUBLIC_URL).host : os.hostname()) },
+    s3Inputs: s3InputsConfig(e, env),
   };
+}
+
+const S3_ENDPOINT_KEYS = ["URL", "REGION", "ACCESS_KEY_ID", "SECRET_ACCESS_KEY", "SESSION_TOKEN", "BUCKETS", "PATH_STYLE"] as const;
+
+/** VH_S3_INPUT_ENDPOINTS and each endpoint's VH_S3_ENDPOINT_<NAME>_* settings; one VhError lists every mistake. */
+function s3InputsConfig(e: z.infer<typeof envSchema>, env: NodeJS.ProcessEnv): S3InputsConfig {
+  const problems: string[] = [];
+  const defaultRegion = e.AWS_REGION ?? e.AWS_DEFAULT_REGION ?? "us-east-1";
+  const names = e.VH_S3_INPUT_ENDPOINTS.split(",").map((n) => n.trim()).filter(Boolean);
+  const endpoints: S3InputEndpoint[] = [];
+  const seen = new Set<string>();
+  for (const raw of names) {
+    const name = raw.toLowerCase();
+    if (!/^[a-z][a-z0-9_]*$/.test(name)) {
+      problems.push(`VH_S3_INPUT_ENDPOINTS: "${raw}" is not an endpoint name (a letter, then letters, digits or _).`);
+      continue;
+    }
+    if (name === "default") {
+      problems.push(`VH_S3_INPUT_ENDPOINTS: "default" is the AWS SDK's own endpoint (AWS_REGION, AWS_ENDPOINT_URL_S3); name yours otherwise.`);
+      continue;
+    }
+    if (seen.has(name)) {
+      problems.push(`VH_S3_INPUT_ENDPOINTS names "${name}" twice.`);
+      continue;
+    }
+    seen.add(name);
+    const v = (key: (typeof S3_ENDPOINT_KEYS)[number]) => {
+      const value = env[`VH_S3_ENDPOINT_${name.toUpperCase()}_${key}`]?.trim();
+      return value ? value : undefined;
+    };
+    const prefix = `VH_S3_ENDPOINT_${name.toUpperCase()}_`;
+    const url = v("URL");
+    if (url !== undefined && !/^https?:\/\/[^/\s]+/i.test(url)) problems.push(`${prefix}URL: "${url}" is not an http:// or https:// URL.`);
+    const bucketsRaw = v("BUCKETS");
+    let buckets: string[] | "*" = [];
+    if (bucketsRaw === undefined) problems.push(`${prefix}BUCKETS is required: the buckets endpoint "${name}" serves (comma-separated), or * for every bucket no other endpoint names.`);
+    else if (bucketsRaw === "*") buckets = "*";
+    else {
+      buckets = bucketsRaw.split(",").map((b) => b.trim()).filter(Boolean);
+      for (const b of buckets) if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(b)) problems.push(`${prefix}BUCKETS: "${b}" is not a bucket name.`);
+    }
+    const keyId = v("ACCESS_KEY_ID");
+    const secret = v("SECRET_ACCESS_KEY");
+    const token = v("SESSION_TOKEN");
+    if ((keyId === undefined) !== (secret === undefined)) problems.push(`${prefix}ACCESS_KEY_ID and ${prefix}SECRET_ACCESS_KEY go together: set both, or neither (the AWS SDK's credential chain).`);
+    if (token !== undefined && keyId === undefined) problems.push(`${prefix}SESSION_TOKEN needs ${prefix}ACCESS_KEY_ID and ${prefix}SECRET_ACCESS_KEY.`);
+    const pathStyleRaw = v("PATH_STYLE");
+    const pathStyle = pathStyleRaw === undefined ? { success: true as const, data: url !== undefined } : bool.safeParse(pathStyleRaw);
+    if (!pathStyle.success) problems.push(`${prefix}PATH_STYLE: expected true/false, got "${pathStyleRaw}".`);
+    endpoints.push({
+      name,
+      ...(url !== undefined ? { url: url.replace(/\/+$/, "") } : {}),
+      region: v("REGION") ?? defaultRegion,
+      forcePathStyle: pathStyle.success ? pathStyle.data : false,
+      ...(keyId !== undefined && secret !== undefined ? { credentials: { accessKeyId: keyId, secretAccessKey: secret, ...(token !== undefined ? { sessionToken: token } : {}) } } : {}),
+      buckets,
+    });
+  }
+  // A setting for an endpoint that is not listed is a typo or a forgotten name: say so rather than ignore it.
+  for (const key of Object.keys(env)) {
+    const m = /^VH_S3_ENDPOINT_(.+)_(URL|REGION|ACCESS_KEY_ID|SECRET_ACCESS_KEY|SESSION_TOKEN|BUCKETS|PATH_STYLE)$/.exec(key);
+    if (m && !seen.has(m[1]!.toLowerCase()) && !names.some((n) => n.toLowerCase() === m[1]!.toLowerCase())) {
+      problems.push(`${key} is set, but "${m[1]!.toLowerCase()}" is not in VH_S3_INPUT_ENDPOINTS (${names.length ? names.join(",") : "empty"}).`);
+    }
+  }
+  const owner = new Map<string, string>();
+  for (const ep of endpoints) {
+    if (ep.buckets === "*") continue;
+    for (const b of ep.buckets) {
+      const other = owner.get(b);
+      if (other && other !== ep.name) problems.push(`Bucket "${b}" is served by two S3 input endpoints ("${other}" and "${ep.name}"): list it under one.`);
+      owner.set(b, ep.name);
+    }
+  }
+  const wildcards = endpoints.filter((ep) => ep.buckets === "*");
+  if (wildcards.length > 1) problems.push(`Only one S3 input endpoint may serve every other bucket (BUCKETS=*): ${wildcards.map((w) => w.name).join(", ")} do.`);
+  if (problems.length) throw new VhError("invalid_config", `Invalid S3 input endpoint settings:\n${problems.map((p) => `  ${p}`).join("\n")}`);
+  const awsUrl = e.AWS_ENDPOINT_URL_S3 ?? e.AWS_ENDPOINT_URL;
+  const sdkDefault: S3InputEndpoint = {
+    name: "default",
+    ...(awsUrl ? { url: awsUrl.replace(/\/+$/, "") } : {}),
+    region: defaultRegion,
+    // AWS itself takes virtual-hosted addresses; other S3-compatible servers mostly need path-style.
+    forcePathStyle: awsUrl !== undefined,
+    buckets: "*",
+  };
+  return { endpoints, sdkDefault, maxFiles: e.VH_S3_INPUT_MAX_FILES };
 }
 
 /** 32 bytes as base64 (`openssl rand -base64 32`) or 64 hex digits. */

@@ -14,6 +14,8 @@ import type { HostInfo, LaunchResult, LaunchSpec } from "../app/contracts/runner
 import { snapshotKey } from "../app/contracts/store-keys.js";
 import { valohaiViewOf } from "./runners/shared/detached.js";
 import type { ValohaiView } from "./runners/shared/valohai-view.js";
+import { imageDigestOf, maskFingerprintText, parseFingerprint, programsOfCommand, type RuntimeFingerprint } from "./runners/shared/fingerprint.js";
+import { secretValues } from "../app/executions/secrets.js";
 
 export function executionConfig(exec: Execution, projectName: string): Record<string, unknown> {
   return {
@@ -84,10 +86,35 @@ export interface RuntimeRecord {
   mode: "docker" | "process";
   runner: string;
   host: HostInfo;
+  /** Docker: `sha256:…` of the image that ran (its repo digest, else its id), once the fingerprint is read. */
   imageDigest: string | null;
-  image: { name: string; used: true } | { name: string; used: false; note: string };
+  image:
+    | { name: string; used: true; id?: string | null; repoDigests?: string[] }
+    | { name: string; used: false; note: string };
   /** Null for a runner that does not say (not one built on the detached protocol). */
   valohai: ValohaiView | null;
+  /** What the host offered the step (runners/shared/fingerprint.ts); `pending` until the job's prologue wrote it. */
+  fingerprint: FingerprintRecord;
+  /** The random seed the step was given, where it says one (seedOf). */
+  seed: SeedRecord | null;
+}
+
+export type FingerprintRecord =
+  | { status: "pending"; since: string }
+  | { status: "missing"; reason: string }
+  | ({ status: "recorded" } & RuntimeFingerprint);
+
+/** VH_SEED of the step's environment (set by `--seed`, or by the step itself) and its `seed` parameter. */
+export interface SeedRecord {
+  env: string | null;
+  parameter: unknown;
+}
+
+/** The seed of an execution: VH_SEED in its (shown) environment, and a parameter named `seed`; null when neither. */
+export function seedOf(exec: Pick<Execution, "environmentVariables" | "parameters">): SeedRecord | null {
+  const env = exec.environmentVariables["VH_SEED"] ?? null;
+  const parameter = Object.hasOwn(exec.parameters, "seed") ? (exec.parameters["seed"] ?? null) : null;
+  return env === null && parameter === null ? null : { env, parameter };
 }
 
 export function runtimeRecord(opts: {
@@ -97,6 +124,10 @@ export function runtimeRecord(opts: {
   hostName: string;
   image: string;
   docker: "auto" | "always" | "never";
+  /** Default: none (no seed in the step). */
+  seed?: SeedRecord | null;
+  /** Default: pending since now. */
+  fingerprint?: FingerprintRecord;
 }): RuntimeRecord {
   const { result, host, hostName } = opts;
   const why =
@@ -115,5 +146,29 @@ export function runtimeRecord(opts: {
         ? { name: opts.image, used: true }
         : { name: opts.image, used: false, note: `not used: ${why}, so the step ran as a plain process with ${hostName}'s own programs` },
     valohai: valohaiViewOf(result.handle) ?? (result.mode === "docker" ? { provided: true, how: "docker" } : null),
+    fingerprint: opts.fingerprint ?? { status: "pending", since: new Date().toISOString() },
+    seed: opts.seed ?? null,
   };
 }
+
+/**
+ * The part of the runtime record that the job's fingerprint fills in (merged into `runtime`):
+ * the fingerprint, and in docker mode the image's digest, id and repo digests. `raw` is the text
+ * the job's prologue wrote (untrusted: parsed defensively; credentials in URLs and the execution's
+ * secret values masked).
+ */
+export function fingerprintPatch(
+  raw: string,
+  opts: { command: string; image: string; mode: "docker" | "process"; env: Record<string, string> },
+): Pick<RuntimeRecord, "fingerprint"> & Partial<Pick<RuntimeRecord, "imageDigest" | "image">> {
+  const parsed = parseFingerprint(maskFingerprintText(raw, secretValues(opts.env)), programsOfCommand(opts.command));
+  if (!parsed) return { fingerprint: { status: "missing", reason: "the host wrote no readable fingerprint" } };
+  const fingerprint: FingerprintRecord = { status: "recorded", ...parsed };
+  if (opts.mode !== "docker") return { fingerprint };
+  return {
+    fingerprint,
+    imageDigest: imageDigestOf(opts.image, parsed.docker),
+    image: { name: opts.image, used: true, id: parsed.docker?.imageId ?? null, repoDigests: parsed.docker?.repoDigests ?? [] },
+  };
+}
+

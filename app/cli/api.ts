@@ -85,6 +85,8 @@ export interface CreateExecutionBody {
   tags?: string[];
   image?: string;
   gpus?: number;
+  /** Sets VH_SEED for the step (0 to 2^32 − 1), recorded with the execution. */
+  seed?: number;
 }
 
 /** What `POST …/executions/validate` takes: the creation body without the code, with the valohai.yaml text. */

@@ -22,6 +22,7 @@ import {
   execStopCommand,
   execWatchCommand,
 } from "./commands/exec.js";
+import { execDiffCommand, execReproduceCommand } from "./commands/exec-reproduce.js";
 import { loginCommand, logoutCommand } from "./commands/login.js";
 import { projectCreateCommand, projectLinkCommand, projectListCommand, projectStatusCommand } from "./commands/project.js";
 import { lintCommand } from "./commands/lint.js";
@@ -37,7 +38,10 @@ import {
   modelResetCommand,
   modelShowCommand,
 } from "./commands/model.js";
-import { lineageCommand } from "./commands/lineage.js";
+import { lineageCommand, type LineageOptions } from "./commands/lineage.js";
+import { auditVerifyCommand } from "./commands/audit.js";
+import { datasetCreateCommand, datasetListCommand, datasetShowCommand } from "./commands/dataset.js";
+import { dataDownloadCommand, dataListCommand, dataUploadCommand } from "./commands/data.js";
 import { repoAddCommand, repoListCommand, repoRemoveCommand, repoStatusCommand, type RepoAddOptions } from "./commands/repo.js";
 
 const VERSION = "0.1.0";
@@ -72,6 +76,7 @@ export function buildProgram(ctxOf: () => Context, setCode: (code: number) => vo
   exec
     .command("run")
     .alias("start")
+    .alias("r") // `vh exec r` stayed run when `reproduce` came
     .description("start an execution of a step: vh exec run --adhoc STEP [--PARAM=VALUE ...] (see vh exec run --help)")
     .usage("[options] STEP [step options]")
     .argument("[args...]")
@@ -152,6 +157,29 @@ export function buildProgram(ctxOf: () => Context, setCode: (code: number) => vo
     .option("--json", "print the server's answer")
     .addOption(projectOpt())
     .action(act(async (n: string, opts: { dryRun?: boolean; json?: boolean; project?: string }) => execDeleteCommand(ctx(), n, opts)));
+
+  exec
+    .command("reproduce")
+    .description("run execution N again exactly: same commit, code, image, command, parameters, environment and input versions; --verify waits and compares (exit 0 equal, 1 different)")
+    .argument("<N>")
+    .option("--verify", "follow it until it ends, then compare its outputs (sha256) and metrics (last values) with N's and print the verdict")
+    .option("--tolerance <t>", "with --verify: metrics within this absolute or relative difference are equal (default 0: exactly)")
+    .option("--timestamps", "with --verify: prefix each log line with its time")
+    .option("--json", "print the server's answer (with --verify: the verdict) as JSON")
+    .addOption(projectOpt())
+    .action(
+      act(async (n: string, opts: { verify?: boolean; tolerance?: string; timestamps?: boolean; json?: boolean; project?: string }) =>
+        execReproduceCommand(ctx(), n, opts),
+      ),
+    );
+  exec
+    .command("diff")
+    .description("what differs between executions A and B: code, image, command, parameters, inputs, environment, hardware, metrics, outputs")
+    .argument("<A>")
+    .argument("<B>")
+    .option("--json", "print every section as JSON")
+    .addOption(projectOpt())
+    .action(act(async (a: string, b: string, opts: { json?: boolean; project?: string }) => execDiffCommand(ctx(), a, b, opts)));
 
   // host
   const repo = program.command("repo").description("repositories on any Git host, linked by URL and polled: add, list, status, remove");
@@ -305,13 +333,80 @@ export function buildProgram(ctxOf: () => Context, setCode: (code: number) => vo
     .option("--at <time>", "ISO 8601 time")
     .option("--json", "print JSON")
     .action(act(async (name: string, opts: { at?: string; json?: boolean }) => modelLatestCommand(ctx(), name, opts)));
+  // audit (docs/audit.md)
+  const audit = program.command("audit").description("the audit trail: append-only, hash-chained histories");
+  audit
+    .command("verify")
+    .description("recompute the audit chains (model events, execution status history); exit 1 when one is broken")
+    .option("--json", "print JSON")
+    .action(act(async (opts: { json?: boolean }) => auditVerifyCommand(ctx(), opts)));
+  // data (docs/api.md "Data")
+  const data = program.command("data").description("files vh stores (datums): upload, list, download");
+  data
+    .command("upload")
+    .description("upload files as datums (a directory: its files); --dataset NAME --version V then makes that dataset version of them")
+    .argument("<files...>")
+    .option("--dataset <name>", "make a new version of this dataset from the uploaded files (with --version)")
+    .option("--version <version>", "the new version's name (with --dataset)")
+    .option("--json", "print JSON")
+    .addOption(projectOpt())
+    .action(act(async (files: string[], opts: { dataset?: string; version?: string; json?: boolean; project?: string }) => dataUploadCommand(ctx(), files, opts)));
+  data
+    .command("list")
+    .description("list the project's datums (uploads and outputs), newest first")
+    .option("-n, --limit <n>", "at most this many (default 50)", positiveInt)
+    .option("--prefix <name>", "only datums whose name starts with this")
+    .option("--json", "print JSON")
+    .addOption(projectOpt())
+    .action(act(async (opts: { json?: boolean; limit?: number; prefix?: string; project?: string }) => dataListCommand(ctx(), opts)));
+  data
+    .command("download")
+    .description("download a datum, checking its sha256: vh data download datum://ID [-o PATH]")
+    .argument("<datum>", "datum://ID")
+    .option("-o, --output <path>", "where to write it (a directory: DIR/<name>; default ./<name>)")
+    .option("--force", "overwrite an existing file")
+    .option("--json", "print JSON")
+    .action(act(async (datum: string, opts: { output?: string; force?: boolean; json?: boolean }) => dataDownloadCommand(ctx(), datum, opts)));
+
+  // dataset (app/http/routes/datasets.ts)
+  const dataset = program.command("dataset").description("datasets: named, immutable versions of files, used as dataset://NAME/VERSION inputs");
+  dataset
+    .command("list")
+    .description("list the project's datasets with their newest version")
+    .option("--json", "print JSON")
+    .addOption(projectOpt())
+    .action(act(async (opts: { json?: boolean; project?: string }) => datasetListCommand(ctx(), opts)));
+  dataset
+    .command("show")
+    .description("show a dataset's versions (NAME) or one version's files (NAME/VERSION, NAME/latest, dataset://NAME/VERSION)")
+    .argument("<dataset>")
+    .option("--json", "print JSON")
+    .addOption(projectOpt())
+    .action(act(async (arg: string, opts: { json?: boolean; project?: string }) => datasetShowCommand(ctx(), arg, opts)));
+  dataset
+    .command("create")
+    .aliases(["new", "add"])
+    .description("make a version from existing files: vh dataset create NAME --version V datum://ID [datum://ID ...] [--path P ...]")
+    .argument("<dataset>")
+    .argument("<datums...>", "datum://ID of each file")
+    .requiredOption("--version <version>", "the new version's name (a version never changes: an existing name is refused)")
+    .option("--path <path>", "the path of the datum in the same place in the version (repeatable; default: the datum's name)", (v: string, prev: string[] = []) => [...prev, v])
+    .option("--json", "print the version")
+    .addOption(projectOpt())
+    .action(act(async (name: string, datums: string[], opts: { version: string; path?: string[]; json?: boolean; project?: string }) => datasetCreateCommand(ctx(), name, datums, opts)));
   program
     .command("lineage")
-    .description("where a model version came from and who used it: vh lineage model://NAME/latest")
-    .argument("<uri>")
+    .description("where a model version came from and who used it: vh lineage model://NAME/latest; as OpenLineage events with --openlineage (docs/lineage.md)")
+    .argument("[uri]", "model://NAME/vN or model://NAME/latest")
     .option("--json", "print JSON")
     .option("--mermaid", "print a Mermaid graph")
-    .action(act(async (uri: string, opts: { json?: boolean; mermaid?: boolean }) => lineageCommand(ctx(), uri, opts)));
+    .option("--openlineage", "print OpenLineage RunEvents (a JSON array) of the version, or of --execution N, or of the project --since TIME")
+    .option("--ndjson", "with --openlineage: one event per line (what Marquez's POST /api/v1/lineage takes)")
+    .option("--execution <N>", "with --openlineage: one execution (3, #3 or its id)")
+    .option("--since <time>", "with --openlineage: the project's events at or after this ISO 8601 time")
+    .option("--direction <dir>", "with --openlineage and a version: upstream (default), downstream or both")
+    .addOption(projectOpt())
+    .action(act(async (uri: string | undefined, opts: LineageOptions) => lineageCommand(ctx(), uri, opts)));
 
   program
     .command("lint")

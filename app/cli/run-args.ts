@@ -23,6 +23,9 @@ import type { Parameter, ParamValue, Step } from "../valohai/index.js";
 
 export type Joiner = "newline" | "and";
 
+/** The largest `--seed` (what numpy.random.seed takes; the server checks the same). */
+export const MAX_SEED = 4294967295;
+
 export interface RunFixed {
   adhoc: boolean;
   /** Without --adhoc: the linked repository's branch, tag or commit to run (default: the default branch's tip). */
@@ -37,6 +40,8 @@ export interface RunFixed {
   tags: string[];
   image?: string;
   gpus?: number;
+  /** `--seed N` sets VH_SEED; `random`: vh picks one (and prints it). */
+  seed?: number | "random";
   project?: string;
   parameterFile?: string;
   vars: string[];
@@ -67,6 +72,7 @@ export const FIXED_OPTIONS: FixedSpec[] = [
   { long: "var", short: "v", key: "vars", value: "NAME=VALUE", help: "an environment variable for the execution (repeatable)" },
   { long: "image", short: "i", key: "image", value: "image", help: "run in this image instead of the step's" },
   { long: "gpus", key: "gpus", value: "n", help: "GPUs to reserve (default: the step's VH_GPUS, else 0)" },
+  { long: "seed", key: "seed", value: "n|random", help: `set VH_SEED for the step (0-${MAX_SEED}), recorded with the execution; random: pick one and print it` },
   { long: "parameter-file", key: "parameterFile", value: "file", help: "JSON or YAML dict of parameter values (command-line options win)" },
   { long: "project", key: "project", value: "name", help: "the project (default: the one linked to this directory)" },
   { long: "help", short: "h", key: "help", help: "show this help; after STEP, also the step's parameter and input options" },
@@ -138,6 +144,13 @@ function setFixed(fixed: RunFixed, spec: FixedSpec, value: string | undefined, e
       const n = /^\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
       if (!Number.isSafeInteger(n)) errors.push(`--gpus needs a whole number, not "${value}".`);
       else fixed.gpus = n;
+      return;
+    }
+    case "seed": {
+      const v = value.trim();
+      if (v === "random") fixed.seed = "random";
+      else if (/^\d{1,10}$/.test(v) && Number(v) <= MAX_SEED) fixed.seed = Number(v);
+      else errors.push(`--seed takes a whole number from 0 to ${MAX_SEED}, or "random", not "${value}".`);
       return;
     }
     case "joiner":

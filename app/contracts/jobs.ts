@@ -69,6 +69,20 @@ export const JOBS = {
     maxAttempts: 25,
     doc: "poll one linked Git repository's refs and hand new commits on watched branches to the bot",
   }),
+  /** A reproduction asked to verify has ended: compare it with its original and record the verdict (app/executions/reproduce.ts). */
+  reproduction_verdict: declare({
+    payload: z.object({ executionId: z.string().uuid() }),
+    pool: "core",
+    maxAttempts: 10,
+    doc: "compare an ended reproduction's outputs and metrics with its original's and record the verdict",
+  }),
+  /** Answer a `/vh reproduce N --verify` on its pull request with the verdict, once it is known. */
+  reproduction_reply: declare({
+    payload: z.object({ executionId: z.string().uuid() }),
+    pool: "forge",
+    maxAttempts: 25,
+    doc: "reply on the pull request that asked for a verified reproduction with its verdict",
+  }),
   /** Jobs queued before 0010 (GitHub deliveries under their first name): handled as `forge_event` with forge github. */
   github_event: declare({
     payload: z.object({ deliveryId: z.string().min(1).max(200) }),
@@ -100,6 +114,8 @@ declare global {
       forge_event: JobPayload<"forge_event">;
       forge_report: JobPayload<"forge_report">;
       git_poll: JobPayload<"git_poll">;
+      reproduction_verdict: JobPayload<"reproduction_verdict">;
+      reproduction_reply: JobPayload<"reproduction_reply">;
       github_event: JobPayload<"github_event">;
       github_report: JobPayload<"github_report">;
     }

@@ -19,7 +19,13 @@ import type { Readable } from "node:stream";
 export type InputSource =
   | { kind: "http"; url: string }
   /** An object in the artifact store (a datum, later a model version file). */
-  | { kind: "store"; key: string };
+  | { kind: "store"; key: string }
+  /**
+   * An object in an S3 (or S3-compatible) bucket, as resolved at creation: `endpoint` is the NAME of
+   * a configured endpoint (VH_S3_INPUT_ENDPOINTS; absent: the AWS SDK's default), never credentials.
+   * The fetch is pinned: to `versionId` when the bucket keeps versions, else to `etag`.
+   */
+  | { kind: "s3"; bucket: string; key: string; endpoint?: string; versionId?: string; etag?: string };
 
 export interface InputFileSpec {
   /** Input name: the directory under inputs/. */

@@ -19,6 +19,10 @@ import { invalidParameters, loadConfigText, loadSnapshotConfig, problemLine, ste
 import { requestSchedulerPass } from "../../db/queries/jobs.js";
 import { largestHost } from "../hosts/records.js";
 import { recordModelInputs } from "../models/inputs.js";
+import { recordDatasetInputs } from "../datasets/inputs.js";
+
+/** The largest `seed` (numpy.random.seed takes 0 … 2^32−1). */
+export const MAX_SEED = 4294967295;
 
 export const CreateExecutionBody = z.object({
   step: z.string().min(1),
@@ -37,6 +41,8 @@ export const CreateExecutionBody = z.object({
     .default([]),
   image: z.string().min(1).optional(),
   gpus: z.number().int().min(0).max(1024).optional(),
+  /** Sets VH_SEED in the step's environment (recorded in `runtime.seed`); 0 … 2^32−1, what numpy's seed takes. */
+  seed: z.number({ error: "seed must be a whole number" }).int("seed must be a whole number").min(0, "seed must be 0 or more").max(MAX_SEED, `seed must be at most ${MAX_SEED} (2^32-1)`).optional(),
 });
 export type CreateExecutionRequest = z.input<typeof CreateExecutionBody>;
 
@@ -112,7 +118,7 @@ async function resolveInputs(
     }
     for (const uri of uris) {
       try {
-        out.push(...(await resolveInputUri(ctx, input.name, uri)));
+        out.push(...(await resolveInputUri(ctx, input.name, uri, { keepDirectories: input.keepDirectories })));
       } catch (err) {
         if (!isUsersMistake(err)) throw err;
         errors.push(err.message);
@@ -230,6 +236,14 @@ async function completeExecution(deps: CreateDeps, project: Project, checked: Ch
   const env: Record<string, string> = {};
   for (const v of step.environmentVariables.values()) if (v.default !== undefined) env[v.name] = v.default;
   Object.assign(env, req.environmentVariables);
+  if (req.seed !== undefined) {
+    const given = req.environmentVariables["VH_SEED"];
+    if (given !== undefined && given.trim() !== String(req.seed)) {
+      throw new VhError("bad_request", `seed ${req.seed} and environment variable VH_SEED=${given} disagree: give the seed once (seed sets VH_SEED).`);
+    }
+    // Over the step's own VH_SEED default: the request asked for this one.
+    env["VH_SEED"] = String(req.seed);
+  }
   const envErrors: string[] = [];
   for (const [name, value] of Object.entries(env)) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) envErrors.push(`Environment variable name "${name}" is not allowed: use letters, digits and "_", not starting with a digit.`);
@@ -304,6 +318,7 @@ export async function insertExecution(
   const id = row!.id;
   await tx`insert into execution_status_history (execution_id, status) values (${id}, 'created'), (${id}, 'queued')`;
   await recordModelInputs(tx, { id, counter, triggeredBy: origin.triggeredBy ?? null }, inputs);
+  await recordDatasetInputs(tx, { id }, inputs);
   // The scheduler places it (worker/scheduler/): one coalesced pass for a burst of creations.
   await requestSchedulerPass(tx);
   return { id, counter };

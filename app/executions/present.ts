@@ -24,6 +24,33 @@ export type ExecutionRow = ExecutionWithProject;
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
+/**
+ * What an execution records for reproducing it, in short (`vh exec show`): the fingerprint's state,
+ * OS, interpreters with their versions, how many pip / npm packages, the seed, the image digest.
+ * The whole record is `runtime` (its `fingerprint`, `seed`, `imageDigest`: worker/launch-spec.ts).
+ */
+export function reproducibilitySummary(runtime: Record<string, unknown> | null, env: Record<string, string>, parameters: Record<string, unknown>) {
+  const obj = (v: unknown): Record<string, unknown> | null => (v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : null);
+  const str = (v: unknown): string | null => (typeof v === "string" ? v : null);
+  const fp = obj(runtime?.["fingerprint"]);
+  const recorded = fp?.["status"] === "recorded";
+  const interpreters = recorded && Array.isArray(fp["interpreters"]) ? fp["interpreters"].map(obj).filter((i) => i !== null) : [];
+  const pip = recorded ? obj(fp["pip"]) : null;
+  const npm = recorded ? obj(fp["npm"]) : null;
+  const seedParam = Object.hasOwn(parameters, "seed") ? parameters["seed"] : undefined;
+  return {
+    fingerprint: str(fp?.["status"]),
+    ...(fp?.["status"] === "missing" ? { fingerprintMissing: str(fp["reason"]) } : {}),
+    os: recorded ? str(obj(fp["os"])?.["name"]) : null,
+    interpreters: interpreters.map((i) => ({ program: str(i["program"]), version: str(i["version"]), path: str(i["path"]) })),
+    pipPackages: pip && Array.isArray(pip["packages"]) ? pip["packages"].length : null,
+    npmPackages: npm && obj(npm["packages"]) ? Object.keys(obj(npm["packages"])!).length : null,
+    truncated: pip?.["truncated"] === true || npm?.["truncated"] === true,
+    seed: env["VH_SEED"] ?? (seedParam === undefined || seedParam === null ? null : String(seedParam)),
+    imageDigest: str(runtime?.["imageDigest"]),
+  };
+}
+
 export function presentExecution(
   row: ExecutionRow,
   extra: {
@@ -45,6 +72,10 @@ export function presentExecution(
       size: f?.size ?? i.size ?? null,
       ...(i.datumId ? { datum: `datum://${i.datumId}` } : {}),
       ...(i.model ? { model: i.model.version } : {}),
+      // An s3:// input's object, and what it was pinned to at creation (the fetch gets these bytes or fails).
+      ...(i.source.kind === "s3" ? { object: `s3://${i.source.bucket}/${i.source.key}` } : {}),
+      ...(i.etag ? { etag: i.etag } : {}),
+      ...(i.versionId ? { versionId: i.versionId } : {}),
     };
   });
   return {
@@ -67,6 +98,7 @@ export function presentExecution(
     timeLimitSeconds: row.time_limit_s,
     noOutputTimeoutSeconds: row.no_output_timeout_s,
     runtime: row.runtime ? { ...row.runtime, runner: row.runner, hostName: row.host } : null,
+    reproducibility: reproducibilitySummary(row.runtime, row.environment_variables, row.parameters),
     exitCode: row.exit_code,
     warnings: row.warnings,
     invalidJsonLines: row.invalid_json_lines,

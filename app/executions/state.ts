@@ -10,6 +10,7 @@
 import type { ExecutionStatus } from "../../db/schema/executions.js";
 import type { Sql } from "../../db/client.js";
 import { executionStatus } from "../../db/queries/executions.js";
+import { verdictJobOnEnd } from "../../db/queries/reproductions.js";
 import { VhError } from "../errors.js";
 
 export type { ExecutionStatus };
@@ -83,7 +84,8 @@ export async function transition(
       insert into execution_status_history (execution_id, status, reason)
       select ${executionId}::uuid, ${to}::text, ${reason}::text from upd
     )
-    select prev, pg_notify(${STATUS_CHANNEL}, ${executionId}::text || ':' || ${to}::text) from upd`;
+    select prev, pg_notify(${STATUS_CHANNEL}, ${executionId}::text || ':' || ${to}::text),
+      ${verdictJobOnEnd(sql, executionId, TERMINAL.includes(to))} as verdict_jobs from upd`;
   return rows[0]?.prev ?? null;
 }
 

@@ -14,8 +14,10 @@ import { projectRoutes } from "./routes/projects.js";
 import { codeRoutes } from "./routes/snapshots.js";
 import { executionRoutes } from "./routes/executions.js";
 import { validateRoutes } from "./routes/validate.js";
-import { dataRoutes } from "./routes/data.js";
+import { dataRoutes, projectDataRoutes } from "./routes/data.js";
 import { modelRoutes } from "./routes/models.js";
+import { lineageRoutes, openLineageSchemaRoutes } from "./routes/lineage.js";
+import { datasetRoutes } from "./routes/datasets.js";
 import { hostRoutes } from "./routes/hosts.js";
 import { homeRoutes } from "./ui/home.js";
 import { githubSetupRoutes } from "./ui/github-setup.js";
@@ -33,6 +35,7 @@ import {
 } from "../forges/registry.js";
 import { repoRoutes } from "./routes/repos.js";
 import { sweepRoutes } from "./routes/sweeps.js";
+import { auditRoutes } from "./routes/audit.js";
 
 export interface HttpDeps {
   config: Config;
@@ -61,6 +64,8 @@ export function createHttpApp(deps: HttpDeps): Hono {
     return c.json({ ok: true });
   });
   app.route("/", homeRoutes(deps));
+  // The JSON Schema of vh's custom OpenLineage facets (no token: it describes shapes, holds no data).
+  app.route("/", openLineageSchemaRoutes());
   // The GitHub App's webhooks, at Probot's default path, always: 503 naming the settings until an App
   // exists, then verified with the App of the moment (config.github, set at start or by the set-up page).
   const setupUrl = (deps.config.http.publicUrl ?? "") + GITHUB_SETUP_PATH;
@@ -78,9 +83,13 @@ export function createHttpApp(deps: HttpDeps): Hono {
   api.route("/projects/:project/executions/validate", validateRoutes(deps));
   api.route("/projects/:project/executions", executionRoutes(deps));
   api.route("/projects/:project/sweeps", sweepRoutes(deps));
+  api.route("/projects/:project/datasets", datasetRoutes(deps));
+  api.route("/projects/:project/data", projectDataRoutes({ sql: deps.sql, store: deps.store, maxBytes: deps.config.maxUploadBytes }));
   api.route("/code", codeRoutes({ sql: deps.sql, store: deps.store, maxBytes: deps.config.maxCodeBytes, limits: deps.config.codeLimits }));
   api.route("/data", dataRoutes(deps));
   api.route("/models", modelRoutes(deps));
+  api.route("/audit", auditRoutes(deps));
+  api.route("/lineage", lineageRoutes(deps));
   api.route("/", hostRoutes({ sql: deps.sql, dataDir: deps.config.dataDir }));
   api.route("/", repoRoutes({ repos: gitRepoService(deps) }));
   api.get("/executions/:id", async (c) => c.json(await loadPresented(deps.sql, await findExecutionRow(deps.sql, null, c.req.param("id")))));

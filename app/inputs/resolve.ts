@@ -8,19 +8,23 @@
  * the others so one answer lists every bad input.
  */
 import type { RequestedInput } from "../../db/schema/executions.js";
-import type { InputResolver, ResolveContext } from "./types.js";
+import type { InputResolver, ResolveContext, ResolveOptions } from "./types.js";
 import { VhError } from "../errors.js";
 import { resolveHttp } from "./http.js";
 import { resolveDatum } from "./datum.js";
 import { resolveModel } from "./model.js";
+import { resolveS3 } from "./s3.js";
+import { resolveDataset } from "./dataset.js";
 
-export type { InputResolver, ResolveContext } from "./types.js";
+export type { InputResolver, ResolveContext, ResolveOptions } from "./types.js";
 
 const resolvers: Record<string, InputResolver> = {
   http: resolveHttp,
   https: resolveHttp,
   datum: resolveDatum,
   model: resolveModel,
+  s3: resolveS3,
+  dataset: resolveDataset,
 };
 
 /** The URI schemes inputs may use, as they are written in messages. */
@@ -28,10 +32,10 @@ export function supportedSchemes(): string[] {
   return Object.keys(resolvers).map((s) => `${s}://`);
 }
 
-export async function resolveInputUri(ctx: ResolveContext, input: string, uri: string): Promise<RequestedInput[]> {
+export async function resolveInputUri(ctx: ResolveContext, input: string, uri: string, options?: ResolveOptions): Promise<RequestedInput[]> {
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(uri)?.[1]?.toLowerCase();
   const resolver = scheme ? resolvers[scheme] : undefined;
-  if (resolver) return resolver(ctx, input, uri);
+  if (resolver) return resolver(ctx, input, uri, options);
   const known = supportedSchemes().join(", ");
   throw new VhError(
     "invalid_input",

@@ -4,6 +4,7 @@ import type { Project } from "../../db/schema/projects.js";
 import type { RequestedInput } from "../../db/schema/executions.js";
 import type { Store } from "../contracts/store.js";
 import type { Config } from "../config.js";
+import type { KeepDirectories } from "../valohai/objects.js";
 
 export interface ResolveContext {
   sql: Sql;
@@ -13,6 +14,12 @@ export interface ResolveContext {
   fetch: typeof fetch;
 }
 
+/** What the step says of the input that shapes its files' names (valohai-spec §1.6). */
+export interface ResolveOptions {
+  /** For a URI with wildcards: `none` flattens, `suffix` keeps the path after the wildcard's folder, `full` the whole key. */
+  keepDirectories?: KeepDirectories;
+}
+
 /** The files `uri` names as input `input`; `file` is each one's name under inputs/INPUT/ before `filename` and de-duplication. */
-export type InputResolver = (ctx: ResolveContext, input: string, uri: string) => Promise<RequestedInput[]>;
+export type InputResolver = (ctx: ResolveContext, input: string, uri: string, options?: ResolveOptions) => Promise<RequestedInput[]>;
 

@@ -132,13 +132,18 @@ export const executionStatusHistory = pgTable(
   "execution_status_history",
   {
     id: bigserial("id", { mode: "number" }).primaryKey(),
-    executionId: uuid("execution_id")
-      .notNull()
-      .references(() => executions.id, { onDelete: "cascade" }),
+    /**
+     * No foreign key: the history is append-only (db/schema/audit.ts) and outlives its execution's
+     * row, so nothing in the database can cascade into it.
+     */
+    executionId: uuid("execution_id").notNull(),
     /** A status the execution moved to, or `deleted`: the one entry that is not a status (app/executions/delete.ts). */
     status: text("status").$type<HistoryStatus>().notNull(),
     reason: text("reason"),
     at: timestamp("at", { withTimezone: true }).notNull().defaultNow(),
+    /** The audit chain (db/schema/audit.ts): set by the insert trigger, never by the caller. */
+    prevHash: text("prev_hash").notNull(),
+    hash: text("hash").notNull(),
   },
   (t) => [index("execution_status_history_execution").on(t.executionId)],
 );

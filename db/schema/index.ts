@@ -8,3 +8,6 @@ export * from "./sweeps.js";
 export * from "./forges.js";
 export * from "./git.js";
 export * from "./hosts.js";
+export * from "./datasets.js";
+export * from "./reproductions.js";
+export * from "./audit.js";

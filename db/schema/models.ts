@@ -103,7 +103,7 @@ export const executionModelInputs = pgTable(
   (t) => [primaryKey({ columns: [t.executionId, t.input, t.versionId] }), index("execution_model_inputs_version").on(t.versionId)],
 );
 
-/** The audit trail: append-only (no code path updates or deletes a row). */
+/** The audit trail: append-only, refused UPDATE, DELETE and TRUNCATE by Postgres, and hash-chained (db/schema/audit.ts). */
 export const modelEvents = pgTable(
   "model_events",
   {
@@ -120,6 +120,9 @@ export const modelEvents = pgTable(
     reason: text("reason"),
     details: jsonb("details").$type<Record<string, unknown>>().notNull().default({}),
     at: timestamp("at", { withTimezone: true }).notNull().defaultNow(),
+    /** The audit chain (db/schema/audit.ts): set by the insert trigger, never by the caller. */
+    prevHash: text("prev_hash").notNull(),
+    hash: text("hash").notNull(),
   },
   (t) => [index("model_events_model_at").on(t.modelId, t.at), index("model_events_version").on(t.versionId)],
 );

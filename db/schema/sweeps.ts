@@ -19,7 +19,7 @@ export type SweepSource =
       installationId: number;
       /** Pull request number, when the command came from one. */
       pr: number | null;
-      trigger: "comment" | "push" | "rerun" | "button";
+      trigger: "comment" | "push" | "rerun" | "button" | "reproduce";
       /** The comment that asked (for the 👀 reaction and the reply), when there was one. */
       commentId: number | null;
     }

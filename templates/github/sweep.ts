@@ -115,7 +115,7 @@ export function sweepSection(v: SweepView, metric: MetricGoal | null, now: Date)
   const n = v.executions.length;
   const title = n === 1 ? `\`${v.step}\`` : `\`${v.step}\` · grid sweep of ${n}`;
   const trigger = v.source.kind === "forge" ? v.source.trigger : "api";
-  const how = trigger === "push" ? "commit message" : trigger === "button" ? "check run button" : trigger === "rerun" ? "rerun" : "comment";
+  const how = trigger === "push" ? "commit message" : trigger === "button" ? "check run button" : trigger === "rerun" ? "rerun" : trigger === "reproduce" ? "reproduction" : "comment";
   const shown = pickMetric(v, metric);
   return [
     `#### ${title}`,

@@ -88,7 +88,7 @@ describe("Model Hub end to end", () => {
     expect(outputs.results.map((o) => o.name)).toEqual(["model.bin"]);
     const v2 = await stack.api<VersionRecord>("GET", "/api/v1/models/churn/versions/v2");
     expect(v2).toMatchObject({ version: "model://churn/v2", status: "pending", commitSha: HEAD_SHA, triggeredBy: "trainer", tags: ["nightly"], description: "trained on data.csv" });
-    expect(v2.files).toEqual([{ name: "model.bin", sha256: modelFile.sha256, size: expect.any(Number), datum: `datum://${modelFile.id}` }]);
+    expect(v2.files).toEqual([{ name: "model.bin", sha256: modelFile.sha256, size: expect.any(Number), datum: `datum://${modelFile.id}`, api: `/api/v1/data/${modelFile.id}` }]);
     expect(v2.execution?.metrics).toMatchObject({ epoch: 2, loss: 0.125 });
 
     // nothing approved yet: model://churn/latest is refused with a clear message

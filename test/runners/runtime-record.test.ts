@@ -26,6 +26,8 @@ describe("the runtime record", () => {
       imageDigest: null,
       image: { name: "python:3.12", used: false, note: "not used: Docker is not available on gpu-1, so the step ran as a plain process with gpu-1's own programs" },
       valohai: view,
+      fingerprint: { status: "pending", since: expect.any(String) },
+      seed: null,
     });
     const never = runtimeRecord({ result: launched("process", { provided: false, reason: "r" }), runner: "local", host: { ...host, dockerAvailable: true }, hostName: "gpu-1", image: "img", docker: "never" });
     expect(never.image).toEqual({ name: "img", used: false, note: "not used: VH_DOCKER=never, so the step ran as a plain process with gpu-1's own programs" });

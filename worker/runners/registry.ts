@@ -78,6 +78,7 @@ export function createRunnerRegistry(config: Config, store: Store, extra: Runner
     hostName: localHostName,
     isolation: localIsolation(config),
     codeLimits: config.codeLimits,
+    s3Inputs: config.s3Inputs,
   });
   const byKind = new Map<string, Runner>([[local.kind, local], ...extra.map((r) => [r.kind, r] as const)]);
   const infos = new Map<string, Promise<HostInfo>>();
@@ -104,6 +105,7 @@ export function createRunnerRegistry(config: Config, store: Store, extra: Runner
       target: { host: t.host, port: t.port, username: t.username, privateKey, hostKeySha256: pin, ...(t.root ? { root: t.root } : {}) },
       store,
       docker: config.docker,
+      s3Inputs: config.s3Inputs,
     });
     ssh.set(host.name, { key, runner });
     return runner;

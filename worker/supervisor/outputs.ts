@@ -20,6 +20,7 @@ import type { OutputFileInfo, Runner, RunnerHandle } from "../../app/contracts/r
 import { RunnerError } from "../../app/errors.js";
 import { keyProblem } from "../../app/contracts/store-keys.js";
 import { registerOutputVersions } from "../../app/models/versions.js";
+import { createOutputDatasetVersions } from "./dataset-versions.js";
 import { MAX_JSON_DEPTH, jsonbSafe, mb, nestedDeeperThan, nonFiniteKeys, setOwn } from "./json-limits.js";
 
 export const JSONL_SIDECAR = "valohai.metadata.jsonl";
@@ -283,7 +284,7 @@ export async function uploadOutputs(
   const files = await deps.runner.listOutputs(handle);
   const isSidecar = (f: OutputFileInfo) => f.path === JSONL_SIDECAR || f.path.endsWith(SIDECAR_SUFFIX);
   const candidates = mode === "live" ? files.filter((f) => f.readOnly && !isSidecar(f)) : files;
-  if (candidates.length === 0) return { uploaded: [], warnings: [] };
+  if (candidates.length === 0) return { uploaded: [], warnings: mode === "final" ? (await createOutputDatasetVersions(deps.sql, exec)).warnings : [] };
   // Live uploads still read every sidecar present, so a file's metadata travels with it.
   const plan = await planOutputs(deps.runner, handle, mode === "live" ? [...candidates, ...files.filter(isSidecar)] : files);
   const wanted = new Set(candidates.map((c) => c.path));
@@ -333,5 +334,7 @@ export async function uploadOutputs(
       if (!plan.plain.has(sidecar) && files.some((f) => f.path === sidecar)) await deps.runner.removeOutput(handle, sidecar);
     }
   }
+  // `valohai.dataset-versions`: the versions the outputs form, once all of them are stored (./dataset-versions.ts).
+  if (mode === "final") for (const x of (await createOutputDatasetVersions(deps.sql, exec)).warnings) w.add(x);
   return { uploaded, warnings: [...plan.warnings, ...w.done()] };
 }

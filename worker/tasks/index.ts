@@ -14,6 +14,8 @@ import type { BotDeps } from "../../app/bot/commands/types.js";
 import type { WorkerDeps } from "../deps.js";
 import { schedulePass } from "../scheduler/apply.js";
 import { startExecution } from "./start-execution.js";
+import { settleReproduction } from "../../app/executions/reproduce.js";
+import { replyWithVerdict } from "../../app/bot/commands/reproduce.js";
 
 export type Handler<K extends JobName> = (payload: JobPayload<K>, helpers: JobHelpers) => Promise<void>;
 export type Handlers = { [K in JobName]: Handler<K> };
@@ -33,6 +35,12 @@ export function handlers(deps: WorkerDeps, forges: Forges): Handlers {
     },
     git_poll: async (p) => {
       await pollGitRepository(bot, p.repositoryId);
+    },
+    reproduction_verdict: async (p) => {
+      await settleReproduction(deps.sql, p.executionId, { lostRetries: deps.config.worker.lostRetries });
+    },
+    reproduction_reply: async (p) => {
+      await replyWithVerdict(bot, p.executionId);
     },
     // Jobs queued under the first names, before vh had several forges.
     github_event: async (p, helpers) => {

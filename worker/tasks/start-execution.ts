@@ -4,13 +4,21 @@
  * through that host's runner, records the runner handle, and returns: the process
  * is not held by this job (supervision, which survives restarts, is the supervisor's). Safe to run
  * twice: runners' launch is idempotent per execution, and status checks make repeats no-ops.
+ *
+ * The runtime fingerprint (worker/runners/shared/fingerprint.ts) is written by the job itself just
+ * before the step's command; once the execution is `running` this task waits a few seconds for it
+ * and merges it into `runtime`. When it is not there yet (a docker image still being pulled, a host
+ * out of reach) the same task is queued again later, which only reads the fingerprint, until it is
+ * written, the job ended without one, or an hour passed.
  */
 import type { Task } from "graphile-worker";
 import { transition } from "../../app/executions/state.js";
 import { RunnerError } from "../../app/errors.js";
-import { buildLaunchSpec, runtimeRecord } from "../launch-spec.js";
+import { buildLaunchSpec, fingerprintPatch, runtimeRecord, seedOf } from "../launch-spec.js";
 import type { WorkerDeps } from "../deps.js";
-import type { HostInfo, Runner } from "../../app/contracts/runner.js";
+import type { HostInfo, Runner, RunnerHandle } from "../../app/contracts/runner.js";
+import type { Execution } from "../../db/schema/executions.js";
+import { readsFingerprint, type ReadsFingerprint } from "../runners/shared/fingerprint.js";
 import { releaseExecution } from "../scheduler/apply.js";
 import { addJob, requestSchedulerPass } from "../../db/queries/jobs.js";
 import { loadExecution, lostCount } from "../../db/queries/executions.js";
@@ -18,11 +26,22 @@ import type { SshHostRow } from "../../db/queries/hosts.js";
 import { realEnvironment, SealError } from "../../app/executions/secrets.js";
 import { secretsKeyOf } from "../../app/config.js";
 
+/** How long the start waits for the job's fingerprint before leaving it to a later read (a worker slot is held meanwhile; the prologue has a hard limit of 10 s). */
+export const FINGERPRINT_WAIT_MS = 2_000;
+/** Then: asked again this often, for at most this long after the start. */
+const FINGERPRINT_RETRY_MS = 5_000;
+const FINGERPRINT_GIVE_UP_MS = 60 * 60_000;
+
 /** Handler of `start_execution`. */
 export async function startExecution(deps: WorkerDeps, executionId: string): Promise<void> {
   const loaded = await loadExecution(deps.db, executionId);
   if (!loaded) return; // deleted meanwhile
   const { exec, projectName } = loaded;
+  const since = pendingFingerprintSince(exec);
+  if (since !== null && exec.runnerHandle && exec.status !== "queued" && exec.status !== "starting") {
+    await followUpFingerprint(deps, exec, since);
+    return;
+  }
   if (exec.status === "queued") {
     if (!(await transition(deps.sql, executionId, "starting"))) return;
   } else if (!(exec.status === "starting" || (exec.status === "stopping" && !exec.runnerHandle))) {
@@ -91,7 +110,18 @@ export async function startExecution(deps: WorkerDeps, executionId: string): Pro
     }
     throw err; // unexpected: let graphile-worker retry (launch is idempotent)
   }
-  const runtime = runtimeRecord({ result, runner: runner.kind, host, hostName, image: exec.image, docker: deps.config.docker });
+  const runtime = runtimeRecord({
+    result,
+    runner: runner.kind,
+    host,
+    hostName,
+    image: exec.image,
+    docker: deps.config.docker,
+    seed: seedOf(exec),
+    fingerprint: readsFingerprint(runner)
+      ? { status: "pending", since: new Date().toISOString() }
+      : { status: "missing", reason: `the ${runner.kind} runner does not take a runtime fingerprint` },
+  });
   await deps.sql.begin(async (tx) => {
     await tx`
       update executions set runner = ${runner.kind}, host = ${hostName}, runner_handle = ${tx.json(result.handle as never)},
@@ -107,4 +137,73 @@ export async function startExecution(deps: WorkerDeps, executionId: string): Pro
   });
   // A stop that arrived during launch left the status at `stopping`: the supervisor ends it.
   await transition(deps.sql, executionId, "running", { from: ["starting"] });
+  if (readsFingerprint(runner) && runtime.fingerprint.status === "pending") {
+    await recordFingerprint(deps, exec, runner, result.handle, { env, mode: result.mode, since: runtime.fingerprint.since, waitMs: FINGERPRINT_WAIT_MS });
+  }
+}
+
+function pendingFingerprintSince(exec: Execution): string | null {
+  const fp = (exec.runtime as { fingerprint?: { status?: unknown; since?: unknown } } | null)?.fingerprint;
+  return fp?.status === "pending" && typeof fp.since === "string" ? fp.since : null;
+}
+
+/**
+ * Reads the job's fingerprint and merges it into `runtime` (only while it is still pending there);
+ * not written yet: this task again in FINGERPRINT_RETRY_MS, until FINGERPRINT_GIVE_UP_MS after `since`.
+ */
+async function recordFingerprint(
+  deps: WorkerDeps,
+  exec: Execution,
+  runner: Runner & ReadsFingerprint,
+  handle: RunnerHandle,
+  opts: { env: Record<string, string>; mode: "docker" | "process"; since: string; waitMs: number },
+): Promise<void> {
+  let got: Awaited<ReturnType<ReadsFingerprint["fingerprint"]>>;
+  try {
+    got = await runner.fingerprint(handle, opts.waitMs);
+  } catch (err) {
+    if (!(err instanceof RunnerError)) throw err;
+    got = { state: "pending" }; // the host is out of reach: asked again later
+  }
+  let patch: Record<string, unknown>;
+  if (got.state === "written") {
+    patch = fingerprintPatch(got.text, { command: exec.command, image: exec.image, mode: opts.mode, env: opts.env });
+  } else if (got.state === "ended") {
+    patch = { fingerprint: { status: "missing", reason: "the job ended before its fingerprint was written (stopped before the step's command ran)" } };
+  } else if (Date.now() - Date.parse(opts.since) > FINGERPRINT_GIVE_UP_MS) {
+    patch = { fingerprint: { status: "missing", reason: `the job wrote no fingerprint within ${FINGERPRINT_GIVE_UP_MS / 60_000} minutes of its start` } };
+  } else {
+    await addJob(deps.sql, "start_execution", { executionId: exec.id }, { delayMs: FINGERPRINT_RETRY_MS });
+    return;
+  }
+  await deps.sql`
+    update executions set runtime = runtime || ${deps.sql.json(patch as never)}::jsonb
+    where id = ${exec.id} and runtime -> 'fingerprint' ->> 'status' = 'pending' and runtime -> 'fingerprint' ->> 'since' = ${opts.since}`;
+}
+
+/** A later `start_execution` of a started execution whose fingerprint is still pending: read it, without waiting long. */
+async function followUpFingerprint(deps: WorkerDeps, exec: Execution, since: string): Promise<void> {
+  const [h] = exec.host ? await deps.sql<SshHostRow[]>`select id, name, kind, address, key_path, host_key_sha256 from hosts where name = ${exec.host}` : [];
+  if (h?.kind === "local" && h.name !== deps.runners.localHostName) {
+    // Only that machine's worker can read its work dir (and only until the give-up time).
+    if (Date.now() - Date.parse(since) <= FINGERPRINT_GIVE_UP_MS) await addJob(deps.sql, "start_execution", { executionId: exec.id }, { delayMs: FINGERPRINT_RETRY_MS });
+    return;
+  }
+  let runner: Runner;
+  try {
+    runner = h ? deps.runners.forHost({ id: h.id, name: h.name, kind: h.kind, address: h.address, keyPath: h.key_path, hostKeySha256: h.host_key_sha256 }) : deps.runners.default();
+  } catch (err) {
+    if (err instanceof RunnerError) return; // the host is gone from the records: nothing to read
+    throw err;
+  }
+  if (!readsFingerprint(runner)) return;
+  let env: Record<string, string>;
+  try {
+    env = realEnvironment(exec, secretsKeyOf(deps.config));
+  } catch (err) {
+    if (!(err instanceof SealError)) throw err;
+    env = exec.environmentVariables; // masking by value needs the secrets; the shown ones are masked already
+  }
+  const mode = (exec.runtime as { mode?: unknown } | null)?.mode === "docker" ? "docker" : "process";
+  await recordFingerprint(deps, exec, runner, exec.runnerHandle as RunnerHandle, { env, mode, since, waitMs: 2_000 });
 }

@@ -10,18 +10,20 @@ import { help } from "./help.js";
 import { status } from "./status.js";
 import { stop } from "./stop.js";
 import { rerun } from "./rerun.js";
+import { reproduce } from "./reproduce.js";
 import { approve } from "./approve.js";
 import { reject } from "./reject.js";
 
 type Runners = { [N in CommandName]: (ctx: CommandContext, c: Extract<Command, { name: N }>) => Promise<string> };
 
-export const runners: Runners = { run, help, status, stop, rerun, approve, reject };
+export const runners: Runners = { run, help, status, stop, rerun, reproduce, approve, reject };
 
 /** Commands that start or stop code need write permission; approve/reject check their own rules (the model's approvers). */
 export const NEEDS_WRITE: Record<CommandName, boolean> = {
   run: true,
   stop: true,
   rerun: true,
+  reproduce: true,
   help: false,
   status: false,
   approve: false,
@@ -33,6 +35,7 @@ export const WORKS_IN: Record<CommandName, readonly CommandPlace["kind"][]> = {
   run: ["pull_request", "commit"],
   stop: ["pull_request"],
   rerun: ["pull_request"],
+  reproduce: ["pull_request"],
   help: ["pull_request"],
   status: ["pull_request"],
   approve: ["pull_request"],

@@ -3,7 +3,7 @@
  * here knows valohai.yaml, permissions or the forge (app/bot/commands/run.ts checks those).
  *
  *   /vh run STEP [name=value | name=[v1,v2,…] | --name=value | --name value | --flag] …
- *   /vh help | /vh status | /vh stop [N|all] | /vh rerun N
+ *   /vh help | /vh status | /vh stop [N|all] | /vh rerun N | /vh reproduce N [--verify] [--tolerance T]
  *   /vh approve model://NAME/VERSION | /vh reject model://NAME/VERSION REASON…
  *
  * Only the first line counts, and only when it starts with `/vh`; the rest of the comment is the
@@ -15,7 +15,7 @@ import { shellSplit, splitList } from "./shell-words.js";
 
 
 
-export const COMMANDS = ["run", "help", "status", "stop", "rerun", "approve", "reject"] as const;
+export const COMMANDS = ["run", "help", "status", "stop", "rerun", "reproduce", "approve", "reject"] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 export type Command =
@@ -30,6 +30,7 @@ export type Command =
   | { name: "status" }
   | { name: "stop"; target: number | "all" }
   | { name: "rerun"; execution: number }
+  | { name: "reproduce"; execution: number; verify: boolean; tolerance?: number }
   | { name: "approve"; uri: string }
   | { name: "reject"; uri: string; reason: string };
 
@@ -84,6 +85,8 @@ export function parseComment(body: string): ParseResult {
       if (n === null) return { kind: "reply", error: "`/vh rerun` takes one execution number, e.g. `/vh rerun 12`.", usage: "rerun" };
       return { kind: "command", command: { name: "rerun", execution: n } };
     }
+    case "reproduce":
+      return parseReproduce(args);
     case "approve": {
       if (args.length !== 1 || !args[0]!.startsWith("model://")) {
         return { kind: "reply", error: "`/vh approve` takes one model version, e.g. `/vh approve model://churn/v3`.", usage: "approve" };
@@ -111,6 +114,31 @@ export function parseComment(body: string): ParseResult {
 function executionNumber(s: string): number | null {
   const m = /^#?(\d{1,9})$/.exec(s);
   return m ? Number(m[1]) : null;
+}
+
+const REPRODUCE_USAGE = "`/vh reproduce` takes one execution number, and `--verify` to compare the outcome with it (`--tolerance 1e-9` for metrics), e.g. `/vh reproduce 12 --verify`.";
+
+function parseReproduce(args: string[]): ParseResult {
+  let execution: number | null = null;
+  let verify = false;
+  let tolerance: number | undefined;
+  const errors: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const eq = a.startsWith("--tolerance=") ? a.slice("--tolerance=".length) : null;
+    if (a === "--verify") verify = true;
+    else if (a === "--tolerance" || eq !== null) {
+      const raw = eq ?? args[++i];
+      const t = raw === undefined || raw.trim() === "" ? NaN : Number(raw);
+      if (!Number.isFinite(t) || t < 0) errors.push(`${code(raw ?? "")} is not a tolerance: give a number from 0 up, e.g. \`--tolerance 1e-9\`.`);
+      else tolerance = t;
+    } else if (execution === null && executionNumber(a) !== null) execution = executionNumber(a);
+    else errors.push(`${code(a)} is not an execution number nor \`--verify\` or \`--tolerance T\`.`);
+  }
+  if (execution === null && errors.length === 0) errors.push(REPRODUCE_USAGE);
+  if (tolerance !== undefined && !verify && errors.length === 0) errors.push("`--tolerance` is for comparing: give it with `--verify`.");
+  if (errors.length) return { kind: "reply", error: errors.join("\n"), usage: "reproduce" };
+  return { kind: "command", command: { name: "reproduce", execution: execution!, verify, ...(tolerance !== undefined ? { tolerance } : {}) } };
 }
 
 function parseRun(args: string[]): ParseResult {

@@ -8,6 +8,8 @@
  * upload (with byte progress), create and optionally watch the execution. A run the server would
  * refuse uploads nothing.
  */
+import { uploadLocalInputs } from "./data.js";
+import { randomInt } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { ApiError, type ApiClient, type CreateExecutionBody, type Execution } from "../api.js";
@@ -17,6 +19,7 @@ import { formatBytes, jsonText } from "../format.js";
 import { printLogs } from "../logs.js";
 import {
   FIXED_OPTIONS,
+  MAX_SEED,
   applyStepOptions,
   missingParameters,
   overriddenNote,
@@ -325,6 +328,8 @@ export async function execRunCommand(ctx: Context, args: string[]): Promise<numb
   if (errors.length) throw new CliError(errors.join("\n"));
   for (const name of new Set(overridden)) ctx.info(`note: ${overriddenNote(step, name)}`);
   const prepared = prepare(ctx, loaded, step, fixed, tokens);
+  const seed = chooseSeed(ctx, fixed, prepared.givenEnv);
+  if (seed !== undefined) prepared.plan.environmentVariables["VH_SEED"] = String(seed);
 
   if (fixed.dryRun) {
     // Secret values are masked here as everywhere (app/executions/secrets.ts): a plan is pasted into issues and logs.
@@ -349,7 +354,10 @@ export async function execRunCommand(ctx: Context, args: string[]): Promise<numb
     ...(fixed.tags.length ? { tags: fixed.tags } : {}),
     ...(fixed.image !== undefined ? { image: fixed.image } : {}),
     ...(fixed.gpus !== undefined ? { gpus: fixed.gpus } : {}),
+    ...(seed !== undefined ? { seed } : {}),
   };
+  // An ad-hoc run's local files (a path, or file://) become datums first: the server sees datum:// URIs.
+  if (fixed.adhoc) body.inputs = await uploadLocalInputs(ctx, project, body.inputs ?? {});
   // Everything the server checks that does not need the code, before the code is packaged or sent.
   await checkBeforeUpload(ctx, client, project, body, prepared.yamlText);
 
@@ -372,6 +380,21 @@ export async function execRunCommand(ctx: Context, args: string[]): Promise<numb
   const execution: Execution = await client.createExecution(project, { ...body, code: pkg.sha256 });
   ctx.info(`Execution #${execution.counter} started (${execution.status}): ${client.executionUrl(project, execution.counter)}`);
   return finish(ctx, client, project, execution, fixed);
+}
+
+/**
+ * The seed `--seed` asks for (`random`: one picked here, and said on stderr so the run can be
+ * repeated), refused when `--var VH_SEED=…` says another.
+ */
+function chooseSeed(ctx: Context, fixed: RunFixed, givenEnv: Record<string, string>): number | undefined {
+  if (fixed.seed === undefined) return undefined;
+  const seed = fixed.seed === "random" ? randomInt(0, MAX_SEED + 1) : fixed.seed;
+  const given = givenEnv["VH_SEED"];
+  if (given !== undefined && given.trim() !== String(seed)) {
+    throw new CliError(`--seed ${fixed.seed} and --var VH_SEED=${given} disagree: give the seed once (--seed sets VH_SEED).`, 2);
+  }
+  if (fixed.seed === "random") ctx.info(`seed: ${seed} (VH_SEED; repeat the run with --seed ${seed})`);
+  return seed;
 }
 
 /** Prints the new execution, or follows its logs to the end with --watch. */

@@ -17,6 +17,9 @@ import type { Cols } from "../../../db/queries/rows.js";
 import type { executions } from "../../../db/schema/executions.js";
 import type { logLines } from "../../../db/schema/logs.js";
 import { findProject } from "./projects.js";
+import { reproduceExecution, reproductionView } from "../../executions/reproduce.js";
+import { diffExecutions } from "../../executions/diff.js";
+import { z } from "zod";
 import { presentDatum } from "./data.js";
 
 type LogRow = Cols<typeof logLines, "seq" | "time" | "stream" | "line">;
@@ -35,6 +38,11 @@ function intParam(v: string | undefined, dflt: number, max: number): number {
   const n = v === undefined ? dflt : Number.parseInt(v, 10);
   return Number.isFinite(n) && n >= 0 ? Math.min(n, max) : dflt;
 }
+
+const ReproduceBody = z.object({
+  verify: z.boolean({ error: "verify must be true or false" }).default(false),
+  tolerance: z.number({ error: "tolerance must be a number, e.g. 1e-9" }).min(0).max(1).optional(),
+});
 
 /** Mounted at /projects/:project/executions. `forges`: where `commit` runs (the project's linked repository) are read. */
 export function executionRoutes(deps: CreateDeps & { forges?: Forges }) {
@@ -153,6 +161,49 @@ export function executionRoutes(deps: CreateDeps & { forges?: Forges }) {
       select seq, time, data -> ${key} as value from metadata_events
       where execution_id = ${row.id} and data ? ${key} order by seq`;
     return c.json({ key, points: points.map((p) => ({ seq: p.seq, time: p.time.toISOString(), value: p.value })) });
+  });
+
+  /**
+   * A reproduction of the execution (app/executions/reproduce.ts): a new execution with the same
+   * code, image, command, parameters, environment and input versions. `verify`: compared with it
+   * when it ends (the verdict at `GET …/:ref/reproduction`); `tolerance` for the metrics.
+   */
+  app.post("/:ref/reproduce", async (c) => {
+    const original = await exec(c);
+    const text = await c.req.text();
+    let raw: unknown = {};
+    try {
+      raw = text.trim() ? JSON.parse(text) : {};
+    } catch {
+      throw new VhError("bad_request", "The body must be JSON: {\"verify\": true, \"tolerance\": 1e-9} (both optional).");
+    }
+    const parsed = ReproduceBody.safeParse(raw);
+    if (!parsed.success) throw new VhError("bad_request", parsed.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("\n"));
+    const made = await reproduceExecution(sql, original, { verify: parsed.data.verify, tolerance: parsed.data.tolerance, triggeredBy: c.get("token").name });
+    const execution = await loadPresented(sql, await findExecutionRow(sql, original.project_id, made.id));
+    return c.json({ execution, reproduction: await reproductionView(sql, made.id) }, 201);
+  });
+
+  /**
+   * What the execution reproduces and, once known, the verdict; 404 when it is not a reproduction.
+   * `?wait=S` (at most 60): answers as soon as the verdict is known, or after S seconds.
+   */
+  app.get("/:ref/reproduction", async (c) => {
+    const row = await exec(c);
+    const until = Date.now() + intParam(c.req.query("wait"), 0, 60) * 1000;
+    for (;;) {
+      const view = await reproductionView(sql, row.id);
+      if (!view) throw new VhError("not_found", `Execution #${row.counter} is not a reproduction of another execution.`);
+      if (!view.verify || view.verdict || Date.now() >= until) return c.json(view);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  });
+
+  /** What differs between this execution and `other` (app/executions/diff.ts), section by section. */
+  app.get("/:ref/diff/:other", async (c) => {
+    const a = await exec(c);
+    const b = await findExecutionRow(sql, a.project_id, c.req.param("other"));
+    return c.json(await diffExecutions(sql, a, b, deps.config.secretsKey ?? null));
   });
 
   app.get("/:ref/outputs", async (c) => {

@@ -68,6 +68,8 @@ import {
   type ValohaiView,
 } from "../shared/valohai-view.js";
 import { createInputCache, hashingStream, assertRelativePath } from "../shared/inputs.js";
+import type { S3InputsConfig } from "../../../app/config.js";
+import { buildFingerprintScript, fingerprintPaths, programsOfCommand, withFingerprint, FINGERPRINT_TOTAL_BYTES, type ReadsFingerprint } from "../shared/fingerprint.js";
 import { describeThisHost, groupAlive, pidRuns, probeDocker, readBootId, run, signalGroup } from "./host.js";
 
 /**
@@ -94,12 +96,16 @@ export interface LocalRunnerOptions {
   docker: "auto" | "always" | "never";
   hostName?: string;
   fetch?: typeof fetch;
+  /** Where `s3://` inputs are read from (Config.s3Inputs). */
+  s3Inputs?: S3InputsConfig;
   /** Default: `defaultIsolation()`. */
   isolation?: JobIsolation;
   /** What a code snapshot may unpack to (also checked at upload); default: 4 GiB, 200,000 files. */
   codeLimits?: { maxBytes: number; maxFiles: number };
   /** Where a plain process sees its work dir as on Valohai: `/valohai` (tests point it elsewhere). */
   valohaiRoot?: string;
+  /** Take the runtime fingerprint before each job (shared/fingerprint.ts); default true. */
+  fingerprint?: boolean;
 }
 
 /** The handle of a local execution (stored as JSON in executions.runner_handle). */
@@ -284,7 +290,7 @@ export function createLocalRunner(opts: LocalRunnerOptions): Runner {
     }
     throw new RunnerError("No free uid for the job's OS user in the configured range.");
   }
-  const inputCache = createInputCache({ cacheRoot: opts.cacheRoot, store: opts.store, fetch: opts.fetch ?? globalThis.fetch });
+  const inputCache = createInputCache({ cacheRoot: opts.cacheRoot, store: opts.store, fetch: opts.fetch ?? globalThis.fetch, ...(opts.s3Inputs ? { s3Inputs: opts.s3Inputs } : {}) });
   const inflight = new Map<string, Promise<LaunchResult>>();
   let dockerProbe: Promise<boolean> | null = null;
 
@@ -433,6 +439,9 @@ export function createLocalRunner(opts: LocalRunnerOptions): Runner {
         passEnv: [],
         gpus: spec.gpus,
       });
+      if (opts.fingerprint !== false) {
+        command = withFingerprint(command, { kind: "docker", image: spec.image, nonce: crypto.randomBytes(8).toString("hex") }, fingerprintPaths(p.root).out);
+      }
       // The docker CLI needs the host's environment (DOCKER_HOST, HOME for its config), and
       // nothing of the job's: the wrapper runs on the host, outside the container.
       wrapperEnv = { ...process.env };
@@ -443,9 +452,18 @@ export function createLocalRunner(opts: LocalRunnerOptions): Runner {
         await fsp.chown(p.jobEnv, 0, jobUid);
         await fsp.chmod(p.jobEnv, 0o640);
       }
-      const job = withJobEnv(p.jobEnv, ["/bin/sh", p.script]);
-      command = jobUid === null ? job : [setpriv!, `--reuid=${jobUid}`, `--regid=${jobUid}`, "--clear-groups", "--no-new-privs", "--", ...job];
-      if (valohai.provided) command = buildValohaiViewArgv(findTool("unshare")!, p.root, command, valohaiRoot);
+      /** `inner` as the job: its own user, its /valohai, its environment (the fingerprint runs the same way). */
+      const asJob = (inner: string[]): string[] => {
+        const job = withJobEnv(p.jobEnv, inner);
+        const chain = jobUid === null ? job : [setpriv!, `--reuid=${jobUid}`, `--regid=${jobUid}`, "--clear-groups", "--no-new-privs", "--", ...job];
+        return valohai.provided ? buildValohaiViewArgv(findTool("unshare")!, p.root, chain, valohaiRoot) : chain;
+      };
+      command = asJob(["/bin/sh", p.script]);
+      if (opts.fingerprint !== false) {
+        const fp = fingerprintPaths(p.root);
+        await fsp.writeFile(fp.script, buildFingerprintScript(programsOfCommand(spec.script), crypto.randomBytes(8).toString("hex")), { mode: 0o644 });
+        command = withFingerprint(command, { kind: "process", argv: asJob(["/bin/sh", fp.script]) }, fp.out);
+      }
       wrapperEnv = { PATH: wrapperPath() };
     }
     await fsp.writeFile(p.wrapper, buildWrapperScript({ workDir: p.root, command }), { mode: 0o700 });
@@ -598,7 +616,7 @@ export function createLocalRunner(opts: LocalRunnerOptions): Runner {
     await run("docker", ["kill", "--signal", signal, h.container], 15_000);
   }
 
-  const runner: Runner & KnowsEndTime = {
+  const runner: Runner & KnowsEndTime & ReadsFingerprint = {
     kind: "local",
     host,
 
@@ -696,6 +714,29 @@ export function createLocalRunner(opts: LocalRunnerOptions): Runner {
 
     async describeHost(): Promise<HostInfo> {
       return describeThisHost(host, await dockerAvailable());
+    },
+
+    async fingerprint(handle, waitMs) {
+      const p = workPaths(parseHandle(handle).workDir);
+      const fp = fingerprintPaths(p.root);
+      const deadline = Date.now() + waitMs;
+      for (;;) {
+        // The prologue runs before the step, so its file is there before the exit code: ask in that order.
+        const ended = (await readIntFile(p.exitCodeFile)) !== null || !(await exists(p.vh));
+        const fh = await fsp.open(fp.out, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW).catch(() => null);
+        if (fh) {
+          try {
+            const buf = Buffer.alloc(FINGERPRINT_TOTAL_BYTES);
+            const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+            return { state: "written", text: buf.subarray(0, bytesRead).toString("utf8") };
+          } finally {
+            await fh.close();
+          }
+        }
+        if (ended) return { state: "ended" };
+        if (Date.now() >= deadline) return { state: "pending" };
+        await sleep(25);
+      }
     },
 
     async endedAt(handle) {

@@ -8,7 +8,12 @@
  * - `urls/<sha256 of the URL>.json`: `{ url, sha256, size, etag, lastModified }` of the last
  *   download of an http(s) URL, for a conditional request next time (one file per URL: concurrent
  *   launches never rewrite each other's records).
+ * - `s3/<sha256 of endpoint, bucket, key, version id, ETag>.json`: `{ sha256, size }` of an S3 object
+ *   fetched before, pinned as it was (same version or ETag: same bytes), so it is not fetched again.
  * - `tmp/`: downloads in progress; moved into `sha256/` once their hash is known.
+ *
+ * S3 objects are read by this process (with the worker's endpoint settings: the host needs no
+ * credentials) and streamed into the cache, hashed on the way, as store objects are.
  */
 import crypto from "node:crypto";
 import fs from "node:fs";
@@ -20,7 +25,9 @@ import type { ReadableStream as NodeReadableStream } from "node:stream/web";
 import { RunnerError } from "../../../app/errors.js";
 import { displayUrl } from "./detached.js";
 import type { Store } from "../../../app/contracts/store.js";
-import type { FetchedInput, InputFileSpec } from "../../../app/contracts/runner.js";
+import type { FetchedInput, InputFileSpec, InputSource } from "../../../app/contracts/runner.js";
+import type { S3InputsConfig } from "../../../app/config.js";
+import { openS3Object, S3FetchError, type S3Sender } from "../../../app/inputs/s3-client.js";
 
 
 /**
@@ -43,6 +50,40 @@ export interface InputCacheOptions {
   cacheRoot: string;
   store: Store;
   fetch: typeof fetch;
+  /** Where `s3://` inputs are read from (Config.s3Inputs); absent: such inputs fail with a message saying so. */
+  s3Inputs?: S3InputsConfig;
+  /** Tests: the S3 client to send GetObject with, instead of the endpoint's. */
+  s3Client?: S3Sender;
+}
+
+type S3InputSource = Extract<InputSource, { kind: "s3" }>;
+
+/** The cache record's file name of a pinned S3 object (null when unpinned: nothing says two fetches give the same bytes). */
+export function s3RecordName(source: S3InputSource): string | null {
+  if (!source.versionId && !source.etag) return null;
+  const id = JSON.stringify([source.endpoint ?? "default", source.bucket, source.key, source.versionId ?? null, source.etag ?? null]);
+  return `${crypto.createHash("sha256").update(id).digest("hex")}.json`;
+}
+
+/**
+ * Opens the S3 object of an input for a runner, or throws a RunnerError naming the input and saying
+ * why (changed since creation, gone, denied, endpoint not configured on this worker).
+ */
+export async function openS3Input(
+  spec: InputFileSpec,
+  source: S3InputSource,
+  cfg: S3InputsConfig | undefined,
+  client?: S3Sender,
+): Promise<{ body: Readable; size: number | undefined; label: string }> {
+  const label = `Input "${spec.input}": could not fetch s3://${source.bucket}/${source.key}`;
+  if (!cfg) throw new RunnerError(`${label}: this runner was not given the S3 input settings (Config.s3Inputs).`);
+  try {
+    const got = await openS3Object(cfg, source, client);
+    return { body: got.body, size: got.size, label };
+  } catch (err) {
+    if (err instanceof S3FetchError) throw new RunnerError(`Input "${spec.input}": ${err.message}`);
+    throw new RunnerError(`${label}: ${describeError(err)}`);
+  }
 }
 
 interface UrlRecord {
@@ -207,6 +248,39 @@ export function createInputCache(opts: InputCacheOptions) {
     return { ...got, cached: false };
   }
 
+  /** An S3 object: a pinned one seen before is a cache hit; otherwise GetObject (pinned) streamed into the cache. */
+  async function fetchS3(spec: InputFileSpec, source: S3InputSource): Promise<{ sha256: string; size: number; cached: boolean }> {
+    const recName = s3RecordName(source);
+    const recFile = recName ? path.join(opts.cacheRoot, "s3", recName) : null;
+    if (recFile) {
+      try {
+        const rec = JSON.parse(await fsp.readFile(recFile, "utf8")) as { sha256?: unknown; size?: unknown };
+        const agrees = typeof rec.sha256 === "string" && typeof rec.size === "number" && (!spec.sha256 || spec.sha256 === rec.sha256);
+        if (agrees && (await cached(rec.sha256 as string, rec.size as number))) return { sha256: rec.sha256 as string, size: rec.size as number, cached: true };
+      } catch {
+        // no record (or a damaged one): fetch
+      }
+    }
+    const { body, size: told, label } = await openS3Input(spec, source, opts.s3Inputs, opts.s3Client);
+    let got: { sha256: string; size: number };
+    try {
+      got = await ingest(body, spec.sha256, label);
+    } catch (err) {
+      body.destroy();
+      if (err instanceof RunnerError) throw err;
+      throw new RunnerError(`${label}: ${describeError(err)}`);
+    }
+    const expected = told ?? spec.size;
+    if (expected !== undefined && expected !== got.size) throw new RunnerError(`${label}: got ${got.size} bytes, expected ${expected}: the transfer was cut short.`);
+    if (recFile) {
+      await fsp.mkdir(path.dirname(recFile), { recursive: true });
+      const tmp = `${recFile}.${crypto.randomUUID()}.tmp`;
+      await fsp.writeFile(tmp, JSON.stringify({ sha256: got.sha256, size: got.size }));
+      await fsp.rename(tmp, recFile);
+    }
+    return { ...got, cached: false };
+  }
+
   async function fetchStore(spec: InputFileSpec, key: string): Promise<{ sha256: string; size: number; cached: boolean }> {
     const label = `Input "${spec.input}": could not read ${spec.uri} from the store`;
     let body: Readable;
@@ -236,6 +310,8 @@ export function createInputCache(opts: InputCacheOptions) {
         got = { sha256: spec.sha256, size: (await fsp.stat(hit)).size, cached: true };
       } else if (spec.source.kind === "store") {
         got = await fetchStore(spec, spec.source.key);
+      } else if (spec.source.kind === "s3") {
+        got = await fetchS3(spec, spec.source);
       } else {
         got = await fetchHttp(spec, spec.source.url);
       }

@@ -13,7 +13,10 @@
  * Inputs: store objects (datums) are streamed from the store over SFTP, hashed on the way; http(s)
  * inputs are downloaded by curl ON THE HOST, with a conditional request when the URL was seen
  * before. Why on the host: datasets are large and the host usually sits next to them; passing them
- * through the control plane would make it the bottleneck of every launch.
+ * through the control plane would make it the bottleneck of every launch. `s3://` inputs are the
+ * exception, streamed from the bucket over SFTP like store objects: the worker holds the endpoints'
+ * credentials and the host gets none; a pinned object fetched before (`cache/s3/<id>.json`) is not
+ * fetched again.
  *
  * Cancellation: a process-group kill sent over a second channel (`kill -- -PGID` from `.vh/pid`),
  * which works as root and after a reconnect, unlike ssh channel signals (toolchain-spikes §9).
@@ -36,8 +39,11 @@ import { buildDockerRunArgv, buildInputsJson, buildJobEnv, containerName } from 
 import { buildDetachedStartCommand, buildDockerEnvFile, buildShellEnvFile, buildWrapperScript, shellQuote as q, withJobEnv, workPaths, type WorkPaths } from "../shared/protocol.js";
 import { buildValohaiProbeScript, buildValohaiViewArgv, parseValohaiProbe, usesValohaiPaths, valohaiUnavailableMessage, type ValohaiView } from "../shared/valohai-view.js";
 import { NVIDIA_SMI_QUERY_ARGS, parseCudaVersion, parseGpuQuery } from "../shared/gpu.js";
-import { assertRelativePath, downloadLabel, hashingStream } from "../shared/inputs.js";
+import { assertRelativePath, downloadLabel, hashingStream, openS3Input, s3RecordName } from "../shared/inputs.js";
+import type { S3InputsConfig } from "../../../app/config.js";
+import type { S3Sender } from "../../../app/inputs/s3-client.js";
 import { SshClient, type SshTarget } from "./client.js";
+import { buildFingerprintScript, fingerprintPaths, programsOfCommand, withFingerprint, FINGERPRINT_TOTAL_BYTES, type ReadsFingerprint } from "../shared/fingerprint.js";
 
 export interface SshRunnerOptions {
   /** Host name as shown to users (the hosts table's name). */
@@ -45,6 +51,10 @@ export interface SshRunnerOptions {
   target: SshTarget;
   store: Store;
   docker: "auto" | "always" | "never";
+  /** Where `s3://` inputs are read from (Config.s3Inputs); absent: such inputs fail with a message saying so. */
+  s3Inputs?: S3InputsConfig;
+  /** Tests: the S3 client to send GetObject with, instead of the endpoint's. */
+  s3Client?: S3Sender;
   /** Reuse an existing client (tests cut its connection). */
   client?: SshClient;
 }
@@ -215,6 +225,53 @@ export function createSshRunner(opts: SshRunnerOptions): Runner & { client: SshC
     return got;
   }
 
+  /** An S3 object streamed from the bucket to the host over SFTP (pinned: see app/inputs/s3-client.ts), unless fetched before. */
+  async function fetchS3Input(spec: LaunchSpec["inputs"][number], source: Extract<LaunchSpec["inputs"][number]["source"], { kind: "s3" }>, cacheDir: string): Promise<{ sha256: string; size: number; cached: boolean }> {
+    const recName = s3RecordName(source);
+    const recFile = recName ? `${cacheDir}/s3/${recName}` : null;
+    if (recFile) {
+      const recText = await client.exec(`cat ${q(recFile)} 2>/dev/null`);
+      if (recText.code === 0) {
+        try {
+          const rec = JSON.parse(recText.stdout.toString()) as { sha256?: unknown; size?: unknown };
+          if (typeof rec.sha256 === "string" && /^[0-9a-f]{64}$/.test(rec.sha256) && typeof rec.size === "number" && (!spec.sha256 || spec.sha256 === rec.sha256) && (await cachedInput(cacheDir, rec.sha256, rec.size))) {
+            return { sha256: rec.sha256, size: rec.size, cached: true };
+          }
+        } catch {
+          // a damaged record: fetch
+        }
+      }
+    }
+    const { body, size: told, label } = await openS3Input(spec, source, opts.s3Inputs, opts.s3Client);
+    const tmp = `${cacheDir}/tmp/${crypto.randomUUID()}.part`;
+    let got: { sha256: string; size: number };
+    try {
+      got = await sendToHost(body, tmp);
+    } catch (err) {
+      body.destroy();
+      await client.exec(`rm -f ${q(tmp)}`);
+      throw new RunnerError(`${label}: ${(err as Error).message}`);
+    }
+    const expected = told ?? spec.size;
+    const bad =
+      spec.sha256 && spec.sha256 !== got.sha256
+        ? `checksum mismatch: expected sha256 ${spec.sha256}, got ${got.sha256}.`
+        : expected !== undefined && expected !== got.size
+          ? `got ${got.size} bytes, expected ${expected}: the transfer was cut short.`
+          : null;
+    if (bad) {
+      await client.exec(`rm -f ${q(tmp)}`);
+      throw new RunnerError(`${label}: ${bad}`);
+    }
+    const dest = `${cacheDir}/sha256/${got.sha256}`;
+    await client.run(`if [ -f ${q(dest)} ]; then rm -f ${q(tmp)}; else chmod 444 ${q(tmp)} && mv -f ${q(tmp)} ${q(dest)}; fi`, "Caching an input");
+    if (recFile) {
+      await client.run(`mkdir -p ${q(`${cacheDir}/s3`)}`, "Creating the input cache");
+      await client.writeFile(recFile, JSON.stringify({ sha256: got.sha256, size: got.size }), 0o600);
+    }
+    return { ...got, cached: false };
+  }
+
   async function fetchHttpInput(spec: LaunchSpec["inputs"][number], url: string, cacheDir: string): Promise<{ sha256: string; size: number; cached: boolean }> {
     const label = downloadLabel(spec.input, url);
     const recFile = `${cacheDir}/urls/${crypto.createHash("sha256").update(url).digest("hex")}.json`;
@@ -274,6 +331,8 @@ export function createSshRunner(opts: SshRunnerOptions): Runner & { client: SshC
         got = { sha256: input.sha256, size: Number(r.trim()), cached: true };
       } else if (input.source.kind === "store") {
         got = { ...(await fetchStoreInput(input, input.source.key, cacheDir)), cached: false };
+      } else if (input.source.kind === "s3") {
+        got = await fetchS3Input(input, input.source, cacheDir);
       } else {
         got = await fetchHttpInput(input, input.source.url, cacheDir);
       }
@@ -322,11 +381,19 @@ export function createSshRunner(opts: SshRunnerOptions): Runner & { client: SshC
       files.push({ file: p.envFile, content: envFile.text, mode: 0o600 });
       refuseHostSideEnv(envFile.passThrough);
       command = buildDockerRunArgv({ executionId: spec.executionId, workDir: p.root, image: spec.image, envFile: p.envFile, passEnv: [], gpus: spec.gpus });
+      command = withFingerprint(command, { kind: "docker", image: spec.image, nonce: crypto.randomBytes(8).toString("hex") }, fingerprintPaths(p.root).out);
       sourced = {};
     } else {
       // The job's environment is added last, after the /valohai mounts (run as this user, root here).
-      command = withJobEnv(p.jobEnv, ["/bin/sh", p.script]);
-      if (valohai.provided && found.unshare) command = buildValohaiViewArgv(found.unshare, p.root, command);
+      const asJob = (inner: string[]): string[] => {
+        const job = withJobEnv(p.jobEnv, inner);
+        return valohai.provided && found.unshare ? buildValohaiViewArgv(found.unshare, p.root, job) : job;
+      };
+      command = asJob(["/bin/sh", p.script]);
+      // The runtime fingerprint, taken the same way just before the step (shared/fingerprint.ts).
+      const fp = fingerprintPaths(p.root);
+      files.push({ file: fp.script, content: buildFingerprintScript(programsOfCommand(spec.script), crypto.randomBytes(8).toString("hex")), mode: 0o600 });
+      command = withFingerprint(command, { kind: "process", argv: asJob(["/bin/sh", fp.script]) }, fp.out);
       sourced = env;
     }
     files.push({ file: p.jobEnv, content: buildShellEnvFile(sourced), mode: 0o600 });
@@ -567,6 +634,31 @@ export function createSshRunner(opts: SshRunnerOptions): Runner & { client: SshC
       return describeSshHost(client, opts.name);
     },
 
+    async fingerprint(handle: RunnerHandle, waitMs: number) {
+      const p = workPaths(parseHandle(handle).workDir);
+      const fp = fingerprintPaths(p.root);
+      // The prologue writes its file before the step runs, so before the exit code: asked in that order.
+      const r = await client.exec(
+        [
+          `n=${Math.max(0, Math.ceil(waitMs / 50))}; i=0`,
+          `while :; do`,
+          `  e=0; { [ -f ${q(p.exitCodeFile)} ] || [ ! -d ${q(p.vh)} ]; } && e=1`,
+          `  if [ -f ${q(fp.out)} ]; then echo written; head -c ${FINGERPRINT_TOTAL_BYTES} ${q(fp.out)}; exit 0; fi`,
+          `  [ "$e" = 1 ] && { echo ended; exit 0; }`,
+          `  [ "$i" -ge "$n" ] && { echo pending; exit 0; }`,
+          `  sleep 0.05; i=$((i+1))`,
+          `done`,
+        ].join("\n"),
+        { timeoutMs: waitMs + 30_000 },
+      );
+      const out = r.stdout.toString("utf8");
+      const nl = out.indexOf("\n");
+      const state = nl === -1 ? out.trim() : out.slice(0, nl);
+      if (state === "written") return { state: "written" as const, text: out.slice(nl + 1) };
+      if (state === "ended") return { state: "ended" as const };
+      return { state: "pending" as const };
+    },
+
     async endedAt(handle: RunnerHandle): Promise<Date | null> {
       const p = workPaths(parseHandle(handle).workDir);
       // The exit-code file's mtime, in seconds with fractions (GNU date), else whole seconds (stat).
@@ -580,7 +672,7 @@ export function createSshRunner(opts: SshRunnerOptions): Runner & { client: SshC
     close() {
       client.close();
     },
-  } satisfies Runner & KnowsEndTime & { client: SshClient; close(): void };
+  } satisfies Runner & KnowsEndTime & ReadsFingerprint & { client: SshClient; close(): void };
   return runner;
 }
 
