@@ -93,6 +93,12 @@ export async function startVh(
       const server: ServerType = await new Promise((resolve) => {
         const s = serve({ fetch: app.fetch, port: config.http.port, hostname: config.http.host }, () => resolve(s));
       });
+      // An idle kept-alive connection is closed by the client, never by us first: with Node's 5 s
+      // default, a client that reuses the socket at that moment (undici keeps sockets 4 s, longer
+      // under load) gets "other side closed" on a request the server never read.
+      const http = server as unknown as { keepAliveTimeout: number; headersTimeout: number };
+      http.keepAliveTimeout = 65_000;
+      http.headersTimeout = 66_000; // longer than keep-alive, as Node wants
       const addr = server.address() as AddressInfo;
       const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
       url = config.http.publicUrl ?? `http://${host}:${addr.port}`;
