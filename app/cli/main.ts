@@ -322,9 +322,9 @@ export function buildProgram(ctxOf: () => Context, setCode: (code: number) => vo
     .action(act(async (uris: string[], opts: { json?: boolean }) => modelCompareCommand(ctx(), uris, opts)));
   model
     .command("report")
-    .description("the audit report of a version: identity, training data, code, parameters, environment, metrics, history")
+    .description("the audit report of a version, by SR 11-7 and EU AI Act Annex IV: inventory, data provenance, training, metrics, versions, oversight, records")
     .argument("<uri>", "model://NAME/vN")
-    .option("--format <format>", "md or json", "md")
+    .option("--format <format>", "md, html or json", "md")
     .action(act(async (uri: string, opts: { format?: string }) => modelReportCommand(ctx(), uri, opts)));
   model
     .command("latest")

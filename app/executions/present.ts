@@ -13,7 +13,9 @@ import {
   type ExecutionWithProject,
   type VersionOfExecution,
 } from "../../db/queries/executions.js";
+import { reproductionOf } from "../../db/queries/reproductions.js";
 import type { Cols } from "../../db/queries/rows.js";
+import type { ReproductionVerdict } from "../../db/schema/reproductions.js";
 import type { executionStatusHistory } from "../../db/schema/executions.js";
 import { VhError } from "../errors.js";
 import { versionUri } from "../models/uri.js";
@@ -57,6 +59,8 @@ export function presentExecution(
     history?: { status: string; at: Date; reason: string | null }[];
     fetched?: { input: string; name: string; uri: string; sha256: string; size: number }[];
     modelVersions?: VersionOfExecution[];
+    reproduction?: ReproductionSummary | null;
+    reproducedBy?: ReproducedBy[];
   } = {},
 ) {
   const duration = row.started_at ? ((row.ended_at ?? new Date()).getTime() - row.started_at.getTime()) / 1000 : null;
@@ -72,6 +76,7 @@ export function presentExecution(
       size: f?.size ?? i.size ?? null,
       ...(i.datumId ? { datum: `datum://${i.datumId}` } : {}),
       ...(i.model ? { model: i.model.version } : {}),
+      ...(i.dataset ? { dataset: `dataset://${i.dataset.name}/${i.dataset.version}` } : {}),
       // An s3:// input's object, and what it was pinned to at creation (the fetch gets these bytes or fails).
       ...(i.source.kind === "s3" ? { object: `s3://${i.source.bucket}/${i.source.key}` } : {}),
       ...(i.etag ? { etag: i.etag } : {}),
@@ -112,6 +117,9 @@ export function presentExecution(
     ...(extra.modelVersions
       ? { modelVersions: extra.modelVersions.map((v) => ({ version: versionUri(v.model, v.number), status: v.status })) }
       : {}),
+    // What it reproduces and the verdict (null: not a reproduction), and its reproductions.
+    ...(extra.reproduction !== undefined ? { reproduction: extra.reproduction } : {}),
+    ...(extra.reproducedBy ? { reproducedBy: extra.reproducedBy } : {}),
     ...(extra.history
       ? { statusHistory: extra.history.map((h) => ({ status: h.status, at: h.at.toISOString(), reason: h.reason })) }
       : {}),
@@ -142,7 +150,35 @@ export async function loadPresented(sql: Sql, row: ExecutionRow) {
     select status, at, reason from execution_status_history where execution_id = ${row.id} order by id`;
   const fetched = (await fetchedInputs(sql, row.id)).map((i) => ({ ...i, size: Number(i.size) }));
   const modelVersions = await modelVersionsOfExecution(sql, row.id);
-  return presentExecution(row, { history, fetched, modelVersions });
+  const rep = await reproductionOf(sql, row.id);
+  let reproduction: ReproductionSummary | null = null;
+  if (rep) {
+    const [o] = await sql<{ counter: number; status: string }[]>`select counter, status from executions where id = ${rep.original_id}`;
+    reproduction = { original: { id: rep.original_id, counter: o?.counter ?? null, status: o?.status ?? null }, verify: rep.verify, tolerance: rep.tolerance, verdict: rep.verdict };
+  }
+  const reproducedBy = (
+    await sql<{ id: string; counter: number; status: string; verify: boolean; verdict: ReproductionVerdict | null }[]>`
+      select e.id, e.counter, e.status, r.verify, r.verdict from execution_reproductions r join executions e on e.id = r.execution_id
+      where r.original_id = ${row.id} order by e.counter`
+  ).map((x) => ({ id: x.id, counter: x.counter, status: x.status, verify: x.verify, result: x.verdict?.result ?? null }));
+  return presentExecution(row, { history, fetched, modelVersions, reproduction, reproducedBy });
+}
+
+/** The reproduction an execution is (`vh exec reproduce`): its original, and the verdict once compared. */
+export interface ReproductionSummary {
+  original: { id: string; counter: number | null; status: string | null };
+  verify: boolean;
+  tolerance: number;
+  verdict: ReproductionVerdict | null;
+}
+
+/** A reproduction of this execution, with its verdict's result (null: not verified, or not yet). */
+export interface ReproducedBy {
+  id: string;
+  counter: number;
+  status: string;
+  verify: boolean;
+  result: "equal" | "different" | null;
 }
 
 /** Not deleted ones, newest first; `tags`: only those that have every one of them. */

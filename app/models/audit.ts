@@ -10,6 +10,7 @@ import { executionWithProject, fetchedInputs } from "../../db/queries/executions
 import { metadataEventsOf } from "../../db/queries/metadata-events.js";
 import type { RequestedInput } from "../../db/schema/executions.js";
 import { verifyAuditChains, type AuditVerification } from "../audit/verify.js";
+import { reproducibilitySummary } from "../executions/present.js";
 import { maskEnvironment } from "../executions/secrets.js";
 import { currentLatest } from "./events.js";
 import { downstream, upstream, type DownstreamEdge, type Lineage, type UpstreamEdge } from "./lineage.js";
@@ -34,6 +35,8 @@ export interface SourceExecution {
   requestedInputs: RequestedInput[];
   gpus: number;
   runtime: Record<string, unknown> | null;
+  /** The runtime record in short: fingerprint, OS, interpreters, package counts, seed, image digest. */
+  reproducibility: ReturnType<typeof reproducibilitySummary>;
   triggeredBy: string | null;
   createdAt: string;
   startedAt: string | null;
@@ -202,6 +205,7 @@ async function sourceExecution(sql: Sql, r: ResolvedVersion): Promise<SourceExec
     requestedInputs: e.inputs,
     gpus: e.gpus,
     runtime: e.runtime,
+    reproducibility: reproducibilitySummary(e.runtime, e.environment_variables, e.parameters),
     triggeredBy: e.triggered_by,
     createdAt: e.created_at.toISOString(),
     startedAt: e.started_at?.toISOString() ?? null,

@@ -180,11 +180,45 @@ describe("Model Hub end to end", () => {
     const md = await cli(["model", "report", "model://churn/v2", "--format", "md"]);
     expect(md.code, md.stderr).toBe(0);
     expect(md.stdout).toContain("# Audit report: model://churn/v2");
-    expect(md.stdout).toContain(`| churn #${train.counter} train | dataset | \`data.csv\` | \`${sha(DATASET)}\` | ${dataUrl} |`);
-    expect(md.stdout).toContain(`churn #${infer.counter} infer`);
+    // laid out by SR 11-7 and Annex IV; each claim links to its record on this server
+    const base = stack.vh.url;
+    expect(md.stdout.match(/^## .*$/gm)).toEqual([
+      "## 1. Model inventory",
+      "## 2. General description",
+      "## 3. Data provenance",
+      "## 4. Training methodology",
+      "## 5. Metrics",
+      "## 6. Versions and changes",
+      "## 7. Human oversight",
+      "## 8. Record-keeping",
+      "## 9. Downstream use",
+    ]);
+    const trainLink = `[churn #${train.counter} (train)](${base}/api/v1/executions/${train.id})`;
+    expect(md.stdout).toContain(`| ${trainLink} | dataset | \`data.csv\` | \`${sha(DATASET)}\` | ${DATASET.length} B | \`${dataUrl}\` |`);
+    expect(md.stdout).toContain(`| validation evidence | ${trainLink}: `);
+    expect(md.stdout).toContain(`[churn #${infer.counter} (infer)](${base}/api/v1/executions/${infer.id})`);
+    const approvedEvent = report.history.find((h) => h.kind === "approved")!;
+    expect(md.stdout).toContain(`| approver | lead (event [#${approvedEvent.id}](${base}/api/v1/audit/model-events/${approvedEvent.id})) |`);
     expect(md.stdout).toMatch(/\| approved \| lead \| \[pr_review\]\(https:\/\/github.com\/acme\/churn\/pull\/7#pullrequestreview-3\) \|/);
+    expect(md.stdout).toContain("every chain intact");
+    expect(md.stdout).toContain("| model_events | ");
+    // the approving event's link leads to the event itself
+    const linked = await stack.api<{ id: number; kind: string }>("GET", `/api/v1/audit/model-events/${approvedEvent.id}`);
+    expect(linked).toMatchObject({ id: approvedEvent.id, kind: "approved" });
+    const html = await cli(["model", "report", "model://churn/v2", "--format", "html"]);
+    expect(html.code, html.stderr).toBe(0);
+    expect(html.stdout).toMatch(/^<!doctype html>/);
+    expect(html.stdout).toContain(`<a href="${base}/api/v1/executions/${train.id}">churn #${train.counter} (train)</a>`);
+    expect(html.stdout).toContain('<section id="oversight">');
+    expect(html.stdout).not.toContain("<script");
     const mdJson = await cli(["model", "report", "model://churn/v2", "--format", "json"]);
-    expect(JSON.parse(mdJson.stdout).version).toBe("model://churn/v2");
+    const asJson = JSON.parse(mdJson.stdout) as AuditReport;
+    expect(asJson.version).toBe("model://churn/v2");
+    expect(asJson.auditChain.ok).toBe(true);
+    expect(asJson.inventory).toMatchObject({ model: "churn", version: "model://churn/v2", approver: "lead", approvalEvent: { id: approvedEvent.id } });
+    const bad = await cli(["model", "report", "model://churn/v2", "--format", "pdf"]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain("--format must be md, html or json");
 
     // which version was latest at time T
     const before = await stack.api<{ latest: string | null }>("GET", `/api/v1/models/churn/latest?at=${encodeURIComponent(new Date(Date.parse(v2.createdAt)).toISOString())}`);

@@ -151,6 +151,18 @@ describe("vh exec reproduce and vh exec diff on a real server", () => {
     expect(view).toMatchObject({ original: { counter: orig.counter }, verify: true, verdict: { result: "equal" } });
     // An execution that reproduces nothing says so.
     expect((await stack.raw("GET", `/api/v1/projects/churn/executions/${orig.counter}/reproduction`)).status).toBe(404);
+    // `exec show` of each says what it reproduces, the verdict, and the runtime it recorded.
+    const shown = await cli("exec", "show", String(n));
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toContain(`Reproduces #${orig.counter}: Reproduction #${n} of #${orig.counter} is equal: 1 output with the same sha256`);
+    // the step runs printf only: the OS is recorded, no interpreter is named
+    expect(shown.stdout).toMatch(/^Reproducibility:\n  fingerprint  \S.*\nReproduces #/m);
+    const original = await cli("exec", "show", String(orig.counter));
+    expect(original.stdout).toContain(`Reproduced by: #${n} (equal)`);
+    expect(original.stdout).not.toContain("Reproduces #");
+    const json = JSON.parse((await cli("exec", "show", String(n), "--json")).stdout) as { reproduction: { original: { counter: number }; verdict: Verdict }; reproducibility: { fingerprint: string } };
+    expect(json.reproduction).toMatchObject({ original: { counter: orig.counter }, verify: true, verdict: { result: "equal" } });
+    expect(json.reproducibility.fingerprint).toBe("recorded");
   });
 
   it("reproduce --verify of a step that writes the clock is different and names the file (exit 1)", async () => {

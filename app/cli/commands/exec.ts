@@ -10,6 +10,8 @@ import { columns, formatBytes, formatDuration, formatTime, jsonText, printable, 
 import { printLogs } from "../logs.js";
 import { trackBytes } from "../transfer-progress.js";
 import type { DeletionSummary } from "../../executions/delete.js";
+import type { ReproducedBy, ReproductionSummary, reproducibilitySummary } from "../../executions/present.js";
+import { verdictHeadline } from "../../../templates/reproduce/verdict.js";
 
 /** `#3` / `3` / `latest` → what the API takes in the URL. */
 export function executionRef(ref: string): string {
@@ -89,6 +91,10 @@ interface ShownInput {
   size?: number | null;
   datum?: string | null;
   model?: string | null;
+  dataset?: string | null;
+  object?: string | null;
+  etag?: string | null;
+  versionId?: string | null;
 }
 
 /** The versions the record says the execution produced. */
@@ -137,9 +143,12 @@ export function renderExecution(e: Execution, outputs: Datum[] | null = null): s
     lines.push("Inputs:");
     for (const i of e.inputs as ShownInput[]) {
       // model://churn/latest → model://churn/v1: the version it resolved to when the execution was created.
-      const resolved = i.model && i.model !== i.uri ? ` → ${i.model}` : "";
+      // dataset://images/latest → dataset://images/v4; s3://lake/sets/* → the object, pinned by its version id or ETag.
+      const to = i.model ?? i.dataset ?? i.object;
+      const resolved = to && to !== i.uri ? ` → ${to}` : "";
       const extra = [
         i.file ? `file ${i.file}` : "",
+        i.versionId ? `version ${i.versionId}` : i.etag ? `ETag ${i.etag}` : "",
         i.size !== null && i.size !== undefined ? formatBytes(i.size) : "",
         i.datum && i.datum !== i.uri ? i.datum : "",
         i.sha256 ? `sha256 ${i.sha256}` : "",
@@ -165,6 +174,7 @@ export function renderExecution(e: Execution, outputs: Datum[] | null = null): s
     lines.push("Environment:");
     for (const [k, v] of env) lines.push(printable(`  ${k}=${v}`));
   }
+  lines.push(...reproducibilityLines(e));
   const metrics = Object.entries(e.metadataLatest ?? {});
   if (metrics.length) {
     lines.push("Metrics (latest):");
@@ -175,6 +185,37 @@ export function renderExecution(e: Execution, outputs: Datum[] | null = null): s
     for (const w of e.warnings) lines.push(`  ${printable(w)}`);
   }
   return lines.join("\n") + "\n";
+}
+
+/**
+ * What the record holds for reproducing the execution, in short (the whole of it: `--json`'s
+ * `runtime`), what it reproduces with the verdict, and its reproductions.
+ */
+function reproducibilityLines(e: Execution): string[] {
+  const r = e["reproducibility"] as ReturnType<typeof reproducibilitySummary> | undefined;
+  const rep = e["reproduction"] as ReproductionSummary | null | undefined;
+  const by = (e["reproducedBy"] as ReproducedBy[] | undefined) ?? [];
+  const lines: string[] = [];
+  const kv = (k: string, v: string | null | undefined) => {
+    if (v) lines.push(printable(`  ${k.padEnd(13)}${v}`));
+  };
+  if (r && (r.fingerprint || r.seed || r.imageDigest)) {
+    lines.push("Reproducibility:");
+    kv("image digest", r.imageDigest);
+    if (r.fingerprint === "recorded") {
+      const counts = [r.pipPackages !== null ? `${r.pipPackages} pip packages` : "", r.npmPackages !== null ? `${r.npmPackages} npm packages` : ""].filter(Boolean);
+      kv("fingerprint", [r.os ?? "OS unknown", ...counts].join(", ") + (r.truncated ? " (package lists cut at their bound)" : ""));
+      for (const i of r.interpreters) kv(i.program ?? "interpreter", [i.version ?? "version unknown", i.path ? `(${i.path})` : ""].filter(Boolean).join(" "));
+    } else if (r.fingerprint) kv("fingerprint", r.fingerprint + ("fingerprintMissing" in r && r.fingerprintMissing ? `: ${r.fingerprintMissing}` : ""));
+    kv("seed", r.seed);
+  }
+  if (rep) {
+    const of = `#${rep.original.counter ?? rep.original.id}`;
+    if (rep.verdict && rep.original.counter !== null) lines.push(`Reproduces ${of}: ${verdictHeadline({ original: rep.original.counter, reproduction: e.counter, verdict: rep.verdict })}`);
+    else lines.push(`Reproduces ${of}: ${rep.verify ? "verified when it ends" : "not verified (vh exec reproduce --verify compares outputs and metrics)"}`);
+  }
+  if (by.length) lines.push(`Reproduced by: ${by.map((x) => `#${x.counter} (${x.result ?? (x.verify ? x.status : "not verified")})`).join(", ")}`);
+  return lines;
 }
 
 export async function execShowCommand(ctx: Context, ref: string, opts: { json?: boolean; project?: string }): Promise<number> {

@@ -161,8 +161,9 @@ export async function modelCompareCommand(ctx: Context, uris: string[], opts: { 
 
 export async function modelReportCommand(ctx: Context, uri: string, opts: { format?: string }): Promise<number> {
   const format = opts.format ?? "md";
-  if (!["md", "json"].includes(format)) throw new CliError(`--format must be md or json, not "${format}".`);
-  const res = await ctx.client().raw("GET", `${versionPath(uri)}/report`, { query: { format }, headers: { accept: format === "md" ? "text/markdown" : "application/json" } });
+  if (!["md", "html", "json"].includes(format)) throw new CliError(`--format must be md, html or json, not "${format}".`);
+  const accept = { md: "text/markdown", html: "text/html", json: "application/json" }[format] ?? "application/json";
+  const res = await ctx.client().raw("GET", `${versionPath(uri)}/report`, { query: { format }, headers: { accept } });
   const text = await res.text();
   ctx.io.stdout.write(format === "json" ? jsonText(JSON.parse(text)) : text);
   return 0;

@@ -12,7 +12,7 @@ import { auditReport, compareVersions, trailOf, versionRecord } from "../../mode
 import { buildApprovalRequest } from "../../models/review.js";
 import { createVersion, resolveVersion } from "../../models/versions.js";
 import { renderApprovalRequest } from "../../../templates/model/approval-request.js";
-import { renderAuditReport } from "../../../templates/model/audit-report.js";
+import { renderAuditReport, renderAuditReportHtml } from "../../../templates/model/audit-report.js";
 import { renderLineageMermaid } from "../../../templates/model/lineage-mermaid.js";
 import { renderLineageTree } from "../../../templates/model/lineage-tree.js";
 
@@ -100,10 +100,12 @@ export function modelRoutes(deps: { sql: Sql }) {
     return c.json(l);
   });
   app.get("/:name/versions/:ref/report", async (c) => {
-    const r = await auditReport(deps, uriOf(c));
     const format = c.req.query("format") ?? "json";
+    if (!["md", "html", "json"].includes(format)) throw new VhError("bad_request", `format must be md, html or json, not "${format}".`);
+    // The Markdown and HTML links are absolute, so a report saved or mailed still leads to its records.
+    const r = await auditReport(deps, uriOf(c), new Date(), { baseUrl: format === "json" ? null : new URL(c.req.url).origin });
     if (format === "md") return c.text(renderAuditReport(r), 200, { "content-type": "text/markdown; charset=utf-8" });
-    if (format !== "json") throw new VhError("bad_request", `format must be md or json, not "${format}".`);
+    if (format === "html") return c.html(renderAuditReportHtml(r));
     return c.json(r);
   });
   app.get("/:name/versions/:ref/approval-request", async (c) => c.json(renderApprovalRequest(await buildApprovalRequest(deps, uriOf(c), { baseUrl: new URL(c.req.url).origin }))));

@@ -8,6 +8,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import type { AuditReport } from "../../../app/models/audit.js";
 import type { ApprovalRequest } from "../../../app/models/review.js";
 import * as approvalRequest from "../../../templates/model/approval-request.js";
 import * as auditReport from "../../../templates/model/audit-report.js";
@@ -36,6 +37,25 @@ const base: ApprovalRequest = {
 const approved: ApprovalRequest = { ...base, status: "approved", statusBy: "lead" };
 const rejected: ApprovalRequest = { ...base, status: "rejected", statusBy: "lead", statusReason: "AUC | below 0.7", execution: null, metrics: {} };
 const unused = { ...lineage, downstream: { ...lineage.downstream, edges: [] } };
+// a hand-made version whose approval no longer matches its files, and a broken audit chain
+const manual: AuditReport = {
+  ...report,
+  execution: null,
+  sourceKind: "manual",
+  approvalValid: false,
+  trainingData: [],
+  provenance: [],
+  approvalRequests: [],
+  downstream: { ...report.downstream, edges: [] },
+  history: [],
+  approvals: [],
+  inventory: { ...report.inventory, owner: null, purpose: null, approvalDate: null, approver: null, approvalEvent: null, validationEvidence: null },
+  auditChain: {
+    ok: false,
+    verifiedAt: report.auditChain.verifiedAt,
+    chains: [{ ...report.auditChain.chains[0]!, ok: false, broken: { id: 3, check: "content_changed", message: "model_events row 3 was changed after it was written (its hash does not match its content)" } }],
+  },
+};
 
 type RenderName = Extract<keyof typeof approvalRequest | keyof typeof auditReport | keyof typeof lineageMermaid | keyof typeof lineageTree, `render${string}`>;
 
@@ -67,8 +87,11 @@ const CASES: Record<RenderName, Record<string, () => string>> = {
   renderAuditReport: {
     "audit-report.md": () => auditReport.renderAuditReport(report),
     // a hand-made version whose approval no longer matches its files
-    "audit-report-manual.md": () =>
-      auditReport.renderAuditReport({ ...report, execution: null, sourceKind: "manual", approvalValid: false, trainingData: [], downstream: { ...report.downstream, edges: [] }, history: [] }),
+    "audit-report-manual.md": () => auditReport.renderAuditReport(manual),
+  },
+  renderAuditReportHtml: {
+    "audit-report.html": () => auditReport.renderAuditReportHtml({ ...report, baseUrl: "https://vh.example.com" }),
+    "audit-report-manual.html": () => auditReport.renderAuditReportHtml(manual),
   },
 };
 

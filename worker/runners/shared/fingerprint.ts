@@ -324,7 +324,8 @@ export function withFingerprint(command: string[], probe: FingerprintProbe, outF
       // As `docker run` does: a missing image is pulled (its progress goes to the step's stderr.log).
       `docker image inspect -- ${img} >/dev/null 2>&1 || docker pull -- ${img} </dev/null >&2`,
       limit,
-      `{ { printf '%s %s\\n%s docker\\n' ${q(VERSION)} ${q(m)} ${q(m)}; $T docker image inspect --format '{{json .RepoDigests}} {{.Id}}' -- ${img} </dev/null 2>&1; } ${write}`,
+      // Each section header starts a line of its own after a newline (parseFingerprint splits on "\nMARKER ").
+      `{ { printf '%s %s\\n\\n%s docker\\n' ${q(VERSION)} ${q(m)} ${q(m)}; $T docker image inspect --format '{{json .RepoDigests}} {{.Id}}' -- ${img} </dev/null 2>&1; } ${write}`,
     ];
   }
   return ["/bin/sh", "-c", [...body, `exec "$@"`].join("\n"), outFile, ...command];
@@ -481,7 +482,15 @@ export function parseFingerprint(raw: string, programs: CommandProgram[]): Runti
 export function imageDigestOf(image: string, docker: RuntimeFingerprint["docker"]): string | null {
   if (!docker) return null;
   const repo = image.replace(/@sha256:[0-9a-f]+$/, "").replace(/:[^/:]+$/, "");
-  const own = docker.repoDigests.find((d) => d.split("@")[0] === repo || d.split("@")[0]?.endsWith(`/${repo}`)) ?? docker.repoDigests[0];
+  // Docker Hub names: `python` is `docker.io/library/python`.
+  const norm = (r: string) => r.replace(/^(docker\.io|index\.docker\.io|registry-1\.docker\.io)\//, "").replace(/^library\//, "");
+  const repoOf = (d: string) => d.split("@")[0] ?? "";
+  // The image's own repository first: the same image pushed to a mirror has a digest of its own there.
+  const own =
+    docker.repoDigests.find((d) => repoOf(d) === repo) ??
+    docker.repoDigests.find((d) => norm(repoOf(d)) === norm(repo)) ??
+    docker.repoDigests.find((d) => repoOf(d).endsWith(`/${repo}`)) ??
+    docker.repoDigests[0];
   const digest = own?.split("@")[1];
   if (digest && /^sha256:[0-9a-f]{64}$/.test(digest)) return digest;
   return docker.imageId;
