@@ -24,6 +24,8 @@ export const datums = pgTable(
   (t) => [
     index("datums_execution").on(t.executionId),
     index("datums_sha256").on(t.sha256),
+    /** `vh data list` (GET /data): a project's datums newest first, keyset-paged on (created_at, id). */
+    index("datums_project_created").on(t.projectId, t.createdAt.desc(), t.id.desc()),
     /** An output re-uploaded after a crash mid-upload does not become a second datum. */
     uniqueIndex("datums_execution_name_sha256").on(t.executionId, t.name, t.sha256),
   ],

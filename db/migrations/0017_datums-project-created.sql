@@ -1,0 +1,1 @@
+CREATE INDEX "datums_project_created" ON "datums" USING btree ("project_id","created_at" DESC NULLS LAST,"id" DESC NULLS LAST);
