@@ -83,6 +83,18 @@ export class StoreError extends VhError {
   }
 }
 
+/** A store refused bytes that are not what their sender said they are (Store.put's `sha256`); nothing was stored. */
+export class ChecksumMismatch extends StoreError {
+  constructor(
+    readonly key: string,
+    readonly expected: string,
+    readonly actual: string,
+  ) {
+    super(`The bytes for key "${key}" have sha256 ${actual}, not ${expected} as the sender said; nothing was stored.`, { key });
+    this.name = "ChecksumMismatch";
+  }
+}
+
 /**
  * A failure of the Git host (GitHub, later GitLab) or of its configuration: never reported as
  * our bug. `status` is the host's HTTP status when there was one.

@@ -5,10 +5,12 @@
  * - vh: the S3 store's `put` of a read stream of the file (worker/stores/s3.ts: hashed while it is
  *   spooled, then a multipart upload with the sha256 in the object's metadata), as the worker puts
  *   an output it streams from a host;
+ * - vh_known_sha: the same put with the sha256 given ahead (`vh data upload` sends it): streamed
+ *   straight into the multipart upload, hashed as it passes, no spool;
  * - raw: @aws-sdk/lib-storage's multipart Upload of a read stream of the file, with the same part
  *   size and concurrency, no hashing.
- * Figures: `vh_mb_s` and `raw_mb_s` (MiB/s, the median of `BENCH_S3_ROUNDS` rounds) and their
- * `ratio`. Goal (issue 16): vh_mb_s ≥ 70 % of raw_mb_s. Every object is read back by HEAD: its size
+ * Figures: `vh_mb_s`, `vh_known_sha_mb_s` and `raw_mb_s` (MiB/s, the median of `BENCH_S3_ROUNDS`
+ * rounds) and `ratio` (vh ÷ raw). Goal (issue 16): vh_mb_s ≥ 70 % of raw_mb_s. Every object is read back by HEAD: its size
  * must be the file's, and vh's must carry the file's sha256.
  */
 import { createHash, randomBytes } from "node:crypto";
@@ -45,32 +47,39 @@ export async function run(): Promise<Record<string, number>> {
     const bytes = mib * 1024 * 1024;
     const store = createS3Store({ bucket: BUCKET, prefix: "vh", region: "us-east-1", endpoint: s3.endpoint, forcePathStyle: true, credentials: S3RVER_CREDENTIALS });
 
-    const vh: number[] = [];
-    const raw: number[] = [];
+    const speeds: Record<"vh" | "known" | "raw", number[]> = { vh: [], known: [], raw: [] };
     for (let r = 0; r < rounds; r++) {
-      // Alternate which goes first, so neither always meets a warm (or a busy) server.
-      const order = r % 2 === 0 ? ["vh", "raw"] : ["raw", "vh"];
+      // Rotate which goes first, so none always meets a warm (or a busy) server.
+      const order = (["vh", "known", "raw"] as const).map((_, i, a) => a[(i + r) % a.length]!);
       for (const which of order) {
         const key = `${which}-${r}.bin`;
         const t0 = performance.now();
-        if (which === "vh") {
-          const put = await store.put(key, createReadStream(file));
-          if (put.sha256 !== sha256 || put.size !== bytes) throw new Error(`vh stored ${put.size} bytes with sha256 ${put.sha256}, not ${bytes} with ${sha256}`);
+        if (which !== "raw") {
+          const put = await store.put(key, createReadStream(file), which === "known" ? { sha256 } : {});
+          if (put.sha256 !== sha256 || put.size !== bytes) throw new Error(`${which} stored ${put.size} bytes with sha256 ${put.sha256}, not ${bytes} with ${sha256}`);
         } else {
           await new Upload({ client: s3.client, params: { Bucket: BUCKET, Key: `raw/${key}`, Body: createReadStream(file), ContentLength: bytes }, partSize: PART_SIZE, queueSize: 4 }).done();
         }
         const s = (performance.now() - t0) / 1000;
-        (which === "vh" ? vh : raw).push(mib / s);
-        const head = await s3.client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: which === "vh" ? `vh/${key}` : `raw/${key}` }));
+        speeds[which].push(mib / s);
+        const head = await s3.client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: which === "raw" ? `raw/${key}` : `vh/${key}` }));
         if (head.ContentLength !== bytes) throw new Error(`${which}: the object has ${head.ContentLength} bytes, not ${bytes}`);
-        if (which === "vh" && head.Metadata?.["sha256"] !== sha256) throw new Error(`vh: the object's sha256 metadata is ${head.Metadata?.["sha256"]}, not ${sha256}`);
+        if (which !== "raw" && head.Metadata?.["sha256"] !== sha256) throw new Error(`${which}: the object's sha256 metadata is ${head.Metadata?.["sha256"]}, not ${sha256}`);
         console.log(`${which} round ${r + 1}: ${(mib / s).toFixed(1)} MiB/s`);
       }
     }
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-    const vh_mb_s = median(vh);
-    const raw_mb_s = median(raw);
-    return { vh_mb_s: round(vh_mb_s), raw_mb_s: round(raw_mb_s), ratio: Math.round((vh_mb_s / raw_mb_s) * 1000) / 1000, mib };
+    const vh_mb_s = median(speeds.vh);
+    const raw_mb_s = median(speeds.raw);
+    const known = median(speeds.known);
+    return {
+      vh_mb_s: round(vh_mb_s),
+      vh_known_sha_mb_s: round(known),
+      raw_mb_s: round(raw_mb_s),
+      ratio: Math.round((vh_mb_s / raw_mb_s) * 1000) / 1000,
+      known_sha_ratio: Math.round((known / raw_mb_s) * 1000) / 1000,
+      mib,
+    };
   } finally {
     await s3.close();
     await fs.rm(dir, { recursive: true, force: true });

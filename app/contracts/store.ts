@@ -32,7 +32,12 @@ export interface PutResult {
 
 export interface Store {
   readonly kind: "local" | "s3";
-  put(key: string, body: Readable | Buffer, opts?: { contentType?: string }): Promise<PutResult>;
+  /**
+   * `sha256`: what the caller says the bytes are (a client that hashed them first). The store still
+   * hashes what it receives, and when the two differ it throws a StoreError and keeps nothing (an
+   * existing object at the key stays as it was). A store may use it to stream without spooling.
+   */
+  put(key: string, body: Readable | Buffer, opts?: { contentType?: string; sha256?: string }): Promise<PutResult>;
   get(key: string): Promise<Readable>;
   head(key: string): Promise<StoredObject | null>;
   delete(key: string): Promise<void>;

@@ -68,6 +68,31 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
       expect(head).toEqual({ key: "rt/big.bin", size: total, sha256: want });
     });
 
+    it("put with the sender's sha256: stored when the bytes match it, refused with nothing kept when they do not", async () => {
+      // 20 MB: several parts where the store uploads in parts; and a small body in one request.
+      for (const total of [20 * 1000 * 1000, 1000]) {
+        const good = bigStream(total);
+        const put = await store.put(`known/${total}.bin`, good.stream, { sha256: good.sha256 });
+        expect(put).toEqual({ key: `known/${total}.bin`, size: total, sha256: good.sha256 });
+        expect(await store.head(`known/${total}.bin`)).toEqual({ key: `known/${total}.bin`, size: total, sha256: good.sha256 });
+        expect(sha256(await readAll(await store.get(`known/${total}.bin`)))).toBe(good.sha256);
+
+        const bad = bigStream(total);
+        const claimed = "0".repeat(64);
+        await expect(store.put(`known/bad-${total}.bin`, bad.stream, { sha256: claimed })).rejects.toThrow(
+          new RegExp(`sha256 ${bad.sha256}, not ${claimed} as the sender said; nothing was stored`),
+        );
+        expect(await store.head(`known/bad-${total}.bin`)).toBeNull();
+        // over an existing object: it stays as it was
+        const other = bigStream(total);
+        await expect(store.put(`known/${total}.bin`, other.stream, { sha256: claimed })).rejects.toThrow(/nothing was stored/);
+        expect(sha256(await readAll(await store.get(`known/${total}.bin`)))).toBe(good.sha256);
+      }
+      // a Buffer with a wrong claim is refused too
+      await expect(store.put("known/buf.bin", Buffer.from("abc"), { sha256: "1".repeat(64) })).rejects.toThrow(/nothing was stored/);
+      expect(await store.head("known/buf.bin")).toBeNull();
+    });
+
     it("round-trips an empty object", async () => {
       const put = await store.put("rt/empty", Buffer.alloc(0));
       expect(put.size).toBe(0);

@@ -21,7 +21,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { StoreError } from "../../app/errors.js";
+import { ChecksumMismatch, StoreError } from "../../app/errors.js";
 import { assertValidKey, assertValidPrefix, compareKeys } from "../../app/contracts/store-keys.js";
 import type { PutResult, Store, StoredObject } from "../../app/contracts/store.js";
 
@@ -70,7 +70,7 @@ export function createLocalStore(root: string): Store {
     return null;
   }
 
-  async function put(key: string, body: Readable | Buffer): Promise<PutResult> {
+  async function put(key: string, body: Readable | Buffer, opts?: { sha256?: string }): Promise<PutResult> {
     checkedKey(key);
     await fs.mkdir(tmpRoot, { recursive: true });
     void sweepTemps();
@@ -104,6 +104,7 @@ export function createLocalStore(root: string): Store {
       const { ino } = await fh.stat();
       await fh.close();
       const sha256 = hash.digest("hex");
+      if (opts?.sha256 !== undefined && opts.sha256 !== sha256) throw new ChecksumMismatch(key, opts.sha256, sha256);
       await fs.writeFile(tmpMeta, JSON.stringify({ sha256, size, ino } satisfies Sidecar));
       const target = fileOf(key);
       await fs.mkdir(path.dirname(target), { recursive: true });

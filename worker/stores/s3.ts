@@ -24,7 +24,7 @@ import { createReadStream } from "node:fs";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { Readable } from "node:stream";
+import { Readable, Transform } from "node:stream";
 import {
   DeleteObjectCommand,
   GetObjectCommand,
@@ -34,7 +34,7 @@ import {
   type ListObjectsV2CommandOutput,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
-import { StoreError } from "../../app/errors.js";
+import { ChecksumMismatch, StoreError } from "../../app/errors.js";
 import { assertValidKey, assertValidPrefix, compareKeys } from "../../app/contracts/store-keys.js";
 import type { PutResult, Store, StoredObject } from "../../app/contracts/store.js";
 
@@ -94,8 +94,9 @@ export function createS3Store(opts: S3StoreOptions): Store {
     });
   }
 
-  async function put(key: string, body: Readable | Buffer, putOpts?: { contentType?: string }): Promise<PutResult> {
+  async function put(key: string, body: Readable | Buffer, putOpts?: { contentType?: string; sha256?: string }): Promise<PutResult> {
     assertValidKey(key);
+    if (putOpts?.sha256 !== undefined && !Buffer.isBuffer(body)) return putKnown(key, body, putOpts.sha256, putOpts.contentType);
     let spooled: Spooled;
     try {
       spooled = Buffer.isBuffer(body)
@@ -103,6 +104,10 @@ export function createS3Store(opts: S3StoreOptions): Store {
         : await spool(body);
     } catch (err) {
       throw new StoreError(`Reading the body for key "${key}" failed: ${err instanceof Error ? err.message : String(err)}`, { key });
+    }
+    if (putOpts?.sha256 !== undefined && putOpts.sha256 !== spooled.sha256) {
+      // A Buffer with a wrong claim: refused before anything is sent.
+      throw new ChecksumMismatch(key, putOpts.sha256, spooled.sha256);
     }
     try {
       const upload = new Upload({
@@ -127,6 +132,51 @@ export function createS3Store(opts: S3StoreOptions): Store {
       if (spooled.kind === "file") await fs.rm(path.dirname(spooled.file), { recursive: true, force: true });
     }
     return { key, size: spooled.size, sha256: spooled.sha256 };
+  }
+
+  /**
+   * The sender said what the bytes are: stream them straight into the upload (no spool) with that
+   * sha256 in the metadata, hashing as they pass. The hash is compared when the body ends, before
+   * the last part (or the only PutObject) is sent, so a body that is not what was said fails the
+   * upload and lib-storage aborts it: the object never appears.
+   */
+  async function putKnown(key: string, body: Readable, expected: string, contentType?: string): Promise<PutResult> {
+    if (!/^[0-9a-f]{64}$/.test(expected)) throw new StoreError(`"${expected}" is not a sha256 (64 lowercase hex digits); nothing was stored for key "${key}".`, { key });
+    const hash = createHash("sha256");
+    let size = 0;
+    let actual = "";
+    let refused: StoreError | null = null;
+    const checked = new Transform({
+      transform(chunk: Buffer | string, _enc, cb) {
+        const buf = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
+        hash.update(buf);
+        size += buf.length;
+        cb(null, buf);
+      },
+      flush(cb) {
+        actual = hash.digest("hex");
+        if (actual !== expected) refused = new ChecksumMismatch(key, expected, actual);
+        cb(refused);
+      },
+    });
+    body.on("error", (err) => checked.destroy(err));
+    try {
+      await new Upload({
+        client,
+        params: { Bucket: bucket, Key: objectKey(key), Body: body.pipe(checked), Metadata: { sha256: expected }, ...(contentType ? { ContentType: contentType } : {}) },
+        partSize: PART_SIZE,
+        queueSize: QUEUE_SIZE,
+        leavePartsOnError: false,
+      }).done();
+    } catch (err) {
+      // The refusal is the answer, whatever aborting the multipart upload then said (a server
+      // without AbortMultipartUpload leaves its parts, never an object; S3 lifecycle rules clear them).
+      if (refused) throw refused;
+      throw fail(err, "upload", key);
+    }
+    // A stream that errored after its last byte could not have completed the upload above.
+    if (actual !== expected) throw new StoreError(`The upload of key "${key}" ended without checking its sha256; it is not trusted.`, { key });
+    return { key, size, sha256: actual };
   }
 
   async function get(key: string): Promise<Readable> {

@@ -20,7 +20,7 @@ import type { Sql } from "../../../db/client.js";
 import { datumById, insertUploadedDatum, projectDatums, uploadedObjectOf, type DatumRow } from "../../../db/queries/datums.js";
 import type { Store } from "../../contracts/store.js";
 import { keyProblem } from "../../contracts/store-keys.js";
-import { VhError } from "../../errors.js";
+import { ChecksumMismatch, VhError } from "../../errors.js";
 import { findProject } from "./projects.js";
 
 export type { DatumRow };
@@ -170,10 +170,12 @@ export async function storeUpload(
   const drop = () => store.delete(key).catch(() => {});
   let put;
   try {
-    put = await store.put(key, body, { contentType: "application/octet-stream" });
+    // With the client's sha256 the store streams straight through (no spool) and refuses other bytes.
+    put = await store.put(key, body, { contentType: "application/octet-stream", ...(expected ? { sha256: expected } : {}) });
   } catch (err) {
     await drop();
     if (exceeded) throw tooLarge(maxBytes);
+    if (err instanceof ChecksumMismatch) throw mismatch(err.actual);
     throw err;
   }
   try {
