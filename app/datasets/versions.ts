@@ -105,6 +105,13 @@ export async function insertVersion(tx: Tx, project: Pick<Project, "id" | "name"
     if (seen.has(f.path)) throw new VhError("bad_request", `${datasetUri(name, v.version)}: two files have the path "${f.path}"; paths in a version must differ.`);
     seen.add(f.path);
   }
+  // `a` and `a/b` cannot both be laid out under inputs/NAME/ (a file where a folder must be).
+  for (const f of v.files) {
+    for (let i = f.path.indexOf("/"); i > 0; i = f.path.indexOf("/", i + 1)) {
+      const dir = f.path.slice(0, i);
+      if (seen.has(dir)) throw new VhError("bad_request", `${datasetUri(name, v.version)}: "${dir}" is a file and also the folder of "${f.path}"; a path cannot be both.`);
+    }
+  }
   const dataset = await lockDataset(tx, project.id, name);
   const [existing] = await tx<VersionRow[]>`select * from dataset_versions where dataset_id = ${dataset.id} and name = ${v.version}`;
   if (existing) {
@@ -187,7 +194,11 @@ export async function createVersion(
   if (errors.length) throw new VhError("bad_request", errors.join("\n"), { errors });
   return sql.begin(async (tx) => {
     // The datums stay until this commits (an execution delete waits, then sees the version).
-    await tx`select id from datums where id = any(${ids}::uuid[]) for key share`;
+    const held = await tx<{ id: string }[]>`select id from datums where id = any(${ids}::uuid[]) for key share`;
+    if (held.length < new Set(ids).size) {
+      const gone = [...new Set(ids)].filter((d) => !held.some((h) => h.id === d)).map((d) => `datum://${d}`);
+      throw new VhError("conflict", `${datasetUri(body.dataset, body.version)}: ${gone.join(", ")} ${gone.length === 1 ? "was" : "were"} deleted while the version was being made; nothing was created.`, { deleted: gone });
+    }
     const { version } = await insertVersion(tx, project, body.dataset, { version: body.version, files, executionId: null, createdBy });
     return { uri: datasetUri(body.dataset, body.version), versionId: version.id };
   });

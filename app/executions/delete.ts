@@ -87,6 +87,19 @@ async function refuseWhileNeeded(tx: postgres.TransactionSql, deps: DeleteDeps, 
       { modelVersions: versions.map((v) => ({ version: versionUri(v.model, v.number), status: v.status })) },
     );
   }
+  // A dataset version holding one of its outputs: versions are immutable, so the files stay.
+  const datasets = await tx<{ dataset: string; version: string }[]>`
+    select distinct ds.name as dataset, v.name as version from dataset_version_files f
+    join datums d on d.id = f.datum_id join dataset_versions v on v.id = f.version_id join datasets ds on ds.id = v.dataset_id
+    where d.execution_id = ${e.id} order by ds.name, v.name`;
+  if (datasets.length) {
+    const list = datasets.map((d) => `dataset://${d.dataset}/${d.version}`);
+    throw new VhError(
+      "conflict",
+      `${name} cannot be deleted: ${list.length === 1 ? "the dataset version" : "the dataset versions"} ${list.join(", ")} ${list.length === 1 ? "holds" : "hold"} files it wrote, and a dataset version never changes.`,
+      { datasetVersions: list },
+    );
+  }
   // An execution that has not ended may still download one of its outputs as an input.
   const readers = await tx<{ counter: number; status: string }[]>`
     select r.counter, r.status from executions r

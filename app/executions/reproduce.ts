@@ -22,7 +22,9 @@ import { reproductionOf, type ReproductionRow } from "../../db/queries/reproduct
 import type { Cols } from "../../db/queries/rows.js";
 import type { executions } from "../../db/schema/executions.js";
 import { VhError } from "../errors.js";
+import { recordDatasetInputs } from "../datasets/inputs.js";
 import { recordModelInputs } from "../models/inputs.js";
+import { MASK } from "./secrets.js";
 import { isTerminal } from "./state.js";
 import type { ExecutionRow } from "./present.js";
 
@@ -99,8 +101,25 @@ async function prepare(sql: Sql, original: ExecutionRow, opts: ReproduceOptions)
       throw new VhError("conflict", `Execution #${original.counter} is ${original.status}: a reproduction is compared with what it wrote, so wait until it has ended (vh exec watch ${original.counter}).`);
     }
   }
+  if (original.deleted_at) refuseLostSecrets(original);
   if (!original.code_sha256) throw new VhError("conflict", `Execution #${original.counter} has no code snapshot recorded, so its code cannot be run again.`);
   return { tolerance, inputs: await pinnedInputs(sql, original), image: pinnedImage(original.image, original.runtime) };
+}
+
+/**
+ * Deleting an execution drops its sealed secret values (app/executions/delete.ts); its recorded
+ * environment holds them masked. A reproduction would run with `***` for each, which is not the
+ * same run, so it is refused rather than started.
+ */
+function refuseLostSecrets(o: Pick<ExecutionRow, "counter" | "environment_variables">): void {
+  const masked = Object.entries(o.environment_variables).filter(([, v]) => v.includes(MASK)).map(([k]) => k);
+  if (masked.length) {
+    throw new VhError(
+      "conflict",
+      `Execution #${o.counter} was deleted, and with it the secret values of ${masked.join(", ")}: a reproduction would run with *** in their place. Nothing was created; run the step again with its secrets instead.`,
+      { secrets: masked },
+    );
+  }
 }
 
 export interface Reproduction {
@@ -122,6 +141,11 @@ export async function reproduceExecution<T = undefined>(
   const { tolerance, inputs, image } = await prepare(sql, original, opts);
   const title = `Reproduction of #${original.counter}${original.title ? `: ${original.title}` : ""}`.slice(0, 500);
   return sql.begin(async (tx) => {
+    // Deleted since it was read: its secrets may be gone (checked again on the row as it is now, held until commit).
+    const [now] = await tx<Pick<ExecutionRow, "counter" | "environment_variables" | "deleted_at">[]>`
+      select counter, environment_variables, deleted_at from executions where id = ${original.id} for share`;
+    if (!now) throw new VhError("not_found", `Execution #${original.counter} does not exist any more.`);
+    if (now.deleted_at) refuseLostSecrets(now);
     // The datums it reads must still exist, and stay until this commits (as app/executions/create.ts insertExecution holds them).
     const datumIds = [...new Set(inputs.flatMap((i) => (i.datumId ? [i.datumId] : [])))];
     if (datumIds.length) {
@@ -146,6 +170,8 @@ export async function reproduceExecution<T = undefined>(
       (${id}, 'created', ${`A reproduction of #${original.counter}${opts.verify ? ", to be compared with it" : ""}.`}), (${id}, 'queued', null)`;
     await tx`insert into execution_reproductions (execution_id, original_id, verify, tolerance) values (${id}, ${original.id}, ${opts.verify}, ${tolerance})`;
     await recordModelInputs(tx, { id, counter, triggeredBy: opts.triggeredBy }, inputs);
+    // So the dataset versions list it among their users, as they do the original.
+    await recordDatasetInputs(tx, { id }, inputs);
     await requestSchedulerPass(tx);
     const created = { id, counter };
     const extra = alsoInTransaction ? await alsoInTransaction(tx, created) : undefined;

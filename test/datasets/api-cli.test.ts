@@ -90,6 +90,10 @@ describe("datasets (REST API and CLI)", () => {
       'files[1] (datum://' + datums["b.csv"] + '): the path "a.csv" is also that of files[0]; paths in a version must differ (set "path").\n' +
         'files[2] (datum://' + datums["b.csv"] + '): "../up" is not a relative path of plain names (no leading "/", "..", "." or empty parts).',
     );
+    // a file and a folder of the same name could not both be laid out under inputs/NAME/
+    const nested = await post("bad", { version: "v1", files: [{ datum: datums["a.csv"], path: "a" }, { datum: datums["b.csv"], path: "a/b.csv" }] });
+    expect(nested.status).toBe(400);
+    expect((await errorOf(nested)).message).toBe('dataset://bad/v1: "a" is a file and also the folder of "a/b.csv"; a path cannot be both.');
     const missing = await post("bad", { version: "v1", files: [{ datum: datums["a.csv"] }, { datum: foreign }] });
     expect((await errorOf(missing)).message).toBe(`files[1]: datum://${foreign} does not exist in project demo.`);
     const reserved = await post("bad", { version: "latest", files: [{ datum: datums["a.csv"] }] });

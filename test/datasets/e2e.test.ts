@@ -173,4 +173,15 @@ describe("datasets end to end", () => {
     expect((await refused("dataset://images/a/b")).message).toBe('Input "data": "dataset://images/a/b" is not a dataset URI; write dataset://NAME/VERSION or dataset://NAME/latest.');
     expect((await db.sql`select count(*)::int as n from executions`)[0]!.n).toBe(before);
   });
+
+  it("an execution whose outputs a dataset version holds cannot be deleted; the version stays whole", async () => {
+    const { exec } = await make({ "keep.txt": { content: "kept", versions: ["dataset://held/v1"] } });
+    const res = await stack.raw("DELETE", `/api/v1/projects/demo/executions/${exec.counter}`);
+    expect(res.status).toBe(409);
+    const err = ((await res.json()) as { error: { message: string } }).error;
+    expect(err.message).toBe(`Execution #${exec.counter} cannot be deleted: the dataset version dataset://held/v1 holds files it wrote, and a dataset version never changes.`);
+    const v = await stack.api<VersionRecord>("GET", "/api/v1/projects/demo/datasets/held/versions/v1");
+    expect(v.files.map((f) => [f.path, f.sha256])).toEqual([["keep.txt", sha("kept")]]);
+    expect(await contentsOf(v)).toEqual({ "keep.txt": "kept" });
+  });
 });

@@ -227,6 +227,22 @@ describe("vh exec reproduce and vh exec diff on a real server", () => {
     expect(self.stdout).toMatch(/^#\d+ and #\d+ are the same in code, image, command, parameters, inputs, environment, hardware and runtime, metrics, outputs\.\n$/);
   });
 
+  it("a deleted execution whose secrets went with it is not reproduced with *** in their place", async () => {
+    const orig = await completed({ step: "fixed", environmentVariables: { API_TOKEN: "s3cr3t-value", MODE: "fast" } });
+    const del = await cli("exec", "delete", String(orig.counter));
+    expect(del.code, del.stderr).toBe(0);
+    const before = (await stack.api<{ results: unknown[] }>("GET", "/api/v1/projects/churn/executions")).results.length;
+    const r = await cli("exec", "reproduce", String(orig.counter));
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(`Execution #${orig.counter} was deleted, and with it the secret values of API_TOKEN: a reproduction would run with *** in their place. Nothing was created`);
+    expect((await stack.api<{ results: unknown[] }>("GET", "/api/v1/projects/churn/executions")).results.length).toBe(before);
+    // one without secrets is still reproduced (not verified: its outputs are gone)
+    const plain = await completed({ step: "fixed", environmentVariables: { MODE: "fast" } });
+    expect((await cli("exec", "delete", String(plain.counter))).code).toBe(0);
+    const again = await cli("exec", "reproduce", String(plain.counter));
+    expect(again.code, again.stderr).toBe(0);
+  });
+
   it("refuses clearly: verify of a running execution, a bad tolerance, latest", async () => {
     const bad = await cli("exec", "reproduce", "1", "--verify", "--tolerance", "big");
     expect(bad.code).not.toBe(0);

@@ -20,7 +20,10 @@ async function appendStatusLine(tx: Tx, executionId: string, line: string): Prom
 
 export async function createOutputDatasetVersions(sql: Sql, exec: { id: string }): Promise<{ created: string[]; warnings: string[] }> {
   const rows = await sql<{ id: string; name: string; sha256: string; size: string; metadata: Record<string, unknown> }[]>`
-    select id, name, sha256, size, metadata from datums where execution_id = ${exec.id} and metadata ? ${DATASET_VERSIONS_KEY} order by name`;
+    select id, name, sha256, size, metadata from (
+      -- A file uploaded live and again at the end has two datums: its last upload is the output (as reproduce/diff read it).
+      select distinct on (name) id, name, sha256, size, metadata from datums where execution_id = ${exec.id} order by name, created_at desc, id desc
+    ) last where metadata ? ${DATASET_VERSIONS_KEY} order by name`;
   if (rows.length === 0) return { created: [], warnings: [] };
   const outputs: OutputDatum[] = rows.map((r) => ({ id: r.id, name: r.name, sha256: r.sha256, size: Number(r.size), metadata: r.metadata }));
   const { versions, warnings } = planVersions(outputs);
