@@ -28,6 +28,7 @@ import type { Store } from "../../../app/contracts/store.js";
 import type { FetchedInput, InputFileSpec, InputSource } from "../../../app/contracts/runner.js";
 import type { S3InputsConfig } from "../../../app/config.js";
 import { openS3Object, S3FetchError, type S3Sender } from "../../../app/inputs/s3-client.js";
+import { urlCredentials } from "../../../app/inputs/http.js";
 
 
 /**
@@ -212,14 +213,16 @@ export function createInputCache(opts: InputCacheOptions) {
     const label = downloadLabel(spec.input, url);
     const rec = await readUrlRecord(url);
     const recFile = rec ? await cached(rec.sha256, rec.size) : null;
-    const headers: Record<string, string> = {};
+    // A user and password in the URL go as Basic auth (fetch refuses them in a URL).
+    const plain = urlCredentials(url);
+    const headers: Record<string, string> = { ...plain.headers };
     if (rec && recFile) {
       if (rec.etag) headers["if-none-match"] = rec.etag;
       if (rec.lastModified) headers["if-modified-since"] = rec.lastModified;
     }
     let res: Response;
     try {
-      res = await opts.fetch(url, { headers, redirect: "follow" });
+      res = await opts.fetch(plain.url, { headers, redirect: "follow" });
     } catch (err) {
       throw new RunnerError(`${label}: ${describeError(err)}`);
     }
