@@ -159,6 +159,13 @@ export async function runSchedulePass(sql: Sql, settings: SchedulerSettings): Pr
         insert into gpu_reservations (execution_id, host_id)
         select x.id, x.host from jsonb_to_recordset(${tx.json(out.reservations.map((r) => ({ id: r.jobId, host: r.hostId })) as never)}) as x(id uuid, host uuid)`;
     }
+    if (out.refusals.length > 0) {
+      // Every row to refuse is locked first, in id order, before the first status-history insert
+      // takes the audit chain's head (held to commit): a single-statement transition elsewhere locks
+      // its row and then waits for the head, so taking a row after the head could deadlock.
+      const refusedIds = out.refusals.map((r) => r.jobId).sort();
+      await tx`select id from executions where id = any(${refusedIds}::uuid[]) order by id for update`;
+    }
     for (const r of out.refusals) {
       await transition(tx as unknown as Sql, r.jobId, "error", { from: ["queued"], reason: r.reason });
     }
