@@ -143,6 +143,13 @@ describe("datasets (REST API and CLI)", () => {
     await expect(db.sql`delete from dataset_version_files where version_id = ${v!.id}`).rejects.toThrow(/dataset version files are immutable: DELETE/);
     await expect(db.sql`update dataset_versions set name = 'v1b' where id = ${v!.id}`).rejects.toThrow(/dataset versions are immutable: UPDATE/);
     await expect(db.sql`delete from dataset_versions where id = ${v!.id}`).rejects.toThrow(/dataset versions are immutable: DELETE/);
+    await expect(db.sql`update dataset_versions set id = gen_random_uuid() where id = ${v!.id}`).rejects.toThrow(/dataset versions are immutable: UPDATE/);
+    await expect(db.sql`update dataset_versions set execution_id = null where id = ${v!.id}`).resolves.toBeDefined(); // it had none: no change
+    // around the row triggers: the dataset itself, and TRUNCATE
+    await expect(db.sql`delete from datasets where name = 'tables'`).rejects.toThrow(/dataset "tables" .* holds immutable versions: it is deleted only with its project/);
+    for (const t of ["datasets", "dataset_versions", "dataset_version_files"]) {
+      await expect(db.sql.unsafe(`truncate ${t} cascade`)).rejects.toThrow(/TRUNCATE of .* refused: dataset versions are immutable/);
+    }
     expect((await db.sql`select 1 from dataset_version_files where version_id = ${v!.id}`).length).toBe(2);
     // a datum in a version cannot be deleted from under it
     await expect(db.sql`delete from datums where id = ${datums["a.csv"]!}`).rejects.toThrow(/dataset_version_files_datum_id_datums_id_fk/);

@@ -183,5 +183,14 @@ describe("datasets end to end", () => {
     const v = await stack.api<VersionRecord>("GET", "/api/v1/projects/demo/datasets/held/versions/v1");
     expect(v.files.map((f) => [f.path, f.sha256])).toEqual([["keep.txt", sha("kept")]]);
     expect(await contentsOf(v)).toEqual({ "keep.txt": "kept" });
+    // its link to the execution that made it goes only with that execution
+    await expect(db.sql`update dataset_versions set execution_id = null where id = ${v.id}`).rejects.toThrow(/dataset versions are immutable: UPDATE/);
+  });
+
+  it("deleting the project takes its datasets with it, versions made by its executions included", async () => {
+    expect((await db.sql`select count(*)::int as n from dataset_versions where execution_id is not null`)[0]!.n).toBeGreaterThan(0);
+    await db.sql`delete from projects where name = 'demo'`;
+    expect((await db.sql`select count(*)::int as n from dataset_versions`)[0]!.n).toBe(0);
+    expect((await db.sql`select count(*)::int as n from datasets`)[0]!.n).toBe(0);
   });
 });
