@@ -161,6 +161,16 @@ export async function listGlob(input: string, uri: string, ep: S3InputEndpoint, 
 export const resolveS3: InputResolver = async (ctx, input, uri, options): Promise<RequestedInput[]> => {
   const u = parseS3Uri(input, uri);
   const cfg = ctx.config.s3Inputs;
+  // vh's own artifact store holds every project's outputs, uploads and code: it is read through
+  // datum://, dataset:// and model://, which check the project, never as raw s3:// keys.
+  const store = ctx.config.store;
+  if (store.kind === "s3" && store.bucket === u.bucket) {
+    throw new VhError(
+      "invalid_input",
+      `Input "${input}": ${uri} is in vh's own artifact store (bucket "${u.bucket}"); name its files as datum://, dataset:// or model:// inputs instead.`,
+      { input, uri },
+    );
+  }
   const ep = endpointForBucket(cfg, u.bucket);
   const keep = options?.keepDirectories ?? "none";
   const found = u.glob ? await listGlob(input, uri, ep, u, cfg.maxFiles) : [await headKey(input, uri, ep, u)];

@@ -225,6 +225,16 @@ describe("s3 inputs against s3rver", () => {
     expect(await refusal(resolve("s3://nosuchbucket/*"))).toMatch(/^Input "data": s3:\/\/nosuchbucket\/\*: the bucket does not exist on S3 endpoint "lake"/);
   });
 
+  it("refuses keys in vh's own artifact store, which is read through datum://, dataset:// and model://", async () => {
+    const own = config({ ...s3.env("lake", ["lake", "many"]), VH_STORE: "s3", VH_S3_BUCKET: "many", VH_S3_ENDPOINT: s3.endpoint, VH_S3_FORCE_PATH_STYLE: "true" });
+    const c = { config: own } as unknown as ResolveContext;
+    for (const uri of ["s3://many/data/x/out.bin", "s3://many/**"]) {
+      expect(await refusal(resolve(uri, "none", c))).toBe(`Input "data": ${uri} is in vh's own artifact store (bucket "many"); name its files as datum://, dataset:// or model:// inputs instead.`);
+    }
+    // other buckets of the same server are read as before
+    expect((await resolve("s3://lake/data/train.csv", "none", c)).map((g) => g.file)).toEqual(["train.csv"]);
+  });
+
   it("refuses when the endpoint's credentials are refused, without showing them", async () => {
     const bad = config({ ...s3.env("lake", ["lake"]), VH_S3_ENDPOINT_LAKE_SECRET_ACCESS_KEY: "wrong-secret-123", VH_S3_ENDPOINT_LAKE_ACCESS_KEY_ID: "WRONGKEYID" });
     const c = { config: bad } as unknown as ResolveContext;
