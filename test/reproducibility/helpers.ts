@@ -4,7 +4,9 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { randomUUID } from "node:crypto";
-import type { LaunchSpec, Runner, RunnerHandle } from "../../app/contracts/runner.js";
+import type { LaunchResult, LaunchSpec, Runner, RunnerHandle } from "../../app/contracts/runner.js";
+import { fingerprintPatch, type FingerprintRecord } from "../../worker/launch-spec.js";
+import type { ReadsFingerprint } from "../../worker/runners/shared/fingerprint.js";
 
 export function spec(over: Partial<LaunchSpec> & { script: string }): LaunchSpec {
   return {
@@ -44,4 +46,16 @@ export async function fakeBin(dir: string, programs: Record<string, string>): Pr
     await fs.writeFile(path.join(dir, name), `#!/bin/sh\n${body}\n`, { mode: 0o755 });
   }
   return dir;
+}
+
+export type RecordedFingerprint = Extract<FingerprintRecord, { status: "recorded" }>;
+
+/** Launches `s`, waits for the job's fingerprint and parses it as the control plane does; throws unless it was recorded. */
+export async function launchAndReadFingerprint(runner: Runner & ReadsFingerprint, s: LaunchSpec): Promise<{ result: LaunchResult; fp: RecordedFingerprint; raw: string }> {
+  const result = await runner.launch(s);
+  const got = await runner.fingerprint(result.handle, 15_000);
+  if (got.state !== "written") throw new Error(`fingerprint ${got.state}`);
+  const patch = fingerprintPatch(got.text, { command: s.script, image: s.image, mode: "process", env: s.env });
+  if (patch.fingerprint.status !== "recorded") throw new Error(`fingerprint ${JSON.stringify(patch.fingerprint)}`);
+  return { result, fp: patch.fingerprint, raw: got.text };
 }

@@ -14,14 +14,11 @@ import * as tar from "tar";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLocalRunner } from "../../worker/runners/local/runner.js";
 import { FINGERPRINT_SECTION_BYTES, fingerprintPaths, readsFingerprint, type ReadsFingerprint } from "../../worker/runners/shared/fingerprint.js";
-import { fingerprintPatch, type FingerprintRecord } from "../../worker/launch-spec.js";
 import { snapshotKey } from "../../app/contracts/store-keys.js";
-import type { LaunchResult, LaunchSpec, Runner } from "../../app/contracts/runner.js";
+import type { LaunchSpec, Runner } from "../../app/contracts/runner.js";
 import type { Store } from "../../app/contracts/store.js";
 import { createTempStore } from "../runners/temp-store.js";
-import { fakeBin, spec, waitEnd } from "./helpers.js";
-
-type Recorded = Extract<FingerprintRecord, { status: "recorded" }>;
+import { fakeBin, launchAndReadFingerprint, spec, waitEnd } from "./helpers.js";
 
 describe("the runtime fingerprint of a local execution", () => {
   let root: string;
@@ -41,14 +38,7 @@ describe("the runtime fingerprint of a local execution", () => {
     await fsp.rm(root, { recursive: true, force: true });
   });
 
-  async function launchAndRead(s: LaunchSpec): Promise<{ result: LaunchResult; fp: Recorded; raw: string }> {
-    const result = await runner.launch(s);
-    const got = await runner.fingerprint(result.handle, 15_000);
-    if (got.state !== "written") throw new Error(`fingerprint ${got.state}`);
-    const patch = fingerprintPatch(got.text, { command: s.script, image: s.image, mode: "process", env: s.env });
-    if (patch.fingerprint.status !== "recorded") throw new Error(`fingerprint ${JSON.stringify(patch.fingerprint)}`);
-    return { result, fp: patch.fingerprint, raw: got.text };
-  }
+  const launchAndRead = (s: LaunchSpec) => launchAndReadFingerprint(runner, s);
 
   /** A code snapshot holding `files`, stored as the runner expects it. */
   async function snapshot(files: Record<string, string>): Promise<{ key: string; sha256: string }> {

@@ -16,13 +16,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSshRunner } from "../../worker/runners/ssh/runner.js";
 import { parseSshUrl } from "../../worker/runners/ssh/client.js";
 import { fingerprintPaths, readsFingerprint, type ReadsFingerprint } from "../../worker/runners/shared/fingerprint.js";
-import { fingerprintPatch, type FingerprintRecord } from "../../worker/launch-spec.js";
-import type { LaunchResult, LaunchSpec, Runner } from "../../app/contracts/runner.js";
+import type { LaunchSpec, Runner } from "../../app/contracts/runner.js";
 import { skipWithoutSshd, startSshd, type SshdHost } from "../helpers/sshd.js";
 import { createTempStore } from "../runners/temp-store.js";
-import { fakeBin, spec, waitEnd } from "./helpers.js";
-
-type Recorded = Extract<FingerprintRecord, { status: "recorded" }>;
+import { fakeBin, launchAndReadFingerprint, spec, waitEnd } from "./helpers.js";
 
 /** The environment sshd gives this host's sessions (its `SetEnv` line: PATH, HOME, …). */
 function sessionEnv(host: SshdHost): Record<string, string> {
@@ -69,14 +66,7 @@ describe.skipIf(skipWithoutSshd)("the runtime fingerprint of an execution on an 
     if (root) await fsp.rm(root, { recursive: true, force: true });
   });
 
-  async function launchAndRead(s: LaunchSpec): Promise<{ result: LaunchResult; fp: Recorded; raw: string }> {
-    const result = await runner.launch(s);
-    const got = await runner.fingerprint(result.handle, 15_000);
-    if (got.state !== "written") throw new Error(`fingerprint ${got.state}`);
-    const patch = fingerprintPatch(got.text, { command: s.script, image: s.image, mode: "process", env: s.env });
-    if (patch.fingerprint.status !== "recorded") throw new Error(`fingerprint ${JSON.stringify(patch.fingerprint)}`);
-    return { result, fp: patch.fingerprint, raw: got.text };
-  }
+  const launchAndRead = (s: LaunchSpec) => launchAndReadFingerprint(runner, s);
 
   it("records the host's OS, kernel, arch, and the python3 its login PATH finds, with its version", async () => {
     const s = spec({ script: "python3 --version\ncommand -v python3" });
