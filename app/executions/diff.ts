@@ -8,6 +8,7 @@
  */
 import { createHash } from "node:crypto";
 import type { Sql } from "../../db/client.js";
+import { lastOutputsOf } from "../../db/queries/datums.js";
 import { fetchedInputs } from "../../db/queries/executions.js";
 import { openSecrets, maskEnvironment, MASK, SealError } from "./secrets.js";
 import { canonical, metricDelta } from "./reproduce.js";
@@ -157,9 +158,7 @@ function metricsDiff(a: ExecutionRow, b: ExecutionRow): DiffEntry[] {
 }
 
 async function outputsOf(sql: Sql, e: ExecutionRow): Promise<Record<string, string>> {
-  const rows = await sql<{ name: string; sha256: string }[]>`
-    select distinct on (name) name, sha256 from datums where execution_id = ${e.id} order by name, created_at desc, id`;
-  return Object.fromEntries(rows.map((r) => [r.name, r.sha256]));
+  return Object.fromEntries((await lastOutputsOf(sql, e.id)).map((r) => [r.name, r.sha256]));
 }
 
 /** `secretsKey`: to tell whether sealed secret values differ (null: they are not compared). */

@@ -16,6 +16,7 @@ import type postgres from "postgres";
 import type { Sql } from "../../db/client.js";
 import type { RequestedInput } from "../../db/schema/executions.js";
 import type { ReproductionVerdict } from "../../db/schema/reproductions.js";
+import { lastOutputsOf } from "../../db/queries/datums.js";
 import { fetchedInputs, lostCount } from "../../db/queries/executions.js";
 import { addJob, requestSchedulerPass } from "../../db/queries/jobs.js";
 import { reproductionOf, type ReproductionRow } from "../../db/queries/reproductions.js";
@@ -183,9 +184,7 @@ type Ended = Cols<typeof executions, "id" | "counter" | "status" | "metadata_lat
 
 /** Each output's sha256 by name (a file uploaded live and again at the end: its last upload). */
 async function outputsOf(sql: Sql, executionId: string): Promise<Map<string, string>> {
-  const rows = await sql<{ name: string; sha256: string }[]>`
-    select distinct on (name) name, sha256 from datums where execution_id = ${executionId} order by name, created_at desc, id`;
-  return new Map(rows.map((r) => [r.name, r.sha256]));
+  return new Map((await lastOutputsOf(sql, executionId)).map((r) => [r.name, r.sha256]));
 }
 
 /** A JSON value as one canonical string (keys sorted), to tell equal values apart from different ones. */

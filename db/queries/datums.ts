@@ -13,6 +13,20 @@ export async function datumById(sql: Conn, id: string, projectId: string | null 
 
 export type DatumFile = Cols<typeof datums, "id" | "name" | "sha256" | "size" | "store_key">;
 
+export type LastOutput = Cols<typeof datums, "id" | "name" | "sha256" | "size" | "metadata">;
+
+/**
+ * The outputs of an execution, one per name, by name: a file uploaded live and again at the end has
+ * two datums, and its last upload is the output (what reproduce, diff and dataset versions read).
+ * `withMetadataKey`: only those whose sidecar metadata has that top-level key.
+ */
+export async function lastOutputsOf(sql: Conn, executionId: string, opts: { withMetadataKey?: string } = {}): Promise<LastOutput[]> {
+  return sql<LastOutput[]>`
+    select * from (
+      select distinct on (name) id, name, sha256, size, metadata from datums where execution_id = ${executionId} order by name, created_at desc, id
+    ) last ${opts.withMetadataKey !== undefined ? sql`where metadata ? ${opts.withMetadataKey}` : sql``} order by name`;
+}
+
 /** The datums of these ids that exist, in no particular order; `ids` must not be empty. */
 export async function datumsByIds(sql: Conn, ids: readonly string[]): Promise<DatumFile[]> {
   return sql<DatumFile[]>`select id, name, sha256, size, store_key from datums where id in ${sql(ids as string[])}`;

@@ -6,6 +6,7 @@
  * execution made already is left as it is, and its line is not written again.
  */
 import type { Sql } from "../../db/client.js";
+import { lastOutputsOf } from "../../db/queries/datums.js";
 import { isUsersMistake } from "../../app/errors.js";
 import { createPlannedVersion, createdLine, DATASET_VERSIONS_KEY, planVersions, type OutputDatum } from "../../app/datasets/outputs.js";
 import { datasetUri } from "../../app/datasets/uri.js";
@@ -19,11 +20,7 @@ async function appendStatusLine(tx: Tx, executionId: string, line: string): Prom
 }
 
 export async function createOutputDatasetVersions(sql: Sql, exec: { id: string }): Promise<{ created: string[]; warnings: string[] }> {
-  const rows = await sql<{ id: string; name: string; sha256: string; size: string; metadata: Record<string, unknown> }[]>`
-    select id, name, sha256, size, metadata from (
-      -- A file uploaded live and again at the end has two datums: its last upload is the output (as reproduce/diff read it).
-      select distinct on (name) id, name, sha256, size, metadata from datums where execution_id = ${exec.id} order by name, created_at desc, id desc
-    ) last where metadata ? ${DATASET_VERSIONS_KEY} order by name`;
+  const rows = await lastOutputsOf(sql, exec.id, { withMetadataKey: DATASET_VERSIONS_KEY });
   if (rows.length === 0) return { created: [], warnings: [] };
   const outputs: OutputDatum[] = rows.map((r) => ({ id: r.id, name: r.name, sha256: r.sha256, size: Number(r.size), metadata: r.metadata }));
   const { versions, warnings } = planVersions(outputs);
