@@ -161,8 +161,8 @@ export async function modelCompareCommand(ctx: Context, uris: string[], opts: { 
 
 export async function modelReportCommand(ctx: Context, uri: string, opts: { format?: string }): Promise<number> {
   const format = opts.format ?? "md";
-  if (!["md", "html", "json"].includes(format)) throw new CliError(`--format must be md, html or json, not "${format}".`);
-  const accept = { md: "text/markdown", html: "text/html", json: "application/json" }[format] ?? "application/json";
+  const accept = new Map([["md", "text/markdown"], ["html", "text/html"], ["json", "application/json"]]).get(format);
+  if (!accept) throw new CliError(`--format must be md, html or json, not "${format}".`);
   const res = await ctx.client().raw("GET", `${versionPath(uri)}/report`, { query: { format }, headers: { accept } });
   const text = await res.text();
   ctx.io.stdout.write(format === "json" ? jsonText(JSON.parse(text)) : text);
