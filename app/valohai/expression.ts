@@ -9,14 +9,16 @@
 
 export type ExpressionCheck = { ok: true } | { ok: false; message: string; column: number };
 
-type TokKind = "name" | "number" | "string" | "op" | "end";
-interface Tok {
+export type TokKind = "name" | "number" | "string" | "op" | "end";
+/** A token of the expression language; `col` is 1-based. */
+export interface Tok {
   kind: TokKind;
   text: string;
   col: number;
 }
 
-class ExprSyntaxError extends Error {
+/** A syntax error with Python's wording and a 1-based column. */
+export class ExprSyntaxError extends Error {
   readonly column: number;
   constructor(message: string, column: number) {
     super(message);
@@ -31,7 +33,8 @@ const OPERATORS = [
   "<", ">", "+", "-", "*", "/", "%", "&", "|", "^", "~", "(", ")", "[", "]", "{", "}", ",", ":", ".", ";", "@", "=",
 ];
 
-function tokenize(src: string): Tok[] {
+/** Splits `src` into tokens (ending with an "end" token); throws ExprSyntaxError. Shared with evaluate.ts. */
+export function tokenize(src: string): Tok[] {
   const toks: Tok[] = [];
   let i = 0;
   const opens: { ch: string; col: number }[] = [];
@@ -107,7 +110,11 @@ function tokenize(src: string): Tok[] {
     }
     const op = OPERATORS.find((o) => src.startsWith(o, i));
     if (op) {
-      if (op === "(" || op === "[" || op === "{") opens.push({ ch: op, col: i + 1 });
+      if (op === "(" || op === "[" || op === "{") {
+        // CPython's tokenizer stops at 200 open brackets (MAXLEVEL); this also bounds the parsers' recursion.
+        if (opens.length >= 200) throw new ExprSyntaxError("too many nested parentheses", i + 1);
+        opens.push({ ch: op, col: i + 1 });
+      }
       if (op === ")" || op === "]" || op === "}") {
         const open = opens.pop();
         if (!open) throw new ExprSyntaxError(`unmatched '${op}'`, i + 1);
@@ -386,6 +393,8 @@ export function checkExpression(source: string): ExpressionCheck {
     return { ok: true };
   } catch (err) {
     if (err instanceof ExprSyntaxError) return { ok: false, message: err.message, column: err.column };
+    // Long runs of unary operators (`not not ...`, `- - ...`) recurse; report rather than crash.
+    if (err instanceof RangeError) return { ok: false, message: "expression is nested too deeply", column: 1 };
     throw err;
   }
 }
