@@ -24927,12 +24927,28 @@ var ApiClient = class {
   download(id) {
     return this.raw("GET", `/data/${encodeURIComponent(id)}/download`, { headers: { accept: "*/*" } });
   }
-  /** A grid sweep: every point one execution, created all or none (docs/api.md, "Sweeps"). */
+  /** A sweep of any kind (docs/api.md, "Sweeps"): the executions made now created all or none. */
   createSweep(project, body) {
     return this.json("POST", `/projects/${encodeURIComponent(project)}/sweeps`, { json: body });
   }
   getSweep(project, id) {
     return this.json("GET", `/projects/${encodeURIComponent(project)}/sweeps/${encodeURIComponent(id)}`);
+  }
+  /** Starts a valohai.yaml pipeline (docs/api.md, "Pipelines"). */
+  createPipeline(project, body) {
+    return this.json("POST", `/projects/${encodeURIComponent(project)}/pipelines`, { json: body });
+  }
+  getPipeline(project, ref) {
+    return this.json("GET", `/projects/${encodeURIComponent(project)}/pipelines/${encodeURIComponent(ref)}`);
+  }
+  listPipelines(project) {
+    return this.json("GET", `/projects/${encodeURIComponent(project)}/pipelines`);
+  }
+  stopPipeline(project, ref) {
+    return this.json("POST", `/projects/${encodeURIComponent(project)}/pipelines/${encodeURIComponent(ref)}/stop`, { json: {} });
+  }
+  approvePipelineNode(project, ref, node2) {
+    return this.json("POST", `/projects/${encodeURIComponent(project)}/pipelines/${encodeURIComponent(ref)}/nodes/${encodeURIComponent(node2)}/approve`, { json: {} });
   }
   /** Where a person can look at the execution (the API record, until the UI has a page for it). */
   executionUrl(project, counter) {

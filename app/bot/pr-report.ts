@@ -14,11 +14,13 @@ import { hasCheckRuns, hasComments, hasCommitStatuses, repoRef, type Annotation,
 import { declaredMetrics } from "../reporting/metrics.js";
 import { isTerminal } from "../executions/state.js";
 import { approvalRequestsForExecution } from "../models/review.js";
-import { APPROVAL_EXTERNAL_PREFIX, renderApprovalCheckRun, renderCheckRun, renderSticky, STICKY_MARKER, type ApprovalRequestView, type LogTail } from "../../templates/github/render.js";
+import { APPROVAL_EXTERNAL_PREFIX, renderApprovalCheckRun, renderCheckRun, renderPipelineCheck, renderSticky, STICKY_MARKER, type ApprovalRequestView, type LogTail } from "../../templates/github/render.js";
 import { renderApprovalRequest } from "../../templates/model/approval-request.js";
 import { scheduleReport, type ReportTarget } from "../reporting/schedule.js";
 import { loadSweepViews, sweepDone, type SweepView } from "../reporting/view.js";
-import { sweepIdsOfPullRequest } from "../../db/queries/sweeps.js";
+import { sourceOf, sweepIdsOfPullRequest } from "../../db/queries/sweeps.js";
+import { loadPipelineView } from "../pipelines/present.js";
+import type { SweepSource } from "../../db/schema/sweeps.js";
 import type { ForgeKind } from "../contracts/forge.js";
 
 const LOG_TAIL_LINES = 30;
@@ -80,9 +82,50 @@ async function approvalRequests(deps: BotDeps, views: SweepView[], pr: number): 
   return out;
 }
 
+/**
+ * The check run of each pipeline run started from the pull request (one per run, with the Mermaid
+ * graph of its nodes), written when it changed; a forge without check runs shows the run in the
+ * reply that started it. The pipeline driver schedules a round whenever a node moves.
+ */
+async function reportPipelines(deps: BotDeps, repo: Pick<RepoRef, "forge" | "id">, pr: number): Promise<number> {
+  const runs = await deps.sql<{ id: string; report_check_run_id: string | null; report_hash: string | null; source: SweepSource }[]>`
+    select id, report_check_run_id, report_hash, source from pipelines where source @> ${deps.sql.json(sourceOf(repo, pr) as never)}::jsonb order by counter`;
+  let writes = 0;
+  for (const r of runs) {
+    if (r.source.kind !== "forge") continue;
+    const ref = repoRef({ forge: r.source.forge, id: r.source.repositoryId, installationId: r.source.installationId, fullName: r.source.repo });
+    const forge = await deps.forges.forRepo(ref);
+    if (!hasCheckRuns(forge)) continue;
+    const view = await loadPipelineView(deps.sql, r.id);
+    if (!view.commit) continue;
+    const rendered = renderPipelineCheck(view);
+    const h = hash(rendered);
+    if (h === r.report_hash) continue;
+    const result = await forge.ensureCheckRun({
+      repo: ref,
+      knownId: r.report_check_run_id === null ? null : Number(r.report_check_run_id),
+      spec: {
+        sha: view.commit,
+        name: rendered.name,
+        externalId: `pipeline:${view.id}`,
+        status: rendered.status,
+        ...(rendered.conclusion ? { conclusion: rendered.conclusion } : {}),
+        ...(rendered.status === "completed" ? { completedAt: view.endedAt ? new Date(view.endedAt) : new Date() } : {}),
+        title: rendered.title,
+        summary: rendered.summary,
+        ...(deps.config.http.publicUrl ? { detailsUrl: `${deps.config.http.publicUrl.replace(/\/$/, "")}/` } : {}),
+      },
+    });
+    writes++;
+    await deps.sql`update pipelines set report_check_run_id = ${String(result.id)}, report_hash = ${h} where id = ${r.id}`;
+  }
+  return writes;
+}
+
 export async function runReport(deps: BotDeps, target: ReportTarget): Promise<{ writes: number; active: boolean }> {
   const { sql } = deps;
   let sweepIds: string[];
+  let pipelineWrites = 0;
   let pr: { id: string; number: number; sticky_comment_id: number | null; sticky_body_hash: string | null } | null = null;
   if ("pr" in target) {
     const [row] = await sql<{ id: string; forge: ForgeKind; repository_id: string; number: number; sticky_comment_id: string | null; sticky_body_hash: string | null }[]>`
@@ -90,11 +133,12 @@ export async function runReport(deps: BotDeps, target: ReportTarget): Promise<{ 
     if (!row) return { writes: 0, active: false };
     pr = { id: row.id, number: row.number, sticky_comment_id: row.sticky_comment_id === null ? null : Number(row.sticky_comment_id), sticky_body_hash: row.sticky_body_hash };
     sweepIds = await sweepIdsOfPullRequest(sql, { forge: row.forge, id: Number(row.repository_id) }, row.number);
+    pipelineWrites = await reportPipelines(deps, { forge: row.forge, id: Number(row.repository_id) }, row.number);
   } else {
     sweepIds = [target.sweep];
   }
   const views = await loadSweepViews(sql, sweepIds);
-  if (views.length === 0) return { writes: 0, active: false };
+  if (views.length === 0) return { writes: pipelineWrites, active: false };
   const repo = repoOf(views[views.length - 1]!);
   if (!repo) return { writes: 0, active: false };
   const forge = await deps.forges.forRepo(repo);
@@ -104,7 +148,7 @@ export async function runReport(deps: BotDeps, target: ReportTarget): Promise<{ 
   if (!checkRuns && !statuses && !hasComments(forge)) return { writes: 0, active: false };
   const metrics = await declaredMetrics(deps, views);
   const now = new Date();
-  let writes = 0;
+  let writes = pipelineWrites;
 
   const checks = await sql<{ sweep_id: string; check_run_id: string | null; body_hash: string | null; annotations: Annotation[]; annotations_sent: boolean; completed_at: Date | null }[]>`
     select sweep_id, check_run_id, body_hash, annotations, annotations_sent, completed_at from sweep_reports where sweep_id = any(${sweepIds}::uuid[])`;

@@ -108,6 +108,21 @@ export type CreateSweepBody = Omit<CreateExecutionBody, "parameters" | "yamlPath
   environmentVariables?: Record<string, string>;
 };
 
+export interface PipelineRun {
+  id: string;
+  counter: number;
+  name: string;
+  status: string;
+  statusDetail: string | null;
+  commit: string | null;
+  createdAt: string;
+  endedAt: string | null;
+  nodes: { name: string; type?: string; status: string; detail?: string | null; execution?: { counter: number; status: string } | null; reusedFrom?: { counter: number } | null; sweep?: { id: string; executions: { counter: number; status: string }[] } | null }[];
+  edges?: { sourceNode: string; sourceType: string; sourceKey: string; targetNode: string; targetType: string; targetKey: string }[];
+  mermaid?: string;
+  [key: string]: unknown;
+}
+
 export interface Sweep {
   id: string;
   project: { id: string; name: string };
@@ -276,12 +291,28 @@ export class ApiClient {
   download(id: string) {
     return this.raw("GET", `/data/${encodeURIComponent(id)}/download`, { headers: { accept: "*/*" } });
   }
-  /** A grid sweep: every point one execution, created all or none (docs/api.md, "Sweeps"). */
-  createSweep(project: string, body: CreateSweepBody) {
+  /** A sweep of any kind (docs/api.md, "Sweeps"): the executions made now created all or none. */
+  createSweep(project: string, body: CreateSweepBody & { task?: Record<string, unknown>; blueprint?: string }) {
     return this.json<Sweep>("POST", `/projects/${encodeURIComponent(project)}/sweeps`, { json: body });
   }
   getSweep(project: string, id: string) {
     return this.json<Sweep>("GET", `/projects/${encodeURIComponent(project)}/sweeps/${encodeURIComponent(id)}`);
+  }
+  /** Starts a valohai.yaml pipeline (docs/api.md, "Pipelines"). */
+  createPipeline(project: string, body: Record<string, unknown>) {
+    return this.json<PipelineRun>("POST", `/projects/${encodeURIComponent(project)}/pipelines`, { json: body });
+  }
+  getPipeline(project: string, ref: string) {
+    return this.json<PipelineRun>("GET", `/projects/${encodeURIComponent(project)}/pipelines/${encodeURIComponent(ref)}`);
+  }
+  listPipelines(project: string) {
+    return this.json<{ pipelines: PipelineRun[] }>("GET", `/projects/${encodeURIComponent(project)}/pipelines`);
+  }
+  stopPipeline(project: string, ref: string) {
+    return this.json<{ stopped: boolean; pipeline: PipelineRun }>("POST", `/projects/${encodeURIComponent(project)}/pipelines/${encodeURIComponent(ref)}/stop`, { json: {} });
+  }
+  approvePipelineNode(project: string, ref: string, node: string) {
+    return this.json<PipelineRun>("POST", `/projects/${encodeURIComponent(project)}/pipelines/${encodeURIComponent(ref)}/nodes/${encodeURIComponent(node)}/approve`, { json: {} });
   }
   /** Where a person can look at the execution (the API record, until the UI has a page for it). */
   executionUrl(project: string, counter: number): string {

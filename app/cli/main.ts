@@ -12,6 +12,8 @@ import { CliError } from "./errors.js";
 import { Context } from "./context.js";
 import { completeIo, type PartialIo } from "./io.js";
 import { execRunCommand } from "./commands/exec-run.js";
+import { taskRunCommand, taskShowCommand, type TaskRunOptions } from "./commands/task.js";
+import { pipelineApproveCommand, pipelineListCommand, pipelineRunCommand, pipelineShowCommand, pipelineStopCommand, type PipelineRunOptions } from "./commands/pipeline.js";
 import {
   execDeleteCommand,
   execListCommand,
@@ -70,6 +72,70 @@ export function buildProgram(ctxOf: () => Context, setCode: (code: number) => vo
     .showSuggestionAfterError(true);
 
   const projectOpt = () => new Option("--project <name>", "the project (default: the one linked to this directory)");
+
+  // task: valohai.yaml task blueprints, run as sweeps
+  const task = program.command("task").description("run valohai.yaml task blueprints (sweeps) and look at sweeps");
+  task
+    .command("run")
+    .description("run a task blueprint of valohai.yaml (top-level `task:`) as a sweep: vh task run BLUEPRINT [--adhoc]")
+    .argument("<blueprint>")
+    .option("-a, --adhoc", "package this directory and run that snapshot (instead of a commit of the linked repository)")
+    .option("-c, --commit <ref>", "without --adhoc: the linked repository's branch, tag or commit (default: its default branch)")
+    .option("--max-parallel <n>", "at most this many queued or running at once (default: the blueprint's maximum-queued-executions)", positiveInt)
+    .option("--yaml <path>", "the valohai.yaml to read, relative to the project root (default: valohai.yaml)")
+    .option("--json", "print the sweep record")
+    .addOption(projectOpt())
+    .action(act(async (blueprint: string, opts: TaskRunOptions) => taskRunCommand(ctx(), blueprint, opts)));
+  task
+    .command("show")
+    .description("show a sweep: its executions ranked by its target metric, and why it stopped")
+    .argument("<id>")
+    .option("--json", "print the raw record")
+    .addOption(projectOpt())
+    .action(act(async (id: string, opts: { json?: boolean; project?: string }) => taskShowCommand(ctx(), id, opts)));
+
+  // pipeline
+  const repeat = (v: string, prev: string[] = []) => [...prev, v];
+  const pipeline = program.command("pipeline").description("run valohai.yaml pipelines and follow their nodes");
+  pipeline
+    .command("run")
+    .description("run a pipeline of valohai.yaml: vh pipeline run NAME [--adhoc] [--param NODE.PARAM=VALUE ...]")
+    .argument("<name>")
+    .option("-a, --adhoc", "package this directory and run that snapshot (instead of a commit of the linked repository)")
+    .option("-c, --commit <ref>", "without --adhoc: the linked repository's branch, tag or commit (default: its default branch)")
+    .option("--param <node.param=value>", "a node's parameter (repeatable)", repeat)
+    .option("--parameter <name=value>", "a pipeline parameter (repeatable)", repeat)
+    .option("--no-reuse", "run every node, even one whose code, image, command, parameters and inputs equal an earlier completed execution's")
+    .option("--yaml <path>", "the valohai.yaml to read, relative to the project root (default: valohai.yaml)")
+    .option("--json", "print the run's record")
+    .addOption(projectOpt())
+    .action(act(async (name: string, opts: PipelineRunOptions) => pipelineRunCommand(ctx(), name, opts)));
+  pipeline
+    .command("show")
+    .description("show a pipeline run (=N, N or latest): its nodes, their executions and the edges")
+    .argument("<N>")
+    .option("--json", "print the raw record (with the Mermaid graph)")
+    .addOption(projectOpt())
+    .action(act(async (n: string, opts: { json?: boolean; project?: string }) => pipelineShowCommand(ctx(), n, opts)));
+  pipeline
+    .command("list")
+    .description("list the project's pipeline runs, newest first")
+    .option("--json", "print JSON")
+    .addOption(projectOpt())
+    .action(act(async (opts: { json?: boolean; project?: string }) => pipelineListCommand(ctx(), opts)));
+  pipeline
+    .command("stop")
+    .description("stop a pipeline run: waiting nodes are skipped, running executions stopped")
+    .argument("<N>")
+    .addOption(projectOpt())
+    .action(act(async (n: string, opts: { project?: string }) => pipelineStopCommand(ctx(), n, opts)));
+  pipeline
+    .command("approve")
+    .description("approve a node that waits for approval (require-approval)")
+    .argument("<N>")
+    .argument("<node>")
+    .addOption(projectOpt())
+    .action(act(async (n: string, node: string, opts: { project?: string }) => pipelineApproveCommand(ctx(), n, node, opts)));
 
   // exec
   const exec = program.command("exec").alias("execution").description("run and inspect executions");

@@ -45,6 +45,12 @@ export interface RunFixed {
   project?: string;
   parameterFile?: string;
   vars: string[];
+  /** A sweep (app/cli/commands/exec-run.ts): Valohai's task type, its size, max parallel, the metric to rank and optimise, early stopping. */
+  taskType?: string;
+  executionCount?: number;
+  maxParallel?: number;
+  optimize?: string;
+  earlyStop?: string;
 }
 
 interface FixedSpec {
@@ -75,6 +81,11 @@ export const FIXED_OPTIONS: FixedSpec[] = [
   { long: "seed", key: "seed", value: "n|random", help: `set VH_SEED for the step (0-${MAX_SEED}), recorded with the execution; random: pick one and print it` },
   { long: "parameter-file", key: "parameterFile", value: "file", help: "JSON or YAML dict of parameter values (command-line options win)" },
   { long: "project", key: "project", value: "name", help: "the project (default: the one linked to this directory)" },
+  { long: "task-type", key: "taskType", value: "grid|random|manual|bayesian_tpe", help: "run a sweep (a Valohai task) of this type; a parameter takes a list [a,b], linear(s,e,step), logspace(s,e,n) or a distribution uniform(a,b) / loguniform / normal(mean,sd) / randint" },
+  { long: "execution-count", key: "executionCount", value: "n", help: "how many executions a random or Bayesian sweep makes" },
+  { long: "max-parallel", key: "maxParallel", value: "n", help: "at most this many of the sweep queued or running at once" },
+  { long: "optimize", key: "optimize", value: "metric[:max|min]", help: "the metadata key a sweep is ranked by (and Bayesian search optimises)" },
+  { long: "early-stop", key: "earlyStop", value: "asha|median", help: "stop sweep executions whose --optimize metric falls behind the others'" },
   { long: "help", short: "h", key: "help", help: "show this help; after STEP, also the step's parameter and input options" },
 ];
 
@@ -140,10 +151,12 @@ function setFixed(fixed: RunFixed, spec: FixedSpec, value: string | undefined, e
     case "tags":
       fixed.tags.push(value);
       return;
-    case "gpus": {
+    case "gpus":
+    case "executionCount":
+    case "maxParallel": {
       const n = /^\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
-      if (!Number.isSafeInteger(n)) errors.push(`--gpus needs a whole number, not "${value}".`);
-      else fixed.gpus = n;
+      if (!Number.isSafeInteger(n) || (spec.key !== "gpus" && n < 1)) errors.push(`${flag} needs a whole number${spec.key !== "gpus" ? " of 1 or more" : ""}, not "${value}".`);
+      else fixed[spec.key] = n;
       return;
     }
     case "seed": {

@@ -83,6 +83,27 @@ export const JOBS = {
     maxAttempts: 25,
     doc: "reply on the pull request that asked for a verified reproduction with its verdict",
   }),
+  /** A sweep's execution ended: queue the next waiting ones (max parallel), propose new points (Bayesian), stop the rest when its target or stop-condition is met (app/sweeps/advance.ts). */
+  sweep_advance: declare({
+    payload: z.object({ sweepId: z.string().uuid() }),
+    pool: "core",
+    maxAttempts: 10,
+    doc: "after a sweep's execution ended: release waiting executions, propose new points, or stop the sweep",
+  }),
+  /** New metadata of an execution in a sweep with early stopping or a stop-condition: decide whether it (or the sweep) stops (app/sweeps/early-stop.ts). */
+  sweep_early_stop: declare({
+    payload: z.object({ executionId: z.string().uuid() }),
+    pool: "core",
+    maxAttempts: 5,
+    doc: "judge a sweep execution's metric series by the sweep's early-stopping rule and stop-condition",
+  }),
+  /** A pipeline's node ended (or the run was made, approved or stopped): settle nodes, start those whose upstream is done, end the run (app/pipelines/advance.ts). */
+  pipeline_advance: declare({
+    payload: z.object({ pipelineId: z.string().uuid() }),
+    pool: "core",
+    maxAttempts: 10,
+    doc: "settle a pipeline's nodes, start the ones whose inputs are ready, and end the run when all have",
+  }),
   /** Jobs queued before 0010 (GitHub deliveries under their first name): handled as `forge_event` with forge github. */
   github_event: declare({
     payload: z.object({ deliveryId: z.string().min(1).max(200) }),
@@ -116,6 +137,9 @@ declare global {
       git_poll: JobPayload<"git_poll">;
       reproduction_verdict: JobPayload<"reproduction_verdict">;
       reproduction_reply: JobPayload<"reproduction_reply">;
+      sweep_advance: JobPayload<"sweep_advance">;
+      sweep_early_stop: JobPayload<"sweep_early_stop">;
+      pipeline_advance: JobPayload<"pipeline_advance">;
       github_event: JobPayload<"github_event">;
       github_report: JobPayload<"github_report">;
     }

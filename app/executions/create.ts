@@ -14,7 +14,7 @@ import type { RequestedInput } from "../../db/schema/executions.js";
 import type { Store } from "../contracts/store.js";
 import { isUsersMistake, VhError } from "../errors.js";
 import { secretsKeyOf, type Config } from "../config.js";
-import { buildCommandList, CommandBuildError, joinCommand, suggest, toJsonValue, validateParameterValues, type ParamValue, type Problem, type Step } from "../valohai/index.js";
+import { buildCommandList, CommandBuildError, joinCommand, nodeStep, suggest, toJsonValue, validateParameterValues, type ParamValue, type Problem, type Step } from "../valohai/index.js";
 import { invalidParameters, loadConfigText, loadSnapshotConfig, problemLine, stepOf, type ConfigPlace, type SnapshotConfig } from "../snapshots/config.js";
 import { requestSchedulerPass } from "../../db/queries/jobs.js";
 import { largestHost } from "../hosts/records.js";
@@ -162,6 +162,8 @@ export interface ExecutionOrigin {
   commitSha?: string;
   /** The forge login (or token name) that asked. */
   triggeredBy?: string;
+  /** A pipeline node's execution: the node's step is its step with the node's `override` (valohai.yaml). */
+  pipelineNode?: { pipeline: string; node: string };
 }
 
 /** An execution that passed every check and can be written. */
@@ -195,7 +197,7 @@ interface CheckedRequest {
 async function checkRequest(deps: CreateDeps, body: unknown, origin: ExecutionOrigin): Promise<CheckedRequest> {
   const req = parseBody(CreateExecutionBody, body);
   const place = { code: req.code, yamlPath: req.yamlPath, commitSha: origin.commitSha ?? null };
-  return checkAgainst(req, await loadSnapshotConfig(deps.store, place), place);
+  return checkAgainst(req, await loadSnapshotConfig(deps.store, place), place, origin.pipelineNode);
 }
 
 function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
@@ -206,11 +208,19 @@ function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
   return parsed.data;
 }
 
-function checkAgainst(req: z.output<typeof CreateExecutionBody>, loaded: SnapshotConfig, place: ConfigPlace): CheckedRequest {
-  const step = stepOf(loaded, req.step, place);
+function checkAgainst(req: z.output<typeof CreateExecutionBody>, loaded: SnapshotConfig, place: ConfigPlace, node?: ExecutionOrigin["pipelineNode"]): CheckedRequest {
+  const step = node ? pipelineNodeStep(loaded, node, req.step) : stepOf(loaded, req.step, place);
   const validated = validateParameterValues(step, req.parameters);
   if (validated.errors.length) throw invalidParameters(validated.errors);
   return { req, loaded, step, values: validated.values };
+}
+
+/** A pipeline node's step with its override; the node must run `stepName` (app/pipelines/ checked it at the pipeline's creation). */
+function pipelineNodeStep(loaded: SnapshotConfig, ref: NonNullable<ExecutionOrigin["pipelineNode"]>, stepName: string): Step {
+  const node = loaded.config.pipelines.get(ref.pipeline)?.nodes.find((n) => n.name === ref.node);
+  const step = node ? nodeStep(loaded.config, node) : undefined;
+  if (!step || step.name !== stepName) throw new VhError("invalid_config", `Pipeline "${ref.pipeline}" has no node "${ref.node}" running step "${stepName}" in this snapshot.`);
+  return step;
 }
 
 /**
@@ -287,14 +297,20 @@ async function completeExecution(deps: CreateDeps, project: Project, checked: Ch
   return { req, step, problems: loaded.problems, inputs, env: shown, envSealed: sealSecrets(hidden, secretsKeyOf(deps.config)), gpus, commandList, command, parameters };
 }
 
-/** Writes one prepared execution inside the caller's transaction: counter, row, history, queue job. */
+/**
+ * Writes one prepared execution inside the caller's transaction: counter, row, history, queue job.
+ * `held`: it stays `created` with that reason, not queued (a sweep's beyond its max parallel:
+ * app/sweeps/advance.ts queues it when a slot frees).
+ */
 export async function insertExecution(
   tx: postgres.TransactionSql,
   project: Project,
   prepared: PreparedExecution,
   origin: ExecutionOrigin = {},
+  opts: { held?: string } = {},
 ): Promise<{ id: string; counter: number }> {
   const { req, step, inputs, env, envSealed, gpus, commandList, command, parameters } = prepared;
+  const held = opts.held;
   // The datums it reads must still exist when it is written (an `exec delete` of the execution that
   // made them may have committed meanwhile), and stay until this commits: a delete then sees a reader.
   const datumIds = [...new Set(inputs.flatMap((i) => (i.datumId ? [i.datumId] : [])))];
@@ -310,17 +326,19 @@ export async function insertExecution(
   const counter = p!.execution_counter;
   const [row] = await tx<{ id: string }[]>`
     insert into executions (project_id, counter, step, title, tags, status, code_sha256, commit_sha, triggered_by, yaml_path, image, command, command_list,
-      parameters, inputs, environment_variables, environment_secrets, gpus, time_limit_s, no_output_timeout_s, queued_at)
-    values (${project.id}, ${counter}, ${step.name}, ${req.title ?? null}, ${tx.json(req.tags)}, 'queued', ${req.code}, ${origin.commitSha ?? null}, ${origin.triggeredBy ?? null},
+      parameters, inputs, environment_variables, environment_secrets, gpus, time_limit_s, no_output_timeout_s, stop_condition, queued_at, status_detail)
+    values (${project.id}, ${counter}, ${step.name}, ${req.title ?? null}, ${tx.json(req.tags)}, ${held ? "created" : "queued"}, ${req.code}, ${origin.commitSha ?? null}, ${origin.triggeredBy ?? null},
       ${req.yamlPath}, ${req.image ?? step.image}, ${command}, ${tx.json(commandList)}, ${tx.json(parameters as never)}, ${tx.json(inputs as never)},
-      ${tx.json(env)}, ${envSealed}, ${gpus}, ${step.timeLimitSeconds ?? null}, ${step.noOutputTimeoutSeconds ?? null}, now())
+      ${tx.json(env)}, ${envSealed}, ${gpus}, ${step.timeLimitSeconds ?? null}, ${step.noOutputTimeoutSeconds ?? null}, ${step.stopCondition ?? null},
+      ${held ? tx`null` : tx`now()`}, ${held ?? null})
     returning id`;
   const id = row!.id;
-  await tx`insert into execution_status_history (execution_id, status) values (${id}, 'created'), (${id}, 'queued')`;
+  if (held) await tx`insert into execution_status_history (execution_id, status, reason) values (${id}, 'created', ${held})`;
+  else await tx`insert into execution_status_history (execution_id, status) values (${id}, 'created'), (${id}, 'queued')`;
   await recordModelInputs(tx, { id, counter, triggeredBy: origin.triggeredBy ?? null }, inputs);
   await recordDatasetInputs(tx, { id }, inputs);
   // The scheduler places it (worker/scheduler/): one coalesced pass for a burst of creations.
-  await requestSchedulerPass(tx);
+  if (!held) await requestSchedulerPass(tx);
   return { id, counter };
 }
 
@@ -359,6 +377,7 @@ export async function createExecutions<T>(
   bodies: unknown[],
   origin: ExecutionOrigin,
   alsoInTransaction: (tx: postgres.TransactionSql, written: WrittenExecutions) => Promise<T>,
+  opts: { held?: (index: number) => string | undefined } = {},
 ): Promise<{ created: { id: string; counter: number }[]; extra: T }> {
   const checked: CheckedRequest[] = [];
   const refusals: { parameter: string; message: string }[] = [];
@@ -383,7 +402,10 @@ export async function createExecutions<T>(
   for (const c of checked) prepared.push(await completeExecution(deps, proj, c));
   return deps.sql.begin(async (tx) => {
     const created: { id: string; counter: number }[] = [];
-    for (const p of prepared) created.push(await insertExecution(tx, proj, p, origin));
+    for (const [i, p] of prepared.entries()) {
+      const held = opts.held?.(i);
+      created.push(await insertExecution(tx, proj, p, origin, held ? { held } : {}));
+    }
     const extra = await alsoInTransaction(tx, { project: proj, created, prepared });
     return { created, extra };
   });

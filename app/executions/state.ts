@@ -11,6 +11,8 @@ import type { ExecutionStatus } from "../../db/schema/executions.js";
 import type { Sql } from "../../db/client.js";
 import { executionStatus } from "../../db/queries/executions.js";
 import { verdictJobOnEnd } from "../../db/queries/reproductions.js";
+import { advanceJobOnEnd } from "../../db/queries/sweeps.js";
+import { pipelineJobOnEnd } from "../../db/queries/pipelines.js";
 import { VhError } from "../errors.js";
 
 export type { ExecutionStatus };
@@ -85,7 +87,9 @@ export async function transition(
       select ${executionId}::uuid, ${to}::text, ${reason}::text from upd
     )
     select prev, pg_notify(${STATUS_CHANNEL}, ${executionId}::text || ':' || ${to}::text),
-      ${verdictJobOnEnd(sql, executionId, TERMINAL.includes(to))} as verdict_jobs from upd`;
+      ${verdictJobOnEnd(sql, executionId, TERMINAL.includes(to))} as verdict_jobs,
+      ${advanceJobOnEnd(sql, executionId, TERMINAL.includes(to))} as sweep_jobs,
+      ${pipelineJobOnEnd(sql, executionId, TERMINAL.includes(to))} as pipeline_jobs from upd`;
   return rows[0]?.prev ?? null;
 }
 

@@ -35,6 +35,7 @@ import {
 } from "../forges/registry.js";
 import { repoRoutes } from "./routes/repos.js";
 import { sweepRoutes } from "./routes/sweeps.js";
+import { pipelineRoutes } from "./routes/pipelines.js";
 import { auditRoutes } from "./routes/audit.js";
 
 export interface HttpDeps {
@@ -83,6 +84,7 @@ export function createHttpApp(deps: HttpDeps): Hono {
   api.route("/projects/:project/executions/validate", validateRoutes(deps));
   api.route("/projects/:project/executions", executionRoutes(deps));
   api.route("/projects/:project/sweeps", sweepRoutes(deps));
+  api.route("/projects/:project/pipelines", pipelineRoutes(deps));
   api.route("/projects/:project/datasets", datasetRoutes(deps));
   api.route("/projects/:project/data", projectDataRoutes({ sql: deps.sql, store: deps.store, maxBytes: deps.config.maxUploadBytes }));
   api.route("/code", codeRoutes({ sql: deps.sql, store: deps.store, maxBytes: deps.config.maxCodeBytes, limits: deps.config.codeLimits }));

@@ -4,12 +4,16 @@ import type { Cols } from "../../db/queries/rows.js";
 import type { executions } from "../../db/schema/executions.js";
 import type { SweepSource, sweepExecutions, sweeps as sweepsTable } from "../../db/schema/sweeps.js";
 import { isTerminal, type ExecutionStatus } from "../executions/state.js";
+import type { SweepDefinition, SweepKind } from "../contracts/sweeps.js";
+import { sweepPlanSize } from "../sweeps/definition.js";
 
 export interface ExecView {
   id: string;
   counter: number;
   status: ExecutionStatus;
   statusDetail: string | null;
+  /** Why it was told to stop (`early-stop`: by the sweep's early-stopping rule). */
+  stopCause: string | null;
   parameters: Record<string, unknown>;
   metrics: Record<string, unknown>;
   startedAt: Date | null;
@@ -24,8 +28,14 @@ export interface MetricGoal {
 export interface SweepView {
   id: string;
   step: string;
-  kind: "grid";
+  kind: SweepKind;
   spec: Record<string, string[]>;
+  /** Null on sweeps made before 0019 (grids of `spec`). */
+  definition: SweepDefinition | null;
+  /** How many executions the sweep makes in all (more than it has yet for a Bayesian search). */
+  planned: number;
+  /** Why it made no more before its plan was done. */
+  stoppedReason: string | null;
   commitSha: string;
   codeSha256: string;
   source: SweepSource;
@@ -36,10 +46,10 @@ export interface SweepView {
 
 export async function loadSweepViews(sql: Sql, sweepIds: string[]): Promise<SweepView[]> {
   if (sweepIds.length === 0) return [];
-  const sweeps = await sql<Cols<typeof sweepsTable, "id" | "step" | "kind" | "spec" | "commit_sha" | "code_sha256" | "source" | "triggered_by" | "created_at">[]>`
-    select id, step, kind, spec, commit_sha, code_sha256, source, triggered_by, created_at from sweeps where id = any(${sweepIds}::uuid[]) order by created_at, id`;
-  const execs = await sql<(Cols<typeof sweepExecutions, "sweep_id"> & Cols<typeof executions, "id" | "counter" | "status" | "status_detail" | "parameters" | "metadata_latest" | "started_at" | "ended_at">)[]>`
-    select se.sweep_id, e.id, e.counter, e.status, e.status_detail, e.parameters, e.metadata_latest, e.started_at, e.ended_at
+  const sweeps = await sql<Cols<typeof sweepsTable, "id" | "step" | "kind" | "spec" | "definition" | "stopped_reason" | "commit_sha" | "code_sha256" | "source" | "triggered_by" | "created_at">[]>`
+    select id, step, kind, spec, definition, stopped_reason, commit_sha, code_sha256, source, triggered_by, created_at from sweeps where id = any(${sweepIds}::uuid[]) order by created_at, id`;
+  const execs = await sql<(Cols<typeof sweepExecutions, "sweep_id"> & Cols<typeof executions, "id" | "counter" | "status" | "status_detail" | "stop_cause" | "parameters" | "metadata_latest" | "started_at" | "ended_at">)[]>`
+    select se.sweep_id, e.id, e.counter, e.status, e.status_detail, e.stop_cause, e.parameters, e.metadata_latest, e.started_at, e.ended_at
     from sweep_executions se join executions e on e.id = se.execution_id
     where se.sweep_id = any(${sweepIds}::uuid[]) order by se.sweep_id, se.position`;
   return sweeps.map((s) => ({
@@ -47,6 +57,9 @@ export async function loadSweepViews(sql: Sql, sweepIds: string[]): Promise<Swee
     step: s.step,
     kind: s.kind,
     spec: s.spec,
+    definition: s.definition,
+    planned: s.definition ? sweepPlanSize(s.definition) : execs.filter((e) => e.sweep_id === s.id).length,
+    stoppedReason: s.stopped_reason,
     commitSha: s.commit_sha,
     codeSha256: s.code_sha256,
     source: s.source,
@@ -59,6 +72,7 @@ export async function loadSweepViews(sql: Sql, sweepIds: string[]): Promise<Swee
         counter: e.counter,
         status: e.status,
         statusDetail: e.status_detail,
+        stopCause: e.stop_cause,
         parameters: e.parameters,
         metrics: e.metadata_latest,
         startedAt: e.started_at,
@@ -67,8 +81,9 @@ export async function loadSweepViews(sql: Sql, sweepIds: string[]): Promise<Swee
   }));
 }
 
+/** Every execution ended, and no more are to come (the plan made, or the sweep stopped). */
 export function sweepDone(v: SweepView): boolean {
-  return v.executions.every((e) => isTerminal(e.status));
+  return v.executions.every((e) => isTerminal(e.status)) && (v.executions.length >= v.planned || v.stoppedReason !== null);
 }
 
 const MINIMISE = /(loss|error|err|mse|mae|rmse|perplexity|wer|cer|time|latency)$/i;
@@ -80,6 +95,8 @@ const MAXIMISE = /(acc|accuracy|f1|auc|precision|recall|score|map|iou|bleu|rewar
  * or accuracy/score (highest wins).
  */
 export function pickMetric(v: SweepView, declared: MetricGoal | null): MetricGoal | null {
+  const t = v.definition?.target;
+  if (t) return { name: t.metric, goal: t.direction };
   if (declared) return declared;
   const keys: string[] = [];
   for (const e of v.executions) for (const [k, val] of Object.entries(e.metrics)) if (typeof val === "number" && !keys.includes(k)) keys.push(k);

@@ -11,11 +11,13 @@
 import type { SweepSource } from "../../db/schema/sweeps.js";
 import type { Sql } from "../../db/client.js";
 import { createExecutions } from "../executions/create.js";
+import { insertSweepExecutions } from "../../db/queries/sweeps.js";
 import { VhError } from "../errors.js";
 import { hasCheckRuns, hasComments, hasCommitStatuses, type Actor, type Annotation, type Forge, type RepoRef } from "../contracts/forge.js";
 import { snapshotOfCommit } from "../snapshots/of-commit.js";
 import { configProblemsOf, problemLine, YAML_PATH } from "../snapshots/config.js";
-import { expandSweep, sweepSize, type SweepSpec } from "./index.js";
+import type { SweepDefinition } from "../contracts/sweeps.js";
+import { planSweep } from "./plan.js";
 import type { Problem } from "../valohai/index.js";
 import { scheduleReport } from "../reporting/schedule.js";
 import { projectForRepo } from "../projects/for-repo.js";
@@ -33,7 +35,7 @@ export interface SweepRequest {
   repo: RepoRef;
   commitSha: string;
   step: string;
-  spec: SweepSpec;
+  definition: SweepDefinition;
   trigger: Extract<SweepSource, { kind: "forge" }>["trigger"];
   pr: number | null;
   commentId: number | null;
@@ -72,17 +74,10 @@ export async function startSweep(deps: SweepDeps, forge: Forge, req: SweepReques
   const already = await existingSweep(deps.sql, req.requestKey);
   if (already) return already;
 
-  const size = sweepSize("grid", req.spec);
-  if (size > deps.config.sweepCap) {
-    throw new VhError(
-      "too_large",
-      `That sweep would make ${size.toLocaleString("en-US")} executions; the limit is ${deps.config.sweepCap} (VH_SWEEP_CAP). Use fewer values, or split it into several commands.`,
-      { size, cap: deps.config.sweepCap },
-    );
-  }
+  const plan = planSweep(req.definition, deps.config.sweepCap);
   // The forge supplies the code at that exact commit, and nothing else: valohai.yaml is read from it by the creation service.
   const code = await snapshotOfCommit(deps, forge, req.repo, req.commitSha);
-  const points = expandSweep("grid", req.spec);
+  const points = plan.points;
   const where = req.pr !== null ? (req.repo.forge === "gitlab" ? `MR !${req.pr}` : `PR #${req.pr}`) : req.commitSha.slice(0, 7);
   const bodies = points.map((p) => ({
     step: req.step,
@@ -110,11 +105,11 @@ export async function startSweep(deps: SweepDeps, forge: Forge, req: SweepReques
       // The lint's warnings on the loaded valohai.yaml, sent with the sweep's check run.
       const annotations = toAnnotations(prepared[0]!.problems.filter((p) => p.severity !== "error"));
       const [s] = await tx<{ id: string }[]>`
-        insert into sweeps (project_id, step, kind, spec, commit_sha, code_sha256, source, triggered_by, request_key)
-        values (${project.id}, ${step.name}, 'grid', ${tx.json(req.spec)}, ${req.commitSha}, ${code}, ${tx.json(source as never)}, ${req.actor.login}, ${req.requestKey})
+        insert into sweeps (project_id, step, kind, spec, definition, commit_sha, code_sha256, source, triggered_by, request_key)
+        values (${project.id}, ${step.name}, ${plan.definition.kind}, ${tx.json(plan.spec)}, ${tx.json(plan.definition as never)}, ${req.commitSha}, ${code}, ${tx.json(source as never)}, ${req.actor.login}, ${req.requestKey})
         returning id`;
       const id = s!.id;
-      await tx`insert into sweep_executions ${tx(created.map((c, i) => ({ sweep_id: id, position: i, execution_id: c.id })))}`;
+      await insertSweepExecutions(tx, id, 0, created, points);
       await tx`insert into sweep_reports (sweep_id, annotations) values (${id}, ${tx.json(annotations as never)})`;
       if (req.pr !== null) {
         const [pr] = await tx<{ id: string }[]>`
@@ -127,7 +122,7 @@ export async function startSweep(deps: SweepDeps, forge: Forge, req: SweepReques
         await scheduleReport(tx, { sweep: id }, 0);
       }
       return id;
-    });
+    }, { held: plan.held });
     return { sweepId, counters: created.map((c) => c.counter), existing: false };
   } catch (err) {
     const problems = configProblemsOf(err);

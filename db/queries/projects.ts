@@ -4,7 +4,7 @@ import type { Conn, Row } from "./rows.js";
 
 /** A `select * from projects` row as the schema type (camelCase). */
 export function toProject(r: Row<typeof projects>): Project {
-  return { id: r.id, name: r.name, executionCounter: r.execution_counter, createdAt: r.created_at };
+  return { id: r.id, name: r.name, executionCounter: r.execution_counter, pipelineCounter: r.pipeline_counter, createdAt: r.created_at };
 }
 
 export async function projectById(sql: Conn, id: string): Promise<Project | null> {

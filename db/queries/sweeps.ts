@@ -2,6 +2,8 @@
 import type { ExecutionStatus, executions } from "../schema/executions.js";
 import type { sweepExecutions } from "../schema/sweeps.js";
 import type { Cols, Conn } from "./rows.js";
+import type { SweepDefinition } from "../../app/contracts/sweeps.js";
+import type { sweeps } from "../schema/sweeps.js";
 import type { RepoRef } from "../../app/contracts/forge.js";
 
 /**
@@ -26,4 +28,42 @@ export async function executionsOfSweeps(sql: Conn, sweepIds: readonly string[],
   return sql<SweepExecutionRow[]>`
     select e.id, e.counter, se.sweep_id from sweep_executions se join executions e on e.id = se.execution_id
     where se.sweep_id = any(${sweepIds as string[]}::uuid[]) and e.status = any(${statuses as string[]}::text[]) order by e.counter`;
+}
+
+/** A sweep's executions from `position` on, each with the point it runs. */
+export async function insertSweepExecutions(sql: Conn, sweepId: string, position: number, created: readonly { id: string }[], points: readonly Record<string, string>[]): Promise<void> {
+  if (created.length === 0) return;
+  const rows = created.map((c, i) => ({ position: position + i, execution: c.id, point: points[i] ?? {} }));
+  await sql`
+    insert into sweep_executions (sweep_id, position, execution_id, point)
+    select ${sweepId}::uuid, x.position, x.execution, x.point from jsonb_to_recordset(${sql.json(rows as never)}) as x(position int, execution uuid, point jsonb)`;
+}
+
+export type SweepRuleRow = Cols<typeof sweeps, "id" | "project_id" | "step" | "kind" | "commit_sha" | "code_sha256" | "triggered_by" | "stopped_reason"> & { definition: SweepDefinition | null };
+
+/** The sweep an execution belongs to, with its definition; null when it is not in one. */
+export async function sweepOfExecution(sql: Conn, executionId: string): Promise<SweepRuleRow | null> {
+  const [row] = await sql<SweepRuleRow[]>`
+    select s.id, s.project_id, s.step, s.kind, s.commit_sha, s.code_sha256, s.triggered_by, s.stopped_reason, s.definition
+    from sweep_executions se join sweeps s on s.id = se.sweep_id where se.execution_id = ${executionId}`;
+  return row ?? null;
+}
+
+/** The serial queue and job key of a sweep's `sweep_advance` jobs: one at a time per sweep, a burst of ends coalesced. */
+export const advanceQueue = (sweepId: string) => `vh_sweep:${sweepId}`;
+
+/**
+ * An SQL expression for the statement that ends an execution (app/executions/state.ts): when it
+ * ended and belongs to a sweep that something must happen in after an end (one with a max
+ * parallel, a Bayesian search, a target value or a stop-condition), that sweep's `sweep_advance`
+ * job is added, committed with the status itself (driven by the end, never by polling). A plain
+ * grid has nothing to do and adds no job.
+ */
+export function advanceJobOnEnd(sql: Conn, executionId: string, ended: boolean) {
+  if (!ended) return sql`null::bigint`;
+  return sql`(select count(graphile_worker.add_job('sweep_advance', json_build_object('sweepId', s.id),
+      queue_name => 'vh_sweep:' || s.id::text, max_attempts => 10, job_key => 'sweep_advance:' || s.id::text))
+    from sweep_executions se join sweeps s on s.id = se.sweep_id
+    where se.execution_id = ${executionId}::uuid
+      and (s.kind = 'bayesian_tpe' or s.definition ?| array['maxParallel', 'stopCondition'] or s.definition->'target' ? 'value'))`;
 }

@@ -108,8 +108,13 @@ export const executions = pgTable(
     leaseOwner: text("lease_owner"),
     leaseUntil: timestamp("lease_until", { withTimezone: true }),
     stopRequestedAt: timestamp("stop_requested_at", { withTimezone: true }),
-    /** Why the process was told to stop: a user, or an enforced limit (decides stopped vs error). */
-    stopCause: text("stop_cause").$type<"user" | "time-limit" | "no-output-timeout">(),
+    /**
+     * Why the process was told to stop (decides the end status): a user or its sweep (stopped), an
+     * enforced limit (error), the step's stop-condition (completed), early stopping (stopped).
+     */
+    stopCause: text("stop_cause").$type<"user" | "time-limit" | "no-output-timeout" | "stop-condition" | "early-stop" | "sweep">(),
+    /** The step's `stop-condition` (valohai.yaml), evaluated on its metadata as it streams in. */
+    stopCondition: text("stop_condition"),
     lastOutputAt: timestamp("last_output_at", { withTimezone: true }),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
     queuedAt: timestamp("queued_at", { withTimezone: true }),

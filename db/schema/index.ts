@@ -11,3 +11,4 @@ export * from "./hosts.js";
 export * from "./datasets.js";
 export * from "./reproductions.js";
 export * from "./audit.js";
+export * from "./pipelines.js";

@@ -6,6 +6,8 @@ export const projects = pgTable("projects", {
   name: text("name").notNull().unique(),
   /** Last execution counter handed out; executions are numbered #1, #2, … per project. */
   executionCounter: integer("execution_counter").notNull().default(0),
+  /** The last pipeline run's counter (`=N`). */
+  pipelineCounter: integer("pipeline_counter").notNull().default(0),
   createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
 });
 

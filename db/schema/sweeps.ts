@@ -3,6 +3,7 @@ import { index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueInde
 import { executions } from "./executions.js";
 import { projects } from "./projects.js";
 import type { ForgeKind } from "../../app/contracts/forge.js";
+import type { SweepDefinition, SweepKind } from "../../app/contracts/sweeps.js";
 
 /**
  * Where a sweep came from. `forge`: a `/vh run` comment on a pull or merge request, a commit
@@ -23,7 +24,9 @@ export type SweepSource =
       /** The comment that asked (for the 👀 reaction and the reply), when there was one. */
       commentId: number | null;
     }
-  | { kind: "api" };
+  | { kind: "api" }
+  /** A pipeline's task node (app/pipelines/). */
+  | { kind: "pipeline"; pipelineId: string; node: string };
 
 /**
  * A sweep: N executions of one step at one commit, created together (all or none) from value lists.
@@ -37,10 +40,14 @@ export const sweeps = pgTable(
       .notNull()
       .references(() => projects.id, { onDelete: "cascade" }),
     step: text("step").notNull(),
-    /** `grid` (cartesian product of value lists); linear/logspace/random will join. */
-    kind: text("kind").$type<"grid">().notNull().default("grid"),
-    /** The parameters as asked: name → list of raw values (one value = a list of one). */
+    /** Valohai's task type: grid, random, manual, bayesian_tpe. */
+    kind: text("kind").$type<SweepKind>().notNull().default("grid"),
+    /** The parameters as asked: name → list of raw values for a grid (one value = a list of one); for other kinds each rule as written. */
     spec: jsonb("spec").$type<Record<string, string[]>>().notNull(),
+    /** Everything asked (app/contracts/sweeps.ts); null on sweeps made before 0019: a grid of `spec`. */
+    definition: jsonb("definition").$type<SweepDefinition>(),
+    /** Why the sweep made no more executions before its plan was done (target reached, stop-condition held, stopped). */
+    stoppedReason: text("stopped_reason"),
     commitSha: text("commit_sha").notNull(),
     codeSha256: text("code_sha256").notNull(),
     source: jsonb("source").$type<SweepSource>().notNull(),
@@ -63,6 +70,8 @@ export const sweepExecutions = pgTable(
     executionId: uuid("execution_id")
       .notNull()
       .references(() => executions.id, { onDelete: "cascade" }),
+    /** The point it runs (parameter → value as written); null on rows made before 0019 (a grid position of `spec`). */
+    point: jsonb("point").$type<Record<string, string>>(),
   },
   (t) => [primaryKey({ columns: [t.sweepId, t.position] }), uniqueIndex("sweep_executions_execution").on(t.executionId)],
 );

@@ -4,7 +4,7 @@
  */
 import type { CheckConclusion, CheckRunAction } from "../../app/contracts/forge.js";
 import { pickMetric, sweepDone, type MetricGoal, type SweepView } from "../../app/reporting/view.js";
-import { bestLine, goalWord, headline, statusCounts, sweepTable } from "./sweep.js";
+import { bestLine, earlyStoppedLines, goalWord, headline, statusCounts, sweepTable } from "./sweep.js";
 
 export const BUTTONS = {
   rerun: { label: "Re-run", description: "Run this sweep again at this commit", identifier: "rerun" },
@@ -32,7 +32,8 @@ export function conclusionOf(v: SweepView): CheckConclusion | undefined {
   if (!sweepDone(v)) return undefined;
   const c = statusCounts(v);
   if ((c.get("failed") ?? 0) + (c.get("error") ?? 0) + (c.get("lost") ?? 0) > 0) return "failure";
-  if ((c.get("stopped") ?? 0) > 0) return "cancelled";
+  // Stopped by the sweep's own rules (early stopping, its target reached) is how a search succeeds.
+  if (v.executions.some((e) => e.status === "stopped" && e.stopCause !== "early-stop" && e.stopCause !== "sweep")) return "cancelled";
   return "success";
 }
 
@@ -42,7 +43,9 @@ export function checkStatusOf(v: SweepView): "queued" | "in_progress" | "complet
 }
 
 export function checkRunName(v: SweepView): string {
-  return v.executions.length === 1 ? `vh: ${v.step}` : `vh: ${v.step} (sweep of ${v.executions.length})`;
+  // The planned size, not the count so far: a Bayesian search keeps one check run as it grows.
+  const n = Math.max(v.planned, v.executions.length);
+  return n === 1 ? `vh: ${v.step}` : `vh: ${v.step} (sweep of ${n})`;
 }
 
 /** The summary: headline with step, parameters and commit; the table; the best run; who started it. */
@@ -53,6 +56,8 @@ function summary(v: SweepView, metric: MetricGoal | null, now: Date): string {
     "",
     sweepTable(v, metric, now),
     bestLine(v, metric),
+    ...(earlyStoppedLines(v) ? [earlyStoppedLines(v)] : []),
+    ...(v.stoppedReason ? [`**Sweep stopped:** ${v.stoppedReason}`, ""] : []),
     `<sub>Started by @${v.triggeredBy}${metric ? ` · best by ${metric.name} (${goalWord(metric)})` : ""}</sub>`,
     "",
   ].join("\n");

@@ -75,16 +75,62 @@ function metricColumns(v: SweepView, metric: MetricGoal | null): string[] {
   return keys;
 }
 
-/** The sweep table: execution, parameters, status, latest metrics, duration. */
+/**
+ * The executions in the order shown: by the sweep's target metric, best first, when it declares
+ * one (those without a value after, in their order); else as made.
+ */
+export function ranked(v: SweepView, metric: MetricGoal | null): ExecView[] {
+  if (!v.definition?.target || !metric || v.executions.length < 2) return v.executions;
+  const value = (e: ExecView) => {
+    const x = e.metrics[metric.name];
+    return typeof x === "number" && Number.isFinite(x) ? x : null;
+  };
+  return v.executions
+    .map((e, i) => ({ e, i, x: value(e) }))
+    .sort((a, b) => (a.x === null ? (b.x === null ? a.i - b.i : 1) : b.x === null ? -1 : metric.goal === "min" ? a.x - b.x || a.i - b.i : b.x - a.x || a.i - b.i))
+    .map((r) => r.e);
+}
+
+function statusText(e: ExecView): string {
+  if (e.stopCause === "early-stop") return "✂️ early-stopped";
+  return `${ICON[e.status]} ${e.status}`;
+}
+
+/** The sweep table: execution (ranked when the sweep has a target), parameters, status, latest metrics, duration. */
 export function sweepTable(v: SweepView, metric: MetricGoal | null, now: Date): string {
   const cols = metricColumns(v, metric);
-  const head = ["Execution", "Parameters", "Status", ...cols.map(cell), "Duration"];
-  const lines = [`| ${head.join(" | ")} |`, `|${head.map((_h, i) => (i >= 3 && i < 3 + cols.length ? "---:" : "---")).join("|")}|`];
-  for (const e of v.executions) {
+  const rank = v.definition?.target !== undefined && v.executions.length > 1 && metric !== null;
+  const head = [...(rank ? ["Rank"] : []), "Execution", "Parameters", "Status", ...cols.map(cell), "Duration"];
+  const first = rank ? 4 : 3;
+  const lines = [`| ${head.join(" | ")} |`, `|${head.map((_h, i) => (i >= first && i < first + cols.length ? "---:" : "---")).join("|")}|`];
+  for (const [i, e] of ranked(v, metric).entries()) {
     const metrics = cols.map((k) => cell(formatValue(e.metrics[k])));
-    lines.push(`| #${e.counter} | ${paramText(v, e)} | ${ICON[e.status]} ${e.status} | ${[...metrics, formatDuration(e, now)].join(" | ")} |`);
+    const r = rank ? [typeof e.metrics[metric!.name] === "number" ? String(i + 1) : "—"] : [];
+    lines.push(`| ${[...r, `#${e.counter}`].join(" | ")} | ${paramText(v, e)} | ${statusText(e)} | ${[...metrics, formatDuration(e, now)].join(" | ")} |`);
   }
   return lines.join("\n");
+}
+
+/** Early-stopped executions, each with the rule's reason, between blank lines; "" when none was. */
+export function earlyStoppedLines(v: SweepView): string {
+  const stopped = v.executions.filter((e) => e.stopCause === "early-stop");
+  if (stopped.length === 0) return "";
+  return `**Early-stopped (${stopped.length}):**\n${stopped.map((e) => `- #${e.counter}: ${cell((e.statusDetail ?? "").replace(/^Early-stopped: /, ""))}`).join("\n")}\n`;
+}
+
+/** What kind of sweep, in words: "grid sweep of 6", "random search of 20", "Bayesian search (TPE), 5 of 30". */
+export function kindWords(v: SweepView): string {
+  const n = v.executions.length;
+  switch (v.kind) {
+    case "random":
+      return `random search of ${v.planned}`;
+    case "manual":
+      return `manual sweep of ${v.planned}`;
+    case "bayesian_tpe":
+      return `Bayesian search (TPE), ${n} of ${v.planned}`;
+    default:
+      return `grid sweep of ${v.planned}`;
+  }
 }
 
 /** The best run of an ended sweep of two or more, between blank lines; "" when there is none to name. */
@@ -113,7 +159,7 @@ export function headline(v: SweepView): string {
 /** One sweep in the sticky comment or a `/vh status` reply: title, who started it how, table, best run. */
 export function sweepSection(v: SweepView, metric: MetricGoal | null, now: Date): string {
   const n = v.executions.length;
-  const title = n === 1 ? `\`${v.step}\`` : `\`${v.step}\` · grid sweep of ${n}`;
+  const title = n === 1 && v.planned <= 1 ? `\`${v.step}\`` : `\`${v.step}\` · ${kindWords(v)}`;
   const trigger = v.source.kind === "forge" ? v.source.trigger : "api";
   const how = trigger === "push" ? "commit message" : trigger === "button" ? "check run button" : trigger === "rerun" ? "rerun" : trigger === "reproduce" ? "reproduction" : "comment";
   const shown = pickMetric(v, metric);
@@ -123,6 +169,8 @@ export function sweepSection(v: SweepView, metric: MetricGoal | null, now: Date)
     "",
     sweepTable(v, shown, now),
     bestLine(v, shown),
+    ...(earlyStoppedLines(v) ? [earlyStoppedLines(v)] : []),
+    ...(v.stoppedReason ? [`**Sweep stopped:** ${cell(v.stoppedReason)}`, ""] : []),
     "",
   ].join("\n");
 }

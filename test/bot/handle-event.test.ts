@@ -259,7 +259,7 @@ describe("handleEvent: other commands", () => {
   it("a command with a mistake is answered with the usage of all commands", async () => {
     expect(await handleEvent(deps, repo.commentEvent(PR, alice, "/vh launch train"), first())).toBe("replied: `launch` is not a vh command.");
     expect(world.createdComments()).toEqual([
-      "@alice `launch` is not a vh command.\n\nCommands: `/vh run STEP name=value name=[v1,v2] --name=value` · `/vh status` · `/vh stop N` or `/vh stop all` · `/vh rerun N` · `/vh reproduce N [--verify]` · `/vh approve model://NAME/vN` · `/vh reject model://NAME/vN REASON` · `/vh help`\n",
+      "@alice `launch` is not a vh command.\n\nCommands: `/vh run STEP name=value name=[v1,v2] --name=value` · `/vh status` · `/vh stop N` or `/vh stop all` · `/vh rerun N` · `/vh reproduce N [--verify]` · `/vh approve model://NAME/vN` · `/vh reject model://NAME/vN REASON` · `/vh pipeline run NAME [--param NODE.PARAM=VALUE …] [--no-reuse]` or `/vh approve pipeline N NODE` · `/vh help`\n",
     ]);
   });
 

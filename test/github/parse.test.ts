@@ -18,17 +18,52 @@ describe("the /vh grammar", () => {
     expect(cmd("/vh run train lr=[0.01,0.001] --epochs=3 --note \"[1, 2]\" --augment")).toEqual({
       name: "run",
       step: "train",
-      parameters: { lr: ["0.01", "0.001"], epochs: ["3"], note: ["1", "2"], augment: ["true"] },
-      lists: ["lr", "note"],
+      rules: {
+        lr: { style: "multiple", items: ["0.01", "0.001"] },
+        epochs: { style: "single", value: "3" },
+        note: { style: "multiple", items: ["1", "2"] },
+        augment: { style: "single", value: "true" },
+      },
+      options: {},
     });
     expect(cmd("/VH RUN train").name).toBe("run");
-    expect(cmd("`/vh run train lr=0.1`\nthe rest is prose")).toMatchObject({ step: "train", parameters: { lr: ["0.1"] } });
+    expect(cmd("`/vh run train lr=0.1`\nthe rest is prose")).toMatchObject({ step: "train", rules: { lr: { style: "single", value: "0.1" } } });
   });
 
   it("keeps shell syntax literal", () => {
     expect(cmd("/vh run train note=$(reboot) x='a b' y=\"`id`\" z=a;b")).toMatchObject({
-      parameters: { note: ["$(reboot)"], x: ["a b"], y: ["`id`"], z: ["a;b"] },
+      rules: { note: { value: "$(reboot)" }, x: { value: "a b" }, y: { value: "`id`" }, z: { value: "a;b" } },
     });
+  });
+
+  it("parses sweep rules and options, Grid.ai's quoted forms and values written with spaces", () => {
+    expect(cmd("/vh run train lr=logspace(-5,-1,5) batch=[32,64]")).toMatchObject({
+      rules: { lr: { style: "logspace", start: -5, end: -1, count: 5, base: 10 }, batch: { style: "multiple", items: ["32", "64"] } },
+      options: {},
+    });
+    expect(cmd("/vh run train lr=uniform(1e-5,1e-1) --random 20 --sweep-seed 4 --max-parallel 3")).toMatchObject({
+      rules: { lr: { style: "random", distribution: "uniform", min: 1e-5, max: 0.1 } },
+      options: { kind: "random", count: 20, seed: 4, maxParallel: 3 },
+    });
+    expect(cmd("/vh run train lr=loguniform(1e-5,1e-1) --bayesian 30 --optimize accuracy:max --early-stop asha --grace 2 --eta 4")).toMatchObject({
+      options: { kind: "bayesian_tpe", count: 30, target: { metric: "accuracy", direction: "max" }, earlyStop: { rule: "asha", gracePeriod: 2, reductionFactor: 4 } },
+    });
+    expect(cmd('/vh run train lr="[1, 2]" wd="uniform(1e-5, 1e-1, 20)"')).toMatchObject({
+      rules: { lr: { style: "multiple", items: ["1", "2"] }, wd: { style: "random", distribution: "uniform", count: 20 } },
+    });
+    expect(cmd("/vh run train lr=uniform(1e-5, 1e-1) b=[1, 2] --random 5")).toMatchObject({
+      rules: { lr: { style: "random", min: 1e-5, max: 0.1 }, b: { style: "multiple", items: ["1", "2"] } },
+      options: { kind: "random", count: 5 },
+    });
+    expect(cmd("/vh run train --optimize loss:min")).toMatchObject({ options: { target: { metric: "loss", direction: "min" } } });
+  });
+
+  it("says where a sweep expression or option is wrong", () => {
+    expect(parseComment("/vh run train lr=logspace(-5,-1)")).toMatchObject({ kind: "reply", usage: "run", error: "`lr=logspace(-5,-1)`: logspace takes (start, end, count[, base]); 2 arguments were given." });
+    expect(parseComment("/vh run train --random lots")).toMatchObject({ kind: "reply", error: "`--random` takes the number of executions, e.g. `--random 20`, not `lots`." });
+    expect(parseComment("/vh run train --random 3 --bayesian 4")).toMatchObject({ kind: "reply", error: expect.stringContaining("not both") });
+    expect(parseComment("/vh run train --early-stop soon")).toMatchObject({ kind: "reply", error: "`--early-stop` takes `median` or `asha`, not `soon`." });
+    expect(parseComment("/vh run train --grace 3")).toMatchObject({ kind: "reply", error: expect.stringContaining("--early-stop asha") });
   });
 
   it("answers mistakes with a reply", () => {

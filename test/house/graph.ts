@@ -22,7 +22,7 @@ export const FLOORS: Floor[] = [
   {
     name: "core",
     rank: 2,
-    holds: ["app/executions/", "app/inputs/", "app/sweeps/", "app/models/", "app/hosts/", "app/reporting/", "app/snapshots/", "app/projects/", "app/auth/", "app/datasets/", "app/audit/"],
+    holds: ["app/executions/", "app/inputs/", "app/sweeps/", "app/pipelines/", "app/models/", "app/hosts/", "app/reporting/", "app/snapshots/", "app/projects/", "app/auth/", "app/datasets/", "app/audit/"],
   },
   { name: "templates", rank: 3, holds: ["templates/"] },
   { name: "adapters", rank: 4, holds: ["app/bot/", "app/forges/", "app/http/", "app/cli/", "worker/"] },

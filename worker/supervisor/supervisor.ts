@@ -23,6 +23,9 @@ import { buildBatch, commitBatch, latestSizes, warnedKinds, withoutMetadata, typ
 import { uploadOutputs } from "./outputs.js";
 import { executionStatus, loadExecution, recordStopCause } from "../../db/queries/executions.js";
 import { settleEnded } from "../scheduler/settle.js";
+import { sweepOfExecution } from "../../db/queries/sweeps.js";
+import { addJob } from "../../db/queries/jobs.js";
+import { compileExpression, conditionHolds, type EvalValue } from "../../app/valohai/evaluate.js";
 import { knowsEndTime, valohaiViewOf } from "../runners/shared/detached.js";
 import { valohaiMissingHint } from "../runners/shared/valohai-view.js";
 
@@ -175,12 +178,31 @@ export function createSupervisor(deps: WorkerDeps, options: SupervisorOptions = 
 
     // Transition and cause in one transaction (see app/executions/stop.ts): a process that ended
     // on its own meanwhile keeps its own outcome.
-    const requestStop = (cause: "time-limit" | "no-output-timeout", reason: string) =>
+    const requestStop = (cause: "time-limit" | "no-output-timeout" | "stop-condition", reason: string) =>
       deps.sql.begin(async (tx) => {
         if (await transition(tx as unknown as Sql, exec.id, "stopping", { from: ["running"], reason })) {
           await recordStopCause(tx, exec.id, cause);
         }
       });
+
+    // The step's stop-condition, judged on the latest value of every key after each commit; and a
+    // sweep that stops early or on a rule is told of new metadata (coalesced: at most about once a second).
+    const stopCondition = exec.stopCondition ? compileExpression(exec.stopCondition) : null;
+    const latest: Record<string, unknown> = { ...exec.metadataLatest };
+    const sweep = await sweepOfExecution(deps.sql, exec.id);
+    const sweepWatches = !!(sweep?.definition && (sweep.definition.earlyStopping || sweep.definition.stopCondition || sweep.definition.target?.value !== undefined));
+    const afterMetadata = async (batch: Batch) => {
+      if (batch.metadata.length === 0) return false;
+      Object.assign(latest, batch.latest);
+      if (sweepWatches) {
+        await addJob(deps.sql, "sweep_early_stop", { executionId: exec.id }, { jobKey: `sweep_early_stop:${exec.id}`, jobKeyMode: "preserve_run_at", delayMs: 1000 });
+      }
+      if (stopCondition && "evaluate" in stopCondition && status === "running" && conditionHolds(stopCondition, { metadata: latest as EvalValue })) {
+        await requestStop("stop-condition", `The step's stop-condition \`${exec.stopCondition}\` held (metadata line ${batch.metadata[batch.metadata.length - 1]!.seq}).`);
+        return true;
+      }
+      return false;
+    };
 
     while (running) {
       let poll;
@@ -209,6 +231,7 @@ export function createSupervisor(deps: WorkerDeps, options: SupervisorOptions = 
         cursor = batch.cursor;
         status = res.status ?? status;
         if (batch.lines.length > 0 || batch.dropped > 0) lastOutputAt = Date.now();
+        if (!poll.finished && (await afterMetadata(batch))) status = "stopping";
       }
       if (poll.finished) {
         await deps.sql`update executions set exit_code = ${poll.exitCode} where id = ${exec.id}`;
@@ -285,8 +308,10 @@ export function createSupervisor(deps: WorkerDeps, options: SupervisorOptions = 
       await transition(deps.sql, exec.id, "error", { reason: `Uploading outputs failed: ${String(err)}` });
       return;
     }
-    const [row] = await deps.sql<Cols<typeof executions, "exit_code" | "stop_cause" | "log_dropped_lines" | "log_dropped_bytes">[]>`
-      select exit_code, stop_cause, log_dropped_lines, log_dropped_bytes from executions where id = ${exec.id}`;
+    const [row] = await deps.sql<(Cols<typeof executions, "exit_code" | "stop_cause" | "log_dropped_lines" | "log_dropped_bytes"> & { stop_reason: string | null })[]>`
+      select exit_code, stop_cause, log_dropped_lines, log_dropped_bytes,
+        (select h.reason from execution_status_history h where h.execution_id = e.id and h.status = 'stopping' order by h.id desc limit 1) as stop_reason
+      from executions e where id = ${exec.id}`;
     if (row && Number(row.log_dropped_lines) > 0) {
       warnings.push(`Log quota: ${row.log_dropped_lines} lines (${row.log_dropped_bytes} bytes) were not stored.`);
     }
@@ -298,6 +323,10 @@ export function createSupervisor(deps: WorkerDeps, options: SupervisorOptions = 
     }
     const code = row?.exit_code ?? null;
     if (row?.stop_cause === "user") await transition(deps.sql, exec.id, "stopped", { reason: "Stopped by request." });
+    // Stopped by its sweep (early stopping, the sweep's own rules): the reason given when it was told to stop.
+    else if (row?.stop_cause === "early-stop" || row?.stop_cause === "sweep") await transition(deps.sql, exec.id, "stopped", { reason: row.stop_reason ?? "Stopped by its sweep." });
+    // The step's stop-condition held: the run reached what it was for.
+    else if (row?.stop_cause === "stop-condition") await transition(deps.sql, exec.id, "completed", { reason: row.stop_reason ?? "The step's stop-condition held." });
     else if (row?.stop_cause === "time-limit") {
       await transition(deps.sql, exec.id, "error", { reason: `Time limit of ${exec.timeLimitSeconds} s exceeded (the step's time-limit); the process was stopped.` });
     } else if (row?.stop_cause === "no-output-timeout") {

@@ -16,6 +16,9 @@ import { schedulePass } from "../scheduler/apply.js";
 import { startExecution } from "./start-execution.js";
 import { settleReproduction } from "../../app/executions/reproduce.js";
 import { replyWithVerdict } from "../../app/bot/commands/reproduce.js";
+import { advanceSweep } from "../../app/sweeps/advance.js";
+import { advancePipeline } from "../../app/pipelines/advance.js";
+import { checkEarlyStop } from "../../app/sweeps/early-stop.js";
 
 export type Handler<K extends JobName> = (payload: JobPayload<K>, helpers: JobHelpers) => Promise<void>;
 export type Handlers = { [K in JobName]: Handler<K> };
@@ -41,6 +44,17 @@ export function handlers(deps: WorkerDeps, forges: Forges): Handlers {
     },
     reproduction_reply: async (p) => {
       await replyWithVerdict(bot, p.executionId);
+    },
+    sweep_advance: async (p) => {
+      const r = await advanceSweep(deps, p.sweepId);
+      if (r.stopped) deps.log.info("sweep stopped", { sweep: p.sweepId, reason: r.stopped });
+    },
+    pipeline_advance: async (p) => {
+      await advancePipeline(deps, p.pipelineId);
+    },
+    sweep_early_stop: async (p) => {
+      const r = await checkEarlyStop(deps.sql, p.executionId);
+      if (r.stopped) deps.log.info("execution early-stopped", { execution: p.executionId, reason: r.reason });
     },
     // Jobs queued under the first names, before vh had several forges.
     github_event: async (p, helpers) => {

@@ -13,10 +13,11 @@ import { rerun } from "./rerun.js";
 import { reproduce } from "./reproduce.js";
 import { approve } from "./approve.js";
 import { reject } from "./reject.js";
+import { pipeline } from "./pipeline.js";
 
 type Runners = { [N in CommandName]: (ctx: CommandContext, c: Extract<Command, { name: N }>) => Promise<string> };
 
-export const runners: Runners = { run, help, status, stop, rerun, reproduce, approve, reject };
+export const runners: Runners = { run, help, status, stop, rerun, reproduce, approve, reject, pipeline };
 
 /** Commands that start or stop code need write permission; approve/reject check their own rules (the model's approvers). */
 export const NEEDS_WRITE: Record<CommandName, boolean> = {
@@ -28,6 +29,7 @@ export const NEEDS_WRITE: Record<CommandName, boolean> = {
   status: false,
   approve: false,
   reject: false,
+  pipeline: true,
 };
 
 /** Where each command works: everything on a pull request; in a commit message only `run` (the rest act on a pull request's runs). */
@@ -40,6 +42,7 @@ export const WORKS_IN: Record<CommandName, readonly CommandPlace["kind"][]> = {
   status: ["pull_request"],
   approve: ["pull_request"],
   reject: ["pull_request"],
+  pipeline: ["pull_request"],
 };
 
 /** Why a command cannot run where it was given, or null when it can. */

@@ -2,29 +2,44 @@
  * The `/vh` comment grammar. A pure function: text in, `command | reply | ignore` out; nothing
  * here knows valohai.yaml, permissions or the forge (app/bot/commands/run.ts checks those).
  *
- *   /vh run STEP [name=value | name=[v1,v2,…] | --name=value | --name value | --flag] …
+ *   /vh run STEP [name=value | name=[v1,v2,…] | name=logspace(-5,-1,5) | name=uniform(a,b) | --name=value | --flag] …
+ *           [--random N | --bayesian N] [--optimize METRIC:max|min] [--max-parallel N] [--sweep-seed S]
+ *           [--early-stop asha|median [--grace N] [--eta N]]
  *   /vh help | /vh status | /vh stop [N|all] | /vh rerun N | /vh reproduce N [--verify] [--tolerance T]
  *   /vh approve model://NAME/VERSION | /vh reject model://NAME/VERSION REASON…
  *
  * Only the first line counts, and only when it starts with `/vh`; the rest of the comment is the
- * human's. A value list (`lr=[0.01,0.001]`) makes a grid sweep over the cartesian product.
+ * human's. A value list (`lr=[0.01,0.001]`) makes a grid sweep over the cartesian product; a
+ * distribution with `--random N` or `--bayesian N` a random or Bayesian (TPE) search.
  */
 import { codeSpan as code } from "../../errors.js";
 import { suggest } from "../../valohai/index.js";
-import { shellSplit, splitList } from "./shell-words.js";
+import { shellSplit } from "./shell-words.js";
+import { parseRule } from "../../sweeps/expressions.js";
+import type { ParameterRule, SweepTarget } from "../../contracts/sweeps.js";
+
+/** The sweep options of `/vh run` (`--random 20`, `--bayesian 30 --optimize accuracy:max`, `--max-parallel 4`, `--early-stop asha`). */
+export interface RunOptions {
+  kind?: "random" | "bayesian_tpe";
+  count?: number;
+  target?: SweepTarget;
+  maxParallel?: number;
+  seed?: number;
+  earlyStop?: { rule?: "median" | "asha"; gracePeriod?: number; reductionFactor?: number };
+}
 
 
 
-export const COMMANDS = ["run", "help", "status", "stop", "rerun", "reproduce", "approve", "reject"] as const;
+export const COMMANDS = ["run", "help", "status", "stop", "rerun", "reproduce", "approve", "reject", "pipeline"] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 export type Command =
   | {
       name: "run";
       step: string;
-      /** name → values as written (one value: a list of one); `lists` names those given as lists. */
-      parameters: Record<string, string[]>;
-      lists: string[];
+      /** name → rule, in the order written: a value, a list, linear/logspace, or a distribution. */
+      rules: Record<string, ParameterRule>;
+      options: RunOptions;
     }
   | { name: "help" }
   | { name: "status" }
@@ -32,6 +47,9 @@ export type Command =
   | { name: "rerun"; execution: number }
   | { name: "reproduce"; execution: number; verify: boolean; tolerance?: number }
   | { name: "approve"; uri: string }
+  /** `/vh pipeline run NAME [--param NODE.PARAM=VALUE …] [--no-reuse]`, `/vh approve pipeline N NODE`. */
+  | { name: "pipeline"; action: "run"; pipeline: string; nodeParameters: Record<string, string>; reuse: boolean }
+  | { name: "pipeline"; action: "approve"; counter: number; node: string }
   | { name: "reject"; uri: string; reason: string };
 
 export type ParseResult =
@@ -87,7 +105,14 @@ export function parseComment(body: string): ParseResult {
     }
     case "reproduce":
       return parseReproduce(args);
+    case "pipeline":
+      return parsePipeline(args);
     case "approve": {
+      if (args[0]?.toLowerCase() === "pipeline") {
+        const n = args.length === 3 ? /^=?(\d{1,9})$/.exec(args[1]!) : null;
+        if (!n) return { kind: "reply", error: "`/vh approve pipeline` takes the run's number and the node, e.g. `/vh approve pipeline 3 deploy-gate`.", usage: "approve" };
+        return { kind: "command", command: { name: "pipeline", action: "approve", counter: Number(n[1]), node: args[2]! } };
+      }
       if (args.length !== 1 || !args[0]!.startsWith("model://")) {
         return { kind: "reply", error: "`/vh approve` takes one model version, e.g. `/vh approve model://churn/v3`.", usage: "approve" };
       }
@@ -141,48 +166,143 @@ function parseReproduce(args: string[]): ParseResult {
   return { kind: "command", command: { name: "reproduce", execution: execution!, verify, ...(tolerance !== undefined ? { tolerance } : {}) } };
 }
 
+const PIPELINE_USAGE = "`/vh pipeline run NAME [--param NODE.PARAM=VALUE …] [--no-reuse]`, e.g. `/vh pipeline run train-and-eval --param train.epochs=5`.";
+
+function parsePipeline(args: string[]): ParseResult {
+  const [action, name, ...rest] = args;
+  if (action?.toLowerCase() !== "run" || !name || name.startsWith("-")) return { kind: "reply", error: PIPELINE_USAGE, usage: "pipeline" };
+  const nodeParameters: Record<string, string> = {};
+  let reuse = true;
+  const errors: string[] = [];
+  for (let i = 0; i < rest.length; i++) {
+    const a = rest[i]!;
+    if (a === "--no-reuse") {
+      reuse = false;
+      continue;
+    }
+    const value = a === "--param" ? rest[++i] : a.startsWith("--param=") ? a.slice("--param=".length) : undefined;
+    const m = value === undefined ? null : /^([^.=\s]+\.[^=\s]+)=(.*)$/s.exec(value);
+    if (!m) {
+      errors.push(`${code(a === "--param" ? `--param ${value ?? ""}` : a)} is not \`--param NODE.PARAM=VALUE\` nor \`--no-reuse\`.`);
+      continue;
+    }
+    nodeParameters[m[1]!] = m[2]!;
+  }
+  if (errors.length) return { kind: "reply", error: errors.join("\n"), usage: "pipeline" };
+  return { kind: "command", command: { name: "pipeline", action: "run", pipeline: name, nodeParameters, reuse } };
+}
+
+/** vh's own options of `/vh run` (a step parameter of the same name is given as `name=value`). */
+const RUN_OPTIONS = ["random", "bayesian", "optimize", "max-parallel", "sweep-seed", "early-stop", "grace", "eta"] as const;
+
+function wholeNumber(raw: string | undefined): number | null {
+  return raw !== undefined && /^\d{1,9}$/.test(raw.trim()) ? Number(raw) : null;
+}
+
+/** Parentheses and brackets still open in `s` (a value like `uniform(1e-5, 1e-1)` written with spaces spans tokens). */
+function opened(s: string): number {
+  let n = 0;
+  for (const ch of s) {
+    if (ch === "(" || ch === "[") n++;
+    else if ((ch === ")" || ch === "]") && n > 0) n--;
+  }
+  return n;
+}
+
+function setOption(options: RunOptions, name: (typeof RUN_OPTIONS)[number], raw: string | undefined, errors: string[]): void {
+  const whole = (what: string, min = 1) => {
+    const n = wholeNumber(raw);
+    if (n === null || n < min) errors.push(`\`--${name}\` takes ${what}${raw === undefined ? "" : `, not ${code(raw)}`}.`);
+    return n ?? 0;
+  };
+  switch (name) {
+    case "random":
+    case "bayesian":
+      if (options.kind && options.kind !== (name === "random" ? "random" : "bayesian_tpe")) errors.push("Give either `--random N` or `--bayesian N`, not both.");
+      options.kind = name === "random" ? "random" : "bayesian_tpe";
+      options.count = whole("the number of executions, e.g. `--" + name + " 20`");
+      return;
+    case "optimize": {
+      const m = raw === undefined ? null : /^([^:\s]+?)(?::(max|min|maximize|minimize))?$/i.exec(raw.trim());
+      if (!m) {
+        errors.push(`\`--optimize\` takes a metadata key and a direction, e.g. \`--optimize accuracy:max\` or \`--optimize loss:min\`${raw === undefined ? "" : `, not ${code(raw)}`}.`);
+        return;
+      }
+      const dir = (m[2] ?? "max").toLowerCase();
+      options.target = { metric: m[1]!, direction: dir.startsWith("min") ? "min" : "max" };
+      return;
+    }
+    case "max-parallel":
+      options.maxParallel = whole("how many may run at once, e.g. `--max-parallel 4`");
+      return;
+    case "sweep-seed":
+      options.seed = whole("a whole number, e.g. `--sweep-seed 7`", 0);
+      return;
+    case "early-stop": {
+      const rule = raw?.trim().toLowerCase();
+      if (rule !== "median" && rule !== "asha") {
+        errors.push(`\`--early-stop\` takes \`median\` or \`asha\`${raw === undefined ? "" : `, not ${code(raw)}`}.`);
+        return;
+      }
+      options.earlyStop = { ...options.earlyStop, rule };
+      return;
+    }
+    case "grace":
+      options.earlyStop = { ...options.earlyStop, gracePeriod: whole("the reports of the metric before any stop, e.g. `--grace 3`") };
+      return;
+    case "eta":
+      options.earlyStop = { ...options.earlyStop, reductionFactor: whole("ASHA's reduction factor, e.g. `--eta 3`", 2) };
+      return;
+  }
+}
+
 function parseRun(args: string[]): ParseResult {
   const [step, ...rest] = args;
   if (!step || step.startsWith("-") || step.includes("=")) {
     return { kind: "reply", error: "`/vh run` needs a step name first, e.g. `/vh run train lr=0.01`.", usage: "run" };
   }
-  const parameters: Record<string, string[]> = {};
-  const lists: string[] = [];
+  const rules: Record<string, ParameterRule> = {};
+  const options: RunOptions = {};
   const errors: string[] = [];
   const set = (name: string, raw: string) => {
     if (!NAME.test(name)) {
       errors.push(`${code(name)} is not a parameter name.`);
       return;
     }
-    if (name in parameters) {
+    if (name in rules) {
       errors.push(`Parameter ${code(name)} is given twice; use one list instead, e.g. ${code(`${name}=[1,2]`)}.`);
       return;
     }
-    const list = splitList(raw);
-    if (list === null) {
-      parameters[name] = [raw];
-      return;
-    }
-    if (list.length === 0 || list.some((v) => v === "")) {
-      errors.push(`The list for ${code(name)} has an empty value: ${code(raw)}.`);
-      return;
-    }
-    parameters[name] = list;
-    lists.push(name);
+    const r = parseRule(name, raw);
+    if (r.ok) rules[name] = r.rule;
+    else errors.push(r.message);
   };
+  // A value whose parentheses or brackets are still open takes the following words (`lr=uniform(1e-5, 1e-1)`).
+  const words: string[] = [];
   for (let i = 0; i < rest.length; i++) {
-    const tok = rest[i]!;
+    let w = rest[i]!;
+    while (opened(w) > 0 && i + 1 < rest.length && !/^(--)?[A-Za-z_][A-Za-z0-9_.-]*=/.test(rest[i + 1]!)) w += " " + rest[++i]!;
+    words.push(w);
+  }
+  for (let i = 0; i < words.length; i++) {
+    const tok = words[i]!;
     if (tok.startsWith("--")) {
       const body = tok.slice(2);
       const eq = body.indexOf("=");
+      const key = eq > 0 ? body.slice(0, eq) : body;
+      const option = RUN_OPTIONS.find((o) => o === key.toLowerCase());
+      if (option) {
+        setOption(options, option, eq > 0 ? body.slice(eq + 1) : words[i + 1]?.startsWith("--") ? undefined : words[++i], errors);
+        continue;
+      }
       if (eq > 0) {
         set(body.slice(0, eq), body.slice(eq + 1));
         continue;
       }
-      const next = rest[i + 1];
+      const next = words[i + 1];
       // `--flag` alone (at the end, or before another option) means true.
       if (next === undefined || next.startsWith("--") || /^[A-Za-z_][A-Za-z0-9_.-]*=/.test(next)) set(body, "true");
-      else set(body, rest[++i]!);
+      else set(body, words[++i]!);
       continue;
     }
     const eq = tok.indexOf("=");
@@ -192,6 +312,7 @@ function parseRun(args: string[]): ParseResult {
     }
     errors.push(`${code(tok)} is neither \`name=value\` nor \`--name=value\`.`);
   }
+  if (options.earlyStop && !options.earlyStop.rule) errors.push("`--grace` and `--eta` are for early stopping: give `--early-stop asha` or `--early-stop median` too.");
   if (errors.length) return { kind: "reply", error: errors.join("\n"), usage: "run" };
-  return { kind: "command", command: { name: "run", step, parameters, lists } };
+  return { kind: "command", command: { name: "run", step, rules, options } };
 }

@@ -7,14 +7,13 @@
  */
 import { VhError } from "../../errors.js";
 import type { Command } from "./parse.js";
-import { executionOfPr } from "../../sweeps/of-pull-request.js";
+import { executionOfPr, pointOf } from "../../sweeps/of-pull-request.js";
 import { findExecutionRow } from "../../executions/present.js";
 import { reproduceExecution, reproductionView } from "../../executions/reproduce.js";
 import { scheduleReport } from "../../reporting/schedule.js";
 import type { SweepSource } from "../../../db/schema/sweeps.js";
 import { hasComments, repoRef } from "../../contracts/forge.js";
 import { renderVerdictReply, verdictMarker } from "../../../templates/reproduce/verdict.js";
-import { expandSweep } from "../../sweeps/index.js";
 import { pullRequestOf, type BotDeps, type CommandRunner } from "./types.js";
 
 export const reproduce: CommandRunner<Extract<Command, { name: "reproduce" }>> = async (ctx, cmd) => {
@@ -28,8 +27,7 @@ export const reproduce: CommandRunner<Extract<Command, { name: "reproduce" }>> =
   if (!e) throw new VhError("not_found", `Execution #${cmd.execution} was not started from this pull request.`);
   const original = await findExecutionRow(sql, null, e.id);
   // The sweep of one records the point #N ran with, as a rerun's does.
-  const point = expandSweep("grid", e.spec)[e.position] ?? {};
-  const spec = Object.fromEntries(Object.entries(point).map(([k, v]) => [k, [v]]));
+  const spec = Object.fromEntries(Object.entries(pointOf(e)).map(([k, v]) => [k, [v]]));
   const source: SweepSource = {
     kind: "forge",
     forge: ctx.repo.forge,
@@ -45,7 +43,7 @@ export const reproduce: CommandRunner<Extract<Command, { name: "reproduce" }>> =
       insert into sweeps (project_id, step, kind, spec, commit_sha, code_sha256, source, triggered_by, request_key)
       values (${original.project_id}, ${original.step}, 'grid', ${tx.json(spec)}, ${e.commit_sha}, ${original.code_sha256!}, ${tx.json(source as never)}, ${ctx.actor.login}, ${ctx.requestKey})
       returning id`;
-    await tx`insert into sweep_executions (sweep_id, position, execution_id) values (${s!.id}, 0, ${created.id})`;
+    await tx`insert into sweep_executions (sweep_id, position, execution_id, point) values (${s!.id}, 0, ${created.id}, ${tx.json(pointOf(e))})`;
     await tx`insert into sweep_reports (sweep_id, annotations) values (${s!.id}, '[]'::jsonb)`;
     const [row] = await tx<{ id: string }[]>`
       insert into change_requests (forge, repository_id, number, installation_id, repo)

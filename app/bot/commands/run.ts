@@ -2,6 +2,7 @@
 import { VhError } from "../../errors.js";
 import type { Command } from "./parse.js";
 import { startSweep } from "../../sweeps/start.js";
+import { definitionOfRun } from "../../sweeps/definition.js";
 import type { CommandRunner } from "./types.js";
 import { changeRequestName } from "../../contracts/forge.js";
 
@@ -17,7 +18,7 @@ export const run: CommandRunner<Extract<Command, { name: "run" }>> = async (ctx,
     repo: ctx.repo,
     commitSha: place.kind === "pull_request" ? place.pull.headSha : place.sha,
     step: cmd.step,
-    spec: cmd.parameters,
+    definition: definitionOfRun(cmd.rules, cmd.options),
     trigger: place.kind === "pull_request" ? "comment" : "push",
     pr: place.kind === "pull_request" ? place.pr : null,
     commentId: ctx.commentId,

@@ -12,7 +12,8 @@ import { uploadLocalInputs } from "./data.js";
 import { randomInt } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { ApiError, type ApiClient, type CreateExecutionBody, type Execution } from "../api.js";
+import { ApiError, type ApiClient, type CreateExecutionBody, type Execution, type Sweep } from "../api.js";
+import { ruleParameters, sweepParts, taskBody } from "./exec-sweep.js";
 import type { Context } from "../context.js";
 import { CliError } from "../errors.js";
 import { formatBytes, jsonText } from "../format.js";
@@ -327,7 +328,13 @@ export async function execRunCommand(ctx: Context, args: string[]): Promise<numb
   }
   if (errors.length) throw new CliError(errors.join("\n"));
   for (const name of new Set(overridden)) ctx.info(`note: ${overriddenNote(step, name)}`);
-  const prepared = prepare(ctx, loaded, step, fixed, tokens);
+  const sweep = sweepParts(step, tokens, fixed);
+  if (sweep) {
+    if (fixed.dryRun) throw new CliError("--dry-run shows one execution's command: leave out the lists and sweep options to see it.", 2);
+    if (fixed.watch) throw new CliError("--watch follows one execution: leave it out for a sweep, and watch one of its executions with vh exec logs N --follow.", 2);
+    if (fixed.seed !== undefined) throw new CliError("--seed sets one execution's VH_SEED; a sweep's executions are seeded by the sweep (its draws are recorded).", 2);
+  }
+  const prepared = prepare(ctx, loaded, step, fixed, sweep ? sweep.tokens : tokens);
   const seed = chooseSeed(ctx, fixed, prepared.givenEnv);
   if (seed !== undefined) prepared.plan.environmentVariables["VH_SEED"] = String(seed);
 
@@ -358,6 +365,17 @@ export async function execRunCommand(ctx: Context, args: string[]): Promise<numb
   };
   // An ad-hoc run's local files (a path, or file://) become datums first: the server sees datum:// URIs.
   if (fixed.adhoc) body.inputs = await uploadLocalInputs(ctx, project, body.inputs ?? {});
+  if (sweep) {
+    const swept = new Set(Object.keys(sweep.rules));
+    const sweepBody = {
+      ...body,
+      parameters: { ...Object.fromEntries(Object.entries(body.parameters ?? {}).filter(([k]) => !swept.has(k))), ...ruleParameters(sweep.rules) },
+      task: taskBody(fixed),
+    };
+    const code = fixed.adhoc ? { code: await packageAndUpload(ctx, client, root) } : { commit: fixed.commit ?? "HEAD" };
+    const made = await client.createSweep(project, { ...sweepBody, ...code } as never);
+    return printSweep(ctx, client, project, made, fixed.json);
+  }
   // Everything the server checks that does not need the code, before the code is packaged or sent.
   await checkBeforeUpload(ctx, client, project, body, prepared.yamlText);
 
@@ -368,6 +386,13 @@ export async function execRunCommand(ctx: Context, args: string[]): Promise<numb
     return finish(ctx, client, project, execution, fixed);
   }
 
+  const execution: Execution = await client.createExecution(project, { ...body, code: await packageAndUpload(ctx, client, root) });
+  ctx.info(`Execution #${execution.counter} started (${execution.status}): ${client.executionUrl(project, execution.counter)}`);
+  return finish(ctx, client, project, execution, fixed);
+}
+
+/** Packages the project directory and uploads it unless the server has it; its sha256. */
+export async function packageAndUpload(ctx: Context, client: ApiClient, root: string): Promise<string> {
   const pkg = await (ctx.io.packer ?? defaultPacker)(root, { stderr: ctx.io.stderr });
   for (const w of pkg.warnings) ctx.warn(w);
   const upload = await uploadIfMissing(client, pkg, { progress: ctx.io.stderr }).finally(() => pkg.dispose?.());
@@ -376,10 +401,24 @@ export async function execRunCommand(ctx: Context, args: string[]): Promise<numb
       ? `Uploaded ${upload.bytes} bytes (${formatBytes(upload.bytes)}, ${pkg.fileCount} files).`
       : "Code unchanged, nothing uploaded.",
   );
+  return pkg.sha256;
+}
 
-  const execution: Execution = await client.createExecution(project, { ...body, code: pkg.sha256 });
-  ctx.info(`Execution #${execution.counter} started (${execution.status}): ${client.executionUrl(project, execution.counter)}`);
-  return finish(ctx, client, project, execution, fixed);
+/** A created sweep: its id, kind and executions (JSON: the record). */
+export function printSweep(ctx: Context, client: ApiClient, project: string, s: Sweep, json?: boolean): number {
+  if (json) {
+    ctx.io.stdout.write(jsonText(s));
+    return 0;
+  }
+  const kind = String(s["kind"] ?? "grid");
+  const def = s["definition"] as { count?: number; maxParallel?: number } | null | undefined;
+  const planned = def?.count ?? s.executions.length;
+  const waiting = s.executions.filter((e) => e.status === "created").length;
+  ctx.info(`Sweep ${s.id} (${kind}, ${planned} execution${planned === 1 ? "" : "s"}${def?.maxParallel ? `, at most ${def.maxParallel} at once` : ""}) started.`);
+  for (const e of s.executions) ctx.io.stdout.write(`#${e.counter}\t${e.status}\t${client.executionUrl(project, e.counter)}\n`);
+  if (waiting) ctx.info(`${waiting} wait for a slot (max parallel).`);
+  if (s.executions.length < planned) ctx.info(`The other ${planned - s.executions.length} are proposed as these end.`);
+  return 0;
 }
 
 /**

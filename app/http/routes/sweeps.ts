@@ -1,7 +1,9 @@
 /**
- * Sweeps through the REST API, mounted at /projects/:project/sweeps: `POST /` creates a grid
- * sweep (app/sweeps/from-api.ts: all executions or none), `GET /:id` reads one back with its
- * executions in the grid's order, as `GET …/executions/:counter` presents each.
+ * Sweeps through the REST API, mounted at /projects/:project/sweeps: `POST /` creates a sweep of
+ * any kind — a grid of typed value lists, or with `task` (random, manual, Bayesian, max parallel,
+ * early stopping), rule objects (linear, logspace, distributions) or a valohai.yaml `blueprint`
+ * (app/sweeps/from-api.ts: the executions made now all or none); `GET /:id` reads one back with its
+ * executions in order, as `GET …/executions/:counter` presents each.
  */
 import { Hono } from "hono";
 import type { Forges } from "../../contracts/forge.js";
@@ -11,6 +13,7 @@ import { VhError } from "../../errors.js";
 import { createApiSweep, findSweep, type ApiSweepRecord } from "../../sweeps/from-api.js";
 import type { Project } from "../../../db/schema/projects.js";
 import { parseJsonExact } from "../../valohai/index.js";
+import { sweepPlanSize } from "../../sweeps/definition.js";
 import type { Sql } from "../../../db/client.js";
 import { findProject } from "./projects.js";
 
@@ -23,6 +26,9 @@ async function present(sql: Sql, project: Project, s: ApiSweepRecord) {
     step: s.step,
     kind: s.kind,
     spec: s.spec,
+    definition: s.definition,
+    planned: s.definition ? sweepPlanSize(s.definition) : s.executionIds.length,
+    stoppedReason: s.stoppedReason,
     commit: s.commit,
     code: s.code,
     source: s.source,

@@ -11,6 +11,8 @@ import { describe, expect, it } from "vitest";
 import * as github from "../../../templates/github/render.js";
 import type { ApprovalRequestView, RenderedCheckRun } from "../../../templates/github/render.js";
 import type { ExecView, SweepView } from "../../../app/reporting/view.js";
+import type { PipelineView } from "../../../app/pipelines/present.js";
+import { pipelineMermaid } from "../../../app/pipelines/graph.js";
 import { expectGolden, renderFunctionsOf } from "../golden.js";
 
 const dir = path.join(import.meta.dirname, "golden");
@@ -24,7 +26,7 @@ function golden(name: string, text: string) {
 function exec(counter: number, status: ExecView["status"], lr: number, metrics: Record<string, unknown> = {}, ran = 0): ExecView {
   const started = ["queued", "created"].includes(status) ? null : t(ran + 10);
   const ended = ["completed", "failed", "error", "stopped", "lost"].includes(status) ? t(10) : null;
-  return { id: `e${counter}`, counter, status, statusDetail: status === "error" ? "Input failed to download" : null, parameters: { lr, epochs: 2 }, metrics, startedAt: started, endedAt: ended };
+  return { id: `e${counter}`, counter, status, statusDetail: status === "error" ? "Input failed to download" : null, stopCause: null, parameters: { lr, epochs: 2 }, metrics, startedAt: started, endedAt: ended };
 }
 
 function sweep(executions: ExecView[], spec: Record<string, string[]> = { lr: executions.map((e) => String(e.parameters["lr"])) }, trigger: "comment" | "push" = "comment"): SweepView {
@@ -33,6 +35,9 @@ function sweep(executions: ExecView[], spec: Record<string, string[]> = { lr: ex
     step: "train",
     kind: "grid",
     spec,
+    definition: null,
+    planned: executions.length,
+    stoppedReason: null,
     commitSha: "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c",
     codeSha256: "f".repeat(64),
     source: { kind: "forge", forge: "github", repositoryId: 1, repo: "o/r", installationId: 42, pr: 7, trigger, commentId: 1 },
@@ -48,6 +53,25 @@ const done = sweep([exec(1, "completed", 0.01, { epoch: 1, loss: 0.4333, accurac
 const failed = sweep([exec(1, "completed", 0.01, { loss: 0.4 }, 3), exec(2, "failed", 0.001, { loss: 9 }, 2), exec(3, "error", 0.1, {}, 0)]);
 const single = sweep([exec(4, "stopped", 0.01, {}, 4000)], {}, "push");
 const metrics = new Map();
+/** A Bayesian search of 8 with 4 made, ranked by accuracy: one early-stopped by ASHA, one still running. */
+const searchExecs = [
+  exec(11, "completed", 0.01, { epoch: 8, accuracy: 0.71 }, 30),
+  { ...exec(12, "stopped", 0.3, { epoch: 2, accuracy: 0.22 }, 9), stopCause: "early-stop", statusDetail: "Early-stopped: ASHA: accuracy 0.22 at step 2 is below the top 1/3 of 3 trials at that rung (cut-off 0.5)" },
+  exec(13, "completed", 0.003, { epoch: 8, accuracy: 0.83 }, 31),
+  exec(14, "running", 0.02, { epoch: 3, accuracy: 0.4 }),
+];
+const search: SweepView = {
+  ...sweep(searchExecs),
+  kind: "bayesian_tpe",
+  planned: 8,
+  definition: { kind: "bayesian_tpe", parameters: { lr: { style: "random", distribution: "loguniform", min: 0.0001, max: 1 } }, count: 8, target: { metric: "accuracy", direction: "max" }, earlyStopping: { rule: "asha", gracePeriod: 1 } },
+  spec: { lr: ["loguniform(0.0001, 1)"] },
+};
+const searchDone: SweepView = {
+  ...search,
+  executions: searchExecs.map((e) => (e.status === "running" ? { ...e, status: "stopped" as const, stopCause: "sweep", statusDetail: "The sweep stopped: Target reached: #13 has accuracy 0.83 (target ≥ 0.8)." } : e)),
+  stoppedReason: "Target reached: #13 has accuracy 0.83 (target ≥ 0.8).",
+};
 
 const fmtCheckRun = (r: RenderedCheckRun) =>
   `name: ${r.name}\nstatus: ${r.status}\nconclusion: ${r.conclusion ?? "-"}\ntitle: ${r.title}\nactions: ${r.actions.map((a) => a.identifier).join(",")}\n---\n${r.summary}${r.text ? `---\n${r.text}` : ""}`;
@@ -61,6 +85,36 @@ const pending: ApprovalRequestView = {
   markdown: "<!-- vh:model-approval model://churn/v3 -->\n### Model model://churn/v3\n\n⏳ **Waiting for approval.**\n\n```\n/vh approve model://churn/v3\n```\n",
 };
 const approved: ApprovalRequestView = { ...pending, status: "approved", title: "model://churn/v3 approved", markdown: "### Model model://churn/v3\n\n✅ **Approved** by lead.\n" };
+
+/** A pipeline run of three nodes: one reused, one running, one waiting for approval. */
+const pipelineRun: PipelineView = {
+  id: "9a1c0000-0000-4000-8000-000000000001",
+  counter: 3,
+  name: "train-and-eval",
+  status: "running",
+  statusDetail: null,
+  commit: "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c",
+  code: "f".repeat(64),
+  parameters: {},
+  nodeParameters: {},
+  reuse: true,
+  source: { kind: "forge", forge: "github", repositoryId: 1, repo: "o/r", installationId: 42, pr: 7, trigger: "comment", commentId: 1 },
+  triggeredBy: "octocat",
+  createdAt: t(100).toISOString(),
+  endedAt: null,
+  nodes: [
+    { name: "prep", type: "execution", status: "reused", detail: "Reused #12: the same code, image, command, parameters and inputs completed before.", onError: "stop-all", execution: null, reusedFrom: { id: "e12", counter: 12 }, sweep: null, approvedBy: null },
+    { name: "train", type: "task", status: "running", detail: null, onError: "stop-all", execution: null, reusedFrom: null, sweep: { id: "s1", executions: [{ counter: 14, status: "running" }, { counter: 15, status: "queued" }] }, approvedBy: null },
+    { name: "deploy|gate", type: "execution", status: "awaiting-approval", detail: "Waiting for approval.", onError: "stop-all", execution: null, reusedFrom: null, sweep: null, approvedBy: null },
+  ],
+  edges: [
+    { sourceNode: "prep", sourceType: "output", sourceKey: "*.csv", targetNode: "train", targetType: "input", targetKey: "data" },
+    { sourceNode: "train", sourceType: "metadata", sourceKey: "accuracy", targetNode: "deploy|gate", targetType: "parameter", targetKey: "min" },
+  ],
+  mermaid: "",
+};
+pipelineRun.mermaid = pipelineMermaid(pipelineRun.nodes.map((n) => ({ name: n.name, status: n.status, detail: n.reusedFrom ? `reused #${n.reusedFrom.counter}` : null })), pipelineRun.edges);
+const fmtPipeline = (r: github.RenderedPipelineCheck) => `name: ${r.name}\nstatus: ${r.status}\nconclusion: ${r.conclusion ?? "-"}\ntitle: ${r.title}\n---\n${r.summary}`;
 
 type RenderName = Extract<keyof typeof github, `render${string}`>;
 
@@ -83,10 +137,18 @@ const CASES: Record<RenderName, Record<string, () => string>> = {
         }),
       ),
     "check-run-stopped-single": () => fmtCheckRun(github.renderCheckRun(single, { metric: null, now })),
+    "check-run-bayesian-running": () => fmtCheckRun(github.renderCheckRun(search, { metric: null, now })),
+    "check-run-bayesian-stopped": () => fmtCheckRun(github.renderCheckRun(searchDone, { metric: null, now })),
   },
   renderSticky: {
     "sticky-comment": () => github.renderSticky(7, [single, done, running], { metrics, now }),
     "sticky-comment-approval": () => github.renderSticky(7, [done], { metrics, now, approvals: [pending] }),
+    "sticky-comment-search": () => github.renderSticky(7, [searchDone], { metrics, now }),
+  },
+  renderPipelineCheck: {
+    "check-run-pipeline-running": () => fmtPipeline(github.renderPipelineCheck(pipelineRun)),
+    "check-run-pipeline-failed": () =>
+      fmtPipeline(github.renderPipelineCheck({ ...pipelineRun, status: "failed", statusDetail: 'Failed: node "train" failed (None of its 2 executions completed.).', endedAt: t(5).toISOString() })),
   },
   renderApprovalSection: {
     "approval-section": () =>
