@@ -341,7 +341,7 @@ async function startNode(deps: CreateDeps, a: StartArgs): Promise<void> {
     if (a.run.reuse === "yes" && !a.retry) {
       const [same] = await sql<{ id: string; counter: number }[]>`
         select id, counter from executions
-        where project_id = ${a.project.id} and status = 'completed' and deleted_at is null and code_sha256 = ${a.run.code_sha256}
+        where project_id = ${a.project.id} and status = 'completed' and deleted_at is null and step = ${step.name} and code_sha256 = ${a.run.code_sha256}
           and image = ${prepared.req.image ?? step.image} and command = ${prepared.command}
           and parameters = ${sql.json(prepared.parameters as never)}::jsonb
           and (select coalesce(jsonb_agg(jsonb_build_object('name', i->>'name', 'file', i->>'file', 'sha256', i->>'sha256', 'datum', i->>'datumId', 'uri', i->>'uri') order by i->>'name', i->>'file'), '[]'::jsonb) from jsonb_array_elements(inputs) i)
