@@ -13,12 +13,13 @@ import { NEEDS_WRITE, placeRefusal, runCommand } from "./commands/index.js";
 import { parseComment, type CommandName } from "./commands/parse.js";
 import { startSweep } from "../sweeps/start.js";
 import { gridOf } from "../sweeps/definition.js";
+import { approveNode, stopPipeline } from "../pipelines/control.js";
 import type { SweepDefinition } from "../contracts/sweeps.js";
 import type { BotDeps, CommandContext } from "./commands/types.js";
 import { stopExecution } from "../executions/stop.js";
 import { ACTIVE } from "../executions/state.js";
 import type { SweepSource } from "../../db/schema/sweeps.js";
-import { APPROVAL_BUTTONS, APPROVAL_EXTERNAL_PREFIX, renderDone, renderError, renderRefused, renderVhFailure } from "../../templates/github/render.js";
+import { APPROVAL_BUTTONS, APPROVAL_EXTERNAL_PREFIX, PIPELINE_EXTERNAL_PREFIX, renderDone, renderError, renderRefused, renderVhFailure } from "../../templates/github/render.js";
 import { reportTargetOfPr, reportTargetOfSweep, scheduleReport } from "../reporting/schedule.js";
 import { approveVersion, rejectVersion } from "../models/approval.js";
 import { parseModelUri } from "../models/uri.js";
@@ -238,6 +239,7 @@ async function handleCheckRun(deps: BotDeps, ev: Extract<ForgeEvent, { kind: "ch
   const { deliveryId } = h;
   if (ev.action !== "requested_action" && ev.action !== "rerequested") return `ignored: check_run ${ev.action}`;
   if (ev.externalId?.startsWith(APPROVAL_EXTERNAL_PREFIX)) return handleModelButton(deps, ev, h);
+  if (ev.externalId?.startsWith(PIPELINE_EXTERNAL_PREFIX)) return handlePipelineButton(deps, ev);
   const sweep = await loadSweep(deps, ev.externalId, ev.repo);
   if (!sweep) return "ignored: not a vh sweep's check run";
   const forge = await deps.forges.forRepo(ev.repo);
@@ -263,6 +265,38 @@ async function handleCheckRun(deps: BotDeps, ev: Extract<ForgeEvent, { kind: "ch
     await failCheck(forge, ev.repo, sweep.commit_sha, `rerun:${deliveryId}`, "Re-run refused", err.message);
     return `refused: ${err.code}`;
   }
+}
+
+/**
+ * A pipeline run's check run: "Approve NODE" lets a node waiting on require-approval start, "Stop"
+ * stops the run; both as the clicker, who needs write permission (as for `/vh pipeline`). The run
+ * must have been started from this repository.
+ */
+async function handlePipelineButton(deps: BotDeps, ev: Extract<ForgeEvent, { kind: "check_run" }>): Promise<string> {
+  if (ev.action !== "requested_action") return "ignored: a pipeline's check run is not re-run";
+  const id = ev.externalId!.slice(PIPELINE_EXTERNAL_PREFIX.length);
+  if (!UUID.test(id)) return "ignored: not a vh pipeline's check run";
+  const [run] = await deps.sql<{ id: string; counter: number }[]>`
+    select id, counter from pipelines where id = ${id} and source @> ${deps.sql.json(sourceOf(ev.repo) as never)}::jsonb`;
+  if (!run) return "ignored: not a pipeline of this repository";
+  const forge = await deps.forges.forRepo(ev.repo);
+  const permission = await forge.getPermission(ev.repo, ev.actor.login);
+  if (!CAN_RUN.includes(permission)) return `refused: ${ev.actor.login} has ${permission}`;
+  if (ev.identifier === "stop") {
+    const stopped = await stopPipeline(deps.sql, run.id, ev.actor.login);
+    return stopped ? `stopped pipeline =${run.counter}` : `pipeline =${run.counter} had ended`;
+  }
+  const m = /^approve:(\d+)$/.exec(ev.identifier ?? "");
+  if (!m) return `ignored: button ${ev.identifier}`;
+  const [node] = await deps.sql<{ name: string }[]>`select name from pipeline_nodes where pipeline_id = ${run.id} order by position offset ${Number(m[1])} limit 1`;
+  if (!node) return "ignored: no such node";
+  try {
+    await approveNode(deps.sql, run.id, node.name, ev.actor.login);
+  } catch (err) {
+    if (isUsersMistake(err)) return `refused: ${err.message}`;
+    throw err;
+  }
+  return `approved pipeline =${run.counter} node ${node.name}`;
 }
 
 /**

@@ -14,7 +14,7 @@ import { hasCheckRuns, hasComments, hasCommitStatuses, repoRef, type Annotation,
 import { declaredMetrics } from "../reporting/metrics.js";
 import { isTerminal } from "../executions/state.js";
 import { approvalRequestsForExecution } from "../models/review.js";
-import { APPROVAL_EXTERNAL_PREFIX, renderApprovalCheckRun, renderCheckRun, renderPipelineCheck, renderSticky, STICKY_MARKER, type ApprovalRequestView, type LogTail } from "../../templates/github/render.js";
+import { APPROVAL_EXTERNAL_PREFIX, renderApprovalCheckRun, renderCheckRun, renderPipelineCheck, renderSticky, PIPELINE_EXTERNAL_PREFIX, STICKY_MARKER, type ApprovalRequestView, type LogTail } from "../../templates/github/render.js";
 import { renderApprovalRequest } from "../../templates/model/approval-request.js";
 import { scheduleReport, type ReportTarget } from "../reporting/schedule.js";
 import { loadSweepViews, sweepDone, type SweepView } from "../reporting/view.js";
@@ -107,12 +107,13 @@ async function reportPipelines(deps: BotDeps, repo: Pick<RepoRef, "forge" | "id"
       spec: {
         sha: view.commit,
         name: rendered.name,
-        externalId: `pipeline:${view.id}`,
+        externalId: `${PIPELINE_EXTERNAL_PREFIX}${view.id}`,
         status: rendered.status,
         ...(rendered.conclusion ? { conclusion: rendered.conclusion } : {}),
         ...(rendered.status === "completed" ? { completedAt: view.endedAt ? new Date(view.endedAt) : new Date() } : {}),
         title: rendered.title,
         summary: rendered.summary,
+        actions: rendered.actions,
         ...(deps.config.http.publicUrl ? { detailsUrl: `${deps.config.http.publicUrl.replace(/\/$/, "")}/` } : {}),
       },
     });

@@ -3,7 +3,7 @@
  * ends, its summary the Mermaid graph of node states and a table of the nodes (status, the
  * execution or the reused one, why). Pure.
  */
-import type { CheckConclusion } from "../../app/contracts/forge.js";
+import type { CheckConclusion, CheckRunAction } from "../../app/contracts/forge.js";
 import type { PipelineView } from "../../app/pipelines/present.js";
 
 export interface RenderedPipelineCheck {
@@ -12,7 +12,12 @@ export interface RenderedPipelineCheck {
   conclusion?: CheckConclusion;
   title: string;
   summary: string;
+  /** While it runs: Stop, and an Approve button for each node that waits for approval (by its position; GitHub allows 3). */
+  actions: CheckRunAction[];
 }
+
+/** The external id of a pipeline run's check run (the button handler finds the run by it). */
+export const PIPELINE_EXTERNAL_PREFIX = "pipeline:";
 
 const CONCLUSION: Record<string, CheckConclusion> = { completed: "success", failed: "failure", stopped: "cancelled" };
 
@@ -42,11 +47,21 @@ export function renderPipelineCheck(v: PipelineView): RenderedPipelineCheck {
     `<sub>Started by @${v.triggeredBy} · \`vh pipeline show =${v.counter}\`</sub>`,
     "",
   ].join("\n");
+  const actions: CheckRunAction[] = [];
+  if (v.status === "running") {
+    v.nodes.forEach((n, i) => {
+      if (n.status === "awaiting-approval" && actions.length < 2) {
+        actions.push({ label: `Approve ${n.name}`.slice(0, 20), description: `Let node ${n.name} start`.slice(0, 40), identifier: `approve:${i}` });
+      }
+    });
+    actions.push({ label: "Stop", description: "Stop the pipeline run", identifier: "stop" });
+  }
   return {
     name: `vh pipeline: ${v.name} (=${v.counter})`,
     status: v.status === "running" ? "in_progress" : "completed",
     ...(CONCLUSION[v.status] ? { conclusion: CONCLUSION[v.status]! } : {}),
     title,
     summary,
+    actions,
   };
 }

@@ -7,6 +7,6 @@
 export { formatDuration, formatValue, headline, sweepTable } from "./sweep.js";
 export { BUTTONS, checkRunName, checkStatusOf, conclusionOf, renderCheckRun, type LogTail, type RenderedCheckRun } from "./check-run.js";
 export { STICKY_MARKER, renderSticky } from "./sticky-comment.js";
-export { renderPipelineCheck, type RenderedPipelineCheck } from "./pipeline.js";
+export { PIPELINE_EXTERNAL_PREFIX, renderPipelineCheck, type RenderedPipelineCheck } from "./pipeline.js";
 export { APPROVAL_BUTTONS, APPROVAL_EXTERNAL_PREFIX, renderApprovalCheckRun, renderApprovalSection, type ApprovalRequestView } from "./approval.js";
 export { USAGE, renderDone, renderError, renderHelp, renderRefused, renderStatusReply, renderVhFailure } from "./replies.js";

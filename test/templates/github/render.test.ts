@@ -114,7 +114,7 @@ const pipelineRun: PipelineView = {
   mermaid: "",
 };
 pipelineRun.mermaid = pipelineMermaid(pipelineRun.nodes.map((n) => ({ name: n.name, status: n.status, detail: n.reusedFrom ? `reused #${n.reusedFrom.counter}` : null })), pipelineRun.edges);
-const fmtPipeline = (r: github.RenderedPipelineCheck) => `name: ${r.name}\nstatus: ${r.status}\nconclusion: ${r.conclusion ?? "-"}\ntitle: ${r.title}\n---\n${r.summary}`;
+const fmtPipeline = (r: github.RenderedPipelineCheck) => `name: ${r.name}\nstatus: ${r.status}\nconclusion: ${r.conclusion ?? "-"}\ntitle: ${r.title}\nactions: ${r.actions.map((a) => `${a.identifier}=${a.label}`).join(",")}\n---\n${r.summary}`;
 
 type RenderName = Extract<keyof typeof github, `render${string}`>;
 
