@@ -17,7 +17,7 @@
  * top level), sequences built by + or * ≤ 1,000,000 items, and a work budget of 10,000,000 steps
  * per evaluation. Disallowed calls are refused at compile time, so even `False and open(...)` fails.
  */
-import { ExprSyntaxError, tokenize, type Tok } from "./expression.js";
+import { ExprSyntaxError, TokenCursor, tokenize, type Tok } from "./expression.js";
 
 export type EvalValue = number | string | boolean | null | EvalValue[] | { [k: string]: EvalValue };
 export type EvalResult = { ok: true; value: EvalValue } | { ok: false; message: string; column: number /* 1-based */ };
@@ -64,30 +64,9 @@ const WORD_OPS = new Set(["and", "or", "not", "in", "is", "for"]);
 const CONSTANTS = new Map<string, EvalValue>([["True", true], ["False", false], ["None", null]]);
 const BIN_LEVELS = [["|"], ["^"], ["&"], ["<<", ">>"], ["+", "-"], ["*", "/", "//", "%", "@"]];
 
-class Parser {
-  private i = 0;
+class Parser extends TokenCursor {
   private depth = 0;
   readonly names: string[] = [];
-  constructor(private readonly toks: Tok[]) {}
-
-  private peek(): Tok {
-    return this.toks[this.i] ?? { kind: "end", text: "", col: 0 };
-  }
-  private isOp(text: string): boolean {
-    const t = this.peek();
-    return t.kind === "op" && t.text === text;
-  }
-  private isKw(text: string): boolean {
-    const t = this.peek();
-    return t.kind === "name" && t.text === text;
-  }
-  private expectOp(text: string): void {
-    if (!this.isOp(text)) this.fail();
-    this.i++;
-  }
-  private fail(): never {
-    throw new ExprSyntaxError("invalid syntax", this.peek().col);
-  }
   private unsupported(what: string, col: number): never {
     throw new ExprSyntaxError(`${what} ${what.endsWith("s") ? "are" : "is"} not supported in stop conditions`, col);
   }

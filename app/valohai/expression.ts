@@ -134,34 +134,37 @@ export function tokenize(src: string): Tok[] {
   return toks;
 }
 
-class Parser {
-  private i = 0;
-  constructor(private readonly toks: Tok[]) {}
+/** A cursor over the tokens, shared by this checker's parser and the evaluator's (app/valohai/evaluate.ts). */
+export class TokenCursor {
+  protected i = 0;
+  constructor(protected readonly toks: Tok[]) {}
 
-  private peek(): Tok {
+  protected peek(): Tok {
     return this.toks[this.i] ?? { kind: "end", text: "", col: 0 };
   }
-  private next(): Tok {
+  protected next(): Tok {
     const t = this.peek();
     this.i++;
     return t;
   }
-  private isOp(text: string): boolean {
+  protected isOp(text: string): boolean {
     const t = this.peek();
     return t.kind === "op" && t.text === text;
   }
-  private isKw(text: string): boolean {
+  protected isKw(text: string): boolean {
     const t = this.peek();
     return t.kind === "name" && t.text === text;
   }
-  private expectOp(text: string): void {
+  protected expectOp(text: string): void {
     if (!this.isOp(text)) this.fail();
     this.i++;
   }
-  private fail(): never {
+  protected fail(): never {
     throw new ExprSyntaxError("invalid syntax", this.peek().col);
   }
+}
 
+class Parser extends TokenCursor {
   parseAll(): void {
     if (this.peek().kind === "end") throw new ExprSyntaxError("invalid syntax (the expression is empty)", 1);
     this.exprList();
