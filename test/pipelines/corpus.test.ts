@@ -129,8 +129,16 @@ describe.skipIf(corpus === undefined)("the corpus's pipelines and task blueprint
     }
     for (const name of loaded.config?.tasks.keys() ?? []) {
       const res = await stack.raw("POST", "/api/v1/projects/corpus/sweeps", JSON.stringify({ blueprint: name, code: sha }), { "content-type": "application/json" });
-      const body = (await res.json()) as { executions?: unknown[]; error?: { message: string } };
-      if (res.status === 201) outcomes.push(`task ${name}: ${body.executions!.length} executions`);
+      const body = (await res.json()) as { id?: string; executions?: unknown[]; error?: { message: string } };
+      if (res.status === 201) {
+        // Run to the end: every execution of the sweep (more, for a Bayesian one, as they end) completed.
+        const done = await waitFor(`${file} task ${name} to end`, async () => {
+          const s = await stack.api<{ planned: number; executions: { status: string }[] }>("GET", `/api/v1/projects/corpus/sweeps/${body.id}`);
+          return s.executions.length >= s.planned && s.executions.every((e) => ["completed", "failed", "error", "stopped", "lost"].includes(e.status)) ? s : undefined;
+        }, 120_000, 200);
+        expect(done.executions.map((e) => e.status), `${file} task ${name}`).toEqual(done.executions.map(() => "completed"));
+        outcomes.push(`task ${name}: ${done.executions.length} executions completed`);
+      }
       else {
         expect([400, 413], `${file} task ${name}: ${body.error?.message}`).toContain(res.status);
         expect(body.error!.message, `${file} task ${name}`).toMatch(/^Task "[^"]+" \(valohai\.yaml:\d+:\d+\)/);
