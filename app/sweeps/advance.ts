@@ -24,7 +24,7 @@ import { VhError } from "../errors.js";
 import { compileExpression, conditionHolds, type EvalValue } from "../valohai/evaluate.js";
 import { numberText, pointText, searchSpace, seedOf } from "./definition.js";
 import { seededRng } from "./search/rng.js";
-import { proposeTpe, type Observation } from "./search/tpe.js";
+import { DEFAULT_STARTUP_TRIALS, proposeTpe, type Observation } from "./search/tpe.js";
 import type { SweepSource } from "../../db/schema/sweeps.js";
 
 interface Member {
@@ -133,20 +133,35 @@ export async function advanceSweep(deps: CreateDeps, sweepId: string): Promise<A
   const { space, fixed } = searchSpace(def);
   const order = Object.keys(def.parameters);
   const target = def.target;
+  const spacePoint = (p: Record<string, string>) => {
+    const point: Record<string, string | number | boolean> = {};
+    for (const [name, dim] of Object.entries(space)) {
+      const text = p[name];
+      if (text === undefined) continue;
+      point[name] = dim.kind === "categorical" ? text : Number(text);
+    }
+    return point;
+  };
   const observations: Observation[] = [];
   for (const m of all) {
     const v = metricOf(m, target.metric);
     if (v === null || !isTerminal(m.status) || !m.point) continue;
-    const point: Record<string, string | number | boolean> = {};
-    for (const [name, dim] of Object.entries(space)) {
-      const text = m.point[name];
-      if (text === undefined) continue;
-      point[name] = dim.kind === "categorical" ? text : Number(text);
-    }
-    observations.push({ point, value: v });
+    observations.push({ point: spacePoint(m.point), value: v });
   }
+  // Constant liar: the points still running, and each one proposed in this round, count as the
+  // worst result seen so far, so that parallel proposals spread out instead of piling on one spot.
+  const values = observations.map((o) => o.value);
+  // Only once TPE proposes (enough real results): before that proposals are random draws, and liars would end the random phase early.
+  const liar = observations.length >= DEFAULT_STARTUP_TRIALS ? (target.direction === "max" ? Math.min(...values) : Math.max(...values)) : null;
+  const withLiars = [...observations];
+  if (liar !== null) for (const m of all) if (!isTerminal(m.status) && m.point) withLiars.push({ point: spacePoint(m.point), value: liar });
   const rng = seededRng((seedOf(def) + all.length * 7919) >>> 0);
-  const proposals = Array.from({ length: room }, () => pointText(proposeTpe(space, observations, rng, { direction: target.direction }), fixed, order));
+  const proposals: Record<string, string>[] = [];
+  for (let k = 0; k < room; k++) {
+    const p = pointText(proposeTpe(space, withLiars, rng, { direction: target.direction }), fixed, order);
+    proposals.push(p);
+    if (liar !== null) withLiars.push({ point: spacePoint(p), value: liar });
+  }
   const yamlPath = all[0]?.yaml_path ?? "valohai.yaml";
   const where = sweep.source.kind === "forge" && sweep.source.pr !== null ? `${sweep.source.forge === "gitlab" ? "MR !" : "PR #"}${sweep.source.pr}: ` : "";
   const bodies = proposals.map((p) => ({
