@@ -62,8 +62,11 @@ export async function checkEarlyStop(sql: Sql, executionId: string): Promise<Ear
   const me = members.find((m) => m.id === executionId);
   if (!es || !target || !me || me.status !== "running") return { stopped: false };
   const ids = members.filter((m) => m.status !== "created" && m.status !== "queued").map((m) => m.id);
+  // Only the keys a curve is made of travel (a metadata line may hold thousands of others).
+  const keys = [target.metric, ...(es.stepKey ? [es.stepKey] : STEP_KEYS)];
   const rows = await sql<{ execution_id: string; data: Record<string, unknown> }[]>`
-    select execution_id, data from metadata_events
+    select execution_id, (select coalesce(jsonb_object_agg(k, data->k), '{}'::jsonb) from unnest(${keys}::text[]) k where data ? k) as data
+    from metadata_events
     where execution_id = any(${ids}::uuid[]) and data ? ${target.metric} order by execution_id, seq`;
   const byExec = new Map<string, { data: Record<string, unknown> }[]>();
   for (const r of rows) {
