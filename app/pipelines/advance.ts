@@ -19,7 +19,7 @@ import type { PipelineEdgeRecord, PipelineNodeStatus, PipelineStatus } from "../
 import type { SweepSource } from "../../db/schema/sweeps.js";
 import { projectById } from "../../db/queries/projects.js";
 import { lastOutputsOf } from "../../db/queries/datums.js";
-import { insertSweepExecutions } from "../../db/queries/sweeps.js";
+import { insertSweep, insertSweepExecutions } from "../../db/queries/sweeps.js";
 import type { SweepDefinition } from "../contracts/sweeps.js";
 import { createExecutions, insertExecution, prepareExecution, type CreateDeps } from "../executions/create.js";
 import { isTerminal, type ExecutionStatus } from "../executions/state.js";
@@ -35,6 +35,7 @@ import { loadPipeline } from "./create.js";
 import { parameterTarget, upstreamOf } from "./graph.js";
 import type { Project } from "../../db/schema/projects.js";
 import { reportTargetOfPr, scheduleReport } from "../reporting/schedule.js";
+import { bestCompleted, sweepHasEnded } from "../reporting/view.js";
 
 interface NodeRow {
   name: string;
@@ -92,17 +93,10 @@ async function sweepFacts(sql: Sql, sweepId: string): Promise<{ done: boolean; e
     select e.id, e.counter, e.status, e.parameters, e.metadata_latest, e.inputs, e.environment_variables
     from sweep_executions se join executions e on e.id = se.execution_id where se.sweep_id = ${sweepId} order by se.position`;
   const planned = s?.definition ? sweepPlanSize(s.definition) : execs.length;
-  const done = execs.every((e) => isTerminal(e.status)) && (execs.length >= planned || s?.stopped_reason != null);
+  const done = sweepHasEnded(execs, planned, s?.stopped_reason ?? null);
   const completed = execs.filter((e) => e.status === "completed");
   const t = s?.definition?.target;
-  let best: ExecFacts | null = completed[0] ?? null;
-  if (t) {
-    for (const e of completed) {
-      const v = e.metadata_latest[t.metric];
-      const b = best?.metadata_latest[t.metric];
-      if (typeof v === "number" && (typeof b !== "number" || (t.direction === "max" ? v > b : v < b))) best = e;
-    }
-  }
+  const best = (t ? bestCompleted(execs, (e) => e.metadata_latest, { name: t.metric, goal: t.direction })?.item : undefined) ?? completed[0] ?? null;
   return { done, execs, best };
 }
 
@@ -376,14 +370,14 @@ async function startNode(deps: CreateDeps, a: StartArgs): Promise<void> {
   const bodies = plan.points.map((p) => ({ ...body, parameters: p, title: `${title} ${Object.entries(p).map(([k, v]) => `${k}=${v}`).join(" ")}`.slice(0, 500) }));
   const source: SweepSource = { kind: "pipeline", pipelineId: a.run.id, node: a.node.name };
   await createExecutions(deps, a.project, bodies, origin, async (tx, { created, prepared }) => {
-    const [s] = await tx<{ id: string }[]>`
-      insert into sweeps (project_id, step, kind, spec, definition, commit_sha, code_sha256, source, triggered_by)
-      values (${a.project.id}, ${prepared[0]!.step.name}, ${plan.definition.kind}, ${tx.json(plan.spec)}, ${tx.json(plan.definition as never)}, ${a.run.commit_sha ?? ""}, ${a.run.code_sha256}, ${tx.json(source as never)}, ${a.run.triggered_by})
-      returning id`;
-    await insertSweepExecutions(tx, s!.id, 0, created, plan.points);
-    await tx`update pipeline_nodes set status = 'running', sweep_id = ${s!.id}, started_at = coalesce(started_at, now()) where pipeline_id = ${a.run.id} and name = ${a.node.name}`;
+    const sweepId = await insertSweep(tx, {
+      projectId: a.project.id, step: prepared[0]!.step.name, kind: plan.definition.kind, spec: plan.spec, definition: plan.definition,
+      commitSha: a.run.commit_sha ?? "", codeSha256: a.run.code_sha256, source, triggeredBy: a.run.triggered_by,
+    });
+    await insertSweepExecutions(tx, sweepId, 0, created, plan.points);
+    await tx`update pipeline_nodes set status = 'running', sweep_id = ${sweepId}, started_at = coalesce(started_at, now()) where pipeline_id = ${a.run.id} and name = ${a.node.name}`;
     a.row.status = "running";
-    a.row.sweep_id = s!.id;
+    a.row.sweep_id = sweepId;
   }, { held: plan.held });
 }
 

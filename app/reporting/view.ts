@@ -83,7 +83,12 @@ export async function loadSweepViews(sql: Sql, sweepIds: string[]): Promise<Swee
 
 /** Every execution ended, and no more are to come (the plan made, or the sweep stopped). */
 export function sweepDone(v: SweepView): boolean {
-  return v.executions.every((e) => isTerminal(e.status)) && (v.executions.length >= v.planned || v.stoppedReason !== null);
+  return sweepHasEnded(v.executions, v.planned, v.stoppedReason);
+}
+
+/** The same on bare rows: every execution ended, and the plan made (or the sweep stopped). */
+export function sweepHasEnded(executions: readonly { status: ExecutionStatus }[], planned: number, stoppedReason: string | null): boolean {
+  return executions.every((e) => isTerminal(e.status)) && (executions.length >= planned || stoppedReason !== null);
 }
 
 const MINIMISE = /(loss|error|err|mse|mae|rmse|perplexity|wer|cer|time|latency)$/i;
@@ -113,12 +118,18 @@ export function goalOf(name: string): "min" | "max" {
 
 export function bestExecution(v: SweepView, metric: MetricGoal | null): { exec: ExecView; value: number } | null {
   if (!metric) return null;
-  let best: { exec: ExecView; value: number } | null = null;
-  for (const e of v.executions) {
+  const best = bestCompleted(v.executions, (e) => e.metrics, metric);
+  return best ? { exec: best.item, value: best.value } : null;
+}
+
+/** The completed one with the best finite value of `metric` (the first on ties); null when none has one. */
+export function bestCompleted<T extends { status: ExecutionStatus }>(items: readonly T[], metricsOf: (item: T) => Record<string, unknown>, metric: MetricGoal): { item: T; value: number } | null {
+  let best: { item: T; value: number } | null = null;
+  for (const e of items) {
     if (e.status !== "completed") continue;
-    const val = e.metrics[metric.name];
+    const val = metricsOf(e)[metric.name];
     if (typeof val !== "number" || !Number.isFinite(val)) continue;
-    if (!best || (metric.goal === "min" ? val < best.value : val > best.value)) best = { exec: e, value: val };
+    if (!best || (metric.goal === "min" ? val < best.value : val > best.value)) best = { item: e, value: val };
   }
   return best;
 }

@@ -13,7 +13,7 @@
  * A sweep whose executions were all stopped by request makes no more.
  */
 import type { Sql } from "../../db/client.js";
-import { insertSweepExecutions } from "../../db/queries/sweeps.js";
+import { insertSweepExecutions, sweepMembers, type SweepMember } from "../../db/queries/sweeps.js";
 import { projectById } from "../../db/queries/projects.js";
 import { requestSchedulerPass } from "../../db/queries/jobs.js";
 import type { SweepDefinition } from "../contracts/sweeps.js";
@@ -27,18 +27,7 @@ import { seededRng } from "./search/rng.js";
 import { DEFAULT_STARTUP_TRIALS, proposeTpe, type Observation } from "./search/tpe.js";
 import type { SweepSource } from "../../db/schema/sweeps.js";
 
-interface Member {
-  id: string;
-  counter: number;
-  position: number;
-  status: ExecutionStatus;
-  stop_cause: string | null;
-  point: Record<string, string> | null;
-  metadata_latest: Record<string, unknown>;
-  yaml_path: string;
-  started_at: Date | null;
-  ended_at: Date | null;
-}
+type Member = SweepMember;
 
 export interface AdvanceResult {
   released: number;
@@ -76,11 +65,6 @@ export function stopReasonOf(def: SweepDefinition, members: readonly Member[]): 
   return null;
 }
 
-async function members(sql: Sql, sweepId: string): Promise<Member[]> {
-  return sql<Member[]>`
-    select e.id, e.counter, se.position, e.status, e.stop_cause, se.point, e.metadata_latest, e.yaml_path, e.started_at, e.ended_at
-    from sweep_executions se join executions e on e.id = se.execution_id where se.sweep_id = ${sweepId} order by se.position`;
-}
 
 export async function advanceSweep(deps: CreateDeps, sweepId: string): Promise<AdvanceResult> {
   const { sql } = deps;
@@ -89,7 +73,7 @@ export async function advanceSweep(deps: CreateDeps, sweepId: string): Promise<A
   const result: AdvanceResult = { released: 0, proposed: 0, stopped: null };
   if (!sweep?.definition) return result;
   const def = sweep.definition;
-  const all = await members(sql, sweepId);
+  const all = await sweepMembers(sql, sweepId);
 
   // 1. Stop rules.
   let reason = sweep.stopped_reason;

@@ -8,9 +8,8 @@
  * stops as soon as one of them holds, not only when an execution ends.
  */
 import type { Sql } from "../../db/client.js";
-import { sweepOfExecution } from "../../db/queries/sweeps.js";
 import { addJob } from "../../db/queries/jobs.js";
-import { advanceQueue } from "../../db/queries/sweeps.js";
+import { advanceQueue, sweepMembers, sweepOfExecution } from "../../db/queries/sweeps.js";
 import type { EarlyStopping } from "../contracts/sweeps.js";
 import { isTerminal, type ExecutionStatus } from "../executions/state.js";
 import { stopExecution } from "../executions/stop.js";
@@ -49,9 +48,7 @@ export async function checkEarlyStop(sql: Sql, executionId: string): Promise<Ear
   const sweep = await sweepOfExecution(sql, executionId);
   const def = sweep?.definition;
   if (!sweep || !def) return { stopped: false };
-  const members = await sql<{ id: string; counter: number; status: ExecutionStatus; stop_cause: string | null; metadata_latest: Record<string, unknown>; started_at: Date | null; ended_at: Date | null; point: Record<string, string> | null; position: number; yaml_path: string }[]>`
-    select e.id, e.counter, e.status, e.stop_cause, e.metadata_latest, e.started_at, e.ended_at, se.point, se.position, e.yaml_path
-    from sweep_executions se join executions e on e.id = se.execution_id where se.sweep_id = ${sweep.id} order by se.position`;
+  const members = await sweepMembers(sql, sweep.id);
   // The sweep's own rules first: once one holds, the driver stops the rest.
   if (!sweep.stopped_reason && stopReasonOf(def, members)) {
     await addJob(sql, "sweep_advance", { sweepId: sweep.id }, { queueName: advanceQueue(sweep.id), jobKey: `sweep_advance:${sweep.id}` });

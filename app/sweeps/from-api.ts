@@ -21,7 +21,7 @@ import type { ParameterRule, SweepDefinition, SweepKind } from "../contracts/swe
 import type { TaskBlueprint } from "../valohai/index.js";
 import { planSweep, type SweepPlan } from "./plan.js";
 import { blueprintPlace, definitionOfBlueprint } from "./blueprint.js";
-import { insertSweepExecutions } from "../../db/queries/sweeps.js";
+import { insertSweep, insertSweepExecutions } from "../../db/queries/sweeps.js";
 import { loadSnapshotConfig, YAML_PATH } from "../snapshots/config.js";
 
 /** One value as JSON gives it: a string, a number (a `PyFloat` or `bigint` from `parseJsonExact`), or a boolean. */
@@ -145,13 +145,8 @@ function needsDefinition(req: z.output<typeof SweepBody>): boolean {
 export async function createApiSweep(deps: ApiSweepDeps, project: Project, body: unknown, triggeredBy: string): Promise<CreatedApiSweep> {
   const req = parseBody(body);
   if (needsDefinition(req)) return createDefinedSweep(deps, project, req, triggeredBy);
-  const { parameters, commit, code: givenCode, task: _task, blueprint: _blueprint, ...rest } = req;
-  if (commit !== undefined && givenCode !== undefined) {
-    throw new VhError("bad_request", "Give either code (an uploaded snapshot) or commit (the linked repository at a ref), not both.");
-  }
-  if (commit === undefined && givenCode === undefined) {
-    throw new VhError("bad_request", "Give code (the sha256 of an uploaded snapshot) or commit (a branch, tag or sha of the linked repository).");
-  }
+  const { parameters, commit: _commit, code: _code, task: _task, blueprint: _blueprint, ...rest } = req;
+  checkCodeChoice(req);
   const lists: Record<string, z.output<typeof Scalar>[]> = {};
   const empty: string[] = [];
   for (const [name, v] of Object.entries(parameters)) {
@@ -173,12 +168,7 @@ export async function createApiSweep(deps: ApiSweepDeps, project: Project, body:
       { size, cap: deps.config.sweepCap },
     );
   }
-  let code: unknown = givenCode;
-  let commitSha: string | null = null;
-  if (commit !== undefined) {
-    if (!deps.forges) throw new VhError("internal", "This server was started without forges: commit runs are not served.");
-    ({ code, commitSha } = await snapshotAtCommit({ ...deps, forges: deps.forges }, project, commit));
-  }
+  const { code, commitSha } = await codeOf(deps, project, req);
   const points = expandSweep("grid", positions);
   const executionPoints = points.map((p) => Object.fromEntries(Object.entries(p).map(([name, i]) => [name, rawText(lists[name]![Number(i)]!)])));
   const bodies = points.map((p) => ({
@@ -190,23 +180,28 @@ export async function createApiSweep(deps: ApiSweepDeps, project: Project, body:
   const source: SweepSource = { kind: "api" };
   const origin = { ...(commitSha ? { commitSha } : {}), triggeredBy };
   const { created, extra: id } = await createExecutions(deps, project, bodies, origin, async (tx, { created, prepared }) => {
-    const [s] = await tx<{ id: string }[]>`
-      insert into sweeps (project_id, step, kind, spec, commit_sha, code_sha256, source, triggered_by)
-      values (${project.id}, ${prepared[0]!.step.name}, 'grid', ${tx.json(spec)}, ${commitSha ?? ""}, ${prepared[0]!.req.code}, ${tx.json(source as never)}, ${triggeredBy})
-      returning id`;
-    await insertSweepExecutions(tx, s!.id, 0, created, executionPoints);
-    return s!.id;
+    const sweepId = await insertSweep(tx, {
+      projectId: project.id, step: prepared[0]!.step.name, kind: "grid", spec, definition: null,
+      commitSha: commitSha ?? "", codeSha256: prepared[0]!.req.code, source, triggeredBy,
+    });
+    await insertSweepExecutions(tx, sweepId, 0, created, executionPoints);
+    return sweepId;
   });
   return { id, executionIds: created.map((c) => c.id) };
 }
 
-async function codeOf(deps: ApiSweepDeps, project: Project, req: z.output<typeof SweepBody>): Promise<{ code: unknown; commitSha: string | null }> {
+/** Exactly one of `code` and `commit`, checked before anything is looked at. */
+function checkCodeChoice(req: z.output<typeof SweepBody>): void {
   if (req.commit !== undefined && req.code !== undefined) {
     throw new VhError("bad_request", "Give either code (an uploaded snapshot) or commit (the linked repository at a ref), not both.");
   }
   if (req.commit === undefined && req.code === undefined) {
     throw new VhError("bad_request", "Give code (the sha256 of an uploaded snapshot) or commit (a branch, tag or sha of the linked repository).");
   }
+}
+
+/** The code the sweep runs (after `checkCodeChoice`): the uploaded snapshot, or the linked repository's archive at `commit` (fetched here). */
+async function codeOf(deps: ApiSweepDeps, project: Project, req: z.output<typeof SweepBody>): Promise<{ code: unknown; commitSha: string | null }> {
   if (req.commit === undefined) return { code: req.code, commitSha: null };
   if (!deps.forges) throw new VhError("internal", "This server was started without forges: commit runs are not served.");
   return snapshotAtCommit({ ...deps, forges: deps.forges }, project, req.commit);
@@ -224,6 +219,7 @@ async function createDefinedSweep(deps: ApiSweepDeps, project: Project, req: z.o
   let step = givenStep;
   // The definition is checked before the code is fetched, except a blueprint's, which is in it.
   if (!blueprint) planSweep(definitionOfBody(req, null), deps.config.sweepCap, "Use fewer values, or split it into several sweeps.");
+  checkCodeChoice(req);
   const { code, commitSha } = await codeOf(deps, project, req);
   const yamlPath = typeof rest["yamlPath"] === "string" ? (rest["yamlPath"] as string) : YAML_PATH;
   if (blueprint) {
@@ -253,12 +249,12 @@ async function createDefinedSweep(deps: ApiSweepDeps, project: Project, req: z.o
   const source: SweepSource = { kind: "api" };
   const origin = { ...(commitSha ? { commitSha } : {}), triggeredBy };
   const { created, extra: id } = await createExecutions(deps, project, bodies, origin, async (tx, { created, prepared }) => {
-    const [s] = await tx<{ id: string }[]>`
-      insert into sweeps (project_id, step, kind, spec, definition, commit_sha, code_sha256, source, triggered_by)
-      values (${project.id}, ${prepared[0]!.step.name}, ${plan.definition.kind}, ${tx.json(plan.spec)}, ${tx.json(plan.definition as never)}, ${commitSha ?? ""}, ${prepared[0]!.req.code}, ${tx.json(source as never)}, ${triggeredBy})
-      returning id`;
-    await insertSweepExecutions(tx, s!.id, 0, created, plan.points);
-    return s!.id;
+    const sweepId = await insertSweep(tx, {
+      projectId: project.id, step: prepared[0]!.step.name, kind: plan.definition.kind, spec: plan.spec, definition: plan.definition,
+      commitSha: commitSha ?? "", codeSha256: prepared[0]!.req.code, source, triggeredBy,
+    });
+    await insertSweepExecutions(tx, sweepId, 0, created, plan.points);
+    return sweepId;
   }, { held: plan.held });
   return { id, executionIds: created.map((c) => c.id) };
 }

@@ -11,7 +11,7 @@
 import type { SweepSource } from "../../db/schema/sweeps.js";
 import type { Sql } from "../../db/client.js";
 import { createExecutions } from "../executions/create.js";
-import { insertSweepExecutions } from "../../db/queries/sweeps.js";
+import { insertSweep, insertSweepExecutions } from "../../db/queries/sweeps.js";
 import { VhError } from "../errors.js";
 import { hasCheckRuns, hasComments, hasCommitStatuses, type Actor, type Annotation, type Forge, type RepoRef } from "../contracts/forge.js";
 import { snapshotOfCommit } from "../snapshots/of-commit.js";
@@ -104,11 +104,10 @@ export async function startSweep(deps: SweepDeps, forge: Forge, req: SweepReques
       const step = prepared[0]!.step;
       // The lint's warnings on the loaded valohai.yaml, sent with the sweep's check run.
       const annotations = toAnnotations(prepared[0]!.problems.filter((p) => p.severity !== "error"));
-      const [s] = await tx<{ id: string }[]>`
-        insert into sweeps (project_id, step, kind, spec, definition, commit_sha, code_sha256, source, triggered_by, request_key)
-        values (${project.id}, ${step.name}, ${plan.definition.kind}, ${tx.json(plan.spec)}, ${tx.json(plan.definition as never)}, ${req.commitSha}, ${code}, ${tx.json(source as never)}, ${req.actor.login}, ${req.requestKey})
-        returning id`;
-      const id = s!.id;
+      const id = await insertSweep(tx, {
+        projectId: project.id, step: step.name, kind: plan.definition.kind, spec: plan.spec, definition: plan.definition,
+        commitSha: req.commitSha, codeSha256: code, source, triggeredBy: req.actor.login, requestKey: req.requestKey,
+      });
       await insertSweepExecutions(tx, id, 0, created, points);
       await tx`insert into sweep_reports (sweep_id, annotations) values (${id}, ${tx.json(annotations as never)})`;
       if (req.pr !== null) {

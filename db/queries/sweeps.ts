@@ -3,7 +3,7 @@ import type { ExecutionStatus, executions } from "../schema/executions.js";
 import type { sweepExecutions } from "../schema/sweeps.js";
 import type { Cols, Conn } from "./rows.js";
 import type { SweepDefinition } from "../../app/contracts/sweeps.js";
-import type { sweeps } from "../schema/sweeps.js";
+import type { SweepSource, sweeps } from "../schema/sweeps.js";
 import type { RepoRef } from "../../app/contracts/forge.js";
 
 /**
@@ -66,4 +66,40 @@ export function advanceJobOnEnd(sql: Conn, executionId: string, ended: boolean) 
     from sweep_executions se join sweeps s on s.id = se.sweep_id
     where se.execution_id = ${executionId}::uuid
       and (s.kind = 'bayesian_tpe' or s.definition ?| array['maxParallel', 'stopCondition'] or s.definition->'target' ? 'value'))`;
+}
+
+/** One execution of a sweep as the sweep's driver and early stopping read it. */
+export type SweepMember = Cols<typeof executions, "id" | "counter" | "status" | "stop_cause" | "metadata_latest" | "yaml_path" | "started_at" | "ended_at"> &
+  Cols<typeof sweepExecutions, "position" | "point">;
+
+/** The sweep's executions in position order. */
+export async function sweepMembers(sql: Conn, sweepId: string): Promise<SweepMember[]> {
+  return sql<SweepMember[]>`
+    select e.id, e.counter, se.position, e.status, e.stop_cause, se.point, e.metadata_latest, e.yaml_path, e.started_at, e.ended_at
+    from sweep_executions se join executions e on e.id = se.execution_id where se.sweep_id = ${sweepId} order by se.position`;
+}
+
+export interface NewSweep {
+  projectId: string;
+  step: string;
+  kind: string;
+  spec: Record<string, string[]>;
+  /** Null for a sweep of one that records no definition (a reproduction). */
+  definition: SweepDefinition | null;
+  /** "" when it ran an uploaded snapshot. */
+  commitSha: string;
+  codeSha256: string;
+  source: SweepSource;
+  triggeredBy: string;
+  requestKey?: string | null;
+}
+
+/** Writes a sweep's row (every creation path: comments, the API, pipelines' task nodes, reproductions); its id. */
+export async function insertSweep(sql: Conn, s: NewSweep): Promise<string> {
+  const [row] = await sql<{ id: string }[]>`
+    insert into sweeps (project_id, step, kind, spec, definition, commit_sha, code_sha256, source, triggered_by, request_key)
+    values (${s.projectId}, ${s.step}, ${s.kind}, ${sql.json(s.spec)}, ${s.definition === null ? null : sql.json(s.definition as never)}, ${s.commitSha}, ${s.codeSha256},
+      ${sql.json(s.source as never)}, ${s.triggeredBy}, ${s.requestKey ?? null})
+    returning id`;
+  return row!.id;
 }

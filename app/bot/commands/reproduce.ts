@@ -5,6 +5,7 @@
  * again once the reproduction has ended, with the verdict (`replyWithVerdict`, the
  * `reproduction_reply` task, queued by the task that records the verdict).
  */
+import { insertSweep, insertSweepExecutions } from "../../../db/queries/sweeps.js";
 import { VhError } from "../../errors.js";
 import type { Command } from "./parse.js";
 import { executionOfPr, pointOf } from "../../sweeps/of-pull-request.js";
@@ -39,12 +40,12 @@ export const reproduce: CommandRunner<Extract<Command, { name: "reproduce" }>> =
     commentId: ctx.commentId,
   };
   const made = await reproduceExecution(sql, original, { verify: cmd.verify, tolerance: cmd.tolerance, triggeredBy: ctx.actor.login }, async (tx, created) => {
-    const [s] = await tx<{ id: string }[]>`
-      insert into sweeps (project_id, step, kind, spec, commit_sha, code_sha256, source, triggered_by, request_key)
-      values (${original.project_id}, ${original.step}, 'grid', ${tx.json(spec)}, ${e.commit_sha}, ${original.code_sha256!}, ${tx.json(source as never)}, ${ctx.actor.login}, ${ctx.requestKey})
-      returning id`;
-    await tx`insert into sweep_executions (sweep_id, position, execution_id, point) values (${s!.id}, 0, ${created.id}, ${tx.json(pointOf(e))})`;
-    await tx`insert into sweep_reports (sweep_id, annotations) values (${s!.id}, '[]'::jsonb)`;
+    const sweepId = await insertSweep(tx, {
+      projectId: original.project_id, step: original.step, kind: "grid", spec, definition: null,
+      commitSha: e.commit_sha, codeSha256: original.code_sha256!, source, triggeredBy: ctx.actor.login, requestKey: ctx.requestKey,
+    });
+    await insertSweepExecutions(tx, sweepId, 0, [created], [pointOf(e)]);
+    await tx`insert into sweep_reports (sweep_id, annotations) values (${sweepId}, '[]'::jsonb)`;
     const [row] = await tx<{ id: string }[]>`
       insert into change_requests (forge, repository_id, number, installation_id, repo)
       values (${ctx.repo.forge}, ${ctx.repo.id}, ${pr}, ${ctx.repo.installationId}, ${ctx.repo.fullName})
