@@ -81,9 +81,15 @@ interface ExecFacts {
 const DONE: readonly PipelineNodeStatus[] = ["completed", "reused"];
 const ENDED: readonly PipelineNodeStatus[] = ["completed", "reused", "failed", "skipped", "stopped"];
 
+/** The facts of several executions in one read, by id. */
+async function execFactsOf(sql: Sql, ids: readonly string[]): Promise<Map<string, ExecFacts>> {
+  if (ids.length === 0) return new Map();
+  const rows = await sql<ExecFacts[]>`select id, counter, status, parameters, metadata_latest, inputs, environment_variables from executions where id = any(${ids as string[]}::uuid[])`;
+  return new Map(rows.map((r) => [r.id, r]));
+}
+
 async function execFacts(sql: Sql, id: string): Promise<ExecFacts | null> {
-  const [e] = await sql<ExecFacts[]>`select id, counter, status, parameters, metadata_latest, inputs, environment_variables from executions where id = ${id}`;
-  return e ?? null;
+  return (await execFactsOf(sql, [id])).get(id) ?? null;
 }
 
 /** A task node's sweep: its executions' facts, whether it is done, and its best (by its target, else the first completed). */
@@ -152,10 +158,11 @@ async function advanceOnce(deps: CreateDeps, pipelineId: string): Promise<Advanc
 
   // 1. Settle running nodes.
   const facts = new Map<string, { exec: ExecFacts | null; all: ExecFacts[] }>();
+  const known = await execFactsOf(sql, nodes.flatMap((n) => (n.type === "execution" && (n.execution_id ?? n.reused_from) ? [(n.execution_id ?? n.reused_from)!] : [])));
   for (const n of nodes) {
     const standIn = n.execution_id ?? n.reused_from;
     if (n.type === "execution" && standIn) {
-      const e = await execFacts(sql, standIn);
+      const e = known.get(standIn) ?? null;
       facts.set(n.name, { exec: e, all: e ? [e] : [] });
       if (n.status === "running" && e && isTerminal(e.status)) {
         if (e.status === "completed") await setNode(n, "completed", null);
