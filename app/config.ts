@@ -68,10 +68,19 @@ const envSchema = z.object({
   VH_MAX_UPLOAD_MB: z.coerce.number().positive().default(100 * 1024),
   VH_LOST_AFTER_S: z.coerce.number().positive().default(60),
   VH_LOST_RETRIES: z.coerce.number().int().min(0).max(100).default(1),
+  VH_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(3),
   VH_GPU_ESCALATION_S: z.coerce.number().positive().default(3600),
   VH_HOSTS_FILE: z.string().optional(),
   VH_HOST_CHECK_S: z.coerce.number().positive().default(30),
   VH_LOCAL_HOST: bool.default(true),
+  // Rented hosts (docs/compute.md): environments, the tag every instance carries, the control plane's SSH key.
+  VH_ENVIRONMENTS_FILE: z.string().optional(),
+  VH_DEFAULT_ENVIRONMENT: z.string().optional(),
+  VH_CLUSTER: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "letters, digits, . _ -").default("vh"),
+  VH_COMPUTE_SSH_KEY: z.string().optional(),
+  VH_COMPUTE_TICK_S: z.coerce.number().min(0.05).max(600).default(5),
+  VH_RECONCILE_S: z.coerce.number().min(0.05).max(3600).default(60),
+  VH_SPOT_POLL_S: z.coerce.number().min(0.05).max(600).default(5),
   XDG_CONFIG_HOME: z.string().optional(),
   HOME: z.string().optional(),
   // The GitHub App, under Probot's own names (docs/github-app.md).
@@ -220,7 +229,7 @@ export interface Config {
    * `forgeConcurrency`: the Git host jobs (github_event, github_report), in a pool of their own so a
    * slow or unreachable GitHub never holds the slots that schedule and start executions.
    */
-  worker: { concurrency: number; forgeConcurrency: number; gitConcurrency: number; supervisorCapacity: number; lostAfterSeconds: number; lostRetries: number };
+  worker: { concurrency: number; forgeConcurrency: number; gitConcurrency: number; supervisorCapacity: number; lostAfterSeconds: number; lostRetries: number; maxAttempts: number };
   /** GPU hosts and the scheduler (docs/scheduler.md). */
   hosts: {
     /** A waiting execution older than this goes first (and gets a reservation). */
@@ -272,6 +281,25 @@ export interface Config {
   lineage: { name: string };
   /** Where `s3://` inputs are read from (app/inputs/s3.ts at creation, the runners at launch). */
   s3Inputs: S3InputsConfig;
+  /** Rented hosts (worker/compute/, docs/compute.md). */
+  compute: ComputeConfig;
+}
+
+export interface ComputeConfig {
+  /** The environments' YAML file (app/environments/file.ts); unset: no environments. */
+  environmentsFile?: string;
+  /** Where executions without an environment run (else the one marked `default: true`, else the registered hosts). */
+  defaultEnvironment?: string;
+  /** The `vh:cluster` tag on every instance this control plane launches; the reconciler only touches those. */
+  cluster: string;
+  /** The private key the control plane logs in to instances with (its public half goes in user data); made at first use. */
+  sshKeyPath: string;
+  /** Seconds between autoscaler passes (launch, boot checks, idle shutdown, spot notices). */
+  tickSeconds: number;
+  /** Seconds between reconciliations of the provider's tagged instances with the hosts table. */
+  reconcileSeconds: number;
+  /** Seconds between a spot instance's polls of its metadata for an interruption notice (AWS advises 5). */
+  spotPollSeconds: number;
 }
 
 /** Reads and validates the environment; throws one VhError that names every bad variable. */
@@ -316,6 +344,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       supervisorCapacity: e.VH_SUPERVISOR_CAPACITY,
       lostAfterSeconds: e.VH_LOST_AFTER_S,
       lostRetries: e.VH_LOST_RETRIES,
+      maxAttempts: e.VH_MAX_ATTEMPTS,
     },
     logLevel: e.VH_LOG_LEVEL,
     commandJoiner: e.VH_COMMAND_JOINER,
@@ -356,6 +385,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     sweepCap: e.VH_SWEEP_CAP,
     lineage: { name: e.VH_LINEAGE_NAME ?? (e.VH_PUBLIC_URL ? new URL(e.VH_PUBLIC_URL).host : os.hostname()) },
     s3Inputs: s3InputsConfig(e, env),
+    compute: {
+      ...(e.VH_ENVIRONMENTS_FILE ? { environmentsFile: path.resolve(cwd, e.VH_ENVIRONMENTS_FILE) } : {}),
+      ...(e.VH_DEFAULT_ENVIRONMENT ? { defaultEnvironment: e.VH_DEFAULT_ENVIRONMENT } : {}),
+      cluster: e.VH_CLUSTER,
+      sshKeyPath: e.VH_COMPUTE_SSH_KEY ? path.resolve(cwd, e.VH_COMPUTE_SSH_KEY) : path.join(dataDir, "compute_ed25519"),
+      tickSeconds: e.VH_COMPUTE_TICK_S,
+      reconcileSeconds: e.VH_RECONCILE_S,
+      spotPollSeconds: e.VH_SPOT_POLL_S,
+    },
   };
 }
 

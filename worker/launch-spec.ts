@@ -71,6 +71,8 @@ export function buildLaunchSpec(exec: Execution, projectName: string, mode: "doc
       VH_EXECUTION_ID: exec.id,
       VH_PROJECT_ID: exec.projectId,
       VH_GPUS: String(exec.gpus),
+      // A later attempt (after a spot interruption or a lost host): the outputs saved so far are back in outputs/.
+      ...(exec.attempt > 1 ? { VH_RESUME_ATTEMPT: String(exec.attempt) } : {}),
     },
     gpus,
   };

@@ -17,12 +17,19 @@ import { createForges, ensureGitPolls, type LiveForges } from "../app/forges/reg
 import type { WorkerDeps } from "./deps.js";
 import { handlers, taskList } from "./tasks/index.js";
 import { createHostMonitor, type HostMonitor } from "./hosts/monitor.js";
+import { createComputeManager, type ComputeManager } from "./compute/lifecycle.js";
+import { createComputeProviders } from "./compute/registry.js";
+import { ensureComputeKey } from "./compute/keys.js";
+import { readEnvironmentsFile } from "../app/environments/file.js";
+import type { Compute } from "../app/contracts/compute.js";
 
 export interface Worker {
   deps: WorkerDeps;
   supervisor: Supervisor;
   /** Host checks, GPU discovery, periodic scheduler kicks. */
   hosts: HostMonitor;
+  /** Rented hosts (VH_ENVIRONMENTS_FILE): launches, boot checks, idle shutdown, spot notices, the reconciler; null without environments. */
+  compute: ComputeManager | null;
   stop(): Promise<void>;
 }
 
@@ -35,6 +42,8 @@ export async function startWorker(opts: {
   supervisor?: SupervisorOptions;
   /** The Git host client (GitHub App); built from the config when absent. */
   forges?: LiveForges;
+  /** Compute providers by kind (tests wrap one); built from the config when absent. */
+  computeProviders?: ReadonlyMap<string, Compute>;
 }): Promise<Worker> {
   const deps: WorkerDeps = {
     config: opts.config,
@@ -86,13 +95,35 @@ export async function startWorker(opts: {
   }
   const supervisor = createSupervisor(deps, opts.supervisor);
   supervisor.start();
+  // Rented hosts, when environments are configured.
+  let compute: ComputeManager | null = null;
+  const envFile = opts.config.compute.environmentsFile;
+  if (envFile) {
+    const environments = () => readEnvironmentsFile(envFile);
+    environments(); // a broken file stops the start here, with its line and column
+    compute = createComputeManager({
+      sql: deps.sql,
+      log: deps.log,
+      runners: deps.runners,
+      providers: opts.computeProviders ?? createComputeProviders(environments),
+      environments,
+      cluster: opts.config.compute.cluster,
+      key: ensureComputeKey(opts.config.compute.sshKeyPath),
+      tickMs: opts.config.compute.tickSeconds * 1000,
+      reconcileMs: opts.config.compute.reconcileSeconds * 1000,
+      spotPollSeconds: opts.config.compute.spotPollSeconds,
+    });
+    await compute.start();
+  }
   let stopped: Promise<void> | null = null;
   return {
     deps,
     supervisor,
     hosts,
+    compute,
     stop() {
       stopped ??= (async () => {
+        await compute?.stop();
         await hosts.stop();
         await Promise.all(runners.map((r) => r.stop()));
         await supervisor.stop();

@@ -36,6 +36,10 @@ export interface Execution {
   inputs: ExecutionInput[];
   environmentVariables?: Record<string, string>;
   runtime?: Record<string, unknown> | null;
+  environment?: string | null;
+  attempt?: number;
+  attempts?: { attempt: number; host: string | null; instanceId?: string | null; instanceType?: string | null; spot?: boolean | null; pricePerHour?: number | null; seconds: number | null; costUsd: number | null; outcome: string; reason: string | null }[];
+  costUsd?: number | null;
   exitCode?: number | null;
   warnings?: string[];
   metadataLatest?: Record<string, unknown>;
@@ -85,6 +89,8 @@ export interface CreateExecutionBody {
   tags?: string[];
   image?: string;
   gpus?: number;
+  /** The environment to run in (`vh environment list`), over the step's `environment:`. */
+  environment?: string;
   /** Sets VH_SEED for the step (0 to 2^32 − 1), recorded with the execution. */
   seed?: number;
 }

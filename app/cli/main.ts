@@ -29,6 +29,7 @@ import { loginCommand, logoutCommand } from "./commands/login.js";
 import { projectCreateCommand, projectLinkCommand, projectListCommand, projectStatusCommand } from "./commands/project.js";
 import { lintCommand } from "./commands/lint.js";
 import { hostAddCommand, hostCheckCommand, hostListCommand, hostRemoveCommand } from "./commands/host.js";
+import { environmentListCommand, environmentShowCommand } from "./commands/environment.js";
 import {
   modelApproveCommand,
   modelCompareCommand,
@@ -309,6 +310,19 @@ export function buildProgram(ctxOf: () => Context, setCode: (code: number) => vo
     .argument("<name>")
     .option("--json", "print the API's answer")
     .action(act(async (name: string, opts: { json?: boolean }) => hostRemoveCommand(ctx(), name, opts)));
+
+  const environment = program.command("environment").alias("env").description("environments rented hosts come from (EC2 on-demand or spot): list, show with instances and cost");
+  environment
+    .command("list")
+    .description("list environments: provider, region, instance types, market, instances, queue, cost")
+    .option("--json", "print JSON")
+    .action(act(async (opts: { json?: boolean }) => environmentListCommand(ctx(), opts)));
+  environment
+    .command("show")
+    .description("one environment: its recipe, its instances now (lifecycle, type, zone, price, what runs) and its cost")
+    .argument("<name>")
+    .option("--json", "print JSON")
+    .action(act(async (name: string, opts: { json?: boolean }) => environmentShowCommand(ctx(), name, opts)));
 
   // project
   const project = program.command("project").description("link this directory to a project on the server");

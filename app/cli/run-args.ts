@@ -40,6 +40,8 @@ export interface RunFixed {
   tags: string[];
   image?: string;
   gpus?: number;
+  /** `--environment NAME`: the environment to run in (VH_ENVIRONMENTS_FILE on the server). */
+  environment?: string;
   /** `--seed N` sets VH_SEED; `random`: vh picks one (and prints it). */
   seed?: number | "random";
   project?: string;
@@ -78,6 +80,7 @@ export const FIXED_OPTIONS: FixedSpec[] = [
   { long: "var", short: "v", key: "vars", value: "NAME=VALUE", help: "an environment variable for the execution (repeatable)" },
   { long: "image", short: "i", key: "image", value: "image", help: "run in this image instead of the step's" },
   { long: "gpus", key: "gpus", value: "n", help: "GPUs to reserve (default: the step's VH_GPUS, else 0)" },
+  { long: "environment", key: "environment", value: "name", help: "run in this environment (vh environment list), over the step's environment:" },
   { long: "seed", key: "seed", value: "n|random", help: `set VH_SEED for the step (0-${MAX_SEED}), recorded with the execution; random: pick one and print it` },
   { long: "parameter-file", key: "parameterFile", value: "file", help: "JSON or YAML dict of parameter values (command-line options win)" },
   { long: "project", key: "project", value: "name", help: "the project (default: the one linked to this directory)" },

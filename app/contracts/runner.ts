@@ -71,6 +71,12 @@ export interface LaunchSpec {
   configFiles: Record<string, string>;
   /** GPU device indices assigned to this execution (empty: none). */
   gpus: number[];
+  /**
+   * A later attempt of an execution (after a spot interruption): the outputs its earlier attempts
+   * saved, put back into outputs/ before the step starts (`name` is the path under outputs/), so a
+   * step that saves checkpoints resumes. Fetched like inputs (checksum-verified, cached by sha256).
+   */
+  restoreOutputs?: InputFileSpec[];
 }
 
 export interface RunnerHandle {

@@ -20,6 +20,8 @@ import { requestSchedulerPass } from "../../db/queries/jobs.js";
 import { largestHost } from "../hosts/records.js";
 import { recordModelInputs } from "../models/inputs.js";
 import { recordDatasetInputs } from "../datasets/inputs.js";
+import { readEnvironmentsFile } from "../environments/file.js";
+import { chooseEnvironment } from "../environments/resolve.js";
 
 /** The largest `seed` (numpy.random.seed takes 0 … 2^32−1). */
 export const MAX_SEED = 4294967295;
@@ -41,6 +43,8 @@ export const CreateExecutionBody = z.object({
     .default([]),
   image: z.string().min(1).optional(),
   gpus: z.number().int().min(0).max(1024).optional(),
+  /** The environment to run in (VH_ENVIRONMENTS_FILE), over the step's valohai.yaml `environment:`. */
+  environment: z.string().min(1).max(100).optional(),
   /** Sets VH_SEED in the step's environment (recorded in `runtime.seed`); 0 … 2^32−1, what numpy's seed takes. */
   seed: z.number({ error: "seed must be a whole number" }).int("seed must be a whole number").min(0, "seed must be 0 or more").max(MAX_SEED, `seed must be at most ${MAX_SEED} (2^32-1)`).optional(),
 });
@@ -177,6 +181,10 @@ export interface PreparedExecution {
   env: Record<string, string>;
   envSealed: string | null;
   gpus: number;
+  /** The environment it runs in (app/environments/resolve.ts); null: the registered hosts. */
+  environment: string | null;
+  /** Said on the execution (e.g. the step's environment is not one of ours). */
+  warnings: string[];
   commandList: string[];
   command: string;
   parameters: Record<string, unknown>;
@@ -268,7 +276,10 @@ async function completeExecution(deps: CreateDeps, project: Project, checked: Ch
     if (!/^\d{1,4}$/.test(v)) throw new VhError("bad_request", `VH_GPUS must be a whole number of GPUs (0 for CPU only), not "${env["VH_GPUS"]}".`);
     gpus = Number(v);
   }
-  if (gpus > 0) {
+  // Its environment, and whether the environment's hosts can ever run it (refused now, with the reason).
+  const envs = readEnvironmentsFile(deps.config.compute.environmentsFile);
+  const chosen = chooseEnvironment(envs, { explicit: req.environment, step: step.environment, defaultName: deps.config.compute.defaultEnvironment, gpus });
+  if (gpus > 0 && !chosen.environment) {
     // A request no single host can ever satisfy is refused now, not queued forever.
     const largest = await largestHost(deps.sql);
     if (!largest || gpus > largest.gpus) {
@@ -294,7 +305,20 @@ async function completeExecution(deps: CreateDeps, project: Project, checked: Ch
   // An integer beyond 2^53 is kept as its exact decimal string (JSON readers would round it).
   const parameters = toJsonValue(values) as Record<string, unknown>;
   const { shown, hidden } = splitSecrets(env);
-  return { req, step, problems: loaded.problems, inputs, env: shown, envSealed: sealSecrets(hidden, secretsKeyOf(deps.config)), gpus, commandList, command, parameters };
+  return {
+    req,
+    step,
+    problems: loaded.problems,
+    inputs,
+    env: shown,
+    envSealed: sealSecrets(hidden, secretsKeyOf(deps.config)),
+    gpus,
+    environment: chosen.environment?.name ?? null,
+    warnings: chosen.warning ? [chosen.warning] : [],
+    commandList,
+    command,
+    parameters,
+  };
 }
 
 /**
@@ -309,7 +333,7 @@ export async function insertExecution(
   origin: ExecutionOrigin = {},
   opts: { held?: string } = {},
 ): Promise<{ id: string; counter: number }> {
-  const { req, step, inputs, env, envSealed, gpus, commandList, command, parameters } = prepared;
+  const { req, step, inputs, env, envSealed, gpus, commandList, command, parameters, environment, warnings } = prepared;
   const held = opts.held;
   // The datums it reads must still exist when it is written (an `exec delete` of the execution that
   // made them may have committed meanwhile), and stay until this commits: a delete then sees a reader.
@@ -326,11 +350,12 @@ export async function insertExecution(
   const counter = p!.execution_counter;
   const [row] = await tx<{ id: string }[]>`
     insert into executions (project_id, counter, step, title, tags, status, code_sha256, commit_sha, triggered_by, yaml_path, image, command, command_list,
-      parameters, inputs, environment_variables, environment_secrets, gpus, time_limit_s, no_output_timeout_s, stop_condition, queued_at, status_detail)
+      parameters, inputs, environment_variables, environment_secrets, gpus, time_limit_s, no_output_timeout_s, stop_condition, queued_at, status_detail,
+      environment, warnings)
     values (${project.id}, ${counter}, ${step.name}, ${req.title ?? null}, ${tx.json(req.tags)}, ${held ? "created" : "queued"}, ${req.code}, ${origin.commitSha ?? null}, ${origin.triggeredBy ?? null},
       ${req.yamlPath}, ${req.image ?? step.image}, ${command}, ${tx.json(commandList)}, ${tx.json(parameters as never)}, ${tx.json(inputs as never)},
       ${tx.json(env)}, ${envSealed}, ${gpus}, ${step.timeLimitSeconds ?? null}, ${step.noOutputTimeoutSeconds ?? null}, ${step.stopCondition ?? null},
-      ${held ? tx`null` : tx`now()`}, ${held ?? null})
+      ${held ? tx`null` : tx`now()`}, ${held ?? null}, ${environment}, ${tx.json(warnings)})
     returning id`;
   const id = row!.id;
   if (held) await tx`insert into execution_status_history (execution_id, status, reason) values (${id}, 'created', ${held})`;

@@ -14,7 +14,7 @@
  */
 import type postgres from "postgres";
 import type { Sql } from "../../db/client.js";
-import { lostCount } from "../../db/queries/executions.js";
+import { willBeRetried } from "../../db/queries/executions.js";
 import type { Cols } from "../../db/queries/rows.js";
 import type { executions } from "../../db/schema/executions.js";
 import type { Store } from "../contracts/store.js";
@@ -27,6 +27,7 @@ export interface DeleteDeps {
   store: Store;
   /** VH_LOST_RETRIES: a `lost` execution with retries left is queued again, so it is still active. */
   lostRetries: number;
+  maxAttempts?: number;
 }
 
 export interface DeleteOptions {
@@ -70,8 +71,8 @@ async function refuseWhileNeeded(tx: postgres.TransactionSql, deps: DeleteDeps, 
     );
   }
   // The same rule as the retry itself (worker/scheduler/settle.ts): lost, not stopped, retries left.
-  if (e.status === "lost" && e.stop_cause === null && (await lostCount(tx, e.id)) <= deps.lostRetries) {
-    throw new VhError("conflict", `${name} was lost and will be queued again (VH_LOST_RETRIES): delete it once that run has ended.`, { status: e.status });
+  if (e.status === "lost" && (await willBeRetried(tx, e.id, { lostRetries: deps.lostRetries, ...(deps.maxAttempts !== undefined ? { maxAttempts: deps.maxAttempts } : {}) }))) {
+    throw new VhError("conflict", `${name} was ${e.stop_cause === "spot-interruption" ? "interrupted on spot" : "lost"} and will be queued again (${e.stop_cause === "spot-interruption" ? "VH_MAX_ATTEMPTS" : "VH_LOST_RETRIES"}): delete it once that run has ended.`, { status: e.status });
   }
   // A version made from its outputs (by its sidecar, or registered from its datums) holds them: its audit trail and lineage need them.
   const versions = await tx<{ model: string; number: number; status: string }[]>`

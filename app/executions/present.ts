@@ -100,6 +100,12 @@ export function presentExecution(
     inputs,
     environmentVariables: maskEnvironment(row.environment_variables),
     gpus: row.gpus,
+    // Where it runs (app/environments/), which attempt this is, and every ended attempt with its host, instance, price and cost.
+    environment: row.environment,
+    host: row.host,
+    attempt: row.attempt,
+    attempts: row.attempts,
+    costUsd: row.cost_usd,
     timeLimitSeconds: row.time_limit_s,
     noOutputTimeoutSeconds: row.no_output_timeout_s,
     runtime: row.runtime ? { ...row.runtime, runner: row.runner, hostName: row.host } : null,

@@ -17,7 +17,7 @@ import type { Sql } from "../../db/client.js";
 import type { RequestedInput } from "../../db/schema/executions.js";
 import type { ReproductionVerdict } from "../../db/schema/reproductions.js";
 import { lastOutputsOf } from "../../db/queries/datums.js";
-import { fetchedInputs, lostCount } from "../../db/queries/executions.js";
+import { fetchedInputs, willBeRetried } from "../../db/queries/executions.js";
 import { addJob, requestSchedulerPass } from "../../db/queries/jobs.js";
 import { reproductionOf, type ReproductionRow } from "../../db/queries/reproductions.js";
 import type { Cols } from "../../db/queries/rows.js";
@@ -161,9 +161,9 @@ export async function reproduceExecution<T = undefined>(
     const counter = p!.execution_counter;
     const [row] = await tx<{ id: string }[]>`
       insert into executions (project_id, counter, step, title, status, code_sha256, commit_sha, triggered_by, yaml_path, image, command, command_list,
-        parameters, inputs, environment_variables, environment_secrets, gpus, time_limit_s, no_output_timeout_s, queued_at)
+        parameters, inputs, environment_variables, environment_secrets, gpus, time_limit_s, no_output_timeout_s, queued_at, environment)
       select o.project_id, ${counter}, o.step, ${title}, 'queued', o.code_sha256, o.commit_sha, ${opts.triggeredBy}, o.yaml_path, ${image}, o.command, o.command_list,
-        o.parameters, ${tx.json(inputs as never)}, o.environment_variables, o.environment_secrets, o.gpus, o.time_limit_s, o.no_output_timeout_s, now()
+        o.parameters, ${tx.json(inputs as never)}, o.environment_variables, o.environment_secrets, o.gpus, o.time_limit_s, o.no_output_timeout_s, now(), o.environment
       from executions o where o.id = ${original.id}
       returning id`;
     const id = row!.id;
@@ -282,13 +282,13 @@ export async function compareWithOriginal(sql: Sql, reproductionId: string, orig
  * or null when there is nothing to do (not a verifying reproduction, or not ended for good: a lost
  * one that will be retried is compared at its next end, which adds the job again).
  */
-export async function settleReproduction(sql: Sql, executionId: string, opts: { lostRetries: number }): Promise<ReproductionVerdict | null> {
+export async function settleReproduction(sql: Sql, executionId: string, opts: { lostRetries: number; maxAttempts?: number }): Promise<ReproductionVerdict | null> {
   const rep = await reproductionOf(sql, executionId);
   if (!rep || !rep.verify) return null;
   if (rep.verdict) return rep.verdict;
   const [e] = await sql<Cols<typeof executions, "status" | "stop_cause">[]>`select status, stop_cause from executions where id = ${executionId}`;
   if (!e || !isTerminal(e.status)) return null;
-  if (e.status === "lost" && e.stop_cause === null && (await lostCount(sql, executionId)) <= opts.lostRetries) return null;
+  if (e.status === "lost" && (await willBeRetried(sql, executionId, opts))) return null;
   const verdict = await compareWithOriginal(sql, executionId, rep.original_id, rep.tolerance);
   return sql.begin(async (tx) => {
     const written = await tx`update execution_reproductions set verdict = ${tx.json(verdict as never)} where execution_id = ${executionId} and verdict is null returning execution_id`;

@@ -110,7 +110,7 @@ export async function recordCheck(sql: Sql, hostId: string, res: { info: HostInf
 export async function largestHost(sql: Sql): Promise<{ name: string; gpus: number } | null> {
   const [row] = await sql<{ name: string; n: number }[]>`
     select h.name, count(g.index)::int as n from hosts h left join gpus g on g.host_id = h.id and g.present
-    where h.enabled group by h.id, h.name order by n desc, h.name limit 1`;
+    where h.enabled and h.environment is null group by h.id, h.name order by n desc, h.name limit 1`;
   return row ? { name: row.name, gpus: row.n } : null;
 }
 

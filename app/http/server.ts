@@ -19,6 +19,7 @@ import { modelRoutes } from "./routes/models.js";
 import { lineageRoutes, openLineageSchemaRoutes } from "./routes/lineage.js";
 import { datasetRoutes } from "./routes/datasets.js";
 import { hostRoutes } from "./routes/hosts.js";
+import { environmentRoutes } from "./routes/environments.js";
 import { homeRoutes } from "./ui/home.js";
 import { githubSetupRoutes } from "./ui/github-setup.js";
 import { findExecutionRow, loadPresented } from "../executions/present.js";
@@ -93,6 +94,7 @@ export function createHttpApp(deps: HttpDeps): Hono {
   api.route("/audit", auditRoutes(deps));
   api.route("/lineage", lineageRoutes(deps));
   api.route("/", hostRoutes({ sql: deps.sql, dataDir: deps.config.dataDir }));
+  api.route("/environments", environmentRoutes({ sql: deps.sql, config: deps.config }));
   api.route("/", repoRoutes({ repos: gitRepoService(deps) }));
   api.get("/executions/:id", async (c) => c.json(await loadPresented(deps.sql, await findExecutionRow(deps.sql, null, c.req.param("id")))));
   app.route("/api/v1", api);

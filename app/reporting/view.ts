@@ -18,6 +18,11 @@ export interface ExecView {
   metrics: Record<string, unknown>;
   startedAt: Date | null;
   endedAt: Date | null;
+  /** Which attempt runs (1: the first), and how the earlier ones ended (`interrupted`: on spot; `lost`: the host went away). */
+  attempt: number;
+  earlierAttempts: string[];
+  /** USD over its attempts on priced (rented) hosts; null when none was priced. */
+  costUsd: number | null;
 }
 
 export interface MetricGoal {
@@ -48,8 +53,9 @@ export async function loadSweepViews(sql: Sql, sweepIds: string[]): Promise<Swee
   if (sweepIds.length === 0) return [];
   const sweeps = await sql<Cols<typeof sweepsTable, "id" | "step" | "kind" | "spec" | "definition" | "stopped_reason" | "commit_sha" | "code_sha256" | "source" | "triggered_by" | "created_at">[]>`
     select id, step, kind, spec, definition, stopped_reason, commit_sha, code_sha256, source, triggered_by, created_at from sweeps where id = any(${sweepIds}::uuid[]) order by created_at, id`;
-  const execs = await sql<(Cols<typeof sweepExecutions, "sweep_id"> & Cols<typeof executions, "id" | "counter" | "status" | "status_detail" | "stop_cause" | "parameters" | "metadata_latest" | "started_at" | "ended_at">)[]>`
-    select se.sweep_id, e.id, e.counter, e.status, e.status_detail, e.stop_cause, e.parameters, e.metadata_latest, e.started_at, e.ended_at
+  const execs = await sql<(Cols<typeof sweepExecutions, "sweep_id"> & Cols<typeof executions, "id" | "counter" | "status" | "status_detail" | "stop_cause" | "parameters" | "metadata_latest" | "started_at" | "ended_at" | "attempt" | "attempts" | "cost_usd">)[]>`
+    select se.sweep_id, e.id, e.counter, e.status, e.status_detail, e.stop_cause, e.parameters, e.metadata_latest, e.started_at, e.ended_at,
+      e.attempt, e.attempts, e.cost_usd
     from sweep_executions se join executions e on e.id = se.execution_id
     where se.sweep_id = any(${sweepIds}::uuid[]) order by se.sweep_id, se.position`;
   return sweeps.map((s) => ({
@@ -77,6 +83,9 @@ export async function loadSweepViews(sql: Sql, sweepIds: string[]): Promise<Swee
         metrics: e.metadata_latest,
         startedAt: e.started_at,
         endedAt: e.ended_at,
+        attempt: e.attempt,
+        earlierAttempts: e.attempts.filter((a) => a.attempt < e.attempt).map((a) => a.outcome),
+        costUsd: e.cost_usd,
       })),
   }));
 }

@@ -152,6 +152,8 @@ export async function advanceSweep(deps: CreateDeps, sweepId: string): Promise<A
     step: sweep.step,
     code: sweep.code_sha256,
     yamlPath,
+    // Where the sweep's first executions run (an environment asked for at its start).
+    ...(all[0]?.environment ? { environment: all[0].environment } : {}),
     parameters: p,
     title: `${where}${sweep.step} ${Object.entries(p).map(([k, v]) => `${k}=${v}`).join(" ")}`.slice(0, 500),
   }));

@@ -307,6 +307,8 @@ export interface RunSweepOptions {
   maxParallel?: number;
   seed?: number;
   earlyStop?: { rule?: "median" | "asha"; gracePeriod?: number; reductionFactor?: number };
+  /** `--environment NAME`: where its executions run (not part of the definition: each execution records it). */
+  environment?: string;
 }
 
 /** The definition of a run command: a grid unless `--random`/`--bayesian` say otherwise; early stopping's grace defaults to 1 report (ASHA) or 3 (median). */

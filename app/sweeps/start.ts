@@ -36,6 +36,8 @@ export interface SweepRequest {
   commitSha: string;
   step: string;
   definition: SweepDefinition;
+  /** `--environment NAME`: where its executions run. */
+  environment?: string;
   trigger: Extract<SweepSource, { kind: "forge" }>["trigger"];
   pr: number | null;
   commentId: number | null;
@@ -83,6 +85,7 @@ export async function startSweep(deps: SweepDeps, forge: Forge, req: SweepReques
     step: req.step,
     code,
     yamlPath: YAML_PATH,
+    ...(req.environment ? { environment: req.environment } : {}),
     parameters: p,
     title: `${where}: ${req.step}${Object.keys(p).length ? " " + Object.entries(p).map(([k, v]) => `${k}=${v}`).join(" ") : ""}`.slice(0, 500),
   }));

@@ -14,6 +14,44 @@ export async function lostCount(sql: Conn, executionId: string): Promise<number>
   return row?.n ?? 0;
 }
 
+export interface RetryPolicy {
+  lostRetries: number;
+  /** Attempts in all for an execution interrupted on spot (default 3). */
+  maxAttempts?: number;
+}
+
+/** What decides whether an ended execution starts another attempt. */
+export interface RetryFacts {
+  status: string;
+  stop_cause: string | null;
+  attempt: number;
+  /** Its ended attempts' outcomes, this one's included once recorded. */
+  outcomes: string[];
+}
+
+/**
+ * Whether an ended execution is queued again (worker/scheduler/settle.ts does it; the API and delete
+ * ask the same question): interrupted on spot, while attempts are left (`maxAttempts`); lost, not being
+ * stopped, while `lostRetries` are left. Pure.
+ */
+export function retryAllowed(f: RetryFacts, policy: RetryPolicy): "interrupted" | "lost" | null {
+  if (f.status !== "lost") return null;
+  if (f.stop_cause === "spot-interruption") return f.attempt < (policy.maxAttempts ?? 3) ? "interrupted" : null;
+  if (f.stop_cause !== null) return null;
+  // This attempt counts as lost even before it is recorded.
+  const lost = Math.max(f.outcomes.filter((o) => o === "lost").length, 1);
+  return lost <= policy.lostRetries && f.attempt < 100 ? "lost" : null;
+}
+
+/** Whether this ended execution will be queued again by policy (so it has not ended for good). */
+export async function willBeRetried(sql: Conn, executionId: string, policy: RetryPolicy): Promise<boolean> {
+  const [r] = await sql<{ status: string; stop_cause: string | null; attempt: number; attempts: { attempt: number; outcome: string }[] }[]>`
+    select status, stop_cause, attempt, attempts from executions where id = ${executionId}`;
+  if (!r) return false;
+  const outcomes = r.attempts.filter((a) => a.attempt !== r.attempt).map((a) => a.outcome);
+  return retryAllowed({ status: r.status, stop_cause: r.stop_cause, attempt: r.attempt, outcomes: [...outcomes, r.stop_cause === "spot-interruption" ? "interrupted" : "lost"] }, policy) !== null;
+}
+
 /** An execution and its project's name, camelCase (drizzle), as the worker launches and supervises it; null when it is gone. */
 export async function loadExecution(db: Db, id: string): Promise<{ exec: Execution; projectName: string } | null> {
   const [row] = await db

@@ -11,6 +11,7 @@ import {
   uniqueIndex,
   uuid,
   bigint,
+  doublePrecision,
 } from "drizzle-orm/pg-core";
 import { projects } from "./projects.js";
 
@@ -32,6 +33,7 @@ export type ExecutionStatus =
 export type HistoryStatus = ExecutionStatus | "deleted";
 
 import type { InputSource } from "../../app/contracts/runner.js";
+import type { ExecutionAttempt } from "../../app/contracts/compute.js";
 
 export interface RequestedInput {
   name: string;
@@ -112,7 +114,7 @@ export const executions = pgTable(
      * Why the process was told to stop (decides the end status): a user or its sweep (stopped), an
      * enforced limit (error), the step's stop-condition (completed), early stopping (stopped).
      */
-    stopCause: text("stop_cause").$type<"user" | "time-limit" | "no-output-timeout" | "stop-condition" | "early-stop" | "sweep">(),
+    stopCause: text("stop_cause").$type<"user" | "time-limit" | "no-output-timeout" | "stop-condition" | "early-stop" | "sweep" | "spot-interruption">(),
     /** The step's `stop-condition` (valohai.yaml), evaluated on its metadata as it streams in. */
     stopCondition: text("stop_condition"),
     lastOutputAt: timestamp("last_output_at", { withTimezone: true }),
@@ -125,6 +127,14 @@ export const executions = pgTable(
      * the record of what ran, with its status history and a `deleted` entry saying who removed what.
      */
     deletedAt: timestamp("deleted_at", { withTimezone: true }),
+    /** The environment it runs in (VH_ENVIRONMENTS_FILE); null: the registered hosts (local, SSH). */
+    environment: text("environment"),
+    /** Which attempt runs now (1 first; a spot interruption or a lost host starts the next). */
+    attempt: integer("attempt").notNull().default(1),
+    /** Every ended attempt: where it ran, what it cost, how it ended (app/contracts/compute.ts ExecutionAttempt). */
+    attempts: jsonb("attempts").$type<ExecutionAttempt[]>().notNull().default([]),
+    /** USD over all attempts on priced hosts; null when none was priced. */
+    costUsd: doublePrecision("cost_usd"),
     deletedBy: text("deleted_by"),
   },
   (t) => [

@@ -15,15 +15,24 @@
  *   with its projects listed).
  */
 import { sql } from "drizzle-orm";
-import { bigserial, boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import { bigserial, boolean, doublePrecision, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
 import { executions } from "./executions.js";
 
 export type HostStatus = "unknown" | "up" | "down";
 
+/**
+ * Where a provisioned host (an EC2 instance) is in its life (worker/compute/lifecycle.ts):
+ * `launching` (row written, RunInstances not yet answered) → `booting` (instance id known; waiting
+ * for it to run and report its host key) → `ready` (an SSH host executions are placed on) →
+ * `draining` (a spot notice: nothing new is placed) → `terminating` (TerminateInstances asked,
+ * retried until it answers) → `terminated`; `failed` when it never became reachable (then terminated).
+ */
+export type HostLifecycle = "launching" | "booting" | "ready" | "draining" | "terminating" | "terminated" | "failed";
+
 export const hosts = pgTable("hosts", {
   id: uuid("id").primaryKey().default(sql`gen_random_uuid()`),
   name: text("name").notNull().unique(),
-  /** `local` (the worker's machine) or `ssh`. */
+  /** `local` (the worker's machine) or `ssh` (an EC2 instance is an SSH host too, with `provider` set). */
   kind: text("kind").$type<"local" | "ssh">().notNull(),
   /** `ssh://user@host:port` for SSH hosts; null for local. */
   address: text("address"),
@@ -45,7 +54,31 @@ export const hosts = pgTable("hosts", {
   /** Where it came from: `cli`/`api`, the hosts file, or the worker itself (local). */
   source: text("source").notNull().default("api"),
   createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
-});
+  // Provisioned hosts (worker/compute/): null for hosts a person registered.
+  /** The compute provider that made it (`ec2`). */
+  provider: text("provider"),
+  /** The environment (VH_ENVIRONMENTS_FILE) it was made for: only that environment's executions run on it. */
+  environment: text("environment"),
+  /** The provider's instance id (`i-…`); null until the launch call answered. */
+  instanceId: text("instance_id").unique(),
+  /** The idempotency token of the launch call (EC2 ClientToken): a launch retried after a crash makes no second instance. */
+  launchToken: text("launch_token").unique(),
+  lifecycle: text("lifecycle").$type<HostLifecycle>(),
+  lifecycleReason: text("lifecycle_reason"),
+  region: text("region"),
+  zone: text("zone"),
+  instanceType: text("instance_type"),
+  spot: boolean("spot"),
+  /** USD per hour: the spot price when launched, else the on-demand price. */
+  pricePerHour: doublePrecision("price_per_hour"),
+  launchedAt: timestamp("launched_at", { withTimezone: true }),
+  readyAt: timestamp("ready_at", { withTimezone: true }),
+  /** Since when nothing is placed on it (idle shutdown counts from here); null while busy. */
+  idleSince: timestamp("idle_since", { withTimezone: true }),
+  terminatedAt: timestamp("terminated_at", { withTimezone: true }),
+  /** A spot interruption or rebalance notice the instance reported (JSON text as the metadata service gave it). */
+  interruption: text("interruption"),
+}, (t) => [index("hosts_environment").on(t.environment, t.lifecycle)]);
 
 export const gpus = pgTable(
   "gpus",

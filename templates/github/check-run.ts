@@ -4,7 +4,8 @@
  */
 import type { CheckConclusion, CheckRunAction } from "../../app/contracts/forge.js";
 import { pickMetric, sweepDone, type MetricGoal, type SweepView } from "../../app/reporting/view.js";
-import { bestLine, earlyStoppedLines, goalWord, headline, statusCounts, sweepTable } from "./sweep.js";
+import { bestLine, earlyStoppedLines, goalWord, headline, statusCounts, sweepCost, sweepTable } from "./sweep.js";
+import { formatUsd } from "../format.js";
 
 export const BUTTONS = {
   rerun: { label: "Re-run", description: "Run this sweep again at this commit", identifier: "rerun" },
@@ -58,6 +59,7 @@ function summary(v: SweepView, metric: MetricGoal | null, now: Date): string {
     bestLine(v, metric),
     ...(earlyStoppedLines(v) ? [earlyStoppedLines(v)] : []),
     ...(v.stoppedReason ? [`**Sweep stopped:** ${v.stoppedReason}`, ""] : []),
+    ...(sweepCost(v) !== null ? [`**Cost:** ${formatUsd(sweepCost(v))} (rented hosts, every attempt)`, ""] : []),
     `<sub>Started by @${v.triggeredBy}${metric ? ` · best by ${metric.name} (${goalWord(metric)})` : ""}</sub>`,
     "",
   ].join("\n");

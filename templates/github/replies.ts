@@ -63,6 +63,7 @@ export function renderHelp(cap: number, steps: string[] | null, forge: ForgeKind
     "| `/vh run STEP lr=loguniform(1e-5,1e-1) batch=[32,64] --bayesian 30 --optimize accuracy:max` | a Bayesian search (TPE): 10 random, then each next point proposed from the finished ones' metric |",
     "| `… --max-parallel 4` · `--optimize loss:min` | at most 4 of the sweep at once; rank by a metric (the table is ordered by it and names the best) |",
     "| `… --early-stop asha [--grace 1] [--eta 3]` · `--early-stop median [--grace 3]` | stops executions whose metric (from `--optimize`) falls behind the others as it is printed |",
+    "| `… --environment NAME` | runs in that environment (e.g. EC2 spot GPUs; the step's `environment:` otherwise); its cost shows in the report |",
     `| \`/vh status\` | the executions of this ${pr} |`,
     `| \`/vh stop N\` · \`/vh stop all\` | stops execution #N, or all of this ${pr}'s |`,
     "| `/vh rerun N` | runs execution #N again, with the same parameters at the same commit |",

@@ -4,6 +4,7 @@
  * sweep. Pure.
  */
 import type { ExecutionStatus } from "../../app/executions/state.js";
+import { formatUsd } from "../format.js";
 import { bestExecution, pickMetric, sweepDone, type ExecView, type MetricGoal, type SweepView } from "../../app/reporting/view.js";
 
 const MAX_METRIC_COLUMNS = 4;
@@ -91,22 +92,42 @@ export function ranked(v: SweepView, metric: MetricGoal | null): ExecView[] {
     .map((r) => r.e);
 }
 
+/** "interrupted on spot, resumed as attempt 2" (or "host lost, …"), or "" on a first attempt. */
+export function attemptNote(e: Pick<ExecView, "attempt" | "earlierAttempts">): string {
+  if (e.attempt <= 1) return "";
+  const last = e.earlierAttempts[e.earlierAttempts.length - 1];
+  const why = last === "interrupted" ? "interrupted on spot" : last === "lost" ? "host lost" : "retried";
+  return `${why}, resumed as attempt ${e.attempt}`;
+}
+
 function statusText(e: ExecView): string {
   if (e.stopCause === "early-stop") return "✂️ early-stopped";
-  return `${ICON[e.status]} ${e.status}`;
+  const note = attemptNote(e);
+  return `${ICON[e.status]} ${e.status}${note ? ` (${note})` : ""}`;
+}
+
+/** Whether any execution of the sweep ran on a priced host (then the table has a cost column). */
+function priced(v: SweepView): boolean {
+  return v.executions.some((e) => e.costUsd !== null);
+}
+
+/** The sweep's cost so far, over every attempt of every execution (null: none ran on a priced host). */
+export function sweepCost(v: SweepView): number | null {
+  return priced(v) ? v.executions.reduce((n, e) => n + (e.costUsd ?? 0), 0) : null;
 }
 
 /** The sweep table: execution (ranked when the sweep has a target), parameters, status, latest metrics, duration. */
 export function sweepTable(v: SweepView, metric: MetricGoal | null, now: Date): string {
   const cols = metricColumns(v, metric);
   const rank = v.definition?.target !== undefined && v.executions.length > 1 && metric !== null;
-  const head = [...(rank ? ["Rank"] : []), "Execution", "Parameters", "Status", ...cols.map(cell), "Duration"];
+  const cost = priced(v);
+  const head = [...(rank ? ["Rank"] : []), "Execution", "Parameters", "Status", ...cols.map(cell), "Duration", ...(cost ? ["Cost"] : [])];
   const first = rank ? 4 : 3;
   const lines = [`| ${head.join(" | ")} |`, `|${head.map((_h, i) => (i >= first && i < first + cols.length ? "---:" : "---")).join("|")}|`];
   for (const [i, e] of ranked(v, metric).entries()) {
     const metrics = cols.map((k) => cell(formatValue(e.metrics[k])));
     const r = rank ? [typeof e.metrics[metric!.name] === "number" ? String(i + 1) : "—"] : [];
-    lines.push(`| ${[...r, `#${e.counter}`].join(" | ")} | ${paramText(v, e)} | ${statusText(e)} | ${[...metrics, formatDuration(e, now)].join(" | ")} |`);
+    lines.push(`| ${[...r, `#${e.counter}`].join(" | ")} | ${paramText(v, e)} | ${statusText(e)} | ${[...metrics, formatDuration(e, now), ...(cost ? [formatUsd(e.costUsd)] : [])].join(" | ")} |`);
   }
   return lines.join("\n");
 }
@@ -171,6 +192,7 @@ export function sweepSection(v: SweepView, metric: MetricGoal | null, now: Date)
     bestLine(v, shown),
     ...(earlyStoppedLines(v) ? [earlyStoppedLines(v)] : []),
     ...(v.stoppedReason ? [`**Sweep stopped:** ${cell(v.stoppedReason)}`, ""] : []),
+    ...(sweepCost(v) !== null ? [`**Cost:** ${formatUsd(sweepCost(v))} (rented hosts, every attempt)`, ""] : []),
     "",
   ].join("\n");
 }

@@ -22,7 +22,7 @@ export const FLOORS: Floor[] = [
   {
     name: "core",
     rank: 2,
-    holds: ["app/executions/", "app/inputs/", "app/sweeps/", "app/pipelines/", "app/models/", "app/hosts/", "app/reporting/", "app/snapshots/", "app/projects/", "app/auth/", "app/datasets/", "app/audit/"],
+    holds: ["app/executions/", "app/environments/", "app/inputs/", "app/sweeps/", "app/pipelines/", "app/models/", "app/hosts/", "app/reporting/", "app/snapshots/", "app/projects/", "app/auth/", "app/datasets/", "app/audit/"],
   },
   { name: "templates", rank: 3, holds: ["templates/"] },
   { name: "adapters", rank: 4, holds: ["app/bot/", "app/forges/", "app/http/", "app/cli/", "worker/"] },
@@ -44,7 +44,7 @@ export function floorOf(file: string): Floor | null {
 
 /** A folder of one pluggable adapter ("app/forges/github/"), or null. */
 function pluginOf(file: string): { kind: string; folder: string } | null {
-  for (const kind of ["app/forges/", "worker/runners/"]) {
+  for (const kind of ["app/forges/", "worker/runners/", "worker/compute/"]) {
     if (!file.startsWith(kind)) continue;
     const rest = file.slice(kind.length).split("/");
     if (rest.length > 1 && rest[0] !== "shared") return { kind, folder: kind + rest[0] + "/" };

@@ -86,6 +86,29 @@ describe("scheduler rules", () => {
     expect(out.refusals[0]?.reason).toMatch(/No host matches the labels/);
   });
 
+  it("keeps an environment's jobs on its hosts, one at a time (slots), and other jobs off them", () => {
+    const hosts = [
+      host("ec2-a", 1, { environment: "gpu", slots: 1 }),
+      host("ec2-b", 1, { environment: "gpu", slots: 1 }),
+      host("own", 4),
+      // An environment with no instance up yet: not schedulable, but rule 1 counts it.
+      host("environment:big", 8, { environment: "big", schedulable: false, slots: 1 }),
+    ];
+    const out = pass({
+      hosts,
+      running: [run("busy", "ec2-a", [])],
+      queue: [job("e1", 0, 1, { environment: "gpu" }), job("e2", 1, 2, { environment: "gpu" }), job("plain", 1, 3), job("b", 8, 4, { environment: "big" }), job("gone", 1, 5, { environment: "nope" })],
+    });
+    // ec2-a runs one already: e1 goes to ec2-b, e2 waits for a slot; the plain job never lands on an environment's host.
+    expect(out.placements).toEqual([
+      { jobId: "e1", hostId: "ec2-b", gpus: [] },
+      { jobId: "plain", hostId: "own", gpus: [0] },
+    ]);
+    expect(out.waiting.has("e2")).toBe(true);
+    expect(out.waiting.has("b")).toBe(true);
+    expect(out.refusals).toEqual([{ jobId: "gone", reason: 'No host of environment "nope" can run it (the environment is gone from VH_ENVIRONMENTS_FILE, or has no instances).' }]);
+  });
+
   it("places CPU-only jobs (VH_GPUS=0) on a host even when every GPU is busy", () => {
     const out = pass({ hosts: [host("a", 1), host("b", 0)], running: [run("r", "a", [0]), run("c", "b", [])], queue: [job("cpu", 0)] });
     expect(out.placements).toEqual([{ jobId: "cpu", hostId: "a", gpus: [] }]);

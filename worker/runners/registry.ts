@@ -41,6 +41,8 @@ export interface RunnerRegistry {
   forHost(host: HostRecord): Runner;
   /** The runner an execution ran with (`runner` kind + `host` name), looked up in `hosts` for SSH. */
   resolve(kind: string, hostName: string | null): Promise<Runner | undefined>;
+  /** Run a short script on a host over its runner's connection (the compute manager reads spot notices so); returns stdout. */
+  exec(host: HostRecord, script: string, timeoutMs: number): Promise<string>;
   /** Drop a host's SSH connection (a half-dead one after a failed check); the next call reconnects. */
   forget(hostName: string): void;
   /** The host key fingerprint a host's SSH connection accepted (pinned), or null (none made yet). */
@@ -145,6 +147,11 @@ export function createRunnerRegistry(config: Config, store: Store, extra: Runner
         select id, name, kind, address, key_path, host_key_sha256 from hosts where name = ${hostName} and kind = 'ssh'`;
       if (!row) return undefined;
       return sshRunner({ id: row.id, name: row.name, kind: "ssh", address: row.address, keyPath: row.key_path, hostKeySha256: row.host_key_sha256 });
+    },
+    async exec(host, script, timeoutMs) {
+      if (host.kind === "local") throw new RunnerError(`Host ${host.name} is a local host; exec is for remote hosts.`);
+      const r = await (sshRunner(host) as ReturnType<typeof createSshRunner>).client.exec(script, { timeoutMs });
+      return r.stdout.toString();
     },
     hostKeySha256(hostName) {
       return ssh.get(hostName)?.runner.client.hostKeySha256 ?? null;

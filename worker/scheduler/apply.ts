@@ -28,6 +28,12 @@ export interface SchedulerSettings {
   batch?: number;
   /** Queued executions one pass reads, from the head of the scheduler's order (default max(2000, 4 × batch)). */
   window?: number;
+  /**
+   * The environments (VH_ENVIRONMENTS_FILE) and their instance's GPUs: each counts as a host that
+   * can exist (rule 1 does not refuse its jobs while it has no instance up); its instances are placed on
+   * like any host once ready (worker/compute/ launches them).
+   */
+  environments?: readonly { name: string; gpus: number }[];
 }
 
 /**
@@ -49,6 +55,7 @@ interface QueueRow {
   queued_ms: string;
   project: string;
   time_limit_s: number | null;
+  environment: string | null;
 }
 
 export interface PassResult {
@@ -80,12 +87,25 @@ export async function runSchedulePass(sql: Sql, settings: SchedulerSettings): Pr
     await tx`delete from gpu_reservations r using executions e where e.id = r.execution_id and e.status <> 'queued'`;
 
     const now = Number((await tx<{ ms: string }[]>`select (extract(epoch from clock_timestamp()) * 1000)::bigint::text as ms`)[0]!.ms);
-    const hostRows = await tx<{ id: string; name: string; kind: string; labels: Record<string, string>; ok: boolean; gpus: number[] | null }[]>`
-      select h.id, h.name, h.kind, h.labels,
-        (h.enabled and h.status = 'up' and (h.kind <> 'local' or h.last_seen_at > now() - make_interval(secs => ${LOCAL_HOST_STALE_S}))) as ok,
+    const hostRows = await tx<{ id: string; name: string; kind: string; labels: Record<string, string>; ok: boolean; gpus: number[] | null; environment: string | null; provider: string | null }[]>`
+      select h.id, h.name, h.kind, h.labels, h.environment, h.provider,
+        (h.enabled and h.status = 'up' and (h.kind <> 'local' or h.last_seen_at > now() - make_interval(secs => ${LOCAL_HOST_STALE_S}))
+          and (h.provider is null or h.lifecycle = 'ready')) as ok,
         (select array_agg(g.index order by g.index) from gpus g where g.host_id = h.id and g.present) as gpus
       from hosts h where h.enabled`;
-    const hosts: SchedHost[] = hostRows.map((h) => ({ id: h.id, name: h.name, schedulable: h.ok, gpus: h.gpus ?? [], labels: h.labels }));
+    const hosts: SchedHost[] = hostRows.map((h) => ({
+      id: h.id,
+      name: h.name,
+      schedulable: h.ok,
+      gpus: h.gpus ?? [],
+      labels: h.labels,
+      environment: h.environment,
+      // A rented instance runs one execution at a time (as Valohai's do).
+      ...(h.provider ? { slots: 1 } : {}),
+    }));
+    for (const env of settings.environments ?? []) {
+      hosts.push({ id: `environment:${env.name}`, name: `environment:${env.name}`, schedulable: false, gpus: Array.from({ length: env.gpus }, (_, i) => i), labels: {}, environment: env.name, slots: 1 });
+    }
 
     const quotaRows = await gpuQuotaRows(tx);
     const quotas: Record<string, number> = {};
@@ -113,7 +133,7 @@ export async function runSchedulePass(sql: Sql, settings: SchedulerSettings): Pr
     }));
 
     const queueRows = await tx<QueueRow[]>`
-      select e.id, e.gpus, (extract(epoch from coalesce(e.queued_at, e.created_at)) * 1000)::bigint::text as queued_ms,
+      select e.id, e.gpus, e.environment, (extract(epoch from coalesce(e.queued_at, e.created_at)) * 1000)::bigint::text as queued_ms,
         pr.name as project, e.time_limit_s
       from executions e
       join projects pr on pr.id = e.project_id
@@ -132,6 +152,7 @@ export async function runSchedulePass(sql: Sql, settings: SchedulerSettings): Pr
       queuedAt: Number(q.queued_ms),
       quotaKeys: keysOf(q.project),
       timeLimitS: q.time_limit_s,
+      environment: q.environment,
     }));
     const reservations = await tx<Reservation[]>`select execution_id as "jobId", host_id as "hostId" from gpu_reservations`;
 

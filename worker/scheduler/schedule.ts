@@ -46,6 +46,8 @@ export interface SchedJob {
   timeLimitS: number | null;
   /** Host labels it requires (every pair must match). */
   labels?: Readonly<Record<string, string>>;
+  /** The environment it runs in: only that environment's hosts take it; none: only hosts of no environment. */
+  environment?: string | null;
 }
 
 export interface SchedHost {
@@ -56,6 +58,10 @@ export interface SchedHost {
   /** Device indices of its GPUs. */
   gpus: readonly number[];
   labels: Readonly<Record<string, string>>;
+  /** A rented host's environment: it takes that environment's jobs only. */
+  environment?: string | null;
+  /** At most this many jobs at once (a rented instance runs one execution at a time); absent: no cap. */
+  slots?: number;
 }
 
 export interface SchedRunning {
@@ -118,6 +124,11 @@ export interface SchedOutput {
 
 export const DEFAULT_ESCALATION_MS = 3_600_000;
 
+/** Whether a host may take a job: the same environment (or both none), and every label it asks for. */
+function fits(host: SchedHost, job: SchedJob): boolean {
+  return (host.environment ?? null) === (job.environment ?? null) && labelsMatch(host, job.labels);
+}
+
 function labelsMatch(host: SchedHost, want: Readonly<Record<string, string>> | undefined): boolean {
   if (!want) return true;
   for (const [k, v] of Object.entries(want)) if (host.labels[k] !== v) return false;
@@ -159,6 +170,8 @@ interface HostState {
   /** Running work here: GPUs and when each ends at the latest. */
   busy: { gpus: readonly number[]; endsBy: number | null }[];
   cpuJobs: number;
+  /** Jobs here now (for `slots`). */
+  jobs: number;
   reservedBy: { job: SchedJob; shadow: number | null; spare: Set<number> } | null;
 }
 
@@ -189,12 +202,13 @@ export function schedule(input: SchedInput): SchedOutput {
   const out: SchedOutput = { placements: [], refusals: [], reservations: [], waiting: new Map() };
   const states = new Map<string, HostState>();
   for (const h of input.hosts) {
-    states.set(h.id, { host: h, free: new Set(h.gpus), busy: [], cpuJobs: 0, reservedBy: null });
+    states.set(h.id, { host: h, free: new Set(h.gpus), busy: [], cpuJobs: 0, jobs: 0, reservedBy: null });
   }
   const usage = new Map<string, number>();
   for (const r of input.running) {
     const st = states.get(r.hostId);
     if (st) {
+      st.jobs++;
       for (const g of r.gpus) st.free.delete(g);
       if (r.gpus.length > 0) st.busy.push({ gpus: r.gpus, endsBy: r.endsBy });
       else st.cpuJobs++;
@@ -210,14 +224,18 @@ export function schedule(input: SchedInput): SchedOutput {
   const hostCapacity = new Map<string, number>();
 
   function capacityFor(job: SchedJob): number {
-    const key = job.labels ? JSON.stringify(job.labels) : "";
+    const key = `${job.environment ?? ""}\u0000${job.labels ? JSON.stringify(job.labels) : ""}`;
     let cap = hostCapacity.get(key);
     if (cap === undefined) {
       cap = -1;
-      for (const st of states.values()) if (labelsMatch(st.host, job.labels)) cap = Math.max(cap, st.host.gpus.length);
+      for (const st of states.values()) if (fits(st.host, job)) cap = Math.max(cap, st.host.gpus.length);
       hostCapacity.set(key, cap);
     }
     return cap;
+  }
+
+  function hasSlot(st: HostState): boolean {
+    return st.host.slots === undefined || st.jobs < st.host.slots;
   }
 
   function quotaBlocks(job: SchedJob): string | null {
@@ -244,6 +262,7 @@ export function schedule(input: SchedInput): SchedOutput {
     for (const g of gpus) st.free.delete(g);
     freeTotal -= gpus.length;
     if (st.reservedBy) for (const g of gpus) st.reservedBy.spare.delete(g);
+    st.jobs++;
     if (gpus.length > 0) st.busy.push({ gpus, endsBy: job.timeLimitS === null ? null : now + job.timeLimitS * 1000 });
     else st.cpuJobs++;
     for (const k of job.quotaKeys) usage.set(k, (usage.get(k) ?? 0) + gpus.length);
@@ -252,7 +271,7 @@ export function schedule(input: SchedInput): SchedOutput {
 
   function reserve(job: SchedJob): void {
     if (out.reservations.length >= maxReservations) return;
-    const candidates = schedulable.filter((s) => !s.reservedBy && labelsMatch(s.host, job.labels) && s.host.gpus.length >= job.gpus);
+    const candidates = schedulable.filter((s) => !s.reservedBy && fits(s.host, job) && s.host.gpus.length >= job.gpus);
     if (candidates.length === 0) return;
     const kept = candidates.find((s) => s.host.id === previous.get(job.id));
     let chosen = kept;
@@ -279,7 +298,9 @@ export function schedule(input: SchedInput): SchedOutput {
         jobId: job.id,
         reason:
           cap < 0
-            ? `No host matches the labels ${JSON.stringify(job.labels ?? {})}.`
+            ? job.environment
+              ? `No host of environment "${job.environment}" can run it (the environment is gone from VH_ENVIRONMENTS_FILE, or has no instances).`
+              : `No host matches the labels ${JSON.stringify(job.labels ?? {})}.`
             : `Asks for ${job.gpus} GPUs, but the largest host has ${cap}: no single host can ever run it.`,
       });
       continue;
@@ -292,7 +313,7 @@ export function schedule(input: SchedInput): SchedOutput {
       continue;
     }
     if (job.gpus === 0) {
-      const st = schedulable.filter((s) => labelsMatch(s.host, job.labels)).sort((a, b) => a.cpuJobs - b.cpuJobs)[0];
+      const st = schedulable.filter((s) => fits(s.host, job) && hasSlot(s)).sort((a, b) => a.cpuJobs - b.cpuJobs)[0];
       if (st) place(job, st, []);
       else out.waiting.set(job.id, "waiting for a host to be up");
       continue;
@@ -300,7 +321,7 @@ export function schedule(input: SchedInput): SchedOutput {
     let best: { st: HostState; gpus: number[]; left: number } | null = null;
     if (job.gpus <= freeTotal) {
       for (const st of schedulable) {
-        if (st.free.size < job.gpus || !labelsMatch(st.host, job.labels)) continue;
+        if (st.free.size < job.gpus || !fits(st.host, job) || !hasSlot(st)) continue;
         const gpus = pickGpus(usableFree(st, job), job.gpus);
         if (!gpus) continue;
         const left = st.free.size - job.gpus;

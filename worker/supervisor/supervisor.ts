@@ -122,7 +122,7 @@ export function createSupervisor(deps: WorkerDeps, options: SupervisorOptions = 
       // Its host is no longer registered: nobody can watch it, so say so instead of holding the
       // lease for ever (a retry by policy may place it elsewhere).
       await transition(deps.sql, id, "lost", { reason: `Host ${exec.host ?? "?"} (${exec.runner}) is no longer registered; the execution cannot be watched.` });
-      await settleEnded(deps.sql, id, { lostRetries: deps.config.worker.lostRetries });
+      await settleEnded(deps.sql, id, { lostRetries: deps.config.worker.lostRetries, maxAttempts: deps.config.worker.maxAttempts });
       return;
     }
     const handle = exec.runnerHandle as RunnerHandle;
@@ -138,7 +138,7 @@ export function createSupervisor(deps: WorkerDeps, options: SupervisorOptions = 
       clearInterval(renew);
     }
     // Ended (or lost): free its GPUs once, retry a lost one by policy, let the scheduler go on.
-    const settled = await settleEnded(deps.sql, id, { lostRetries: deps.config.worker.lostRetries });
+    const settled = await settleEnded(deps.sql, id, { lostRetries: deps.config.worker.lostRetries, maxAttempts: deps.config.worker.maxAttempts });
     if (settled?.retried) deps.log.warn("execution lost; queued again", { execution: id });
   }
 
@@ -211,6 +211,13 @@ export function createSupervisor(deps: WorkerDeps, options: SupervisorOptions = 
         firstPollFailure = null;
       } catch (err) {
         firstPollFailure ??= Date.now();
+        // A rented host whose instance is gone (worker/compute/reconcile.ts said so) will not come back: lost now.
+        const [gone] = await deps.sql<{ lifecycle: string }[]>`
+          select lifecycle from hosts where name = ${exec.host ?? runner.host} and provider is not null and lifecycle in ('terminated', 'failed')`.catch(() => []);
+        if (gone) {
+          await transition(deps.sql, exec.id, "lost", { reason: `Host ${exec.host ?? runner.host}'s instance is gone (${gone.lifecycle}): ${String(err)}` });
+          return;
+        }
         if (Date.now() - firstPollFailure > deps.config.worker.lostAfterSeconds * 1000) {
           await transition(deps.sql, exec.id, "lost", { reason: `Host ${exec.host ?? runner.host} did not answer for ${deps.config.worker.lostAfterSeconds} s: ${String(err)}` });
           return;
@@ -325,6 +332,8 @@ export function createSupervisor(deps: WorkerDeps, options: SupervisorOptions = 
     if (row?.stop_cause === "user") await transition(deps.sql, exec.id, "stopped", { reason: "Stopped by request." });
     // Stopped by its sweep (early stopping, the sweep's own rules): the reason given when it was told to stop.
     else if (row?.stop_cause === "early-stop" || row?.stop_cause === "sweep") await transition(deps.sql, exec.id, "stopped", { reason: row.stop_reason ?? "Stopped by its sweep." });
+    // Its spot instance is being taken back: the outputs so far are uploaded; settleEnded starts the next attempt.
+    else if (row?.stop_cause === "spot-interruption") await transition(deps.sql, exec.id, "lost", { reason: row.stop_reason ?? "Interrupted on spot." });
     // The step's stop-condition held: the run reached what it was for.
     else if (row?.stop_cause === "stop-condition") await transition(deps.sql, exec.id, "completed", { reason: row.stop_reason ?? "The step's stop-condition held." });
     else if (row?.stop_cause === "time-limit") {

@@ -13,6 +13,7 @@ import { scheduleReport } from "../../app/reporting/schedule.js";
 import type { BotDeps } from "../../app/bot/commands/types.js";
 import type { WorkerDeps } from "../deps.js";
 import { schedulePass } from "../scheduler/apply.js";
+import { readEnvironmentsFile } from "../../app/environments/file.js";
 import { startExecution } from "./start-execution.js";
 import { settleReproduction } from "../../app/executions/reproduce.js";
 import { replyWithVerdict } from "../../app/bot/commands/reproduce.js";
@@ -28,7 +29,11 @@ export function handlers(deps: WorkerDeps, forges: Forges): Handlers {
   const attempt = (helpers: JobHelpers) => ({ number: helpers.job.attempts, max: helpers.job.max_attempts });
   return {
     start_execution: (p) => startExecution(deps, p.executionId),
-    schedule: () => schedulePass(deps.sql, { escalationSeconds: deps.config.hosts.escalationSeconds }),
+    schedule: () =>
+      schedulePass(deps.sql, {
+        escalationSeconds: deps.config.hosts.escalationSeconds,
+        environments: readEnvironmentsFile(deps.config.compute.environmentsFile).map((e) => ({ name: e.name, gpus: e.instanceTypes[0]?.gpus ?? 0 })),
+      }),
     // vh's own failures throw and the queue retries with backoff; the last attempt reports them on the pull request instead.
     forge_event: async (p, helpers) => {
       await handleForgeDelivery(bot, p.forge, p.deliveryId, attempt(helpers));
@@ -40,7 +45,7 @@ export function handlers(deps: WorkerDeps, forges: Forges): Handlers {
       await pollGitRepository(bot, p.repositoryId);
     },
     reproduction_verdict: async (p) => {
-      await settleReproduction(deps.sql, p.executionId, { lostRetries: deps.config.worker.lostRetries });
+      await settleReproduction(deps.sql, p.executionId, deps.config.worker);
     },
     reproduction_reply: async (p) => {
       await replyWithVerdict(bot, p.executionId);

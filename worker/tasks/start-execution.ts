@@ -97,6 +97,15 @@ export async function startExecution(deps: WorkerDeps, executionId: string): Pro
     throw err;
   }
   const spec = buildLaunchSpec({ ...exec, environmentVariables: env }, projectName, mode, placed?.gpus ?? []);
+  // A later attempt gets back what the earlier ones saved in outputs/ (the latest file of each name).
+  if (exec.attempt > 1) {
+    const saved = await deps.sql<{ id: string; name: string; sha256: string; size: number; store_key: string }[]>`
+      select distinct on (name) id, name, sha256, size, store_key from datums
+      where execution_id = ${exec.id} order by name, created_at desc, id`;
+    if (saved.length) {
+      spec.restoreOutputs = saved.map((d) => ({ input: "", name: d.name, uri: `datum://${d.id}`, source: { kind: "store", key: d.store_key }, sha256: d.sha256, size: Number(d.size), datumId: d.id }));
+    }
+  }
   // A retry after `lost` gets a work dir of its own (launch is idempotent per spec.executionId).
   const attempt = await lostCount(deps.sql, executionId);
   if (attempt > 0) spec.executionId = `${exec.id}.r${attempt}`;

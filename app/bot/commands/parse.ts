@@ -26,6 +26,8 @@ export interface RunOptions {
   maxParallel?: number;
   seed?: number;
   earlyStop?: { rule?: "median" | "asha"; gracePeriod?: number; reductionFactor?: number };
+  /** `--environment NAME`: the environment its executions run in (VH_ENVIRONMENTS_FILE). */
+  environment?: string;
 }
 
 
@@ -193,7 +195,7 @@ function parsePipeline(args: string[]): ParseResult {
 }
 
 /** vh's own options of `/vh run` (a step parameter of the same name is given as `name=value`). */
-const RUN_OPTIONS = ["random", "bayesian", "optimize", "max-parallel", "sweep-seed", "early-stop", "grace", "eta"] as const;
+const RUN_OPTIONS = ["random", "bayesian", "optimize", "max-parallel", "sweep-seed", "early-stop", "grace", "eta", "environment"] as const;
 
 function wholeNumber(raw: string | undefined): number | null {
   return raw !== undefined && /^\d{1,9}$/.test(raw.trim()) ? Number(raw) : null;
@@ -245,6 +247,15 @@ function setOption(options: RunOptions, name: (typeof RUN_OPTIONS)[number], raw:
         return;
       }
       options.earlyStop = { ...options.earlyStop, rule };
+      return;
+    }
+    case "environment": {
+      const name = raw?.trim() ?? "";
+      if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(name)) {
+        errors.push(`\`--environment\` takes an environment's name, e.g. \`--environment gpu-spot\`${raw === undefined ? "" : `, not ${code(raw)}`}.`);
+        return;
+      }
+      options.environment = name;
       return;
     }
     case "grace":

@@ -361,6 +361,7 @@ export async function execRunCommand(ctx: Context, args: string[]): Promise<numb
     ...(fixed.tags.length ? { tags: fixed.tags } : {}),
     ...(fixed.image !== undefined ? { image: fixed.image } : {}),
     ...(fixed.gpus !== undefined ? { gpus: fixed.gpus } : {}),
+    ...(fixed.environment !== undefined ? { environment: fixed.environment } : {}),
     ...(seed !== undefined ? { seed } : {}),
   };
   // An ad-hoc run's local files (a path, or file://) become datums first: the server sees datum:// URIs.

@@ -1,4 +1,5 @@
 /** `vh exec list|show|logs|watch|open|stop|delete|outputs`. `N` is `3`, `#3` or `latest`. */
+import { usd } from "./environment.js";
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
@@ -109,6 +110,14 @@ function deletedOf(e: Execution): { at: string; by: string | null } | null {
   return d && typeof d === "object" && typeof (d as { at?: unknown }).at === "string" ? (d as { at: string; by: string | null }) : null;
 }
 
+/** `$0.0123 (g5.xlarge spot at $0.3036/h for 2m 26s; attempt 1 interrupted: $0.0042)`: the cost and what it is made of. */
+export function costText(e: Pick<Execution, "costUsd" | "attempts">): string {
+  const parts = (e.attempts ?? [])
+    .filter((a) => a.costUsd !== null)
+    .map((a) => `attempt ${a.attempt} ${a.outcome}: ${a.instanceType ?? a.host ?? "?"}${a.spot ? " spot" : ""} at ${usd(a.pricePerHour)}/h for ${formatDuration(a.seconds ?? 0)} = ${usd(a.costUsd)}`);
+  return `${usd(e.costUsd)}${parts.length ? ` (${parts.join("; ")})` : ""}`;
+}
+
 /** `exec show`: the record, and the outputs when given (null: not asked for). */
 export function renderExecution(e: Execution, outputs: Datum[] | null = null): string {
   const lines: string[] = [];
@@ -128,6 +137,9 @@ export function renderExecution(e: Execution, outputs: Datum[] | null = null): s
   if (e.code) kv("code", e.code.commit ? `git ${e.code.commit}` : `${e.code.kind} ${e.code.sha256 ?? ""}`.trim());
   kv("host", hostOf(e));
   kv("runner", e.runtime?.["runner"] ?? e.runtime?.["mode"]);
+  kv("env", e.environment);
+  if ((e.attempt ?? 1) > 1) kv("attempt", `${e.attempt} (earlier: ${(e.attempts ?? []).map((a) => `#${a.attempt} ${a.outcome}`).join(", ")})`);
+  if (e.costUsd !== null && e.costUsd !== undefined) kv("cost", costText(e));
   kv("created", formatTime(e.createdAt));
   if (e.startedAt) kv("started", formatTime(e.startedAt));
   if (e.endedAt) kv("ended", formatTime(e.endedAt));

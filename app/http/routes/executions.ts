@@ -10,7 +10,7 @@ import { findExecutionRow, listExecutionRows, loadPresented } from "../../execut
 import { stopExecution } from "../../executions/stop.js";
 import { deleteExecution } from "../../executions/delete.js";
 import { VhError } from "../../errors.js";
-import { isDeleted, logProgress, lostCount } from "../../../db/queries/executions.js";
+import { isDeleted, logProgress, willBeRetried } from "../../../db/queries/executions.js";
 import { metadataEventsOf } from "../../../db/queries/metadata-events.js";
 import type { DatumRow } from "../../../db/queries/datums.js";
 import type { Cols } from "../../../db/queries/rows.js";
@@ -53,8 +53,7 @@ export function executionRoutes(deps: CreateDeps & { forges?: Forges }) {
   async function hasEnded(id: string, status: ExecutionStatus): Promise<boolean> {
     if (!isTerminal(status)) return false;
     if (status !== "lost") return true;
-    const [r] = await sql<Cols<typeof executions, "stop_cause">[]>`select stop_cause from executions where id = ${id}`;
-    return r?.stop_cause != null || (await lostCount(sql, id)) > deps.config.worker.lostRetries;
+    return !(await willBeRetried(sql, id, deps.config.worker));
   }
 
   app.post("/", async (c) => {

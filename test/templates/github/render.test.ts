@@ -26,7 +26,7 @@ function golden(name: string, text: string) {
 function exec(counter: number, status: ExecView["status"], lr: number, metrics: Record<string, unknown> = {}, ran = 0): ExecView {
   const started = ["queued", "created"].includes(status) ? null : t(ran + 10);
   const ended = ["completed", "failed", "error", "stopped", "lost"].includes(status) ? t(10) : null;
-  return { id: `e${counter}`, counter, status, statusDetail: status === "error" ? "Input failed to download" : null, stopCause: null, parameters: { lr, epochs: 2 }, metrics, startedAt: started, endedAt: ended };
+  return { id: `e${counter}`, counter, status, statusDetail: status === "error" ? "Input failed to download" : null, stopCause: null, parameters: { lr, epochs: 2 }, metrics, startedAt: started, endedAt: ended, attempt: 1, earlierAttempts: [], costUsd: null };
 }
 
 function sweep(executions: ExecView[], spec: Record<string, string[]> = { lr: executions.map((e) => String(e.parameters["lr"])) }, trigger: "comment" | "push" = "comment"): SweepView {
@@ -72,6 +72,12 @@ const searchDone: SweepView = {
   executions: searchExecs.map((e) => (e.status === "running" ? { ...e, status: "stopped" as const, stopCause: "sweep", statusDetail: "The sweep stopped: Target reached: #13 has accuracy 0.83 (target ≥ 0.8)." } : e)),
   stoppedReason: "Target reached: #13 has accuracy 0.83 (target ≥ 0.8).",
 };
+/** A sweep on spot instances: one execution interrupted and resumed as attempt 2, each priced. */
+const onSpot = sweep([
+  { ...exec(21, "completed", 0.01, { accuracy: 0.8 }, 300), attempt: 2, earlierAttempts: ["interrupted"], costUsd: 0.04217 },
+  { ...exec(22, "completed", 0.001, { accuracy: 0.7 }, 120), costUsd: 0.0101 },
+  { ...exec(23, "running", 0.1, {}), attempt: 2, earlierAttempts: ["lost"], costUsd: 0.0012 },
+]);
 
 const fmtCheckRun = (r: RenderedCheckRun) =>
   `name: ${r.name}\nstatus: ${r.status}\nconclusion: ${r.conclusion ?? "-"}\ntitle: ${r.title}\nactions: ${r.actions.map((a) => a.identifier).join(",")}\n---\n${r.summary}${r.text ? `---\n${r.text}` : ""}`;
@@ -124,6 +130,7 @@ const CASES: Record<RenderName, Record<string, () => string>> = {
     "check-run-queued": () => fmtCheckRun(github.renderCheckRun(queued, { metric: null, now })),
     "check-run-in-progress": () => fmtCheckRun(github.renderCheckRun(running, { metric: null, now })),
     "check-run-completed": () => fmtCheckRun(github.renderCheckRun(done, { metric: null, now })),
+    "check-run-spot-resumed": () => fmtCheckRun(github.renderCheckRun(onSpot, { metric: null, now })),
     "check-run-declared-metric": () => fmtCheckRun(github.renderCheckRun(done, { metric: { name: "accuracy", goal: "max" }, now })),
     "check-run-failed": () =>
       fmtCheckRun(
@@ -144,6 +151,7 @@ const CASES: Record<RenderName, Record<string, () => string>> = {
     "sticky-comment": () => github.renderSticky(7, [single, done, running], { metrics, now }),
     "sticky-comment-approval": () => github.renderSticky(7, [done], { metrics, now, approvals: [pending] }),
     "sticky-comment-search": () => github.renderSticky(7, [searchDone], { metrics, now }),
+    "sticky-comment-spot": () => github.renderSticky(7, [onSpot], { metrics, now }),
   },
   renderPipelineCheck: {
     "check-run-pipeline-running": () => fmtPipeline(github.renderPipelineCheck(pipelineRun)),
