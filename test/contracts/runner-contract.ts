@@ -387,6 +387,26 @@ export function runnerContract(name: string, make: () => Promise<RunnerFixture>)
       await expect(runner.launch(wrong)).rejects.toThrow(/Input "dataset"/);
     });
 
+    it("restores a later attempt's saved outputs into outputs/, writable, the cached copy untouched", async () => {
+      const ckpt = Buffer.from(`epoch=5 ${randomBytes(8).toString("hex")}\n`);
+      const key = `outputs/${randomUUID()}/ckpt/model.txt`;
+      const put = await store.put(key, ckpt);
+      const saved = { input: "", name: "ckpt/model.txt", uri: "datum://saved", source: { kind: "store", key } as const, sha256: put.sha256, size: put.size, datumId: "saved" };
+      // The step rewrites its checkpoint in place, as a resumed training loop does.
+      const script = 'cat "$VH_OUTPUTS_DIR/ckpt/model.txt"\necho epoch=6 >> "$VH_OUTPUTS_DIR/ckpt/model.txt"\n';
+      const first = await launch(spec({ script, restoreOutputs: [saved] }));
+      const d = await drain(runner, first.handle);
+      expect(d.exitCode).toBe(0);
+      expect(d.stdout.toString()).toBe(ckpt.toString());
+      expect((await readAll(await runner.openOutput(first.handle, "ckpt/model.txt"))).toString()).toBe(`${ckpt}epoch=6\n`);
+      // A second attempt from the same saved output (a cache hit) sees it as it was saved.
+      const second = await launch(spec({ script, restoreOutputs: [saved] }));
+      const d2 = await drain(runner, second.handle);
+      expect(d2.stdout.toString()).toBe(ckpt.toString());
+      // Not a path out of outputs/.
+      await expect(runner.launch(spec({ script: "true\n", restoreOutputs: [{ ...saved, name: "../escape.txt" }] }))).rejects.toThrow(RunnerError);
+    });
+
     it("downloads http inputs, re-uses them when unchanged, and names input and URL on a 404", async () => {
       const url = `${baseUrl}/data.csv`;
       const input = { input: "dataset", name: "data.csv", uri: url, source: { kind: "http", url } as const };

@@ -92,7 +92,11 @@ export function createComputeManager(opts: ComputeManagerOptions): ComputeManage
   const backoff = new Map<string, { until: number; reason: string }>();
   /** Offers (type|zone) of an environment recently interrupted: tried last for a while. */
   const interruptedOffers = new Map<string, number>();
-  const spot: SpotWatch = createSpotWatch({ sql, log, exec: hostExec, onInterrupted: (h) => interruptedOffers.set(`${h.environment}|${h.instance_type}|${h.zone ?? ""}`, Date.now()) });
+  const spot: SpotWatch = createSpotWatch({ sql, log, exec: hostExec, onInterrupted: (h) => {
+      // The zone it ran in, and the type in any zone (offers name a zone only when the environment pins one).
+      interruptedOffers.set(`${h.environment}|${h.instance_type}|${h.zone ?? ""}`, Date.now());
+      interruptedOffers.set(`${h.environment}|${h.instance_type}|`, Date.now());
+    } });
   let busy: Promise<unknown> = Promise.resolve();
 
   /** A short script on a rented host, over its runner's shell (the same SSH connection executions use). */

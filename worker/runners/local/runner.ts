@@ -364,6 +364,7 @@ export function createLocalRunner(opts: LocalRunnerOptions): Runner {
     await fsp.mkdir(p.vh, { recursive: true, mode: 0o700 });
     if (spec.code) await extractCode(spec.code, p.repository);
     const inputs = await inputCache.fetchInputs(spec.inputs, p.inputs);
+    await inputCache.restoreOutputs(spec.restoreOutputs ?? [], p.outputs);
     const mode = await chooseMode(spec);
     if (mode === "process" && isolation.kind === "refuse") throw new RunnerError(isolation.reason);
     const valohai: ValohaiView = mode === "docker" ? { provided: true, how: "docker" } : await valohaiView();

@@ -300,6 +300,15 @@ export function createInputCache(opts: InputCacheOptions) {
     }
   }
 
+  /** One file into the host's checksum cache (a hit when its sha256 is known and cached). */
+  async function fetchOne(spec: InputFileSpec): Promise<{ sha256: string; size: number; cached: boolean }> {
+    const hit = spec.sha256 ? await cached(spec.sha256, spec.size) : null;
+    if (hit && spec.sha256) return { sha256: spec.sha256, size: (await fsp.stat(hit)).size, cached: true };
+    if (spec.source.kind === "store") return fetchStore(spec, spec.source.key);
+    if (spec.source.kind === "s3") return fetchS3(spec, spec.source);
+    return fetchHttp(spec, spec.source.url);
+  }
+
   /** Fetch every input file into `inputsDir/<input>/<name>` (read-only). */
   async function fetchInputs(specs: InputFileSpec[], inputsDir: string): Promise<FetchedInput[]> {
     const fetched: FetchedInput[] = [];
@@ -307,22 +316,29 @@ export function createInputCache(opts: InputCacheOptions) {
       assertRelativePath(spec.input, "Input name");
       if (spec.input.includes("/")) throw new RunnerError(`Input name "${spec.input}" cannot contain "/".`);
       assertRelativePath(spec.name, `Input "${spec.input}": file name`);
-      let got: { sha256: string; size: number; cached: boolean };
-      const hit = spec.sha256 ? await cached(spec.sha256, spec.size) : null;
-      if (hit && spec.sha256) {
-        got = { sha256: spec.sha256, size: (await fsp.stat(hit)).size, cached: true };
-      } else if (spec.source.kind === "store") {
-        got = await fetchStore(spec, spec.source.key);
-      } else if (spec.source.kind === "s3") {
-        got = await fetchS3(spec, spec.source);
-      } else {
-        got = await fetchHttp(spec, spec.source.url);
-      }
+      const got = await fetchOne(spec);
       await linkInto(cachePath(got.sha256), path.join(inputsDir, spec.input, ...spec.name.split("/")));
       fetched.push({ input: spec.input, name: spec.name, uri: spec.uri, sha256: got.sha256, size: got.size, cached: got.cached });
     }
     return fetched;
   }
 
-  return { fetchInputs, ingest, cached };
+  /**
+   * A later attempt's saved outputs (LaunchSpec.restoreOutputs) into `outputsDir/<name>`: fetched and
+   * checked like inputs, then copied (never linked: the step may rewrite its checkpoint in place, and
+   * the cache's copy must stay what its checksum says).
+   */
+  async function restoreOutputs(specs: readonly InputFileSpec[], outputsDir: string): Promise<number> {
+    for (const spec of specs) {
+      assertRelativePath(spec.name, "Saved output");
+      const got = await fetchOne(spec);
+      const dest = path.join(outputsDir, ...spec.name.split("/"));
+      await fsp.mkdir(path.dirname(dest), { recursive: true });
+      await fsp.copyFile(cachePath(got.sha256), dest);
+      await fsp.chmod(dest, 0o644);
+    }
+    return specs.length;
+  }
+
+  return { fetchInputs, restoreOutputs, ingest, cached };
 }

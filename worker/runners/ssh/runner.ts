@@ -341,6 +341,18 @@ export function createSshRunner(opts: SshRunnerOptions): Runner & { client: SshC
       links.push(`mkdir -p ${q(path.posix.dirname(dest))} && rm -f ${q(dest)} && { ln ${q(src)} ${q(dest)} 2>/dev/null || cp ${q(src)} ${q(dest)}; } && chmod 444 ${q(dest)}`);
       fetched.push({ input: input.input, name: input.name, uri: input.uri, sha256: got.sha256, size: got.size, cached: got.cached });
     }
+    // A later attempt's saved outputs: copied (not linked) into outputs/, so a checkpoint the step
+    // rewrites in place never changes the cache's copy.
+    for (const saved of spec.restoreOutputs ?? []) {
+      assertRelativePath(saved.name, "Saved output");
+      let sha = saved.sha256 && (await cachedInput(cacheDir, saved.sha256, saved.size)) ? saved.sha256 : null;
+      if (!sha) {
+        if (saved.source.kind !== "store") throw new RunnerError(`Saved output "${saved.name}" is not in the store`);
+        sha = (await fetchStoreInput(saved, saved.source.key, cacheDir)).sha256;
+      }
+      const dest = path.posix.join(p.outputs, saved.name);
+      links.push(`mkdir -p ${q(path.posix.dirname(dest))} && cp ${q(`${cacheDir}/sha256/${sha}`)} ${q(dest)} && chmod 644 ${q(dest)}`);
+    }
     if (links.length > 0) await client.run(links.join("\n"), "Linking inputs into the work dir");
     return fetched;
   }
