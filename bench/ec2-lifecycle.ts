@@ -1,0 +1,232 @@
+/**
+ * `npm run bench -- ec2-lifecycle`: drives executions through the EC2 twin (test/helpers/ec2-twin.ts:
+ * the real AWS SDK against a Query-protocol server whose instances are sshd processes on loopback)
+ * while spot notices take instances back at random and the control plane (`npm start`, a child
+ * process) is killed with SIGKILL at random moments and restarted.
+ *
+ * Figures: `executions`, `completed` (must equal executions), `lost` (ended lost: must be 0),
+ * `leaked_instances` (instances running after the final reconcile that no live host wants: must be 0),
+ * `max_instances` (the most pending or running at once, sampled every 50 ms: never above the
+ * environment's max), `resumed` (executions that finished after a spot interruption), and
+ * `interruptions`, `kills`, `seconds`.
+ *
+ * EC2_EXECUTIONS (200; smoke 8), EC2_MAX_INSTANCES (6; smoke 3), EC2_KILLS (6; smoke 1),
+ * EC2_INTERRUPT_EVERY_S (a spot notice on a busy instance every this many seconds: 4; smoke 3).
+ */
+import type { ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import postgres from "postgres";
+import { benchPostgres, freePort, round, size, SMOKE } from "./support.js";
+import { tempDir } from "../test/helpers/stack.js";
+import { tarball } from "../test/helpers/snapshot.js";
+import { startServerProcess } from "../test/helpers/server-process.js";
+import { startEc2Twin } from "../test/helpers/ec2-twin.js";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function run(): Promise<Record<string, number>> {
+  const executions = size("EC2_EXECUTIONS", 200, 8);
+  const maxInstances = size("EC2_MAX_INSTANCES", 6, 3);
+  const kills = size("EC2_KILLS", 6, 1);
+  const interruptEveryS = size("EC2_INTERRUPT_EVERY_S", 4, 3);
+  const pg = await benchPostgres();
+  // Read directly (the control plane may be down): what has ended, and the hosts table.
+  const db = postgres(pg.connectionString, { max: 2, onnotice: () => {} });
+  const twin = await startEc2Twin({ region: "eu-west-1" });
+  twin.setSpotPrice("t3.medium", 0.0125);
+  twin.setSpotPrice("t3.large", 0.025);
+  const dir = tempDir("vh-bench-ec2-");
+  const isRoot = process.getuid?.() === 0;
+  const home = path.join(dir, "home");
+  fs.mkdirSync(home);
+  const envFile = path.join(dir, "environments.yaml");
+  fs.writeFileSync(
+    envFile,
+    [
+      "environments:",
+      "  - name: spot",
+      "    provider: ec2",
+      "    region: eu-west-1",
+      "    instance-types: [t3.medium, t3.large]",
+      "    spot: true",
+      "    max-price: 0.05",
+      "    ami: ami-0123456789abcdef0",
+      `    endpoint: ${twin.endpoint}`,
+      `    ssh-user: ${os.userInfo().username}`,
+      `    ssh-port: ${twin.sshPort}`,
+      `    max-instances: ${maxInstances}`,
+      "    idle-shutdown: 3",
+      "    boot-timeout: 30",
+      "",
+    ].join("\n"),
+  );
+  const env: Record<string, string> = {
+    DATABASE_URL: pg.connectionString,
+    VH_DATA_DIR: path.join(dir, "data"),
+    VH_STATE_DIR: path.join(dir, "state"),
+    PORT: String(await freePort()),
+    HOME: home,
+    XDG_CONFIG_HOME: path.join(home, "xdg"),
+    VH_LOG_LEVEL: "warn",
+    VH_DOCKER: "never",
+    VH_ENVIRONMENTS_FILE: envFile,
+    VH_COMPUTE_TICK_S: "0.25",
+    VH_RECONCILE_S: "2",
+    VH_SPOT_POLL_S: "0.25",
+    VH_LOST_AFTER_S: "6",
+    VH_LOST_RETRIES: "10",
+    VH_MAX_ATTEMPTS: "10",
+    VH_HOST_CHECK_S: "5",
+    AWS_ACCESS_KEY_ID: "AKIDTWIN",
+    AWS_SECRET_ACCESS_KEY: "twin-secret",
+    ...(isRoot ? {} : { VH_UNSAFE_SAME_USER: "true" }),
+  };
+  fs.mkdirSync(env["VH_STATE_DIR"]!, { recursive: true, mode: 0o711 });
+
+  let server: { child: ChildProcess; url: string; output: () => string } | null = null;
+  const up = async () => {
+    server = await startServerProcess(env, 120_000);
+    return server;
+  };
+  let token = "";
+  const api = async <T>(method: string, p: string, body?: unknown, gzip?: Buffer): Promise<T> => {
+    for (let i = 0; ; i++) {
+      try {
+        const s = server;
+        if (!s) throw new Error("down");
+        const res = await fetch(s.url + p, {
+          method,
+          headers: { authorization: `Bearer ${token}`, "content-type": gzip ? "application/gzip" : "application/json" },
+          body: gzip ?? (body === undefined ? undefined : JSON.stringify(body)),
+          signal: AbortSignal.timeout(15_000),
+        });
+        const text = await res.text();
+        if (!res.ok) throw Object.assign(new Error(`${method} ${p} → ${res.status}: ${text}`), { status: res.status });
+        return JSON.parse(text) as T;
+      } catch (err) {
+        // The control plane is being killed and restarted: ask again.
+        if ((err as { status?: number }).status !== undefined && (err as { status: number }).status < 500) throw err;
+        if (i > 600) throw err;
+        await sleep(200);
+      }
+    }
+  };
+
+  let maxSeen = 0;
+  const sampler = setInterval(() => {
+    const live = twin.instances().filter((i) => i.state === "pending" || i.state === "running").length;
+    if (live > maxSeen) maxSeen = live;
+  }, 50);
+  const t0 = Date.now();
+  let killed = 0;
+  let interruptions = 0;
+  try {
+    await up();
+    token = fs.readFileSync(path.join(env["VH_DATA_DIR"]!, "admin-token"), "utf8").trim();
+    await api("POST", "/api/v1/projects", { name: "bench" });
+    const src = path.join(dir, "src");
+    fs.mkdirSync(src);
+    fs.writeFileSync(
+      path.join(src, "valohai.yaml"),
+      "- step:\n    name: job\n    image: busybox\n    command: sh job.sh {parameter-value:secs}\n    parameters:\n      - name: secs\n        type: float\n        default: 1\n",
+    );
+    // Saves a checkpoint first; an attempt that finds one resumes (and says so).
+    fs.writeFileSync(
+      path.join(src, "job.sh"),
+      'if [ -f "$VH_OUTPUTS_DIR/ckpt" ]; then echo "resumed attempt ${VH_RESUME_ATTEMPT:-?}"; else echo 1 > "$VH_OUTPUTS_DIR/ckpt"; fi\nsleep "$1"\necho ok > "$VH_OUTPUTS_DIR/result.txt"\n',
+    );
+    const snap = await tarball(src);
+    await api("PUT", `/api/v1/code/${snap.sha256}`, undefined, snap.body);
+    const counters: number[] = [];
+    for (let i = 0; i < executions; i++) {
+      const secs = round(1 + ((i * 7919) % 2000) / 1000, 2);
+      const e = await api<{ counter: number }>("POST", "/api/v1/projects/bench/executions", { step: "job", code: snap.sha256, environment: "spot", parameters: { secs } });
+      counters.push(e.counter);
+    }
+
+    // Chaos until every execution has ended.
+    const killAt = new Set<number>();
+    while (killAt.size < kills) killAt.add(Math.floor(Math.random() * Math.max(10, executions / 2)));
+    let lastInterrupt = Date.now();
+    let tick = 0;
+    const deadline = Date.now() + (SMOKE ? 240_000 : 1_500_000);
+    for (;;) {
+      tick++;
+      const [{ open }] = await db<{ open: number }[]>`
+        select count(*)::int as open from executions where status not in ('completed', 'failed', 'error', 'stopped', 'lost')` as unknown as [{ open: number }];
+      if (open === 0) break;
+      if (Date.now() > deadline) throw new Error(`${open} executions still open after the deadline`);
+      // A spot notice on a busy instance now and then (taken back 4 s later).
+      if (Date.now() - lastInterrupt > interruptEveryS * 1000) {
+        lastInterrupt = Date.now();
+        const busy = twin.instances().filter((i) => i.state === "running" && !i.noticeAt);
+        const pick = busy[Math.floor(Math.random() * busy.length)];
+        if (pick) {
+          twin.spotNotice(pick.id, 4);
+          interruptions++;
+        }
+      }
+      // The control plane killed mid-whatever, restarted a moment later.
+      if (killAt.has(tick) && server) {
+        killAt.delete(tick);
+        const s = server as { child: ChildProcess };
+        server = null;
+        s.child.kill("SIGKILL");
+        await new Promise<void>((r) => (s.child.exitCode !== null || s.child.signalCode !== null ? r() : s.child.once("exit", () => r())));
+        killed++;
+        await sleep(500 + Math.random() * 1500);
+        await up();
+      }
+      await sleep(500);
+    }
+    const seconds = (Date.now() - t0) / 1000;
+
+    const final = await Promise.all(counters.map((n) => api<{ status: string; attempt: number; attempts: { outcome: string }[] }>("GET", `/api/v1/projects/bench/executions/${n}`)));
+    // The final reconcile: idle instances end after idle-shutdown, the reconciler runs every 2 s.
+    const settleUntil = Date.now() + 30_000;
+    let leaked = Infinity;
+    while (Date.now() < settleUntil) {
+      await sleep(1000);
+      const rows = await db<{ instance_id: string | null; lifecycle: string }[]>`select instance_id, lifecycle from hosts where provider is not null`;
+      const wanted = new Set(rows.filter((r) => !["terminated", "failed", "terminating"].includes(r.lifecycle)).map((r) => r.instance_id));
+      const live = twin.instances().filter((i) => i.state === "pending" || i.state === "running");
+      leaked = live.filter((i) => !wanted.has(i.id)).length;
+      if (leaked === 0 && live.length === 0) break;
+    }
+    return {
+      executions,
+      completed: final.filter((e) => e.status === "completed").length,
+      lost: final.filter((e) => e.status === "lost").length,
+      leaked_instances: leaked,
+      max_instances: maxSeen,
+      max_allowed: maxInstances,
+      resumed: final.filter((e) => e.status === "completed" && e.attempts.some((a) => a.outcome === "interrupted")).length,
+      interruptions,
+      kills: killed,
+      seconds: round(seconds, 1),
+    };
+  } finally {
+    clearInterval(sampler);
+    const s = server as { child: ChildProcess } | null;
+    if (s) {
+      s.child.kill("SIGINT");
+      await new Promise<void>((r) => {
+        const t = setTimeout(() => {
+          s.child.kill("SIGKILL");
+          r();
+        }, 15_000);
+        s.child.once("exit", () => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+    await twin.close();
+    await db.end();
+    await pg.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
