@@ -148,7 +148,7 @@ export async function run(): Promise<Record<string, number>> {
 
     // Chaos until every execution has ended.
     const killAt = new Set<number>();
-    while (killAt.size < kills) killAt.add(Math.floor(Math.random() * Math.max(10, executions / 2)));
+    while (killAt.size < kills) killAt.add(1 + Math.floor(Math.random() * Math.max(10, executions / 2)));
     let lastInterrupt = Date.now();
     let tick = 0;
     const deadline = Date.now() + (SMOKE ? 240_000 : 1_500_000);
@@ -157,11 +157,26 @@ export async function run(): Promise<Record<string, number>> {
       const [{ open }] = await db<{ open: number }[]>`
         select count(*)::int as open from executions where status not in ('completed', 'failed', 'error', 'stopped', 'lost')` as unknown as [{ open: number }];
       if (open === 0) break;
-      if (Date.now() > deadline) throw new Error(`${open} executions still open after the deadline`);
+      if (Date.now() > deadline) {
+        // Say which and where, so a stuck execution can be traced from the log alone.
+        const stuck = await db`
+          select e.counter, e.status, e.attempt, h.name as host, h.lifecycle, h.instance_id
+          from executions e left join execution_placements pl on pl.execution_id = e.id left join hosts h on h.id = pl.host_id
+          where e.status not in ('completed', 'failed', 'error', 'stopped', 'lost') order by e.counter`;
+        const twinState = twin.instances().map((i) => `${i.id}:${i.state}${i.noticeAt ? "(notice)" : ""}`).join(" ");
+        throw new Error(`${open} executions still open after the deadline: ${JSON.stringify(stuck)}; twin: ${twinState}`);
+      }
       // A spot notice on a busy instance now and then (taken back 4 s later).
       if (Date.now() - lastInterrupt > interruptEveryS * 1000) {
         lastInterrupt = Date.now();
-        const busy = twin.instances().filter((i) => i.state === "running" && !i.noticeAt);
+        // Only an instance with an execution running on it: a notice on one still booting (or idle) interrupts
+        // no execution, and on a slow machine such notices can reclaim every instance before any job is placed.
+        const running = await db<{ instance_id: string }[]>`
+          select distinct h.instance_id from execution_placements pl
+          join executions e on e.id = pl.execution_id join hosts h on h.id = pl.host_id
+          where pl.released_at is null and e.status = 'running' and h.instance_id is not null`;
+        const ids = new Set(running.map((r) => r.instance_id));
+        const busy = twin.instances().filter((i) => i.state === "running" && !i.noticeAt && ids.has(i.id));
         const pick = busy[Math.floor(Math.random() * busy.length)];
         if (pick) {
           twin.spotNotice(pick.id, 4);
