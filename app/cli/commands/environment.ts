@@ -6,38 +6,9 @@
  *   vh environment show gpu-spot  its recipe, instances (lifecycle, type, zone, price, what runs) and cost
  */
 import type { Context } from "../context.js";
+import type { EnvironmentView } from "../../environments/present.js";
 import { jsonText, table } from "../format.js";
 import { println } from "../io.js";
-
-interface EnvironmentView {
-  name: string;
-  provider: string;
-  description: string | null;
-  region: string;
-  default: boolean;
-  instanceTypes: { name: string; gpus: number; gpuModel: string | null; vcpus: number; memoryGiB: number; onDemandPerHour: number }[];
-  spot: boolean;
-  maxPrice: number | null;
-  minInstances: number;
-  maxInstances: number;
-  idleShutdownSeconds: number;
-  labels: Record<string, string>;
-  instances: {
-    host: string;
-    lifecycle: string;
-    reason: string | null;
-    instanceId: string | null;
-    instanceType: string | null;
-    zone: string | null;
-    spot: boolean | null;
-    pricePerHour: number | null;
-    interruption: string | null;
-    running: { project: string; counter: number; status: string }[];
-  }[];
-  queued: number;
-  executions: number;
-  costUsd: number;
-}
 
 export function usd(n: number | null | undefined): string {
   if (n === null || n === undefined) return "—";
