@@ -43,6 +43,7 @@ const envSchema = z.object({
   VH_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),
   VH_FORGE_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),
   VH_SUPERVISOR_CAPACITY: z.coerce.number().int().min(1).max(10_000).default(64),
+  VH_WORKER_DEAD_AFTER_S: z.coerce.number().int().min(2).max(4 * 3600).default(45),
   VH_LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
   VH_COMMAND_JOINER: z.enum(["newline", "and"]).default("newline"),
   VH_DOCKER: z.enum(["auto", "always", "never"]).default("auto"),
@@ -229,7 +230,7 @@ export interface Config {
    * `forgeConcurrency`: the Git host jobs (github_event, github_report), in a pool of their own so a
    * slow or unreachable GitHub never holds the slots that schedule and start executions.
    */
-  worker: { concurrency: number; forgeConcurrency: number; gitConcurrency: number; supervisorCapacity: number; lostAfterSeconds: number; lostRetries: number; maxAttempts: number };
+  worker: { concurrency: number; forgeConcurrency: number; gitConcurrency: number; supervisorCapacity: number; lostAfterSeconds: number; lostRetries: number; maxAttempts: number; deadAfterSeconds: number };
   /** GPU hosts and the scheduler (docs/scheduler.md). */
   hosts: {
     /** A waiting execution older than this goes first (and gets a reservation). */
@@ -345,6 +346,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       lostAfterSeconds: e.VH_LOST_AFTER_S,
       lostRetries: e.VH_LOST_RETRIES,
       maxAttempts: e.VH_MAX_ATTEMPTS,
+      deadAfterSeconds: e.VH_WORKER_DEAD_AFTER_S,
     },
     logLevel: e.VH_LOG_LEVEL,
     commandJoiner: e.VH_COMMAND_JOINER,

@@ -5,6 +5,7 @@
  */
 import os from "node:os";
 import { randomBytes } from "node:crypto";
+import { EventEmitter } from "node:events";
 import pg from "pg";
 import { run, type Runner as GraphileRunner } from "graphile-worker";
 import type { Config } from "../app/config.js";
@@ -16,6 +17,7 @@ import { createSupervisor, type Supervisor, type SupervisorOptions } from "./sup
 import { createForges, ensureGitPolls, type LiveForges } from "../app/forges/registry.js";
 import type { WorkerDeps } from "./deps.js";
 import { handlers, taskList } from "./tasks/index.js";
+import { createQueueLiveness, type QueueLivenessOptions } from "./tasks/liveness.js";
 import { createHostMonitor, type HostMonitor } from "./hosts/monitor.js";
 import { createComputeManager, type ComputeManager } from "./compute/lifecycle.js";
 import { createComputeProviders } from "./compute/registry.js";
@@ -44,6 +46,8 @@ export async function startWorker(opts: {
   forges?: LiveForges;
   /** Compute providers by kind (tests wrap one); built from the config when absent. */
   computeProviders?: ReadonlyMap<string, Compute>;
+  /** The queue's liveness sweep (worker/tasks/liveness.ts): jobs of workers that died are released. */
+  liveness?: QueueLivenessOptions;
 }): Promise<Worker> {
   const deps: WorkerDeps = {
     config: opts.config,
@@ -76,9 +80,20 @@ export async function startWorker(opts: {
   const pgPool = new pg.Pool({ connectionString: opts.database.connectionString, max: concurrency + forgeConcurrency + gitConcurrency + 6 });
   pgPool.on("error", (err) => opts.log.debug("queue pool client error", { err }));
   pgPool.on("connect", (client) => client.on("error", (err) => opts.log.debug("queue client error", { err })));
-  const runnerOptions = { pgPool, noHandleSignals: true, pollInterval: 1000, logger: silentGraphileLogger() };
+  // Every graphile worker of this process is claimed by its heartbeat; a job locked by a worker that
+  // nothing claims any more (its process died mid-job) is released by any process's sweep.
+  const liveness = createQueueLiveness(
+    { sql: deps.sql, log: deps.log, processId: deps.workerId },
+    opts.liveness ?? { deadAfterSeconds: opts.config.worker.deadAfterSeconds, heartbeatMs: Math.min(5_000, (opts.config.worker.deadAfterSeconds * 1000) / 4) },
+  );
+  const events = new EventEmitter();
+  // (graphile 0.17 locks a job under its worker pool's id; a worker's own id is claimed too)
+  events.on("pool:create", ({ workerPool }: { workerPool: { id: string } }) => liveness.workerCreated(workerPool.id));
+  events.on("worker:create", ({ worker }: { worker: { workerId: string } }) => liveness.workerCreated(worker.workerId));
+  const runnerOptions = { pgPool, noHandleSignals: true, pollInterval: 1000, logger: silentGraphileLogger(), events };
   const runners: GraphileRunner[] = [];
   try {
+    await liveness.start();
     // one after the other: the first one migrates graphile-worker's schema
     const h = handlers(deps, opts.forges ?? createForges({ config: deps.config, log: deps.log, sql: deps.sql }));
     runners.push(await run({ ...runnerOptions, concurrency, taskList: taskList(h, "core") }));
@@ -89,6 +104,7 @@ export async function startWorker(opts: {
     if (polls) opts.log.debug("git polls queued", { repositories: polls });
   } catch (err) {
     await Promise.allSettled(runners.map((r) => r.stop()));
+    await liveness.stop();
     await hosts.stop();
     await pgPool.end();
     throw err;
@@ -126,6 +142,7 @@ export async function startWorker(opts: {
         await compute?.stop();
         await hosts.stop();
         await Promise.all(runners.map((r) => r.stop()));
+        await liveness.stop();
         await supervisor.stop();
         await pgPool.end();
         deps.runners.close();

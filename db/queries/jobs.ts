@@ -21,6 +21,32 @@ export interface JobOptions {
 
 type Conn = Sql | postgres.TransactionSql;
 
+/**
+ * The advisory-lock namespace of job keys ("vh_k"). A keyed job coalesces "something changed"
+ * (a pipeline's or sweep's advance, a report round, a scheduler pass), and graphile-worker's
+ * add_job drops an add that meets a job of its key being locked by a worker in a transaction not
+ * yet committed, while that run may read the state before the add's own transaction commits: the
+ * change would be lost. So every add holds a shared lock on its key until its transaction ends
+ * (shared: adds never wait for each other), and every run of a keyed job first takes that lock
+ * exclusively (`awaitKeyedAdds`, from worker/tasks/index.ts): it reads after each add it could
+ * have missed has committed. test/db/keyed-job-race.test.ts plays the race step by step.
+ */
+export const JOB_KEY_LOCK = 0x76685f6b;
+
+/** The SQL value of a job key (a text expression) that holds the key's shared lock until the transaction ends. */
+export function lockedJobKey(sql: Conn, key: postgres.PendingQuery<postgres.Row[]> | string | null) {
+  const expr = typeof key === "string" || key === null ? sql`${key}::text` : key;
+  return sql`(select v.k from (select ${expr} as k) v, lateral pg_advisory_xact_lock_shared(${JOB_KEY_LOCK}::int, hashtext(v.k)) l)`;
+}
+
+/** A run of a keyed job waits here until every transaction that added its key has ended (see JOB_KEY_LOCK). */
+export async function awaitKeyedAdds(sql: Conn, key: string): Promise<void> {
+  await sql`select pg_advisory_xact_lock(${JOB_KEY_LOCK}::int, hashtext(${key}::text))`;
+}
+
+/** The same, on graphile-worker's own client (a task's helpers). */
+export const AWAIT_KEYED_ADDS_SQL = "select pg_advisory_xact_lock($1::int, hashtext($2::text))";
+
 function checked<K extends JobName>(name: K, payload: JobPayload<K>): JobPayload<K> {
   const decl = JOBS[name];
   if (!decl) throw new Error(`addJob: no task "${String(name)}" is declared in app/contracts/jobs.ts`);
@@ -45,7 +71,7 @@ export function addJobCall<K extends JobName>(sql: Conn, name: K, payload: JobPa
       queue_name => ${opts.queueName ?? null}::text,
       run_at => case when ${delay}::interval is null then null else now() + ${delay}::interval end,
       max_attempts => ${opts.maxAttempts ?? JOBS[name].maxAttempts}::int,
-      job_key => ${opts.jobKey ?? null}::text,
+      job_key => ${opts.jobKey === undefined ? sql`null::text` : lockedJobKey(sql, opts.jobKey)},
       job_key_mode => ${opts.jobKeyMode ?? "replace"}::text)`;
 }
 
@@ -55,7 +81,7 @@ export async function addJobs<K extends JobName>(sql: Conn, name: K, jobs: { pay
   const rows = jobs.map((j) => ({ payload: checked(name, j.payload), job_key: j.jobKey ?? null, max_attempts: j.maxAttempts ?? JOBS[name].maxAttempts }));
   await sql`
     select graphile_worker.add_jobs(array(
-      select row(${name}::text, x.payload, null::text, null::timestamptz, x.max_attempts, x.job_key, null::int, null::text[])::graphile_worker.job_spec
+      select row(${name}::text, x.payload, null::text, null::timestamptz, x.max_attempts, ${lockedJobKey(sql, sql`x.job_key`)}, null::int, null::text[])::graphile_worker.job_spec
       from json_to_recordset(${sql.json(rows as never)}::json) as x(payload json, job_key text, max_attempts int)))`;
 }
 

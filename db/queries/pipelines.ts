@@ -1,6 +1,6 @@
 /** Statements on pipelines (db/schema/pipelines.ts) used from more than one place. */
 import type { Conn } from "./rows.js";
-import { addJob } from "./jobs.js";
+import { addJob, lockedJobKey } from "./jobs.js";
 
 /** The serial queue of a pipeline's `pipeline_advance` jobs (one at a time per pipeline; a burst of ends coalesced by the key). */
 export const pipelineQueue = (pipelineId: string) => `vh_pipeline:${pipelineId}`;
@@ -18,7 +18,7 @@ export async function addPipelineAdvance(sql: Conn, pipelineId: string): Promise
 export function pipelineJobOnEnd(sql: Conn, executionId: string, ended: boolean) {
   if (!ended) return sql`null::bigint`;
   return sql`(select count(graphile_worker.add_job('pipeline_advance', json_build_object('pipelineId', n.pipeline_id),
-      queue_name => 'vh_pipeline:' || n.pipeline_id::text, max_attempts => 10, job_key => 'pipeline_advance:' || n.pipeline_id::text))
+      queue_name => 'vh_pipeline:' || n.pipeline_id::text, max_attempts => 10, job_key => ${lockedJobKey(sql, sql`'pipeline_advance:' || n.pipeline_id::text`)}))
     from pipeline_nodes n
     where n.execution_id = ${executionId}::uuid
       or n.sweep_id = (select se.sweep_id from sweep_executions se where se.execution_id = ${executionId}::uuid))`;

@@ -2,6 +2,7 @@
 import type { ExecutionStatus, executions } from "../schema/executions.js";
 import type { sweepExecutions } from "../schema/sweeps.js";
 import type { Cols, Conn } from "./rows.js";
+import { lockedJobKey } from "./jobs.js";
 import type { SweepDefinition } from "../../app/contracts/sweeps.js";
 import type { SweepSource, sweeps } from "../schema/sweeps.js";
 import type { RepoRef } from "../../app/contracts/forge.js";
@@ -62,7 +63,7 @@ export const advanceQueue = (sweepId: string) => `vh_sweep:${sweepId}`;
 export function advanceJobOnEnd(sql: Conn, executionId: string, ended: boolean) {
   if (!ended) return sql`null::bigint`;
   return sql`(select count(graphile_worker.add_job('sweep_advance', json_build_object('sweepId', s.id),
-      queue_name => 'vh_sweep:' || s.id::text, max_attempts => 10, job_key => 'sweep_advance:' || s.id::text))
+      queue_name => 'vh_sweep:' || s.id::text, max_attempts => 10, job_key => ${lockedJobKey(sql, sql`'sweep_advance:' || s.id::text`)}))
     from sweep_executions se join sweeps s on s.id = se.sweep_id
     where se.execution_id = ${executionId}::uuid
       and (s.kind = 'bayesian_tpe' or s.definition ?| array['maxParallel', 'stopCondition'] or s.definition->'target' ? 'value'))`;

@@ -12,3 +12,4 @@ export * from "./datasets.js";
 export * from "./reproductions.js";
 export * from "./audit.js";
 export * from "./pipelines.js";
+export * from "./workers.js";

@@ -20,6 +20,7 @@ import { replyWithVerdict } from "../../app/bot/commands/reproduce.js";
 import { advanceSweep } from "../../app/sweeps/advance.js";
 import { advancePipeline } from "../../app/pipelines/advance.js";
 import { checkEarlyStop } from "../../app/sweeps/early-stop.js";
+import { AWAIT_KEYED_ADDS_SQL, JOB_KEY_LOCK } from "../../db/queries/jobs.js";
 
 export type Handler<K extends JobName> = (payload: JobPayload<K>, helpers: JobHelpers) => Promise<void>;
 export type Handlers = { [K in JobName]: Handler<K> };
@@ -74,7 +75,11 @@ export function handlers(deps: WorkerDeps, forges: Forges): Handlers {
 
 function bind<K extends JobName>(name: K, handler: Handler<K>): Task {
   const decl = JOBS[name] as JobDeclaration;
-  return async (raw, helpers) => handler(decl.payload.parse(raw) as JobPayload<K>, helpers);
+  return async (raw, helpers) => {
+    // A keyed job reads only after every add of its key that it could have missed has committed (db/queries/jobs.ts).
+    if (helpers.job.key) await helpers.query(AWAIT_KEYED_ADDS_SQL, [JOB_KEY_LOCK, helpers.job.key]);
+    return handler(decl.payload.parse(raw) as JobPayload<K>, helpers);
+  };
 }
 
 /** The graphile task list of one pool (or of both). */
