@@ -15,6 +15,7 @@ import type { HostInfo, Runner } from "../../app/contracts/runner.js";
 import { createLocalRunner, defaultIsolation, type JobIsolation } from "./local/runner.js";
 import { linkedStateDir, rootStateDir } from "../../app/host-dirs.js";
 import { createSshRunner } from "./ssh/runner.js";
+import type { DetachedRunner } from "./shared/detached-runner.js";
 import { parseSshUrl } from "./ssh/client.js";
 
 /** What the registry needs of a hosts row. */
@@ -86,7 +87,7 @@ export function createRunnerRegistry(config: Config, store: Store, extra: Runner
   const infos = new Map<string, Promise<HostInfo>>();
   const ssh = new Map<string, { key: string; runner: ReturnType<typeof createSshRunner> }>();
 
-  function sshRunner(host: HostRecord): Runner {
+  function sshRunner(host: HostRecord): DetachedRunner {
     if (!host.address || !host.keyPath) throw new RunnerError(`Host ${host.name} has no ssh:// address or key file.`);
     const key = `${host.address}|${host.keyPath}`;
     const cached = ssh.get(host.name);
@@ -113,6 +114,22 @@ export function createRunnerRegistry(config: Config, store: Store, extra: Runner
     return runner;
   }
 
+  /** The runner of a host, by the host's kind: a runner kind is added here, with its folder, never by a branch elsewhere. */
+  const factories: Record<HostRecord["kind"], (host: HostRecord) => DetachedRunner> = {
+    local(host) {
+      if (host.name !== localHostName) {
+        throw new RunnerError(`Host ${host.name} is another machine's local host; only its own worker can start executions there.`);
+      }
+      return local;
+    },
+    ssh: sshRunner,
+  };
+  function runnerOf(host: HostRecord): DetachedRunner {
+    const make = factories[host.kind] as ((h: HostRecord) => DetachedRunner) | undefined;
+    if (!make) throw new RunnerError(`Host ${host.name} is of kind "${String(host.kind)}", which this worker has no runner for.`);
+    return make(host);
+  }
+
   return {
     get: (kind) => byKind.get(kind),
     default: () => local,
@@ -128,15 +145,7 @@ export function createRunnerRegistry(config: Config, store: Store, extra: Runner
       }
       return p;
     },
-    forHost(host) {
-      if (host.kind === "local") {
-        if (host.name !== localHostName) {
-          throw new RunnerError(`Host ${host.name} is another machine's local host; only its own worker can start executions there.`);
-        }
-        return local;
-      }
-      return sshRunner(host);
-    },
+    forHost: runnerOf,
     async resolve(kind, hostName) {
       if (kind !== "ssh") return byKind.get(kind);
       if (!hostName) return undefined;
@@ -148,10 +157,8 @@ export function createRunnerRegistry(config: Config, store: Store, extra: Runner
       if (!row) return undefined;
       return sshRunner({ id: row.id, name: row.name, kind: "ssh", address: row.address, keyPath: row.key_path, hostKeySha256: row.host_key_sha256 });
     },
-    async exec(host, script, timeoutMs) {
-      if (host.kind === "local") throw new RunnerError(`Host ${host.name} is a local host; exec is for remote hosts.`);
-      const r = await (sshRunner(host) as ReturnType<typeof createSshRunner>).client.exec(script, { timeoutMs });
-      return r.stdout.toString();
+    exec(host, script, timeoutMs) {
+      return runnerOf(host).shell.run(script, `A command on host ${host.name}`, timeoutMs);
     },
     hostKeySha256(hostName) {
       return ssh.get(hostName)?.runner.client.hostKeySha256 ?? null;

@@ -10,7 +10,9 @@
  * - Idempotency: `.vh/launched.json` holds the LaunchResult; `.vh/spawned` marks that a wrapper may
  *   have been started, so a launch that crashed after spawning adopts the job instead of starting a
  *   second one; any other half-made work dir is cleared and prepared again.
- * - poll/terminate need only the handle (work dir, pgid, wrapper pid), so they work after a
+ * - Everything after the launch (poll, terminate, outputs, cleanup, fingerprint, end time) is the
+ *   shared detached runner (worker/runners/shared/detached-runner.ts) over this machine's shell
+ *   (./shell.ts); it needs only the handle (work dir, pgid, wrapper pid), so it works after a
  *   restart of the control plane.
  * - Isolation (plain-process mode): as root, every job runs as an OS user of its own — a uid and gid
  *   picked at random from a range no account uses, free of running processes and work dirs — with
@@ -28,7 +30,7 @@
  *   (worker/runners/shared/valohai-view.ts), checked once per runner; where that is impossible the
  *   job gets only the VH_*_DIR variables, the handle says why, and a step whose command names
  *   /valohai/… is refused at launch with the fix.
- * - A wrapper that died without writing the exit code (SIGKILL, OOM killer) is detected by poll:
+ * - A wrapper that died without writing the exit code (SIGKILL, OOM killer) is detected by poll (./shell.ts's probe):
  *   wrapper gone and no live process left in the job's group → exit code 137, recorded in
  *   `.vh/exit_code` with an explanation in `.vh/exit_note`. The exit-code file is read again after
  *   the liveness checks, which closes the race with a wrapper that just wrote it and exited.
@@ -43,21 +45,11 @@ import type { Readable } from "node:stream";
 import * as tar from "tar";
 import YAML from "yaml";
 import { RunnerError } from "../../../app/errors.js";
-import { assertExecutionId, refuseHostSideEnv, LOST_EXIT_CODE, POLL_READ_CAP, type DetachedHandle, type KnowsEndTime } from "../shared/detached.js";
+import { refuseHostSideEnv, type DetachedHandle } from "../shared/detached.js";
 import type { Store } from "../../../app/contracts/store.js";
-import type {
-  FetchedInput,
-  HostInfo,
-  LaunchResult,
-  LaunchSpec,
-  LogChunk,
-  OutputFileInfo,
-  PollResult,
-  Runner,
-  RunnerHandle,
-} from "../../../app/contracts/runner.js";
+import type { FetchedInput, LaunchResult, LaunchSpec } from "../../../app/contracts/runner.js";
 import { buildDockerRunArgv, buildInputsJson, buildJobEnv, containerName } from "../shared/job.js";
-import { buildDockerEnvFile, buildShellEnvFile, buildWrapperScript, parseIntFile, withJobEnv, workPaths, type WorkPaths } from "../shared/protocol.js";
+import { buildDockerEnvFile, buildShellEnvFile, buildWrapperScript, withJobEnv, workPaths, type WorkPaths } from "../shared/protocol.js";
 import {
   buildValohaiProbeScript,
   buildValohaiViewArgv,
@@ -67,10 +59,12 @@ import {
   VALOHAI_ROOT,
   type ValohaiView,
 } from "../shared/valohai-view.js";
-import { createInputCache, hashingStream, assertRelativePath } from "../shared/inputs.js";
+import { createInputCache, hashingStream } from "../shared/inputs.js";
 import type { S3InputsConfig } from "../../../app/config.js";
-import { buildFingerprintScript, fingerprintPaths, programsOfCommand, withFingerprint, FINGERPRINT_TOTAL_BYTES, type ReadsFingerprint } from "../shared/fingerprint.js";
-import { describeThisHost, groupAlive, pidRuns, probeDocker, readBootId, run, signalGroup } from "./host.js";
+import { buildFingerprintScript, fingerprintPaths, programsOfCommand, withFingerprint } from "../shared/fingerprint.js";
+import { describeThisHost, probeDocker, readBootId, run } from "./host.js";
+import { createDetachedRunner, type DetachedRunner } from "../shared/detached-runner.js";
+import { createLocalShell, exists, forceRemove, readIntFile, readText, writeAtomic } from "./shell.js";
 
 /**
  * Which OS user a plain-process job runs as. `users`: one of its own (needs root); `same-user`:
@@ -121,94 +115,9 @@ interface Prepared {
 
 /** How long launch waits for the job's pid file after spawning. */
 const START_TIMEOUT_MS = 15_000;
-/** After a kill, how long terminate waits for the wrapper to record the exit code. */
-const EXIT_RECORD_WAIT_MS = 3_000;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await fsp.lstat(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function readText(p: string): Promise<string | null> {
-  try {
-    return await fsp.readFile(p, "utf8");
-  } catch {
-    return null;
-  }
-}
-
-async function readIntFile(p: string): Promise<number | null> {
-  const text = await readText(p);
-  return text === null ? null : parseIntFile(text);
-}
-
-async function writeAtomic(p: string, data: string, mode = 0o644): Promise<void> {
-  const tmp = `${p}.${crypto.randomUUID()}.tmp`;
-  await fsp.writeFile(tmp, data, { mode });
-  await fsp.rename(tmp, p);
-}
-
-/** rm -rf that also copes with directories the job made read-only. */
-async function forceRemove(dir: string): Promise<void> {
-  try {
-    await fsp.rm(dir, { recursive: true, force: true });
-    return;
-  } catch {
-    // EACCES/EPERM below a read-only directory: make directories writable and try again
-  }
-  async function chmodDirs(d: string): Promise<void> {
-    await fsp.chmod(d, 0o700).catch(() => undefined);
-    const entries = await fsp.readdir(d, { withFileTypes: true }).catch(() => []);
-    for (const e of entries) if (e.isDirectory()) await chmodDirs(path.join(d, e.name));
-  }
-  await chmodDirs(dir);
-  await fsp.rm(dir, { recursive: true, force: true });
-}
-
-function parseHandle(handle: RunnerHandle): LocalHandle {
-  const h = handle as Partial<LocalHandle>;
-  const intOrNull = (v: unknown) => v === null || (typeof v === "number" && Number.isInteger(v));
-  if (
-    h.runner !== "local" ||
-    typeof h.workDir !== "string" ||
-    !path.isAbsolute(h.workDir) ||
-    typeof h.executionId !== "string" ||
-    !intOrNull(h.pgid) ||
-    !intOrNull(h.wrapperPid) ||
-    (h.mode !== "docker" && h.mode !== "process")
-  ) {
-    throw new RunnerError(`Not a local runner handle: ${JSON.stringify(handle)}`);
-  }
-  return h as LocalHandle;
-}
-
-/** Resolve `rel` under `outputs/`, refusing anything that escapes it. */
-function outputPath(p: WorkPaths, rel: string): string {
-  assertRelativePath(rel, "Output path");
-  return path.join(p.outputs, ...rel.split("/"));
-}
-
-/**
- * The path of an output file the job cannot redirect: the job owns outputs/ and may swap a folder
- * for a symlink at any moment (to ../../.. say, the data dir), so the folder is resolved and must
- * still be inside outputs/, and the file itself is opened without following a link.
- */
-async function confinedOutputPath(p: WorkPaths, rel: string): Promise<string> {
-  const full = outputPath(p, rel);
-  const root = await fsp.realpath(p.outputs);
-  const dir = await fsp.realpath(path.dirname(full)).catch(() => null);
-  if (dir === null || (dir !== root && !dir.startsWith(root + path.sep))) {
-    throw new RunnerError(`Output "${rel}" is not inside ${p.outputs} (a folder on its path is a link out of it).`);
-  }
-  return path.join(dir, path.basename(full));
-}
 
 /** The uids of running processes (from /proc), so a job never gets the uid of a leftover process. */
 async function processUids(): Promise<Set<number>> {
@@ -251,7 +160,7 @@ function wrapperPath(): string {
   return abs.length > 0 ? abs.join(":") : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 }
 
-export function createLocalRunner(opts: LocalRunnerOptions): Runner {
+export function createLocalRunner(opts: LocalRunnerOptions): DetachedRunner {
   const host = opts.hostName ?? os.hostname();
   const workRoot = path.resolve(opts.workRoot);
   const isolation = opts.isolation ?? defaultIsolation();
@@ -291,7 +200,6 @@ export function createLocalRunner(opts: LocalRunnerOptions): Runner {
     throw new RunnerError("No free uid for the job's OS user in the configured range.");
   }
   const inputCache = createInputCache({ cacheRoot: opts.cacheRoot, store: opts.store, fetch: opts.fetch ?? globalThis.fetch, ...(opts.s3Inputs ? { s3Inputs: opts.s3Inputs } : {}) });
-  const inflight = new Map<string, Promise<LaunchResult>>();
   let dockerProbe: Promise<boolean> | null = null;
 
   function dockerAvailable(): Promise<boolean> {
@@ -553,199 +461,12 @@ export function createLocalRunner(opts: LocalRunnerOptions): Runner {
     return finishLaunch(spec.executionId, p, ready.prepared, () => spawnErr);
   }
 
-  /** The exit code, or null while running; records 137 for a job whose wrapper vanished. */
-  async function exitCodeOf(h: LocalHandle, p: WorkPaths): Promise<number | null> {
-    const code = await readIntFile(p.exitCodeFile);
-    if (code !== null) return code;
-    const sameBoot = h.bootId === null || h.bootId === (await readBootId());
-    if (sameBoot) {
-      if (h.wrapperPid !== null && (await pidRuns(h.wrapperPid, p.wrapper))) return null;
-      const pgid = h.pgid ?? (await readIntFile(p.pidFile));
-      if (pgid !== null && (await groupAlive(pgid))) return null;
-    }
-    // Wrapper and job are gone. Read again: the wrapper may have written it just before exiting.
-    const late = await readIntFile(p.exitCodeFile);
-    if (late !== null) return late;
-    if (!(await exists(p.vh))) throw new RunnerError(`The work dir ${p.root} is gone.`);
-    await writeAtomic(
-      p.exitNote,
-      sameBoot ? "The wrapper ended without recording an exit code (killed?).\n" : "The host rebooted while the execution ran.\n",
-    );
-    await writeAtomic(p.exitCodeFile, `${LOST_EXIT_CODE}\n`);
-    return LOST_EXIT_CODE;
-  }
-
-  async function readFrom(file: string, offset: number, stream: "stdout" | "stderr"): Promise<{ chunk: LogChunk | null; atEnd: boolean }> {
-    if (!Number.isSafeInteger(offset) || offset < 0) throw new RunnerError(`Invalid ${stream} offset ${offset}.`);
-    let fh: fsp.FileHandle;
-    try {
-      fh = await fsp.open(file, "r");
-    } catch {
-      return { chunk: null, atEnd: true };
-    }
-    try {
-      const { size } = await fh.stat();
-      if (offset >= size) return { chunk: null, atEnd: true };
-      const want = Math.min(size - offset, POLL_READ_CAP);
-      const buf = Buffer.alloc(want);
-      let got = 0;
-      while (got < want) {
-        const { bytesRead } = await fh.read(buf, got, want - got, offset + got);
-        if (bytesRead === 0) break;
-        got += bytesRead;
-      }
-      const data = got === want ? buf : buf.subarray(0, got);
-      return { chunk: got > 0 ? { stream, data, offset } : null, atEnd: offset + got >= size };
-    } finally {
-      await fh.close();
-    }
-  }
-
-  /** Wait for the wrapper to record the exit code; false at once when the wrapper is gone. */
-  async function waitForExitCode(h: LocalHandle, p: WorkPaths, ms: number): Promise<boolean> {
-    const deadline = Date.now() + ms;
-    while (Date.now() < deadline) {
-      if ((await readIntFile(p.exitCodeFile)) !== null) return true;
-      if (h.wrapperPid === null || !(await pidRuns(h.wrapperPid, p.wrapper))) break;
-      await sleep(25);
-    }
-    return (await readIntFile(p.exitCodeFile)) !== null;
-  }
-
-  async function dockerKill(h: LocalHandle, signal: "TERM" | "KILL"): Promise<void> {
-    if (h.mode !== "docker" || !h.container) return;
-    await run("docker", ["kill", "--signal", signal, h.container], 15_000);
-  }
-
-  const runner: Runner & KnowsEndTime & ReadsFingerprint = {
+  return createDetachedRunner({
     kind: "local",
     host,
-
-    async launch(spec) {
-      assertExecutionId(spec.executionId);
-      const prev = inflight.get(spec.executionId);
-      if (prev) return prev;
-      const p = launchOnce(spec).finally(() => inflight.delete(spec.executionId));
-      inflight.set(spec.executionId, p);
-      return p;
-    },
-
-    async poll(handle, offsets) {
-      const h = parseHandle(handle);
-      const p = workPaths(h.workDir);
-      // Exit code first: once it exists the logs are final, so reading them afterwards is complete.
-      const exitCode = await exitCodeOf(h, p);
-      const out = await readFrom(p.stdoutLog, offsets.stdout, "stdout");
-      const err = await readFrom(p.stderrLog, offsets.stderr, "stderr");
-      const chunks = [out.chunk, err.chunk].filter((c): c is LogChunk => c !== null);
-      return { chunks, exitCode, finished: exitCode !== null && out.atEnd && err.atEnd } satisfies PollResult;
-    },
-
-    async terminate(handle, graceSeconds) {
-      const h = parseHandle(handle);
-      const p = workPaths(h.workDir);
-      if ((await readIntFile(p.exitCodeFile)) !== null) return;
-      const pgid = h.pgid ?? (await readIntFile(p.pidFile));
-      if (graceSeconds > 0) {
-        await dockerKill(h, "TERM");
-        if (pgid !== null) signalGroup(pgid, "SIGTERM");
-        const deadline = Date.now() + graceSeconds * 1000;
-        while (Date.now() < deadline) {
-          if ((await readIntFile(p.exitCodeFile)) !== null) return;
-          if (pgid === null || !(await groupAlive(pgid))) break;
-          await sleep(50);
-        }
-      }
-      await dockerKill(h, "KILL");
-      if (pgid !== null) signalGroup(pgid, "SIGKILL");
-      if (await waitForExitCode(h, p, EXIT_RECORD_WAIT_MS)) return;
-      await exitCodeOf(h, p).catch(() => null);
-    },
-
-    async listOutputs(handle) {
-      const p = workPaths(parseHandle(handle).workDir);
-      const files: OutputFileInfo[] = [];
-      async function walk(dir: string, prefix: string): Promise<void> {
-        let entries: fs.Dirent[];
-        try {
-          entries = await fsp.readdir(dir, { withFileTypes: true });
-        } catch {
-          return;
-        }
-        for (const e of entries) {
-          const rel = prefix ? `${prefix}/${e.name}` : e.name;
-          const full = path.join(dir, e.name);
-          // Symlinks are skipped: they could point anywhere on the host.
-          if (e.isDirectory()) await walk(full, rel);
-          else if (e.isFile()) {
-            const st = await fsp.lstat(full).catch(() => null);
-            if (st?.isFile()) files.push({ path: rel, size: st.size, readOnly: (st.mode & 0o222) === 0 });
-          }
-        }
-      }
-      await walk(p.outputs, "");
-      return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-    },
-
-    async openOutput(handle, relPath) {
-      const p = workPaths(parseHandle(handle).workDir);
-      const full = await confinedOutputPath(p, relPath);
-      const fh = await fsp.open(full, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW).catch(() => null);
-      const st = await fh?.stat();
-      if (!fh || !st?.isFile()) {
-        await fh?.close();
-        throw new RunnerError(`Output "${relPath}" is not a file in ${p.outputs}.`);
-      }
-      return fh.createReadStream();
-    },
-
-    async removeOutput(handle, relPath) {
-      const p = workPaths(parseHandle(handle).workDir);
-      const full = await confinedOutputPath(p, relPath).catch(() => null);
-      if (full) await fsp.unlink(full).catch(() => undefined); // never recursive: only the file
-
-    },
-
-    async cleanup(handle) {
-      const h = parseHandle(handle);
-      const dir = path.resolve(h.workDir);
-      if (path.dirname(dir) !== workRoot) throw new RunnerError(`Refusing to remove ${dir}: not a work dir under ${workRoot}.`);
-      await forceRemove(dir);
-    },
-
-    async describeHost(): Promise<HostInfo> {
-      return describeThisHost(host, await dockerAvailable());
-    },
-
-    async fingerprint(handle, waitMs) {
-      const p = workPaths(parseHandle(handle).workDir);
-      const fp = fingerprintPaths(p.root);
-      const deadline = Date.now() + waitMs;
-      for (;;) {
-        // The prologue runs before the step, so its file is there before the exit code: ask in that order.
-        const ended = (await readIntFile(p.exitCodeFile)) !== null || !(await exists(p.vh));
-        const fh = await fsp.open(fp.out, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW).catch(() => null);
-        if (fh) {
-          try {
-            const buf = Buffer.alloc(FINGERPRINT_TOTAL_BYTES);
-            const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
-            return { state: "written", text: buf.subarray(0, bytesRead).toString("utf8") };
-          } finally {
-            await fh.close();
-          }
-        }
-        if (ended) return { state: "ended" };
-        if (Date.now() >= deadline) return { state: "pending" };
-        await sleep(25);
-      }
-    },
-
-    async endedAt(handle) {
-      const p = workPaths(parseHandle(handle).workDir);
-      if (await exists(p.exitNote)) return null; // vh made the exit code up: the time is when it noticed
-      const st = await fsp.stat(p.exitCodeFile).catch(() => null);
-      return st ? st.mtime : null;
-    },
-  };
-  return runner;
+    shell: createLocalShell(),
+    runsDir: () => workRoot,
+    launch: launchOnce,
+    describeHost: async () => describeThisHost(host, await dockerAvailable()),
+  });
 }

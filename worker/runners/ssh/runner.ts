@@ -18,6 +18,9 @@
  * credentials and the host gets none; a pinned object fetched before (`cache/s3/<id>.json`) is not
  * fetched again.
  *
+ * After the launch, the Runner is the shared detached runner (../shared/detached-runner.ts) over
+ * this host's shell (./shell.ts): one script or SFTP request per step, over the same connection.
+ *
  * Cancellation: a process-group kill sent over a second channel (`kill -- -PGID` from `.vh/pid`),
  * which works as root and after a reconnect, unlike ssh channel signals (toolchain-spikes §9).
  *
@@ -32,9 +35,9 @@ import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import YAML from "yaml";
 import { RunnerError } from "../../../app/errors.js";
-import { assertExecutionId, refuseHostSideEnv, LOST_EXIT_CODE, POLL_READ_CAP, type DetachedHandle, type KnowsEndTime } from "../shared/detached.js";
+import { refuseHostSideEnv, type DetachedHandle } from "../shared/detached.js";
 import type { Store } from "../../../app/contracts/store.js";
-import type { FetchedInput, HostInfo, LaunchResult, LaunchSpec, LogChunk, OutputFileInfo, PollResult, Runner, RunnerHandle } from "../../../app/contracts/runner.js";
+import type { FetchedInput, HostInfo, LaunchResult, LaunchSpec } from "../../../app/contracts/runner.js";
 import { buildDockerRunArgv, buildInputsJson, buildJobEnv, containerName } from "../shared/job.js";
 import { buildDetachedStartCommand, buildDockerEnvFile, buildShellEnvFile, buildWrapperScript, shellQuote as q, withJobEnv, workPaths, type WorkPaths } from "../shared/protocol.js";
 import { buildValohaiProbeScript, buildValohaiViewArgv, parseValohaiProbe, usesValohaiPaths, valohaiUnavailableMessage, type ValohaiView } from "../shared/valohai-view.js";
@@ -43,7 +46,9 @@ import { assertRelativePath, downloadLabel, hashingStream, openS3Input, s3Record
 import type { S3InputsConfig } from "../../../app/config.js";
 import type { S3Sender } from "../../../app/inputs/s3-client.js";
 import { SshClient, type SshTarget } from "./client.js";
-import { buildFingerprintScript, fingerprintPaths, programsOfCommand, withFingerprint, FINGERPRINT_TOTAL_BYTES, type ReadsFingerprint } from "../shared/fingerprint.js";
+import { createSshShell } from "./shell.js";
+import { createDetachedRunner, type DetachedRunner } from "../shared/detached-runner.js";
+import { buildFingerprintScript, fingerprintPaths, programsOfCommand, withFingerprint } from "../shared/fingerprint.js";
 
 export interface SshRunnerOptions {
   /** Host name as shown to users (the hosts table's name). */
@@ -85,45 +90,8 @@ function intOrNull(v: string | undefined): number | null {
   return v !== undefined && /^\d+$/.test(v.trim()) ? Number(v.trim()) : null;
 }
 
-/** Shell function `alive`: the wrapper or a live (non-zombie) member of the job's group exists. */
-function aliveSh(p: WorkPaths, h: { wrapperPid: number | null; pgid: number | null; bootId: string | null }): string {
-  return [
-    `alive() {`,
-    h.bootId ? `  [ "$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)" = ${q(h.bootId)} ] || return 1` : "",
-    `  W=${h.wrapperPid ?? ""}; [ -n "$W" ] || W=$(cat ${q(p.wrapperPidFile)} 2>/dev/null)`,
-    `  if [ -n "$W" ] && [ -r /proc/$W/cmdline ] && tr '\\0' ' ' < /proc/$W/cmdline 2>/dev/null | grep -qF ${q(p.wrapper)}; then`,
-    `    s=$(sed 's/.*) //' /proc/$W/stat 2>/dev/null | cut -d' ' -f1); [ -n "$s" ] && [ "$s" != Z ] && return 0`,
-    `  fi`,
-    `  PG=${h.pgid ?? ""}; [ -n "$PG" ] || PG=$(cat ${q(p.pidFile)} 2>/dev/null); [ -n "$PG" ] || return 1`,
-    `  kill -0 -- "-$PG" 2>/dev/null || return 1`,
-    `  for f in /proc/[0-9]*/stat; do`,
-    `    set -- $(sed 's/.*) //' "$f" 2>/dev/null); [ "\${3:-}" = "$PG" ] && [ "$1" != Z ] && return 0`,
-    `  done`,
-    `  return 1`,
-    `}`,
-  ].join("\n");
-}
-
-function parseHandle(handle: RunnerHandle): SshHandle {
-  const h = handle as Partial<SshHandle>;
-  const ok = (v: unknown) => v === null || (typeof v === "number" && Number.isInteger(v));
-  if (
-    h.runner !== "ssh" ||
-    typeof h.workDir !== "string" ||
-    !h.workDir.startsWith("/") ||
-    typeof h.executionId !== "string" ||
-    !ok(h.pgid) ||
-    !ok(h.wrapperPid) ||
-    (h.mode !== "docker" && h.mode !== "process")
-  ) {
-    throw new RunnerError(`Not an SSH runner handle: ${JSON.stringify(handle)}`);
-  }
-  return h as SshHandle;
-}
-
-export function createSshRunner(opts: SshRunnerOptions): Runner & { client: SshClient; close(): void } {
+export function createSshRunner(opts: SshRunnerOptions): DetachedRunner & { client: SshClient; close(): void } {
   const client = opts.client ?? new SshClient(opts.target, { name: opts.name });
-  const inflight = new Map<string, Promise<LaunchResult>>();
   let rootP: Promise<string> | null = null;
   let dockerP: Promise<boolean> | null = null;
   let viewP: Promise<{ view: ValohaiView; unshare: string | null }> | null = null;
@@ -481,211 +449,20 @@ export function createSshRunner(opts: SshRunnerOptions): Runner & { client: SshC
     return finishLaunch(spec.executionId, p, prepared);
   }
 
-  /** Exit code (recording 137 for a job whose wrapper vanished), or null while it runs; plus log sizes. */
-  async function status(h: SshHandle, p: WorkPaths): Promise<{ exitCode: number | null; sizes: { stdout: number; stderr: number } }> {
-    const script = [
-      aliveSh(p, h),
-      `V=${q(p.vh)}`,
-      `[ -d "$V" ] || { echo gone; exit 0; }`,
-      `code=$(cat "$V/exit_code" 2>/dev/null)`,
-      `if [ -z "$code" ]; then`,
-      `  if alive; then code=running; else`,
-      `    code=$(cat "$V/exit_code" 2>/dev/null)`,
-      `    if [ -z "$code" ]; then`,
-      `      echo "The wrapper ended without recording an exit code (killed, or the host rebooted)." > "$V/exit_note"`,
-      `      echo ${LOST_EXIT_CODE} > "$V/exit_code.tmp" && mv -f "$V/exit_code.tmp" "$V/exit_code"; code=${LOST_EXIT_CODE}`,
-      `    fi`,
-      `  fi`,
-      `fi`,
-      `echo "$code $(stat -c %s "$V/stdout.log" 2>/dev/null || echo 0) $(stat -c %s "$V/stderr.log" 2>/dev/null || echo 0)"`,
-    ].join("\n");
-    const out = (await client.run(script, "Polling the job")).trim();
-    if (out === "gone") throw new RunnerError(`The work dir ${p.root} on ${opts.name} is gone.`);
-    const [code, so, se] = out.split(" ");
-    return { exitCode: code === "running" ? null : intOrNull(code), sizes: { stdout: Number(so) || 0, stderr: Number(se) || 0 } };
-  }
-
-  async function readRange(file: string, offset: number, size: number, stream: "stdout" | "stderr"): Promise<{ chunk: LogChunk | null; atEnd: boolean }> {
-    if (!Number.isSafeInteger(offset) || offset < 0) throw new RunnerError(`Invalid ${stream} offset ${offset}.`);
-    if (offset >= size) return { chunk: null, atEnd: true };
-    const want = Math.min(size - offset, POLL_READ_CAP);
-    const sftp = await client.sftp();
-    const parts: Buffer[] = [];
-    await new Promise<void>((resolve, reject) => {
-      const rs = sftp.createReadStream(file, { start: offset, end: offset + want - 1 });
-      rs.on("data", (d: Buffer) => parts.push(d));
-      rs.on("error", reject);
-      rs.on("end", () => resolve());
-      rs.on("close", () => resolve());
-    });
-    const data = Buffer.concat(parts).subarray(0, want);
-    return { chunk: data.length > 0 ? { stream, data, offset } : null, atEnd: offset + data.length >= size };
-  }
-
-  function outputPath(p: WorkPaths, rel: string): string {
-    assertRelativePath(rel, "Output path");
-    return path.posix.join(p.outputs, rel);
-  }
-
-  /**
-   * The output's path with its folder resolved on the host (symlinks followed), refused unless that
-   * folder is outputs/ or inside it: the job may have replaced a folder with a link out of outputs/.
-   */
-  async function confinedOutputPath(p: WorkPaths, rel: string): Promise<string> {
-    const full = outputPath(p, rel);
-    const root = await client.realpath(p.outputs);
-    const dir = await client.realpath(path.posix.dirname(full));
-    if (root === null || dir === null || (dir !== root && !dir.startsWith(root === "/" ? "/" : `${root}/`))) {
-      throw new RunnerError(`Output "${rel}" is not inside ${p.outputs} on ${opts.name} (a folder on its path is a link out of it).`);
-    }
-    return path.posix.join(dir, path.posix.basename(full));
-  }
-
-  const runner = {
+  const runner = createDetachedRunner({
     kind: "ssh",
     host: opts.name,
+    shell: createSshShell(client, opts.name),
+    runsDir: async () => `${await root()}/runs`,
+    launch: launchOnce,
+    describeHost: () => describeSshHost(client, opts.name),
+  });
+  return Object.assign(runner, {
     client,
-
-    async launch(spec: LaunchSpec) {
-      assertExecutionId(spec.executionId);
-      const prev = inflight.get(spec.executionId);
-      if (prev) return prev;
-      const pr = launchOnce(spec).finally(() => inflight.delete(spec.executionId));
-      inflight.set(spec.executionId, pr);
-      return pr;
-    },
-
-    async poll(handle: RunnerHandle, offsets: { stdout: number; stderr: number }): Promise<PollResult> {
-      const h = parseHandle(handle);
-      const p = workPaths(h.workDir);
-      // Exit code and sizes first: once the exit code exists the logs are final up to those sizes.
-      const st = await status(h, p);
-      const out = await readRange(p.stdoutLog, offsets.stdout, st.sizes.stdout, "stdout");
-      const err = await readRange(p.stderrLog, offsets.stderr, st.sizes.stderr, "stderr");
-      const chunks = [out.chunk, err.chunk].filter((c): c is LogChunk => c !== null);
-      return { chunks, exitCode: st.exitCode, finished: st.exitCode !== null && out.atEnd && err.atEnd };
-    },
-
-    async terminate(handle: RunnerHandle, graceSeconds: number): Promise<void> {
-      const h = parseHandle(handle);
-      const p = workPaths(h.workDir);
-      const V = q(p.vh);
-      const dockerKill = (sig: string) => (h.mode === "docker" && h.container ? `docker kill --signal ${sig} ${q(h.container)} >/dev/null 2>&1` : ":");
-      const loops = Math.ceil(graceSeconds * 20);
-      const script = [
-        aliveSh(p, h),
-        `[ -f ${V}/exit_code ] && exit 0`,
-        `PG=${h.pgid ?? ""}; [ -n "$PG" ] || PG=$(cat ${V}/pid 2>/dev/null)`,
-        loops > 0
-          ? [
-              dockerKill("TERM"),
-              `[ -n "$PG" ] && kill -s TERM -- "-$PG" 2>/dev/null`,
-              `i=0; while [ $i -lt ${loops} ]; do [ -f ${V}/exit_code ] && exit 0; alive || break; sleep 0.05; i=$((i+1)); done`,
-            ].join("\n")
-          : ":",
-        dockerKill("KILL"),
-        `[ -n "$PG" ] && kill -s KILL -- "-$PG" 2>/dev/null`,
-        `i=0; while [ $i -lt 60 ]; do [ -f ${V}/exit_code ] && exit 0; alive || break; sleep 0.05; i=$((i+1)); done`,
-        `exit 0`,
-      ].join("\n");
-      await client.run(script, "Stopping the job");
-      await status(h, p).catch(() => null);
-    },
-
-    async listOutputs(handle: RunnerHandle): Promise<OutputFileInfo[]> {
-      const p = workPaths(parseHandle(handle).workDir);
-      const r = await client.exec(`cd ${q(p.outputs)} 2>/dev/null || exit 0; find . -type f -printf '%P\\0%s\\0%m\\0'`);
-      const fields = r.stdout.toString().split("\0");
-      const files: OutputFileInfo[] = [];
-      for (let i = 0; i + 2 < fields.length; i += 3) {
-        const mode = parseInt(fields[i + 2] as string, 8);
-        files.push({ path: fields[i] as string, size: Number(fields[i + 1]), readOnly: (mode & 0o222) === 0 });
-      }
-      return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-    },
-
-    async openOutput(handle: RunnerHandle, relPath: string): Promise<Readable> {
-      const p = workPaths(parseHandle(handle).workDir);
-      const full = await confinedOutputPath(p, relPath);
-      const sftp = await client.sftp();
-      // lstat: a link (to anywhere) is not a file of outputs/.
-      const st = await new Promise<{ isFile(): boolean } | null>((resolve) => sftp.lstat(full, (err, s) => resolve(err ? null : s)));
-      if (!st?.isFile()) throw new RunnerError(`Output "${relPath}" is not a file in ${p.outputs} on ${opts.name}.`);
-      return sftp.createReadStream(full);
-    },
-
-    async removeOutput(handle: RunnerHandle, relPath: string): Promise<void> {
-      const p = workPaths(parseHandle(handle).workDir);
-      const full = await confinedOutputPath(p, relPath).catch(() => null);
-      if (full === null) return;
-      const dir = path.posix.dirname(full);
-      const root = await client.realpath(p.outputs);
-      if (root === null) return;
-      // In the folder itself (cd -P), re-checked there, so a link swapped in meanwhile is not
-      // followed; only a file or link is removed, never a folder (no rm -r).
-      await client.run(
-        [
-          `cd -P -- ${q(dir)} 2>/dev/null || exit 0`,
-          `case "$(pwd -P)/" in ${q(root === "/" ? "/" : `${root}/`)}*) ;; *) exit 0 ;; esac`,
-          `f=${q(`./${path.posix.basename(full)}`)}`,
-          `if [ -L "$f" ] || [ ! -d "$f" ]; then rm -f -- "$f"; fi`,
-        ].join("\n"),
-        "Removing an output",
-      );
-    },
-
-    async cleanup(handle: RunnerHandle): Promise<void> {
-      const h = parseHandle(handle);
-      const dir = path.posix.normalize(h.workDir);
-      const runs = `${await root()}/runs`;
-      if (path.posix.dirname(dir) !== runs) throw new RunnerError(`Refusing to remove ${dir}: not a work dir under ${runs}.`);
-      await client.run(`chmod -R u+w ${q(dir)} 2>/dev/null; rm -rf ${q(dir)}`, "Removing the work dir");
-    },
-
-    async describeHost(): Promise<HostInfo> {
-      return describeSshHost(client, opts.name);
-    },
-
-    async fingerprint(handle: RunnerHandle, waitMs: number) {
-      const p = workPaths(parseHandle(handle).workDir);
-      const fp = fingerprintPaths(p.root);
-      // The prologue writes its file before the step runs, so before the exit code: asked in that order.
-      const r = await client.exec(
-        [
-          `n=${Math.max(0, Math.ceil(waitMs / 50))}; i=0`,
-          `while :; do`,
-          `  e=0; { [ -f ${q(p.exitCodeFile)} ] || [ ! -d ${q(p.vh)} ]; } && e=1`,
-          `  if [ -f ${q(fp.out)} ]; then echo written; head -c ${FINGERPRINT_TOTAL_BYTES} ${q(fp.out)}; exit 0; fi`,
-          `  [ "$e" = 1 ] && { echo ended; exit 0; }`,
-          `  [ "$i" -ge "$n" ] && { echo pending; exit 0; }`,
-          `  sleep 0.05; i=$((i+1))`,
-          `done`,
-        ].join("\n"),
-        { timeoutMs: waitMs + 30_000 },
-      );
-      const out = r.stdout.toString("utf8");
-      const nl = out.indexOf("\n");
-      const state = nl === -1 ? out.trim() : out.slice(0, nl);
-      if (state === "written") return { state: "written" as const, text: out.slice(nl + 1) };
-      if (state === "ended") return { state: "ended" as const };
-      return { state: "pending" as const };
-    },
-
-    async endedAt(handle: RunnerHandle): Promise<Date | null> {
-      const p = workPaths(parseHandle(handle).workDir);
-      // The exit-code file's mtime, in seconds with fractions (GNU date), else whole seconds (stat).
-      const r = await client.exec(
-        `[ -e ${q(p.exitNote)} ] && exit 0; f=${q(p.exitCodeFile)}; [ -f "$f" ] || exit 0; date -r "$f" +%s.%N 2>/dev/null || stat -c %Y "$f"`,
-      );
-      const t = Number(r.stdout.toString().trim().replace(/\.N$/, ""));
-      return r.code === 0 && Number.isFinite(t) && t > 0 ? new Date(Math.round(t * 1000)) : null;
-    },
-
     close() {
       client.close();
     },
-  } satisfies Runner & KnowsEndTime & ReadsFingerprint & { client: SshClient; close(): void };
-  return runner;
+  });
 }
 
 /**
