@@ -30,7 +30,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { freePort } from "./net.js";
-import { SSHD } from "./sshd.js";
+import { SSHD, sshdConfig } from "./sshd.js";
 
 export type TwinState = "pending" | "running" | "shutting-down" | "terminated";
 
@@ -270,24 +270,7 @@ export async function startEc2Twin(opts: Ec2TwinOptions = {}): Promise<Ec2Twin> 
     };
     fs.writeFileSync(
       path.join(d, "sshd_config"),
-      [
-        `Port ${sshPort}`,
-        `ListenAddress ${inst.privateIp}`,
-        `HostKey ${keys}/ssh_host_ed25519_key`,
-        `PidFile ${d}/sshd.pid`,
-        `AuthorizedKeysFile ${home}/.ssh/authorized_keys`,
-        "PermitRootLogin prohibit-password",
-        "PasswordAuthentication no",
-        "KbdInteractiveAuthentication no",
-        "UsePAM no",
-        "StrictModes no",
-        "Subsystem sftp internal-sftp",
-        "LogLevel ERROR",
-        "MaxSessions 100",
-        "MaxStartups 100",
-        `SetEnv ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(" ")}`,
-        "",
-      ].join("\n"),
+      sshdConfig({ port: sshPort, listen: inst.privateIp, hostKey: `${keys}/ssh_host_ed25519_key`, pidFile: `${d}/sshd.pid`, authorizedKeys: `${home}/.ssh/authorized_keys`, env }),
     );
     const sshd = spawn(SSHD, ["-D", "-e", "-f", path.join(d, "sshd_config")], { stdio: "ignore", detached: true, env: { ...process.env, VH_TWIN_INSTANCE: inst.id } });
     sshd.unref();

@@ -14,6 +14,31 @@ import ssh2 from "ssh2";
 import { freePort } from "./net.js";
 
 export const SSHD = "/usr/sbin/sshd";
+
+/**
+ * An sshd_config for a test host on loopback: key login only (root allowed), SFTP in-process, no
+ * PAM, room for many sessions, and the environment every session starts with.
+ */
+export function sshdConfig(o: { port: number; listen: string; hostKey: string; pidFile: string; authorizedKeys: string; env: Record<string, string> }): string {
+  return [
+    `Port ${o.port}`,
+    `ListenAddress ${o.listen}`,
+    `HostKey ${o.hostKey}`,
+    `PidFile ${o.pidFile}`,
+    `AuthorizedKeysFile ${o.authorizedKeys}`,
+    "PermitRootLogin prohibit-password",
+    "PasswordAuthentication no",
+    "KbdInteractiveAuthentication no",
+    "UsePAM no",
+    "StrictModes no",
+    "Subsystem sftp internal-sftp",
+    "LogLevel ERROR",
+    "MaxSessions 100",
+    "MaxStartups 100",
+    `SetEnv ${Object.entries(o.env).map(([k, v]) => `${k}=${v}`).join(" ")}`,
+    "",
+  ].join("\n");
+}
 export const sshdAvailable = fs.existsSync(SSHD);
 const ci = process.env["CI"];
 /**
@@ -100,28 +125,18 @@ export async function startSshd(name: string, gpus: FakeGpu[] | null = null): Pr
   const keyFile = path.join(dir, "client_key");
   fs.writeFileSync(keyFile, keys.private, { mode: 0o600 });
   const hostPath = `${bin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`;
+  // HOME of its own: the host's caches, and no login dotfiles of this machine (a slow ~/.bashrc
+  // would cost every command).
   fs.writeFileSync(
     path.join(dir, "sshd_config"),
-    [
-      `Port ${port}`,
-      "ListenAddress 127.0.0.1",
-      `HostKey ${dir}/host_ed25519`,
-      `PidFile ${dir}/sshd.pid`,
-      `AuthorizedKeysFile ${dir}/authorized_keys`,
-      "PermitRootLogin prohibit-password",
-      "PasswordAuthentication no",
-      "KbdInteractiveAuthentication no",
-      "UsePAM no",
-      "StrictModes no",
-      "Subsystem sftp internal-sftp",
-      "LogLevel ERROR",
-      "MaxSessions 100",
-      "MaxStartups 100",
-      // HOME of its own: the host's caches, and no login dotfiles of this machine (a slow
-      // ~/.bashrc would cost every command).
-      `SetEnv PATH=${hostPath} HOME=${dir}/home VH_TEST_HOST=${name}`,
-      "",
-    ].join("\n"),
+    sshdConfig({
+      port,
+      listen: "127.0.0.1",
+      hostKey: `${dir}/host_ed25519`,
+      pidFile: `${dir}/sshd.pid`,
+      authorizedKeys: `${dir}/authorized_keys`,
+      env: { PATH: hostPath, HOME: `${dir}/home`, VH_TEST_HOST: name },
+    }),
   );
   execFileSync(SSHD, ["-t", "-f", path.join(dir, "sshd_config")]);
 
