@@ -47,10 +47,19 @@ export function downloadLabel(input: string, url: string): string {
   return label;
 }
 
+/**
+ * An http(s) download that receives nothing for this long (no answer, or no byte of the body) is
+ * given up with a RunnerError saying so: a stalled server must not hold a start (and a queue slot)
+ * for ever. A slow download that keeps receiving is never cut off.
+ */
+export const INPUT_STALL_SECONDS = 300;
+
 export interface InputCacheOptions {
   cacheRoot: string;
   store: Store;
   fetch: typeof fetch;
+  /** Tests: the stall limit of http(s) downloads (default INPUT_STALL_SECONDS). */
+  stallMs?: number;
   /** Where `s3://` inputs are read from (Config.s3Inputs); absent: such inputs fail with a message saying so. */
   s3Inputs?: S3InputsConfig;
   /** Tests: the S3 client to send GetObject with, instead of the endpoint's. */
@@ -220,35 +229,64 @@ export function createInputCache(opts: InputCacheOptions) {
       if (rec.etag) headers["if-none-match"] = rec.etag;
       if (rec.lastModified) headers["if-modified-since"] = rec.lastModified;
     }
-    let res: Response;
+    // The watchdog: aborted when nothing arrives for the stall limit (re-armed by every chunk).
+    const stallMs = opts.stallMs ?? INPUT_STALL_SECONDS * 1000;
+    const ctl = new AbortController();
+    let timer: NodeJS.Timeout | null = null;
+    const arm = () => {
+      if (timer) clearTimeout(timer);
+      timer = setTimeout(() => ctl.abort(new Error(`nothing received for ${stallMs >= 1000 ? `${Math.round(stallMs / 1000)} s` : `${stallMs} ms`}: the server stalled`)), stallMs);
+      timer.unref();
+    };
+    const stalled = () => (ctl.signal.aborted ? `${label}: ${(ctl.signal.reason as Error).message}.` : null);
+    arm();
     try {
-      res = await opts.fetch(plain.url, { headers, redirect: "follow" });
-    } catch (err) {
-      throw new RunnerError(`${label}: ${describeError(err)}`);
+      return await download();
+    } finally {
+      if (timer) clearTimeout(timer);
     }
-    if (res.status === 304 && rec && recFile) {
-      await res.body?.cancel();
-      return { sha256: rec.sha256, size: rec.size, cached: true };
+
+    async function download(): Promise<{ sha256: string; size: number; cached: boolean }> {
+      let res: Response;
+      try {
+        res = await opts.fetch(plain.url, { headers, redirect: "follow", signal: ctl.signal });
+      } catch (err) {
+        throw new RunnerError(stalled() ?? `${label}: ${describeError(err)}`);
+      }
+      arm();
+      if (res.status === 304 && rec && recFile) {
+        await res.body?.cancel();
+        return { sha256: rec.sha256, size: rec.size, cached: true };
+      }
+      if (!res.ok || !res.body) {
+        await res.body?.cancel();
+        throw new RunnerError(`${label}: HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ""}`);
+      }
+      let got: { sha256: string; size: number };
+      const body = Readable.fromWeb(res.body as unknown as NodeReadableStream<Uint8Array>);
+      async function* watched(): AsyncGenerator<Buffer> {
+        for await (const chunk of body) {
+          arm();
+          yield chunk as Buffer;
+        }
+      }
+      try {
+        got = await ingest(Readable.from(watched(), { objectMode: false }), spec.sha256, label);
+      } catch (err) {
+        const why = stalled();
+        if (why) throw new RunnerError(why);
+        if (err instanceof RunnerError) throw err;
+        throw new RunnerError(`${label}: ${describeError(err)}`);
+      }
+      await writeUrlRecord({
+        url,
+        sha256: got.sha256,
+        size: got.size,
+        etag: res.headers.get("etag"),
+        lastModified: res.headers.get("last-modified"),
+      });
+      return { ...got, cached: false };
     }
-    if (!res.ok || !res.body) {
-      await res.body?.cancel();
-      throw new RunnerError(`${label}: HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ""}`);
-    }
-    let got: { sha256: string; size: number };
-    try {
-      got = await ingest(Readable.fromWeb(res.body as unknown as NodeReadableStream<Uint8Array>), spec.sha256, label);
-    } catch (err) {
-      if (err instanceof RunnerError) throw err;
-      throw new RunnerError(`${label}: ${describeError(err)}`);
-    }
-    await writeUrlRecord({
-      url,
-      sha256: got.sha256,
-      size: got.size,
-      etag: res.headers.get("etag"),
-      lastModified: res.headers.get("last-modified"),
-    });
-    return { ...got, cached: false };
   }
 
   /** An S3 object: a pinned one seen before is a cache hit; otherwise GetObject (pinned) streamed into the cache. */

@@ -42,7 +42,7 @@ import { buildDockerRunArgv, buildInputsJson, buildJobEnv, containerName } from 
 import { buildDetachedStartCommand, buildDockerEnvFile, buildShellEnvFile, buildWrapperScript, shellQuote as q, withJobEnv, workPaths, type WorkPaths } from "../shared/protocol.js";
 import { buildValohaiProbeScript, buildValohaiViewArgv, parseValohaiProbe, usesValohaiPaths, valohaiUnavailableMessage, type ValohaiView } from "../shared/valohai-view.js";
 import { NVIDIA_SMI_QUERY_ARGS, parseCudaVersion, parseGpuQuery } from "../shared/gpu.js";
-import { assertRelativePath, downloadLabel, hashingStream, openS3Input, s3RecordName } from "../shared/inputs.js";
+import { assertRelativePath, downloadLabel, hashingStream, INPUT_STALL_SECONDS, openS3Input, s3RecordName } from "../shared/inputs.js";
 import type { S3InputsConfig } from "../../../app/config.js";
 import type { S3Sender } from "../../../app/inputs/s3-client.js";
 import { SshClient, type SshTarget } from "./client.js";
@@ -261,7 +261,7 @@ export function createSshRunner(opts: SshRunnerOptions): DetachedRunner & { clie
     const script = [
       `mkdir -p ${q(`${cacheDir}/tmp`)} ${q(`${cacheDir}/sha256`)} ${q(`${cacheDir}/urls`)}`,
       `command -v curl >/dev/null 2>&1 || { echo rc=127; echo "err=curl is not installed on the host"; exit 0; }`,
-      `code=$(curl -sS -L -o ${q(`${t}.part`)} -D ${q(`${t}.hdr`)} -w '%{http_code}' ${headers.map(q).join(" ")} -- ${q(url)} 2>${q(`${t}.err`)}); rc=$?`,
+      `code=$(curl -sS -L --connect-timeout 30 --speed-limit 1 --speed-time ${INPUT_STALL_SECONDS} -o ${q(`${t}.part`)} -D ${q(`${t}.hdr`)} -w '%{http_code}' ${headers.map(q).join(" ")} -- ${q(url)} 2>${q(`${t}.err`)}); rc=$?`,
       `echo "rc=$rc"; echo "http=$code"`,
       `if [ "$rc" != 0 ]; then echo "err=$(head -c 300 ${q(`${t}.err`)} | tr '\\n' ' ')"; rm -f ${q(t)}.*; exit 0; fi`,
       `hdr() { grep -i "^$1:" ${q(`${t}.hdr`)} | tail -n 1 | cut -d: -f2- | tr -d '\\r' | sed 's/^ *//'; }`,
