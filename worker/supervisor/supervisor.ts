@@ -293,7 +293,7 @@ export function createSupervisor(deps: WorkerDeps, options: SupervisorOptions = 
       // Read before cleanup removes the record. The status time (`ended_at = now()`) is then moved
       // back to it; never forward (a host clock ahead of ours) nor before the start.
       const endedAt = knowsEndTime(runner) ? await runner.endedAt(handle).catch(() => null) : null;
-      await settle(exec, runner, handle);
+      await settle(exec, runner, handle, endedAt);
       if (endedAt) {
         await deps.sql`update executions set ended_at = greatest(coalesce(started_at, ${endedAt}), ${endedAt})
           where id = ${exec.id} and ended_at is not null and ended_at > ${endedAt}`;
@@ -307,7 +307,8 @@ export function createSupervisor(deps: WorkerDeps, options: SupervisorOptions = 
     }
   }
 
-  async function settle(exec: Execution, runner: Runner, handle: RunnerHandle): Promise<void> {
+  /** `endedAt`: when the process ended by the host's own record (null: unknown, or vh recorded the exit). */
+  async function settle(exec: Execution, runner: Runner, handle: RunnerHandle, endedAt: Date | null = null): Promise<void> {
     let warnings: string[] = [];
     try {
       warnings = (await uploadOutputs({ sql: deps.sql, store: deps.store, runner }, exec, handle, "final", outputLimits)).warnings;
@@ -315,10 +316,11 @@ export function createSupervisor(deps: WorkerDeps, options: SupervisorOptions = 
       await transition(deps.sql, exec.id, "error", { reason: `Uploading outputs failed: ${String(err)}` });
       return;
     }
-    const [row] = await deps.sql<(Cols<typeof executions, "exit_code" | "stop_cause" | "log_dropped_lines" | "log_dropped_bytes"> & { stop_reason: string | null })[]>`
-      select exit_code, stop_cause, log_dropped_lines, log_dropped_bytes,
-        (select h.reason from execution_status_history h where h.execution_id = e.id and h.status = 'stopping' order by h.id desc limit 1) as stop_reason
-      from executions e where id = ${exec.id}`;
+    const [row] = await deps.sql<(Cols<typeof executions, "exit_code" | "stop_cause" | "log_dropped_lines" | "log_dropped_bytes"> & { stop_reason: string | null; stop_at: Date | null })[]>`
+      select exit_code, stop_cause, log_dropped_lines, log_dropped_bytes, s.reason as stop_reason, s.at as stop_at
+      from executions e
+      left join lateral (select h.reason, h.at from execution_status_history h where h.execution_id = e.id and h.status = 'stopping' order by h.id desc limit 1) s on true
+      where e.id = ${exec.id}`;
     if (row && Number(row.log_dropped_lines) > 0) {
       warnings.push(`Log quota: ${row.log_dropped_lines} lines (${row.log_dropped_bytes} bytes) were not stored.`);
     }
@@ -332,6 +334,11 @@ export function createSupervisor(deps: WorkerDeps, options: SupervisorOptions = 
     if (row?.stop_cause === "user") await transition(deps.sql, exec.id, "stopped", { reason: "Stopped by request." });
     // Stopped by its sweep (early stopping, the sweep's own rules): the reason given when it was told to stop.
     else if (row?.stop_cause === "early-stop" || row?.stop_cause === "sweep") await transition(deps.sql, exec.id, "stopped", { reason: row.stop_reason ?? "Stopped by its sweep." });
+    // Its spot instance is being taken back, but the step had already ended well (by the host's
+    // record, before the notice came): nothing to resume.
+    else if (row?.stop_cause === "spot-interruption" && code === 0 && endedAt && row.stop_at && endedAt.getTime() < new Date(row.stop_at).getTime()) {
+      await transition(deps.sql, exec.id, "completed", { reason: "The command exited with code 0 before its spot instance's interruption notice: nothing to resume." });
+    }
     // Its spot instance is being taken back: the outputs so far are uploaded; settleEnded starts the next attempt.
     else if (row?.stop_cause === "spot-interruption") await transition(deps.sql, exec.id, "lost", { reason: row.stop_reason ?? "Interrupted on spot." });
     // The step's stop-condition held: the run reached what it was for.
