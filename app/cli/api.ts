@@ -40,6 +40,8 @@ export interface Execution {
   attempt?: number;
   attempts?: { attempt: number; host: string | null; instanceId?: string | null; instanceType?: string | null; spot?: boolean | null; pricePerHour?: number | null; seconds: number | null; costUsd: number | null; outcome: string; reason: string | null }[];
   costUsd?: number | null;
+  /** The attempt running now on a rented host, with its cost so far. */
+  currentAttempt?: { attempt: number; host: string | null; instanceType?: string | null; spot?: boolean | null; pricePerHour?: number | null; seconds: number; costUsd: number | null } | null;
   exitCode?: number | null;
   warnings?: string[];
   metadataLatest?: Record<string, unknown>;

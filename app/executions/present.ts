@@ -53,6 +53,21 @@ export function reproducibilitySummary(runtime: Record<string, unknown> | null, 
   };
 }
 
+const RUNNING: readonly string[] = ["starting", "running", "stopping"];
+
+function currentAttempt(row: ExecutionRow, rented: { instanceId: string | null; instanceType: string | null; spot: boolean | null; pricePerHour: number | null } | null) {
+  if (!rented || !RUNNING.includes(row.status) || !row.started_at) return null;
+  const seconds = Math.max(0, (Date.now() - row.started_at.getTime()) / 1000);
+  const price = rented.pricePerHour;
+  return {
+    attempt: row.attempt,
+    host: row.host,
+    ...rented,
+    seconds: Math.round(seconds * 1000) / 1000,
+    costUsd: price === null ? null : Math.round(((price * seconds) / 3600) * 1e6) / 1e6,
+  };
+}
+
 export function presentExecution(
   row: ExecutionRow,
   extra: {
@@ -61,6 +76,8 @@ export function presentExecution(
     modelVersions?: VersionOfExecution[];
     reproduction?: ReproductionSummary | null;
     reproducedBy?: ReproducedBy[];
+    /** The rented host the current attempt runs on, with its price (none: not rented, or not started). */
+    rented?: { instanceId: string | null; instanceType: string | null; spot: boolean | null; pricePerHour: number | null } | null;
   } = {},
 ) {
   const duration = row.started_at ? ((row.ended_at ?? new Date()).getTime() - row.started_at.getTime()) / 1000 : null;
@@ -106,6 +123,8 @@ export function presentExecution(
     attempt: row.attempt,
     attempts: row.attempts,
     costUsd: row.cost_usd,
+    // The attempt that runs now, on a rented host: its cost so far (ended attempts are in `attempts`).
+    currentAttempt: currentAttempt(row, extra.rented ?? null),
     timeLimitSeconds: row.time_limit_s,
     noOutputTimeoutSeconds: row.no_output_timeout_s,
     runtime: row.runtime ? { ...row.runtime, runner: row.runner, hostName: row.host } : null,
@@ -167,7 +186,11 @@ export async function loadPresented(sql: Sql, row: ExecutionRow) {
       select e.id, e.counter, e.status, r.verify, r.verdict from execution_reproductions r join executions e on e.id = r.execution_id
       where r.original_id = ${row.id} order by e.counter`
   ).map((x) => ({ id: x.id, counter: x.counter, status: x.status, verify: x.verify, result: x.verdict?.result ?? null }));
-  return presentExecution(row, { history, fetched, modelVersions, reproduction, reproducedBy });
+  const [rented] = row.host && RUNNING.includes(row.status)
+    ? await sql<{ instanceId: string | null; instanceType: string | null; spot: boolean | null; pricePerHour: number | null }[]>`
+        select instance_id as "instanceId", instance_type as "instanceType", spot, price_per_hour as "pricePerHour" from hosts where name = ${row.host} and provider is not null`
+    : [];
+  return presentExecution(row, { history, fetched, modelVersions, reproduction, reproducedBy, rented: rented ?? null });
 }
 
 /** The reproduction an execution is (`vh exec reproduce`): its original, and the verdict once compared. */

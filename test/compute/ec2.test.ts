@@ -12,6 +12,7 @@
  *   killed between RunInstances and its database write; an instance vh does not know; a terminate
  *   that fails once.
  */
+import { costText } from "../../app/cli/commands/exec.js";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -163,8 +164,15 @@ describe.skipIf(skipWithoutSshd)("EC2 environments (through the twin)", () => {
       const res = await stack.api<{ lines: { line: string }[] }>("GET", `/api/v1/projects/ec2/executions/${created.counter}/logs`);
       return res.lines.some((l) => l.line === "started") ? true : undefined;
     });
+    // While it runs: its attempt's cost so far, from the instance's price (ended attempts: none yet).
+    const now = await stack.api<Exec & { currentAttempt: { attempt: number; instanceType: string; spot: boolean; pricePerHour: number; seconds: number; costUsd: number } | null }>("GET", `/api/v1/projects/ec2/executions/${created.counter}`);
+    expect(now.currentAttempt).toMatchObject({ attempt: 1, instanceType: "t3.medium", spot: true, pricePerHour: 0.0125 });
+    expect(now.currentAttempt!.seconds).toBeGreaterThan(0);
+    expect(now.currentAttempt!.costUsd).toBeCloseTo((0.0125 * now.currentAttempt!.seconds) / 3600, 6);
+    expect(costText(now as never)).toMatch(/^\$0\.\d{4} so far \(attempt 1 running: t3\.medium spot at \$0\.0125\/h for .+ so far = \$0\.\d{4}\)$/);
     twin.spotNotice(firstHost!.instance_id!, 30);
     const done = await ended(created.counter, 120_000);
+    expect((done as Exec & { currentAttempt: unknown }).currentAttempt).toBeNull();
     expect(done.status).toBe("completed");
     expect(done.attempt).toBe(2);
     expect(done.attempts.map((a) => a.outcome)).toEqual(["interrupted", "completed"]);

@@ -111,11 +111,15 @@ function deletedOf(e: Execution): { at: string; by: string | null } | null {
 }
 
 /** `$0.0123 (g5.xlarge spot at $0.3036/h for 2m 26s; attempt 1 interrupted: $0.0042)`: the cost and what it is made of. */
-export function costText(e: Pick<Execution, "costUsd" | "attempts">): string {
+export function costText(e: Pick<Execution, "costUsd" | "attempts" | "currentAttempt">): string {
   const parts = (e.attempts ?? [])
     .filter((a) => a.costUsd !== null)
     .map((a) => `attempt ${a.attempt} ${a.outcome}: ${a.instanceType ?? a.host ?? "?"}${a.spot ? " spot" : ""} at ${usd(a.pricePerHour)}/h for ${formatDuration(a.seconds ?? 0)} = ${usd(a.costUsd)}`);
-  return `${usd(e.costUsd)}${parts.length ? ` (${parts.join("; ")})` : ""}`;
+  // The running attempt: what it has cost so far, added to the ended ones.
+  const now = e.currentAttempt?.costUsd !== null && e.currentAttempt?.costUsd !== undefined ? e.currentAttempt : null;
+  if (now) parts.push(`attempt ${now.attempt} running: ${now.instanceType ?? now.host ?? "?"}${now.spot ? " spot" : ""} at ${usd(now.pricePerHour ?? null)}/h for ${formatDuration(now.seconds)} so far = ${usd(now.costUsd)}`);
+  const total = now ? (e.costUsd ?? 0) + now.costUsd! : e.costUsd;
+  return `${usd(total ?? null)}${now ? " so far" : ""}${parts.length ? ` (${parts.join("; ")})` : ""}`;
 }
 
 /** `exec show`: the record, and the outputs when given (null: not asked for). */
@@ -139,7 +143,7 @@ export function renderExecution(e: Execution, outputs: Datum[] | null = null): s
   kv("runner", e.runtime?.["runner"] ?? e.runtime?.["mode"]);
   kv("env", e.environment);
   if ((e.attempt ?? 1) > 1) kv("attempt", `${e.attempt} (earlier: ${(e.attempts ?? []).map((a) => `#${a.attempt} ${a.outcome}`).join(", ")})`);
-  if (e.costUsd !== null && e.costUsd !== undefined) kv("cost", costText(e));
+  if ((e.costUsd !== null && e.costUsd !== undefined) || (e.currentAttempt?.costUsd ?? null) !== null) kv("cost", costText(e));
   kv("created", formatTime(e.createdAt));
   if (e.startedAt) kv("started", formatTime(e.startedAt));
   if (e.endedAt) kv("ended", formatTime(e.endedAt));
