@@ -221,6 +221,23 @@ describe.skipIf(skipWithoutSshd)("EC2 environments (through the twin)", () => {
     expect(twin.instances().find((i) => i.id === failed[0]!.instance_id)?.state).toBe("terminated");
   }, 120_000);
 
+  it("says which rented hosts it can no longer watch when their environment left the file", async () => {
+    const id = randomUUID();
+    const name = `retired-${id.slice(0, 6)}`;
+    await db.sql`insert into hosts (id, name, kind, enabled, status, source, provider, environment, lifecycle, region, instance_id, instance_type, spot, price_per_hour)
+      values (${id}, ${name}, 'ssh', true, 'up', 'compute', 'ec2', 'retired-env', 'ready', 'eu-west-1', 'i-0123456789abcdef0', 'c5.large', false, 0.085)`;
+    try {
+      const res = await stack.vh.worker!.compute!.reconcile();
+      expect(res && res.orphaned).toEqual([name]);
+      // Once terminated (by hand, as the warning says), it is no longer named.
+      await db.sql`update hosts set lifecycle = 'terminated' where id = ${id}`;
+      const again = await stack.vh.worker!.compute!.reconcile();
+      expect(again && again.orphaned).toEqual([]);
+    } finally {
+      await db.sql`delete from hosts where id = ${id}`;
+    }
+  });
+
   it("leaves nothing running after a reconcile: an instance vh never recorded, a lost launch answer, a failed terminate", async () => {
     const client = new EC2Client({ region: "eu-west-1", endpoint: twin.endpoint });
     // 1. The control plane died after RunInstances, before any row said so: an instance no row knows.

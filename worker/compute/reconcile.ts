@@ -24,6 +24,11 @@ export interface ReconcileResult {
   adopted: number;
   /** Hosts whose instance was gone. */
   vanished: number;
+  /**
+   * Rented hosts, not terminated, of an environment no longer in the environments file: vh cannot
+   * reach their provider (region, endpoint) to watch or terminate them; a warning says so each pass.
+   */
+  orphaned: string[];
 }
 
 interface Row {
@@ -43,7 +48,7 @@ export async function reconcile(o: {
   terminate: (h: Pick<Row, "id" | "name" | "environment" | "instance_id">, why: string) => Promise<boolean>;
 }): Promise<ReconcileResult> {
   const { sql, log } = o;
-  const res: ReconcileResult = { seen: 0, terminated: 0, adopted: 0, vanished: 0 };
+  const res: ReconcileResult = { seen: 0, terminated: 0, adopted: 0, vanished: 0, orphaned: [] };
   const envs = o.environments();
   const live: { inst: InstanceStatus; provider: Compute }[] = [];
   for (const kind of new Set(envs.map((e) => e.provider))) {
@@ -107,6 +112,18 @@ export async function reconcile(o: {
       enabled = false, terminated_at = now() where id = ${r.id} and lifecycle = ${r.lifecycle}`;
     res.vanished++;
     log.warn("instance vanished", { host: r.name, instance: r.instance_id });
+  }
+  // Hosts of an environment taken out of the file while they still ran: said, not silently kept.
+  const known = new Set(envs.map((e) => e.name));
+  for (const r of rows) {
+    if (known.has(r.environment) || ["terminated", "failed"].includes(r.lifecycle)) continue;
+    res.orphaned.push(r.name);
+    log.warn("a rented host's environment is no longer in the environments file: vh can neither watch nor terminate it", {
+      host: r.name,
+      instance: r.instance_id,
+      environment: r.environment,
+      fix: `put environment "${r.environment}" back in VH_ENVIRONMENTS_FILE until vh has terminated it, or terminate instance ${r.instance_id ?? "(none yet)"} yourself and disable host ${r.name}`,
+    });
   }
   return res;
 }
