@@ -27,54 +27,57 @@ const KEY = "pipeline_advance:00000000-0000-4000-8000-000000000001";
 const payload = { pipelineId: "00000000-0000-4000-8000-000000000001" };
 const settled = <T>(p: Promise<T>) => Promise.race([p.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 300))]);
 
+type Reserved = Awaited<ReturnType<typeof db.sql.reserve>>;
+
+/**
+ * The race's opening, the same for both: a job of KEY exists; the worker's get_job has locked it in
+ * a transaction not yet committed; the change's transaction (begun) adds KEY again with `add`, which
+ * must wait on that lock. Then the worker commits, and the add returns.
+ */
+async function race(add: (change: Reserved) => Promise<unknown>, then: (change: Reserved) => Promise<void>): Promise<void> {
+  await addJob(db.sql, "pipeline_advance", payload, { jobKey: KEY });
+  const worker = await db.sql.reserve();
+  const change = await db.sql.reserve();
+  try {
+    await worker`begin`;
+    await worker`update graphile_worker._private_jobs set locked_at = now(), locked_by = 'w1' where key = ${KEY}`;
+    await change`begin`;
+    const adding = add(change);
+    expect(await settled(adding)).toBe(false); // waits on the locking transaction
+    await worker`commit`;
+    await adding;
+    await then(change);
+  } finally {
+    worker.release();
+    change.release();
+  }
+}
+
 describe("a keyed add that races a worker locking the job", () => {
   it("graphile-worker alone drops the add (what the barrier is for)", async () => {
-    await db.sql`select graphile_worker.add_job('pipeline_advance', ${db.sql.json(payload)}::json, job_key => ${KEY})`;
-    const worker = await db.sql.reserve();
-    const change = await db.sql.reserve();
-    try {
-      // The worker's get_job: the job locked in a transaction not yet committed.
-      await worker`begin`;
-      await worker`update graphile_worker._private_jobs set locked_at = now(), locked_by = 'w1' where key = ${KEY}`;
-      // The change's transaction adds the job again: graphile's own add_job, no barrier.
-      await change`begin`;
-      const add = change`select graphile_worker.add_job('pipeline_advance', ${db.sql.json(payload)}::json, job_key => ${KEY})`.execute();
-      expect(await settled(add)).toBe(false); // waits on the locking transaction
-      await worker`commit`;
-      await add;
-      await change`commit`;
-      const jobs = await db.sql<{ n: number }[]>`select count(*)::int as n from graphile_worker._private_jobs where task_id = (select id from graphile_worker._private_tasks where identifier = 'pipeline_advance')`;
-      // Only the locked job: no new job will run after it, though it may have read stale state.
-      expect(jobs[0]!.n).toBe(1);
-    } finally {
-      worker.release();
-      change.release();
-    }
+    // graphile's own add_job, no barrier.
+    await race(
+      (change) => change`select graphile_worker.add_job('pipeline_advance', ${db.sql.json(payload)}::json, job_key => ${KEY})`.execute(),
+      async (change) => {
+        await change`commit`;
+        const jobs = await db.sql<{ n: number }[]>`select count(*)::int as n from graphile_worker._private_jobs where task_id = (select id from graphile_worker._private_tasks where identifier = 'pipeline_advance')`;
+        // Only the locked job: no new job will run after it, though it may have read stale state.
+        expect(jobs[0]!.n).toBe(1);
+      },
+    );
   });
 
   it("with vh's add, the run's barrier waits until the change has committed", async () => {
-    await addJob(db.sql, "pipeline_advance", payload, { jobKey: KEY });
-    const worker = await db.sql.reserve();
-    const change = await db.sql.reserve();
-    try {
-      await worker`begin`;
-      await worker`update graphile_worker._private_jobs set locked_at = now(), locked_by = 'w1' where key = ${KEY}`;
-      await change`begin`;
-      await change`create temp table if not exists changed (v int)`;
-      await change`insert into changed values (1)`;
-      const add = addJob(change as never, "pipeline_advance", payload, { jobKey: KEY });
-      expect(await settled(add)).toBe(false);
-      await worker`commit`;
-      await add; // dropped by graphile, as above
-      // The worker's run starts: its barrier must wait for the change's transaction.
-      const barrier = awaitKeyedAdds(db.sql, KEY);
-      expect(await settled(barrier)).toBe(false);
-      await change`commit`;
-      expect(await settled(barrier)).toBe(true);
-    } finally {
-      worker.release();
-      change.release();
-    }
+    await race(
+      (change) => addJob(change as never, "pipeline_advance", payload, { jobKey: KEY }), // dropped by graphile, as above
+      async (change) => {
+        // The worker's run starts: its barrier must wait for the change's transaction.
+        const barrier = awaitKeyedAdds(db.sql, KEY);
+        expect(await settled(barrier)).toBe(false);
+        await change`commit`;
+        expect(await settled(barrier)).toBe(true);
+      },
+    );
   });
 
   it("transactions adding the same keys, with a run's barrier waiting among them, all commit", async () => {
