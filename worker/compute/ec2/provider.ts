@@ -15,6 +15,7 @@ import {
   DescribeInstancesCommand,
   DescribeSpotPriceHistoryCommand,
   EC2Client,
+  type EC2ClientConfig,
   GetConsoleOutputCommand,
   RunInstancesCommand,
   TerminateInstancesCommand,
@@ -65,6 +66,27 @@ function statusOf(i: Instance): InstanceStatus {
   };
 }
 
+type RetryStrategy = Extract<NonNullable<EC2ClientConfig["retryStrategy"]>, { refreshRetryTokenForRetry: unknown }>;
+
+/**
+ * The SDK's own retry strategy, except that a "no capacity" answer (EC2 sends some as HTTP 500,
+ * which the SDK would retry twice, with backoff) is handed back at once: vh's answer to it is the
+ * next offer, not the same request again.
+ */
+function capacityNotRetried(region: string): RetryStrategy {
+  let base: RetryStrategy | null = null;
+  const get = async () => (base ??= (await (new EC2Client({ region }).config.retryStrategy as () => Promise<RetryStrategy>)()));
+  return {
+    acquireInitialRetryToken: async (scope) => (await get()).acquireInitialRetryToken(scope),
+    async refreshRetryTokenForRetry(token, info) {
+      const name = (info.error as { name?: unknown } | undefined)?.name;
+      if (typeof name === "string" && NO_CAPACITY.has(name)) throw info.error;
+      return (await get()).refreshRetryTokenForRetry(token, info);
+    },
+    recordSuccess: (token) => base?.recordSuccess(token),
+  };
+}
+
 export function createEc2Compute(opts: Ec2ComputeOptions): Compute & SupportsSpot {
   const clients = new Map<string, EC2Client>();
   const prices = new Map<string, { at: number; price: number | null }>();
@@ -74,7 +96,7 @@ export function createEc2Compute(opts: Ec2ComputeOptions): Compute & SupportsSpo
       const key = `${region}|${endpoint ?? ""}`;
       let c = clients.get(key);
       if (!c) {
-        c = new EC2Client({ region, ...(endpoint ? { endpoint } : {}) });
+        c = new EC2Client({ region, ...(endpoint ? { endpoint } : {}), retryStrategy: capacityNotRetried(region) });
         clients.set(key, c);
       }
       return c;
