@@ -120,6 +120,15 @@ describe.skipIf(skipWithoutSshd)("the EC2 twin, through the real AWS SDK", () =>
     twin.unknownCalls.length = 0;
   }, 30_000);
 
+  it("checks each request's SigV4 signature: a wrong secret, an unknown key and another region's scope are refused", async () => {
+    const other = (credentials: { accessKeyId: string; secretAccessKey: string }, region = "eu-west-1") =>
+      new EC2Client({ region, endpoint: twin.endpoint, credentials, maxAttempts: 1 }).send(new DescribeInstancesCommand({}));
+    await expect(other({ accessKeyId: "AKIDTWIN", secretAccessKey: "twin-secret" })).resolves.toBeDefined();
+    await expect(other({ accessKeyId: "AKIDTWIN", secretAccessKey: "not-the-secret" })).rejects.toMatchObject({ name: "SignatureDoesNotMatch" });
+    await expect(other({ accessKeyId: "AKIDSOMEONE", secretAccessKey: "twin-secret" })).rejects.toMatchObject({ name: "AuthFailure" });
+    await expect(other({ accessKeyId: "AKIDTWIN", secretAccessKey: "twin-secret" }, "us-east-1")).rejects.toMatchObject({ name: "AuthFailure" });
+  });
+
   it("boots: the user data authorises the key, the console shows the host key, and SSH with that key pinned works", async () => {
     const r = await launch();
     const id = r.Instances![0]!.InstanceId!;

@@ -7,6 +7,7 @@
  *   TagSpecifications, spot market options with MaxPrice), DescribeInstances (ids, filters, paging),
  *   TerminateInstances (idempotent), DescribeSpotPriceHistory, DescribeInstanceTypes,
  *   GetConsoleOutput. Any other action is answered `InvalidAction` and recorded in `unknownCalls`.
+ *   Every request's SigV4 signature is checked against the twin's keys (TWIN_CREDENTIALS) and region.
  * - Each instance is a real OpenSSH sshd on its own loopback address (127.X.Y.Z, the same port for
  *   all, as on EC2 every instance listens on 22 at its own IP), with its own host key and HOME. At
  *   boot the twin runs the instance's user data as a shell script (as cloud-init would) with
@@ -23,7 +24,7 @@
  * marker in its environment or runs in its folder: the work an instance ran dies with it.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { randomBytes, randomUUID } from "node:crypto";
+import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
 import fs from "node:fs";
 import http from "node:http";
 import net from "node:net";
@@ -98,6 +99,44 @@ export interface Ec2TwinOptions {
   bootDelayMs?: number;
   /** Page size of DescribeInstances when the caller asks for none (to exercise NextToken). */
   pageSize?: number;
+  /** The access keys it accepts, with their secrets (default: AKIDTWIN / twin-secret, what the suites set). */
+  credentials?: Record<string, string>;
+}
+
+/** The well-known test credentials the suites and the bench put in the SDK's environment. */
+export const TWIN_CREDENTIALS = { accessKeyId: "AKIDTWIN", secretAccessKey: "twin-secret" } as const;
+
+const sha256hex = (b: string | Buffer) => createHash("sha256").update(b).digest("hex");
+const hmac = (key: string | Buffer, text: string) => createHmac("sha256", key).update(text).digest();
+
+/**
+ * Checks a request's SigV4 signature as EC2 does (AWS's published algorithm, done here with
+ * node:crypto): the canonical request from the method, path, query, the signed headers and the
+ * body's hash; the string to sign with the request's date and scope; the key derived from the
+ * secret. Null when valid, else why not (EC2 answers AuthFailure or SignatureDoesNotMatch).
+ */
+function sigV4Problem(req: http.IncomingMessage, body: Buffer, secrets: Record<string, string>, region: string): { code: string; message: string } | null {
+  const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([a-z0-9-]+)\/ec2\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/.exec(String(req.headers.authorization ?? ""));
+  if (!m) return { code: "AuthFailure", message: "AWS was not able to validate the provided access credentials" };
+  const [, keyId, date, scopeRegion, signedHeaders, signature] = m as unknown as [string, string, string, string, string, string];
+  const secret = secrets[keyId];
+  if (secret === undefined) return { code: "AuthFailure", message: `The access key ${keyId} is not known to this twin` };
+  if (scopeRegion !== region) return { code: "AuthFailure", message: `Credential should be scoped to a valid region, not '${scopeRegion}'` };
+  const amzDate = String(req.headers["x-amz-date"] ?? "");
+  if (!amzDate.startsWith(date)) return { code: "AuthFailure", message: "The request's X-Amz-Date does not match its credential scope" };
+  const url = new URL(req.url ?? "/", "http://twin");
+  const query = [...url.searchParams].map(([k, v]) => [encodeURIComponent(k), encodeURIComponent(v)]).sort(([a], [b]) => (a! < b! ? -1 : a! > b! ? 1 : 0)).map(([k, v]) => `${k}=${v}`).join("&");
+  const names = signedHeaders.split(";");
+  const headers = names.map((h) => `${h}:${String(req.headers[h] ?? "").trim().replace(/\s+/g, " ")}\n`).join("");
+  const payload = typeof req.headers["x-amz-content-sha256"] === "string" ? req.headers["x-amz-content-sha256"] : sha256hex(body);
+  const canonical = [req.method ?? "POST", url.pathname, query, headers, signedHeaders, payload].join("\n");
+  const toSign = ["AWS4-HMAC-SHA256", amzDate, `${date}/${scopeRegion}/ec2/aws4_request`, sha256hex(canonical)].join("\n");
+  const key = hmac(hmac(hmac(hmac(`AWS4${secret}`, date), scopeRegion), "ec2"), "aws4_request");
+  const expected = createHmac("sha256", key).update(toSign).digest();
+  if (!names.includes("host") || !timingSafeEqual(expected, Buffer.from(signature, "hex"))) {
+    return { code: "SignatureDoesNotMatch", message: "The request signature we calculated does not match the signature you provided." };
+  }
+  return null;
 }
 
 /** The types the twin knows, with what DescribeInstanceTypes answers and their on-demand price. */
@@ -181,6 +220,7 @@ function processesOf(id: string, dir: string): number[] {
 export async function startEc2Twin(opts: Ec2TwinOptions = {}): Promise<Ec2Twin> {
   const region = opts.region ?? "eu-west-1";
   const bootDelayMs = opts.bootDelayMs ?? 100;
+  const secrets = opts.credentials ?? { [TWIN_CREDENTIALS.accessKeyId]: TWIN_CREDENTIALS.secretAccessKey };
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "vh-ec2-twin-"));
   fs.chmodSync(root, 0o755);
   if (process.getuid?.() === 0) fs.mkdirSync("/run/sshd", { recursive: true });
@@ -545,9 +585,10 @@ export async function startEc2Twin(opts: Ec2TwinOptions = {}): Promise<Ec2Twin> 
         res
           .writeHead(status, { "content-type": "text/xml;charset=UTF-8" })
           .end(`<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>${x(code)}</Code><Message>${x(message)}</Message></Error></Errors><RequestID>${randomUUID()}</RequestID></Response>`);
-      // Signed by the SDK's credential chain (SigV4): an unsigned call is refused as EC2 would.
-      if (!/^AWS4-HMAC-SHA256 Credential=[^/]+\/\d{8}\/[a-z0-9-]+\/ec2\/aws4_request/.test(String(req.headers.authorization ?? ""))) {
-        fail(401, "AuthFailure", "AWS was not able to validate the provided access credentials");
+      // Signed by the SDK's credential chain (SigV4) with a key it knows: anything else is refused as EC2 would.
+      const auth = sigV4Problem(req, Buffer.concat(chunks), secrets, region);
+      if (auth) {
+        fail(auth.code === "AuthFailure" ? 401 : 403, auth.code, auth.message);
         return;
       }
       if (p.get("Version") !== "2016-11-15") {
