@@ -50,6 +50,11 @@ export interface TransitionOptions {
   reason?: string | null;
   /** Only move from these statuses (a subset of the legal ones), e.g. to win a race explicitly. */
   from?: readonly ExecutionStatus[];
+  /**
+   * An end: when the process ended by the host's own record (it ended while no one watched), set
+   * as `ended_at` in the same statement — never later than now, nor before the start. Absent: now.
+   */
+  endedAt?: Date | null;
 }
 
 /**
@@ -67,6 +72,7 @@ export async function transition(
   const from = (opts.from ?? ALLOWED_FROM[to]).filter((s) => ALLOWED_FROM[to].includes(s));
   if (from.length === 0) throw new VhError("illegal_transition", `No status can move to "${to}".`);
   const reason = opts.reason ?? null;
+  const endedAt = opts.endedAt ?? null;
   const rows = await sql<{ prev: ExecutionStatus }[]>`
     with prev as (
       select id, status from executions where id = ${executionId} and status = any(${from as string[]}::text[]) for update
@@ -76,7 +82,9 @@ export async function transition(
         status_detail = ${reason}::text,
         queued_at = case when ${to}::text = 'queued' then now() else e.queued_at end,
         started_at = case when ${to}::text = 'running' then coalesce(e.started_at, now()) else e.started_at end,
-        ended_at = case when ${to}::text = any(${TERMINAL as string[]}::text[]) then now() else e.ended_at end,
+        ended_at = case when ${to}::text = any(${TERMINAL as string[]}::text[])
+          then case when ${endedAt}::timestamptz < now() then greatest(coalesce(e.started_at, ${endedAt}::timestamptz), ${endedAt}::timestamptz) else now() end
+          else e.ended_at end,
         stop_requested_at = case when ${to}::text = 'stopping' then now() else e.stop_requested_at end,
         lease_owner = case when ${to}::text = any(${TERMINAL as string[]}::text[]) then null else e.lease_owner end,
         lease_until = case when ${to}::text = any(${TERMINAL as string[]}::text[]) then null else e.lease_until end

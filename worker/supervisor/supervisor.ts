@@ -292,12 +292,9 @@ export function createSupervisor(deps: WorkerDeps, options: SupervisorOptions = 
     try {
       // Read before cleanup removes the record. The status time (`ended_at = now()`) is then moved
       // back to it; never forward (a host clock ahead of ours) nor before the start.
+      // It goes into the statement that ends the execution, so no reader ever sees the end at now().
       const endedAt = knowsEndTime(runner) ? await runner.endedAt(handle).catch(() => null) : null;
       await settle(exec, runner, handle, endedAt);
-      if (endedAt) {
-        await deps.sql`update executions set ended_at = greatest(coalesce(started_at, ${endedAt}), ${endedAt})
-          where id = ${exec.id} and ended_at is not null and ended_at > ${endedAt}`;
-      }
     } finally {
       try {
         await runner.cleanup(handle);
@@ -309,11 +306,12 @@ export function createSupervisor(deps: WorkerDeps, options: SupervisorOptions = 
 
   /** `endedAt`: when the process ended by the host's own record (null: unknown, or vh recorded the exit). */
   async function settle(exec: Execution, runner: Runner, handle: RunnerHandle, endedAt: Date | null = null): Promise<void> {
+    const end = (to: "completed" | "failed" | "error" | "stopped" | "lost", opts: { reason?: string } = {}) => transition(deps.sql, exec.id, to, { ...opts, endedAt });
     let warnings: string[] = [];
     try {
       warnings = (await uploadOutputs({ sql: deps.sql, store: deps.store, runner }, exec, handle, "final", outputLimits)).warnings;
     } catch (err) {
-      await transition(deps.sql, exec.id, "error", { reason: `Uploading outputs failed: ${String(err)}` });
+      await end("error", { reason: `Uploading outputs failed: ${String(err)}` });
       return;
     }
     const [row] = await deps.sql<(Cols<typeof executions, "exit_code" | "stop_cause" | "log_dropped_lines" | "log_dropped_bytes"> & { stop_reason: string | null; stop_at: Date | null })[]>`
@@ -331,25 +329,25 @@ export function createSupervisor(deps: WorkerDeps, options: SupervisorOptions = 
         where id = ${exec.id}`;
     }
     const code = row?.exit_code ?? null;
-    if (row?.stop_cause === "user") await transition(deps.sql, exec.id, "stopped", { reason: "Stopped by request." });
+    if (row?.stop_cause === "user") await end("stopped", { reason: "Stopped by request." });
     // Stopped by its sweep (early stopping, the sweep's own rules): the reason given when it was told to stop.
-    else if (row?.stop_cause === "early-stop" || row?.stop_cause === "sweep") await transition(deps.sql, exec.id, "stopped", { reason: row.stop_reason ?? "Stopped by its sweep." });
+    else if (row?.stop_cause === "early-stop" || row?.stop_cause === "sweep") await end("stopped", { reason: row.stop_reason ?? "Stopped by its sweep." });
     // Its spot instance is being taken back, but the step had already ended well (by the host's
     // record, before the notice came): nothing to resume.
     else if (row?.stop_cause === "spot-interruption" && code === 0 && endedAt && row.stop_at && endedAt.getTime() < new Date(row.stop_at).getTime()) {
-      await transition(deps.sql, exec.id, "completed", { reason: "The command exited with code 0 before its spot instance's interruption notice: nothing to resume." });
+      await end("completed", { reason: "The command exited with code 0 before its spot instance's interruption notice: nothing to resume." });
     }
     // Its spot instance is being taken back: the outputs so far are uploaded; settleEnded starts the next attempt.
-    else if (row?.stop_cause === "spot-interruption") await transition(deps.sql, exec.id, "lost", { reason: row.stop_reason ?? "Interrupted on spot." });
+    else if (row?.stop_cause === "spot-interruption") await end("lost", { reason: row.stop_reason ?? "Interrupted on spot." });
     // The step's stop-condition held: the run reached what it was for.
-    else if (row?.stop_cause === "stop-condition") await transition(deps.sql, exec.id, "completed", { reason: row.stop_reason ?? "The step's stop-condition held." });
+    else if (row?.stop_cause === "stop-condition") await end("completed", { reason: row.stop_reason ?? "The step's stop-condition held." });
     else if (row?.stop_cause === "time-limit") {
-      await transition(deps.sql, exec.id, "error", { reason: `Time limit of ${exec.timeLimitSeconds} s exceeded (the step's time-limit); the process was stopped.` });
+      await end("error", { reason: `Time limit of ${exec.timeLimitSeconds} s exceeded (the step's time-limit); the process was stopped.` });
     } else if (row?.stop_cause === "no-output-timeout") {
-      await transition(deps.sql, exec.id, "error", { reason: `No output for ${exec.noOutputTimeoutSeconds} s (the step's no-output-timeout); the process was stopped.` });
+      await end("error", { reason: `No output for ${exec.noOutputTimeoutSeconds} s (the step's no-output-timeout); the process was stopped.` });
     }
-    else if (code === 0) await transition(deps.sql, exec.id, "completed");
-    else await transition(deps.sql, exec.id, "failed", { reason: `The command exited with code ${code}.${await valohaiHint(exec.id, handle)}` });
+    else if (code === 0) await end("completed");
+    else await end("failed", { reason: `The command exited with code ${code}.${await valohaiHint(exec.id, handle)}` });
   }
 
   /** A hint for a failed plain process that had no /valohai and whose last errors name it; else "". */
