@@ -198,7 +198,15 @@ export async function run(): Promise<Record<string, number>> {
     }
     const seconds = (Date.now() - t0) / 1000;
 
-    const final = await Promise.all(counters.map((n) => api<{ status: string; attempt: number; attempts: { outcome: string }[] }>("GET", `/api/v1/projects/bench/executions/${n}`)));
+    const final = await Promise.all(
+      counters.map((n) => api<{ counter: number; status: string; statusDetail: string | null; attempt: number; attempts: { outcome: string; reason: string | null; host: string | null }[] }>("GET", `/api/v1/projects/bench/executions/${n}`)),
+    );
+    // What did not complete, and why, so a miss can be traced from the log alone.
+    for (const e of final.filter((x) => x.status !== "completed")) {
+      const history = await db<{ status: string; reason: string | null }[]>`
+        select h.status, h.reason from execution_status_history h join executions x on x.id = h.execution_id where x.counter = ${e.counter} order by h.id`;
+      process.stderr.write(`#${e.counter} ended ${e.status}: ${e.statusDetail ?? ""}; attempts ${JSON.stringify(e.attempts)}; history ${JSON.stringify(history)}\n`);
+    }
     // The final reconcile: idle instances end after idle-shutdown, the reconciler runs every 2 s.
     const settleUntil = Date.now() + 30_000;
     let leaked = Infinity;
