@@ -311,7 +311,14 @@ export function createSupervisor(deps: WorkerDeps, options: SupervisorOptions = 
     try {
       warnings = (await uploadOutputs({ sql: deps.sql, store: deps.store, runner }, exec, handle, "final", outputLimits)).warnings;
     } catch (err) {
-      await end("error", { reason: `Uploading outputs failed: ${String(err)}` });
+      // A spot instance taken back before its last outputs were read: the attempt was interrupted,
+      // not broken; the next one resumes from the outputs uploaded before (live uploads).
+      const [c] = await deps.sql<{ stop_cause: string | null }[]>`select stop_cause from executions where id = ${exec.id}`;
+      if (c?.stop_cause === "spot-interruption") {
+        await end("lost", { reason: `Interrupted on spot before its last outputs could be read (${String(err)}); it resumes from the outputs saved before.` });
+      } else {
+        await end("error", { reason: `Uploading outputs failed: ${String(err)}` });
+      }
       return;
     }
     const [row] = await deps.sql<(Cols<typeof executions, "exit_code" | "stop_cause" | "log_dropped_lines" | "log_dropped_bytes"> & { stop_reason: string | null; stop_at: Date | null })[]>`

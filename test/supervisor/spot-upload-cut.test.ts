@@ -1,0 +1,131 @@
+/**
+ * A spot instance taken back while the supervisor was still reading the interrupted attempt's last
+ * outputs (the host's SSH answers "connection refused"): the attempt ends `lost` — interrupted, not
+ * broken — and the execution is queued again as its next attempt, instead of ending in `error`.
+ * Another failure to read the outputs is still an error.
+ *
+ * The local runner, wrapped so that reading outputs fails as an unreachable host's does once the
+ * test says the instance is gone; the notice is recorded as worker/compute/spot.ts records it.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../../app/config.js";
+import { createLogger } from "../../app/log.js";
+import { RunnerError } from "../../app/errors.js";
+import { startVh, type RunningVh } from "../../app/start.js";
+import { transition } from "../../app/executions/state.js";
+import { recordStopCause } from "../../db/queries/executions.js";
+import { startWorker, type Worker } from "../../worker/start.js";
+import { createStore } from "../../worker/stores/index.js";
+import { createRunnerRegistry, type RunnerRegistry } from "../../worker/runners/registry.js";
+import { createTestDatabase } from "../helpers/db.js";
+import { tempDir, waitFor } from "../helpers/stack.js";
+import { tarball } from "../helpers/snapshot.js";
+
+describe("a spot instance gone before the interrupted attempt's outputs were read", () => {
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let vh: RunningVh;
+  let worker: Worker;
+  let gone = false;
+  const dir = tempDir("vh-spot-cut-");
+  const project = path.join(dir, "project");
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    const config = loadConfig({
+      DATABASE_URL: db.connectionString,
+      VH_DATA_DIR: path.join(dir, "data"),
+      VH_STATE_DIR: dir,
+      VH_UNSAFE_SAME_USER: process.getuid?.() === 0 ? "false" : "true",
+      PORT: "0",
+      VH_DOCKER: "never",
+      XDG_CONFIG_HOME: path.join(dir, "xdg"),
+      VH_LOG_LEVEL: "silent",
+    });
+    const log = createLogger(config.logLevel);
+    vh = await startVh(config, log, { worker: false });
+    const store = createStore(config.store);
+    const base = createRunnerRegistry(config, store, [], vh.database.sql);
+    const real = base.default();
+    const cut = () => {
+      if (gone) throw new RunnerError("SSH to root@127.0.0.9:22 failed: connect ECONNREFUSED 127.0.0.9:22");
+    };
+    const local = {
+      ...real,
+      async listOutputs(h: Parameters<typeof real.listOutputs>[0]) {
+        cut();
+        return real.listOutputs(h);
+      },
+    };
+    const runners: RunnerRegistry = {
+      ...base,
+      default: () => local,
+      get: (kind) => (kind === "local" ? local : base.get(kind)),
+      forHost: (host) => (host.kind === "local" ? local : base.forHost(host)),
+      resolve: async (kind, name) => (kind === "local" ? local : base.resolve(kind, name)),
+    };
+    worker = await startWorker({ config, database: vh.database, store, log, runners });
+    fs.mkdirSync(project);
+    fs.writeFileSync(path.join(project, "valohai.yaml"), "- step: { name: long, image: busybox, command: 'echo started; sleep 60' }\n");
+  });
+
+  afterAll(async () => {
+    await worker?.stop();
+    await vh?.stop();
+    await db?.drop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const api = async <T>(method: string, p: string, body?: unknown, raw?: Buffer): Promise<T> => {
+    const res = await fetch(vh.url + p, {
+      method,
+      headers: { authorization: `Bearer ${vh.token}`, "content-type": raw ? "application/gzip" : "application/json" },
+      body: raw ?? (body === undefined ? undefined : JSON.stringify(body)),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${method} ${p} → ${res.status}: ${text}`);
+    return JSON.parse(text) as T;
+  };
+  type Exec = { id: string; counter: number; status: string; attempt: number; statusHistory: { status: string; reason: string | null }[] };
+
+  it("ends the attempt lost and queues the next one; the same failure without a notice is an error", async () => {
+    await api("POST", "/api/v1/projects", { name: "p" });
+    const snap = await tarball(project);
+    await api("PUT", `/api/v1/code/${snap.sha256}`, undefined, snap.body);
+    const running = async () => {
+      const e = await api<Exec>("POST", "/api/v1/projects/p/executions", { step: "long", code: snap.sha256 });
+      await waitFor("it to run", async () => ((await api<Exec>("GET", `/api/v1/projects/p/executions/${e.counter}`)).status === "running" ? true : undefined), 60_000);
+      return e;
+    };
+    const a = await running();
+    gone = true;
+    await db.sql.begin(async (tx) => {
+      await transition(tx as never, a.id, "stopping", { from: ["running"], reason: "Spot interruption notice for instance i-cut (t3.medium): terminate." });
+      await recordStopCause(tx, a.id, "spot-interruption");
+    });
+    const next = await waitFor("the next attempt", async () => {
+      const x = await api<Exec>("GET", `/api/v1/projects/p/executions/${a.counter}?history=1`);
+      return x.attempt === 2 || ["error", "failed", "completed"].includes(x.status) ? x : undefined;
+    }, 60_000);
+    expect(next.attempt).toBe(2);
+    const lost = next.statusHistory.find((h) => h.status === "lost");
+    expect(lost?.reason).toMatch(/^Interrupted on spot before its last outputs could be read \(RunnerError: SSH to root@127\.0\.0\.9:22 failed: connect ECONNREFUSED 127\.0\.0\.9:22\); it resumes from the outputs saved before\.$/);
+    expect(next.statusHistory.map((h) => h.status)).not.toContain("error");
+    gone = false;
+    await api("POST", `/api/v1/projects/p/executions/${a.counter}/stop`, {});
+
+    // A user's stop whose outputs cannot be read: that is an error, said so.
+    const b = await running();
+    gone = true;
+    await api("POST", `/api/v1/projects/p/executions/${b.counter}/stop`, {});
+    const ended = await waitFor("it to end", async () => {
+      const x = await api<Exec>("GET", `/api/v1/projects/p/executions/${b.counter}?history=1`);
+      return ["error", "stopped", "lost"].includes(x.status) ? x : undefined;
+    }, 60_000);
+    gone = false;
+    expect(ended.status).toBe("error");
+    expect(ended.attempt).toBe(1);
+    expect(ended.statusHistory.at(-1)!.reason).toMatch(/^Uploading outputs failed: RunnerError: SSH to/);
+  }, 150_000);
+});
