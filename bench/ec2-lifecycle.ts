@@ -171,10 +171,14 @@ export async function run(): Promise<Record<string, number>> {
         lastInterrupt = Date.now();
         // Only an instance with an execution running on it: a notice on one still booting (or idle) interrupts
         // no execution, and on a slow machine such notices can reclaim every instance before any job is placed.
+        // And never one whose execution was interrupted twice already: a notice every few seconds on a
+        // 3-instance fleet would otherwise hit the same resumed execution until it runs out of attempts,
+        // which tests the dice, not vh (VH_MAX_ATTEMPTS is then what ends it, as it should).
         const running = await db<{ instance_id: string }[]>`
-          select distinct h.instance_id from execution_placements pl
+          select h.instance_id from execution_placements pl
           join executions e on e.id = pl.execution_id join hosts h on h.id = pl.host_id
-          where pl.released_at is null and e.status = 'running' and h.instance_id is not null`;
+          where pl.released_at is null and e.status = 'running' and h.instance_id is not null
+          group by h.instance_id having max(e.attempt) < 3`;
         const ids = new Set(running.map((r) => r.instance_id));
         const busy = twin.instances().filter((i) => i.state === "running" && !i.noticeAt && ids.has(i.id));
         const pick = busy[Math.floor(Math.random() * busy.length)];
