@@ -19,6 +19,7 @@ import type { PipelineEdgeRecord, PipelineNodeStatus, PipelineStatus } from "../
 import type { SweepSource } from "../../db/schema/sweeps.js";
 import { projectById } from "../../db/queries/projects.js";
 import { lastOutputsOf } from "../../db/queries/datums.js";
+import { willBeRetried } from "../../db/queries/executions.js";
 import { insertSweep, insertSweepExecutions } from "../../db/queries/sweeps.js";
 import type { SweepDefinition } from "../contracts/sweeps.js";
 import { createExecutions, insertExecution, prepareExecution, type CreateDeps } from "../executions/create.js";
@@ -93,13 +94,16 @@ async function execFacts(sql: Sql, id: string): Promise<ExecFacts | null> {
 }
 
 /** A task node's sweep: its executions' facts, whether it is done, and its best (by its target, else the first completed). */
-async function sweepFacts(sql: Sql, sweepId: string): Promise<{ done: boolean; execs: ExecFacts[]; best: ExecFacts | null }> {
+async function sweepFacts(sql: Sql, sweepId: string, policy?: CreateDeps["config"]["worker"]): Promise<{ done: boolean; execs: ExecFacts[]; best: ExecFacts | null }> {
   const [s] = await sql<{ definition: SweepDefinition | null; stopped_reason: string | null }[]>`select definition, stopped_reason from sweeps where id = ${sweepId}`;
   const execs = await sql<ExecFacts[]>`
     select e.id, e.counter, e.status, e.parameters, e.metadata_latest, e.inputs, e.environment_variables
     from sweep_executions se join executions e on e.id = se.execution_id where se.sweep_id = ${sweepId} order by se.position`;
   const planned = s?.definition ? sweepPlanSize(s.definition) : execs.length;
-  const done = sweepHasEnded(execs, planned, s?.stopped_reason ?? null);
+  // A lost execution that policy queues again has not ended (as for an execution node).
+  const retried = new Set<string>();
+  if (policy) for (const e of execs) if (e.status === "lost" && (await willBeRetried(sql, e.id, policy))) retried.add(e.id);
+  const done = sweepHasEnded(execs.map((e) => (retried.has(e.id) ? { status: "queued" as const } : e)), planned, s?.stopped_reason ?? null);
   const completed = execs.filter((e) => e.status === "completed");
   const t = s?.definition?.target;
   const best = (t ? bestCompleted(execs, (e) => e.metadata_latest, { name: t.metric, goal: t.direction })?.item : undefined) ?? completed[0] ?? null;
@@ -164,7 +168,8 @@ async function advanceOnce(deps: CreateDeps, pipelineId: string): Promise<Advanc
     if (n.type === "execution" && standIn) {
       const e = known.get(standIn) ?? null;
       facts.set(n.name, { exec: e, all: e ? [e] : [] });
-      if (n.status === "running" && e && isTerminal(e.status)) {
+      // A lost execution that policy queues again (a spot interruption, a lost host) has not ended.
+      if (n.status === "running" && e && isTerminal(e.status) && !(e.status === "lost" && (await willBeRetried(sql, e.id, deps.config.worker)))) {
         if (e.status === "completed") await setNode(n, "completed", null);
         else {
           const retried = (n.status_detail ?? "").startsWith("Retried") ? "Retried once; " : "";
@@ -173,7 +178,7 @@ async function advanceOnce(deps: CreateDeps, pipelineId: string): Promise<Advanc
         }
       }
     } else if (n.type === "task" && n.sweep_id) {
-      const s = await sweepFacts(sql, n.sweep_id);
+      const s = await sweepFacts(sql, n.sweep_id, deps.config.worker);
       facts.set(n.name, { exec: s.best, all: s.execs.filter((e) => e.status === "completed") });
       if (n.status === "running" && s.done) {
         if (s.best) await setNode(n, "completed", `${s.execs.filter((e) => e.status === "completed").length} of ${s.execs.length} completed; best #${s.best.counter}.`);
