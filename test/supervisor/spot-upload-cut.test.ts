@@ -10,83 +10,48 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../../app/config.js";
-import { createLogger } from "../../app/log.js";
 import { RunnerError } from "../../app/errors.js";
-import { startVh, type RunningVh } from "../../app/start.js";
+import type { Runner } from "../../app/contracts/runner.js";
 import { transition } from "../../app/executions/state.js";
 import { recordStopCause } from "../../db/queries/executions.js";
-import { startWorker, type Worker } from "../../worker/start.js";
-import { createStore } from "../../worker/stores/index.js";
-import { createRunnerRegistry, type RunnerRegistry } from "../../worker/runners/registry.js";
 import { createTestDatabase } from "../helpers/db.js";
 import { tempDir, waitFor } from "../helpers/stack.js";
 import { tarball } from "../helpers/snapshot.js";
+import { startVhWithRunner, type VhWithRunner } from "../helpers/vh-with-runner.js";
 
 describe("a spot instance gone before the interrupted attempt's outputs were read", () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
-  let vh: RunningVh;
-  let worker: Worker;
+  let vh: VhWithRunner;
   let gone = false;
   const dir = tempDir("vh-spot-cut-");
   const project = path.join(dir, "project");
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    const config = loadConfig({
-      DATABASE_URL: db.connectionString,
-      VH_DATA_DIR: path.join(dir, "data"),
-      VH_STATE_DIR: dir,
-      VH_UNSAFE_SAME_USER: process.getuid?.() === 0 ? "false" : "true",
-      PORT: "0",
-      VH_DOCKER: "never",
-      XDG_CONFIG_HOME: path.join(dir, "xdg"),
-      VH_LOG_LEVEL: "silent",
+    vh = await startVhWithRunner({
+      databaseUrl: db.connectionString,
+      dir,
+      logLevel: "silent",
+      // Reading outputs fails as an unreachable host's does, once the test says the instance is gone.
+      local: (real): Runner => ({
+        ...real,
+        async listOutputs(h) {
+          if (gone) throw new RunnerError("SSH to root@127.0.0.9:22 failed: connect ECONNREFUSED 127.0.0.9:22");
+          return real.listOutputs(h);
+        },
+      }),
     });
-    const log = createLogger(config.logLevel);
-    vh = await startVh(config, log, { worker: false });
-    const store = createStore(config.store);
-    const base = createRunnerRegistry(config, store, [], vh.database.sql);
-    const real = base.default();
-    const cut = () => {
-      if (gone) throw new RunnerError("SSH to root@127.0.0.9:22 failed: connect ECONNREFUSED 127.0.0.9:22");
-    };
-    const local = {
-      ...real,
-      async listOutputs(h: Parameters<typeof real.listOutputs>[0]) {
-        cut();
-        return real.listOutputs(h);
-      },
-    };
-    const runners: RunnerRegistry = {
-      ...base,
-      default: () => local,
-      get: (kind) => (kind === "local" ? local : base.get(kind)),
-      forHost: (host) => (host.kind === "local" ? local : base.forHost(host)),
-      resolve: async (kind, name) => (kind === "local" ? local : base.resolve(kind, name)),
-    };
-    worker = await startWorker({ config, database: vh.database, store, log, runners });
     fs.mkdirSync(project);
     fs.writeFileSync(path.join(project, "valohai.yaml"), "- step: { name: long, image: busybox, command: 'echo started; sleep 60' }\n");
   });
 
   afterAll(async () => {
-    await worker?.stop();
     await vh?.stop();
     await db?.drop();
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  const api = async <T>(method: string, p: string, body?: unknown, raw?: Buffer): Promise<T> => {
-    const res = await fetch(vh.url + p, {
-      method,
-      headers: { authorization: `Bearer ${vh.token}`, "content-type": raw ? "application/gzip" : "application/json" },
-      body: raw ?? (body === undefined ? undefined : JSON.stringify(body)),
-    });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`${method} ${p} → ${res.status}: ${text}`);
-    return JSON.parse(text) as T;
-  };
+  const api = <T>(method: string, p: string, body?: unknown, raw?: Buffer) => vh.api<T>(method, p, body, raw);
   type Exec = { id: string; counter: number; status: string; attempt: number; statusHistory: { status: string; reason: string | null }[] };
 
   it("ends the attempt lost and queues the next one; the same failure without a notice is an error", async () => {

@@ -8,21 +8,16 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../../app/config.js";
-import { createLogger } from "../../app/log.js";
-import { startVh, type RunningVh } from "../../app/start.js";
-import { startWorker, type Worker } from "../../worker/start.js";
-import { createStore } from "../../worker/stores/index.js";
-import { createRunnerRegistry, localIsolation, type RunnerRegistry } from "../../worker/runners/registry.js";
 import { createLocalRunner } from "../../worker/runners/local/runner.js";
+import { localIsolation } from "../../worker/runners/registry.js";
 import { createTestDatabase } from "../helpers/db.js";
 import { tempDir, waitFor } from "../helpers/stack.js";
 import { tarball } from "../helpers/snapshot.js";
+import { startVhWithRunner, type VhWithRunner } from "../helpers/vh-with-runner.js";
 
 describe("a plain process without /valohai that fails on it", () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
-  let vh: RunningVh;
-  let worker: Worker;
+  let vh: VhWithRunner;
   const dir = tempDir("vh-hint-");
   const notAFolder = path.join(dir, "valohai");
   const project = path.join(dir, "project");
@@ -30,37 +25,20 @@ describe("a plain process without /valohai that fails on it", () => {
   beforeAll(async () => {
     fs.writeFileSync(notAFolder, "");
     db = await createTestDatabase();
-    const config = loadConfig({
-      DATABASE_URL: db.connectionString,
-      VH_DATA_DIR: path.join(dir, "data"),
-      VH_STATE_DIR: dir,
-      VH_UNSAFE_SAME_USER: process.getuid?.() === 0 ? "false" : "true",
-      PORT: "0",
-      VH_DOCKER: "never",
-      XDG_CONFIG_HOME: path.join(dir, "xdg"),
-      VH_LOG_LEVEL: "warn",
+    vh = await startVhWithRunner({
+      databaseUrl: db.connectionString,
+      dir,
+      local: (_real, { config, store, registry }) =>
+        createLocalRunner({
+          workRoot: path.join(dir, "runs"),
+          cacheRoot: path.join(dir, "cache"),
+          store,
+          docker: "never",
+          hostName: registry.localHostName,
+          isolation: localIsolation(config),
+          valohaiRoot: notAFolder,
+        }),
     });
-    const log = createLogger(config.logLevel);
-    vh = await startVh(config, log, { worker: false });
-    const store = createStore(config.store);
-    const base = createRunnerRegistry(config, store, [], vh.database.sql);
-    const local = createLocalRunner({
-      workRoot: path.join(dir, "runs"),
-      cacheRoot: path.join(dir, "cache"),
-      store,
-      docker: "never",
-      hostName: base.localHostName,
-      isolation: localIsolation(config),
-      valohaiRoot: notAFolder,
-    });
-    const runners: RunnerRegistry = {
-      ...base,
-      default: () => local,
-      get: (kind) => (kind === "local" ? local : base.get(kind)),
-      forHost: (host) => (host.kind === "local" ? local : base.forHost(host)),
-      resolve: async (kind, name) => (kind === "local" ? local : base.resolve(kind, name)),
-    };
-    worker = await startWorker({ config, database: vh.database, store, log, runners });
     fs.mkdirSync(project);
     fs.writeFileSync(
       path.join(project, "valohai.yaml"),
@@ -74,22 +52,12 @@ describe("a plain process without /valohai that fails on it", () => {
   });
 
   afterAll(async () => {
-    await worker?.stop();
     await vh?.stop();
     await db?.drop();
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  const api = async <T>(method: string, p: string, body?: unknown, raw?: Buffer): Promise<T> => {
-    const res = await fetch(vh.url + p, {
-      method,
-      headers: { authorization: `Bearer ${vh.token}`, "content-type": raw ? "application/gzip" : "application/json" },
-      body: raw ?? (body === undefined ? undefined : JSON.stringify(body)),
-    });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`${method} ${p} → ${res.status}: ${text}`);
-    return JSON.parse(text) as T;
-  };
+  const api = <T>(method: string, p: string, body?: unknown, raw?: Buffer) => vh.api<T>(method, p, body, raw);
 
   it("names the reason and the fix for the hard-coded path, and nothing for another failure", async () => {
     await api("POST", "/api/v1/projects", { name: "hint" });
