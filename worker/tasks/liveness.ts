@@ -105,6 +105,7 @@ export function createQueueLiveness(deps: { sql: Sql; log: Logger; processId: st
     },
     async start() {
       await beat();
+      await claim; // a claim of workers made before the start has landed too
       schedule();
     },
     async stop() {
