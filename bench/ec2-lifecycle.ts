@@ -25,6 +25,7 @@ import { tempDir } from "../test/helpers/stack.js";
 import { tarball } from "../test/helpers/snapshot.js";
 import { startServerProcess } from "../test/helpers/server-process.js";
 import { startEc2Twin } from "../test/helpers/ec2-twin.js";
+import { TERMINAL } from "../app/executions/state.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -148,6 +149,10 @@ export async function run(): Promise<Record<string, number>> {
       counters.push(e.counter);
     }
 
+    const openCount = async () => {
+      const [r] = await db<{ open: number }[]>`select count(*)::int as open from executions where status <> all(${TERMINAL as string[]}::text[])`;
+      return r!.open;
+    };
     // Chaos until every execution has ended.
     const killAt = new Set<number>();
     while (killAt.size < kills) killAt.add(1 + Math.floor(Math.random() * Math.max(10, executions / 2)));
@@ -156,21 +161,18 @@ export async function run(): Promise<Record<string, number>> {
     const deadline = Date.now() + (SMOKE ? 240_000 : 1_500_000);
     for (;;) {
       tick++;
-      const [{ open }] = await db<{ open: number }[]>`
-        select count(*)::int as open from executions where status not in ('completed', 'failed', 'error', 'stopped', 'lost')` as unknown as [{ open: number }];
+      const open = await openCount();
       // Twice, a second apart: a lost attempt is ended for a moment before its next one is queued.
       if (open === 0) {
         await sleep(1000);
-        const [{ open: still }] = await db<{ open: number }[]>`
-          select count(*)::int as open from executions where status not in ('completed', 'failed', 'error', 'stopped', 'lost')` as unknown as [{ open: number }];
-        if (still === 0) break;
+        if ((await openCount()) === 0) break;
       }
       if (Date.now() > deadline) {
         // Say which and where, so a stuck execution can be traced from the log alone.
         const stuck = await db`
           select e.counter, e.status, e.attempt, h.name as host, h.lifecycle, h.instance_id
           from executions e left join execution_placements pl on pl.execution_id = e.id left join hosts h on h.id = pl.host_id
-          where e.status not in ('completed', 'failed', 'error', 'stopped', 'lost') order by e.counter`;
+          where e.status <> all(${TERMINAL as string[]}::text[]) order by e.counter`;
         const twinState = twin.instances().map((i) => `${i.id}:${i.state}${i.noticeAt ? "(notice)" : ""}`).join(" ");
         throw new Error(`${open} executions still open after the deadline: ${JSON.stringify(stuck)}; twin: ${twinState}`);
       }

@@ -55,16 +55,20 @@ export function reproducibilitySummary(runtime: Record<string, unknown> | null, 
 
 const RUNNING: readonly string[] = ["starting", "running", "stopping"];
 
+/** What an attempt on a rented host cost: its price per hour for the seconds it ran, to a millionth of a dollar (null without a price). */
+export function attemptCostUsd(pricePerHour: number | null, seconds: number | null): number | null {
+  return pricePerHour !== null && seconds !== null ? Math.round(((pricePerHour * seconds) / 3600) * 1e6) / 1e6 : null;
+}
+
 function currentAttempt(row: ExecutionRow, rented: { instanceId: string | null; instanceType: string | null; spot: boolean | null; pricePerHour: number | null } | null) {
   if (!rented || !RUNNING.includes(row.status) || !row.started_at) return null;
   const seconds = Math.max(0, (Date.now() - row.started_at.getTime()) / 1000);
-  const price = rented.pricePerHour;
   return {
     attempt: row.attempt,
     host: row.host,
     ...rented,
     seconds: Math.round(seconds * 1000) / 1000,
-    costUsd: price === null ? null : Math.round(((price * seconds) / 3600) * 1e6) / 1e6,
+    costUsd: attemptCostUsd(rented.pricePerHour, seconds),
   };
 }
 

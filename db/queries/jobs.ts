@@ -39,13 +39,13 @@ export function lockedJobKey(sql: Conn, key: postgres.PendingQuery<postgres.Row[
   return sql`(select v.k from (select ${expr} as k) v, lateral pg_advisory_xact_lock_shared(${JOB_KEY_LOCK}::int, hashtext(v.k)) l)`;
 }
 
+/** The barrier's statement, parameters [JOB_KEY_LOCK, key] (worker/tasks/index.ts runs it on graphile's own client). */
+export const AWAIT_KEYED_ADDS_SQL = "select pg_advisory_xact_lock($1::int, hashtext($2::text))";
+
 /** A run of a keyed job waits here until every transaction that added its key has ended (see JOB_KEY_LOCK). */
 export async function awaitKeyedAdds(sql: Conn, key: string): Promise<void> {
-  await sql`select pg_advisory_xact_lock(${JOB_KEY_LOCK}::int, hashtext(${key}::text))`;
+  await sql.unsafe(AWAIT_KEYED_ADDS_SQL, [JOB_KEY_LOCK, key]);
 }
-
-/** The same, on graphile-worker's own client (a task's helpers). */
-export const AWAIT_KEYED_ADDS_SQL = "select pg_advisory_xact_lock($1::int, hashtext($2::text))";
 
 function checked<K extends JobName>(name: K, payload: JobPayload<K>): JobPayload<K> {
   const decl = JOBS[name];

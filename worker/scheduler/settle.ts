@@ -12,6 +12,7 @@
  *   outputs back in its outputs dir and `VH_RESUME_ATTEMPT=N` (worker/launch-spec.ts), so a step that
  *   saves checkpoints resumes.
  */
+import { attemptCostUsd } from "../../app/executions/present.js";
 import type { Sql } from "../../db/client.js";
 import type { ExecutionAttempt } from "../../app/contracts/compute.js";
 import { TERMINAL, transition, type ExecutionStatus } from "../../app/executions/state.js";
@@ -56,7 +57,7 @@ function attemptOf(row: EndedRow, interrupted: boolean): ExecutionAttempt {
     startedAt: row.started_at?.toISOString() ?? null,
     endedAt: ended.toISOString(),
     seconds: seconds === null ? null : Math.round(seconds * 1000) / 1000,
-    costUsd: price !== null && seconds !== null ? Math.round(((price * seconds) / 3600) * 1e6) / 1e6 : null,
+    costUsd: attemptCostUsd(price, seconds),
     outcome: interrupted ? "interrupted" : row.status,
     reason: row.status_detail,
   };

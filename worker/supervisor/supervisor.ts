@@ -290,9 +290,9 @@ export function createSupervisor(deps: WorkerDeps, options: SupervisorOptions = 
    */
   async function finish(exec: Execution, runner: Runner, handle: RunnerHandle): Promise<void> {
     try {
-      // Read before cleanup removes the record. The status time (`ended_at = now()`) is then moved
-      // back to it; never forward (a host clock ahead of ours) nor before the start.
-      // It goes into the statement that ends the execution, so no reader ever sees the end at now().
+      // Read before cleanup removes the record. It goes into the statement that ends the execution
+      // (never forward of now, a host clock ahead of ours, nor before the start), so no reader ever
+      // sees the end at the time vh noticed it.
       const endedAt = knowsEndTime(runner) ? await runner.endedAt(handle).catch(() => null) : null;
       await settle(exec, runner, handle, endedAt);
     } finally {
@@ -307,25 +307,25 @@ export function createSupervisor(deps: WorkerDeps, options: SupervisorOptions = 
   /** `endedAt`: when the process ended by the host's own record (null: unknown, or vh recorded the exit). */
   async function settle(exec: Execution, runner: Runner, handle: RunnerHandle, endedAt: Date | null = null): Promise<void> {
     const end = (to: "completed" | "failed" | "error" | "stopped" | "lost", opts: { reason?: string } = {}) => transition(deps.sql, exec.id, to, { ...opts, endedAt });
+    // What the end is decided on (the upload changes none of it).
+    const [row] = await deps.sql<(Cols<typeof executions, "exit_code" | "stop_cause" | "log_dropped_lines" | "log_dropped_bytes"> & { stop_reason: string | null; stop_at: Date | null })[]>`
+      select exit_code, stop_cause, log_dropped_lines, log_dropped_bytes, s.reason as stop_reason, s.at as stop_at
+      from executions e
+      left join lateral (select h.reason, h.at from execution_status_history h where h.execution_id = e.id and h.status = 'stopping' order by h.id desc limit 1) s on true
+      where e.id = ${exec.id}`;
     let warnings: string[] = [];
     try {
       warnings = (await uploadOutputs({ sql: deps.sql, store: deps.store, runner }, exec, handle, "final", outputLimits)).warnings;
     } catch (err) {
       // A spot instance taken back before its last outputs were read: the attempt was interrupted,
       // not broken; the next one resumes from the outputs uploaded before (live uploads).
-      const [c] = await deps.sql<{ stop_cause: string | null }[]>`select stop_cause from executions where id = ${exec.id}`;
-      if (c?.stop_cause === "spot-interruption") {
+      if (row?.stop_cause === "spot-interruption") {
         await end("lost", { reason: `Interrupted on spot before its last outputs could be read (${String(err)}); it resumes from the outputs saved before.` });
       } else {
         await end("error", { reason: `Uploading outputs failed: ${String(err)}` });
       }
       return;
     }
-    const [row] = await deps.sql<(Cols<typeof executions, "exit_code" | "stop_cause" | "log_dropped_lines" | "log_dropped_bytes"> & { stop_reason: string | null; stop_at: Date | null })[]>`
-      select exit_code, stop_cause, log_dropped_lines, log_dropped_bytes, s.reason as stop_reason, s.at as stop_at
-      from executions e
-      left join lateral (select h.reason, h.at from execution_status_history h where h.execution_id = e.id and h.status = 'stopping' order by h.id desc limit 1) s on true
-      where e.id = ${exec.id}`;
     if (row && Number(row.log_dropped_lines) > 0) {
       warnings.push(`Log quota: ${row.log_dropped_lines} lines (${row.log_dropped_bytes} bytes) were not stored.`);
     }

@@ -8,7 +8,7 @@ import path from "node:path";
 import { RunnerError } from "../../../app/errors.js";
 import type { OutputFileInfo } from "../../../app/contracts/runner.js";
 import { LOST_EXIT_CODE, type DetachedHandle } from "../shared/detached.js";
-import type { HostShell, JobState } from "../shared/host-shell.js";
+import { isInsideFolder, type HostShell, type JobState } from "../shared/host-shell.js";
 import { parseIntFile, type WorkPaths } from "../shared/protocol.js";
 import { groupAlive, pidRuns, readBootId, run, signalGroup } from "./host.js";
 
@@ -176,7 +176,7 @@ export function createLocalShell(): HostShell {
     async removeFileIn(dir, name, root) {
       // Resolved again here, so a link swapped in since the caller's check is not followed.
       const real = await fsp.realpath(dir).catch(() => null);
-      if (real === null || (real !== root && !real.startsWith(root === "/" ? "/" : `${root}/`))) return;
+      if (real === null || !isInsideFolder(real, root)) return;
       await fsp.unlink(path.join(real, name)).catch(() => undefined); // never recursive: only the file or link
     },
 

@@ -15,7 +15,7 @@ import { RunnerError } from "../../../app/errors.js";
 import type { HostInfo, LaunchResult, LaunchSpec, LogChunk, OutputFileInfo, PollResult, Runner, RunnerHandle } from "../../../app/contracts/runner.js";
 import { assertExecutionId, POLL_READ_CAP, type DetachedHandle, type KnowsEndTime } from "./detached.js";
 import { FINGERPRINT_TOTAL_BYTES, fingerprintPaths, type ReadsFingerprint } from "./fingerprint.js";
-import type { HostShell } from "./host-shell.js";
+import { isInsideFolder, type HostShell } from "./host-shell.js";
 import { assertRelativePath } from "./inputs.js";
 import { workPaths, type WorkPaths } from "./protocol.js";
 
@@ -80,7 +80,7 @@ export function createDetachedRunner(opts: DetachedRunnerOptions): DetachedRunne
     const full = path.posix.join(p.outputs, rel);
     const root = await shell.realpath(p.outputs);
     const dir = await shell.realpath(path.posix.dirname(full));
-    if (root === null || dir === null || (dir !== root && !dir.startsWith(root === "/" ? "/" : `${root}/`))) {
+    if (root === null || dir === null || !isInsideFolder(dir, root)) {
       throw new RunnerError(`Output "${rel}" is not inside ${p.outputs}${where} (a folder on its path is a link out of it).`);
     }
     return { full: path.posix.join(dir, path.posix.basename(full)), dir, root };

@@ -9,6 +9,11 @@ import type { OutputFileInfo } from "../../../app/contracts/runner.js";
 import type { DetachedHandle } from "./detached.js";
 import type { WorkPaths } from "./protocol.js";
 
+/** Whether the resolved path `p` is the folder `root` or inside it (both resolved, POSIX). */
+export function isInsideFolder(p: string, root: string): boolean {
+  return p === root || p.startsWith(root === "/" ? "/" : `${root}/`);
+}
+
 /** A job's state as its host records it. */
 export interface JobState {
   /**

@@ -46,7 +46,7 @@ import { assertRelativePath, downloadLabel, hashingStream, INPUT_STALL_SECONDS, 
 import type { S3InputsConfig } from "../../../app/config.js";
 import type { S3Sender } from "../../../app/inputs/s3-client.js";
 import { SshClient, type SshTarget } from "./client.js";
-import { createSshShell } from "./shell.js";
+import { createSshShell, intOrNull } from "./shell.js";
 import { createDetachedRunner, type DetachedRunner } from "../shared/detached-runner.js";
 import { buildFingerprintScript, fingerprintPaths, programsOfCommand, withFingerprint } from "../shared/fingerprint.js";
 
@@ -86,9 +86,6 @@ function parseKv(text: string): Record<string, string> {
   return out;
 }
 
-function intOrNull(v: string | undefined): number | null {
-  return v !== undefined && /^\d+$/.test(v.trim()) ? Number(v.trim()) : null;
-}
 
 export function createSshRunner(opts: SshRunnerOptions): DetachedRunner & { client: SshClient; close(): void } {
   const client = opts.client ?? new SshClient(opts.target, { name: opts.name });

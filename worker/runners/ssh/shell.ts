@@ -9,7 +9,8 @@ import type { FingerprintRead, HostShell, JobState } from "../shared/host-shell.
 import { shellQuote as q, type WorkPaths } from "../shared/protocol.js";
 import type { SshClient } from "./client.js";
 
-function intOrNull(v: string | undefined): number | null {
+/** A whole number printed by a script (trimmed), else null. */
+export function intOrNull(v: string | undefined): number | null {
   return v !== undefined && /^\d+$/.test(v.trim()) ? Number(v.trim()) : null;
 }
 
