@@ -192,6 +192,54 @@ describe("audit chains (Postgres + vh audit verify)", () => {
     );
   });
 
+  it("an INSERT that appends no row holds no lock on the chain (a refused transition in an open transaction blocks no one)", async () => {
+    const running = await execution(300);
+    const other = await execution(301);
+    await db.sql`update executions set status = 'running' where id = ${running}`;
+    const a = postgres(db.connectionString, { max: 1, onnotice: () => {} });
+    const b = postgres(db.connectionString, { max: 1, onnotice: () => {} });
+    try {
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      let refused: unknown = "not yet";
+      const txA = a.begin(async (tx) => {
+        // Refused: a running execution cannot be stopped "before it started". Its history INSERT adds nothing.
+        refused = await transition(tx as unknown as postgres.Sql, running, "stopped", { from: ["created", "queued"] });
+        await held;
+      });
+      while (refused === "not yet") await new Promise((r) => setTimeout(r, 10));
+      expect(refused).toBeNull();
+      // While A is still open, another execution's transition appends to the chain without waiting for A
+      // (before, the statement trigger had locked the head for A until its commit).
+      await b`set lock_timeout = '3s'`;
+      expect(await transition(b as unknown as postgres.Sql, other, "stopped", { reason: "not blocked" })).toBe("queued");
+      release();
+      await txA;
+    } finally {
+      await a.end();
+      await b.end();
+    }
+    expect((await verifyAuditChains(db.sql)).ok).toBe(true);
+  });
+
+  it("an id the default drew before another row joined the chain is replaced by a later one, not refused", async () => {
+    const a = postgres(db.connectionString, { max: 1, onnotice: () => {} });
+    try {
+      // A's default draws first (as a default does, before the row trigger takes the head) …
+      const [first] = await a<{ id: string }[]>`select nextval(pg_get_serial_sequence('model_events', 'id'))::text as id`;
+      const drawn = first!.id;
+      // … then another transaction's row joins the chain with a later id …
+      const [later] = await db.sql<{ id: string }[]>`insert into model_events (model_id, kind, actor, source) values (${modelId}, 'overtaking', 'b', 'api') returning id::text`;
+      expect(BigInt(later!.id)).toBeGreaterThan(BigInt(drawn));
+      // … and A's row, carrying the id its default drew, joins after it.
+      const [row] = await a<{ id: string }[]>`insert into model_events (id, model_id, kind, actor, source) values (${drawn}, ${modelId}, 'overtaken', 'a', 'api') returning id::text`;
+      expect(BigInt(row!.id)).toBeGreaterThan(BigInt(later!.id));
+    } finally {
+      await a.end();
+    }
+    expect((await verifyAuditChains(db.sql)).ok).toBe(true);
+  });
+
   it("names a row whose content was changed around the trigger (content changed), and vh audit verify exits 1", async () => {
     const [target] = await db.sql<{ id: string; details: string }[]>`select id, details::text as details from model_events where kind = 'approved'`;
     await aroundTrigger("model_events", (tx) => tx`update model_events set details = '{"approvedBy": "someone else"}'::jsonb where id = ${target!.id}`);
