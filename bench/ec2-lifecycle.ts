@@ -72,7 +72,8 @@ export async function run(): Promise<Record<string, number>> {
     PORT: String(await freePort()),
     HOME: home,
     XDG_CONFIG_HOME: path.join(home, "xdg"),
-    VH_LOG_LEVEL: "warn",
+    // info: a failure's diagnosis shows each instance's boot ("ready", "boot failed …") and placement.
+    VH_LOG_LEVEL: "info",
     VH_DOCKER: "never",
     VH_ENVIRONMENTS_FILE: envFile,
     VH_COMPUTE_TICK_S: "0.25",
@@ -89,9 +90,40 @@ export async function run(): Promise<Record<string, number>> {
   fs.mkdirSync(env["VH_STATE_DIR"]!, { recursive: true, mode: 0o711 });
 
   let server: { child: ChildProcess; url: string; output: () => string } | null = null;
+  // What the control planes killed so far printed: a failure prints the end of it with the current one's.
+  let pastOutput = "";
   const up = async () => {
     server = await startServerProcess(env, 120_000);
     return server;
+  };
+  const outputTail = (lines: number) =>
+    (pastOutput + ((server as { output: () => string } | null)?.output() ?? "")).split("\n").slice(-lines).join("\n");
+  // Every host row and every job still queued or held, so a stuck run can be traced from CI's log alone.
+  const diagnosis = async () => {
+    const hostRows = await db`
+      select name, provider, instance_id, lifecycle, lifecycle_reason, status, last_error from hosts order by created_at`;
+    const jobs = await db`
+      select t.identifier as task, j.key, j.attempts, j.locked_at, j.locked_by, j.run_at, left(j.last_error, 300) as last_error
+      from graphile_worker._private_jobs j join graphile_worker._private_tasks t on t.id = j.task_id
+      order by j.run_at limit 40`.catch((err: Error) => [{ error: err.message }]);
+    // The twin's side of each instance that did not end: the end of its console and of its sshd's log.
+    const tail = (file: string, n: number) => {
+      try {
+        return fs.readFileSync(file, "utf8").trimEnd().split("\n").slice(-n).join("\n    ");
+      } catch {
+        return "(none)";
+      }
+    };
+    const instanceLogs = twin
+      .instances()
+      .filter((i) => i.state === "pending" || i.state === "running")
+      .map((i) => `  ${i.id} ${i.state} at ${i.privateIp}:\n    console: ${tail(path.join(i.dir, "console.log"), 8)}\n    sshd: ${tail(path.join(i.dir, "sshd.log"), 8)}`);
+    return [
+      `hosts:\n${hostRows.map((h) => "  " + JSON.stringify(h)).join("\n")}`,
+      `instances still up:\n${instanceLogs.join("\n")}`,
+      `jobs:\n${jobs.map((j) => "  " + JSON.stringify(j)).join("\n")}`,
+      `control plane output (last 120 lines):\n${outputTail(120)}`,
+    ].join("\n");
   };
   let token = "";
   const api = async <T>(method: string, p: string, body?: unknown, gzip?: Buffer): Promise<T> => {
@@ -167,6 +199,11 @@ export async function run(): Promise<Record<string, number>> {
         await sleep(1000);
         if ((await openCount()) === 0) break;
       }
+      // A control plane that died by itself (not killed below) fails the run now, saying why.
+      const current = server as { child: ChildProcess } | null;
+      if (current && (current.child.exitCode !== null || current.child.signalCode !== null)) {
+        throw new Error(`the control plane exited by itself (code ${current.child.exitCode}, signal ${current.child.signalCode})\n${await diagnosis()}`);
+      }
       if (Date.now() > deadline) {
         // Say which and where, so a stuck execution can be traced from the log alone.
         const stuck = await db`
@@ -174,7 +211,7 @@ export async function run(): Promise<Record<string, number>> {
           from executions e left join execution_placements pl on pl.execution_id = e.id left join hosts h on h.id = pl.host_id
           where e.status <> all(${TERMINAL as string[]}::text[]) order by e.counter`;
         const twinState = twin.instances().map((i) => `${i.id}:${i.state}${i.noticeAt ? "(notice)" : ""}`).join(" ");
-        throw new Error(`${open} executions still open after the deadline: ${JSON.stringify(stuck)}; twin: ${twinState}`);
+        throw new Error(`${open} executions still open after the deadline: ${JSON.stringify(stuck)}; twin: ${twinState}\n${await diagnosis()}`);
       }
       // A spot notice on a busy instance now and then (taken back 4 s later).
       if (Date.now() - lastInterrupt > interruptEveryS * 1000) {
@@ -200,10 +237,11 @@ export async function run(): Promise<Record<string, number>> {
       // The control plane killed mid-whatever, restarted a moment later.
       if (killAt.has(tick) && server) {
         killAt.delete(tick);
-        const s = server as { child: ChildProcess };
+        const s = server as { child: ChildProcess; output: () => string };
         server = null;
         s.child.kill("SIGKILL");
         await new Promise<void>((r) => (s.child.exitCode !== null || s.child.signalCode !== null ? r() : s.child.once("exit", () => r())));
+        pastOutput += s.output() + "\n--- control plane killed (SIGKILL) and restarted ---\n";
         killed++;
         await sleep(500 + Math.random() * 1500);
         await up();

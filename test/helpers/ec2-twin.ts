@@ -312,7 +312,10 @@ export async function startEc2Twin(opts: Ec2TwinOptions = {}): Promise<Ec2Twin> 
       path.join(d, "sshd_config"),
       sshdConfig({ port: sshPort, listen: inst.privateIp, hostKey: `${keys}/ssh_host_ed25519_key`, pidFile: `${d}/sshd.pid`, authorizedKeys: `${home}/.ssh/authorized_keys`, env }),
     );
-    const sshd = spawn(SSHD, ["-D", "-e", "-f", path.join(d, "sshd_config")], { stdio: "ignore", detached: true, env: { ...process.env, VH_TWIN_INSTANCE: inst.id } });
+    // Its log (-e: to stderr) in sshd.log beside console.log: a bench's failure report reads both.
+    const sshdLog = fs.openSync(path.join(d, "sshd.log"), "a");
+    const sshd = spawn(SSHD, ["-D", "-e", "-f", path.join(d, "sshd_config")], { stdio: ["ignore", sshdLog, sshdLog], detached: true, env: { ...process.env, VH_TWIN_INSTANCE: inst.id } });
+    fs.closeSync(sshdLog);
     sshd.unref();
     sshds.set(inst.id, sshd);
     void waitPort(inst.privateIp, sshPort)
