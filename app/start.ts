@@ -26,6 +26,8 @@ export interface RunningVh {
   tokenFile: string;
   database: Database;
   worker: Worker | null;
+  /** Every route the HTTP server answers (method and pattern; none without http): what the route × role matrix covers. */
+  routes: { method: string; path: string }[];
   stop(): Promise<void>;
 }
 
@@ -88,8 +90,10 @@ export async function startVh(
       cleanup.push(() => worker!.stop());
     }
     let url = "";
+    const routes: RunningVh["routes"] = [];
     if (opts.http !== false) {
       const app = createHttpApp({ config, sql: database.sql, store, log, forges });
+      for (const r of app.routes) if (r.method !== "ALL" && !routes.some((x) => x.method === r.method && x.path === r.path)) routes.push({ method: r.method, path: r.path });
       const server: ServerType = await new Promise((resolve) => {
         const s = serve({ fetch: app.fetch, port: config.http.port, hostname: config.http.host }, () => resolve(s));
       });
@@ -112,7 +116,7 @@ export async function startVh(
       writeLocalPointer(config, url, admin.file);
       cleanup.push(async () => removeLocalPointer(config, url));
     }
-    return { url, token: admin.token, tokenFile: admin.file, database, worker, stop };
+    return { url, token: admin.token, tokenFile: admin.file, database, worker, routes, stop };
   } catch (err) {
     await stop();
     throw err;

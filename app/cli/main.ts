@@ -30,6 +30,7 @@ import { projectCreateCommand, projectLinkCommand, projectListCommand, projectSt
 import { lintCommand } from "./commands/lint.js";
 import { hostAddCommand, hostCheckCommand, hostListCommand, hostRemoveCommand } from "./commands/host.js";
 import { environmentListCommand, environmentShowCommand } from "./commands/environment.js";
+import { tokenCreateCommand, tokenListCommand, tokenRevokeCommand, type TokenCreateOptions } from "./commands/token.js";
 import {
   modelApproveCommand,
   modelCompareCommand,
@@ -323,6 +324,30 @@ export function buildProgram(ctxOf: () => Context, setCode: (code: number) => vo
     .argument("<name>")
     .option("--json", "print JSON")
     .action(act(async (name: string, opts: { json?: boolean }) => environmentShowCommand(ctx(), name, opts)));
+
+  const token = program.command("token").description("API tokens: create (shown once), list, revoke; each with a role (viewer, member, admin) and optionally one project");
+  token
+    .command("create")
+    .description("make a token; it is printed once on stdout (vh keeps only its sha256)")
+    .requiredOption("--name <name>", "what it is for (e.g. ci)")
+    .addOption(new Option("--role <role>", "viewer: read; member: also run, stop, upload, approve; admin: also manage tokens (and, with no --project, the server)").choices(["viewer", "member", "admin"]).makeOptionMandatory())
+    .option("--project <name>", "the one project it may use (default: every project; a project's admin token makes tokens of its project)")
+    .option("--expires <when>", "a duration (30d, 12h, 90m, 2w) or an ISO time (default: never)")
+    .option("--json", "print the API's answer (with the token)")
+    .action(act(async (opts: TokenCreateOptions) => tokenCreateCommand(ctx(), opts)));
+  token
+    .command("list")
+    .alias("ls")
+    .description("the tokens this token may manage: role, project, state, expiry, last use")
+    .option("--all", "also revoked and expired ones")
+    .option("--json", "print JSON")
+    .action(act(async (opts: { json?: boolean; all?: boolean }) => tokenListCommand(ctx(), opts)));
+  token
+    .command("revoke")
+    .description("revoke a token by its id (any token may revoke itself)")
+    .argument("<id>")
+    .option("--json", "print the API's answer")
+    .action(act(async (id: string, opts: { json?: boolean }) => tokenRevokeCommand(ctx(), id, opts)));
 
   // project
   const project = program.command("project").description("link this directory to a project on the server");

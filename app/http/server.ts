@@ -10,6 +10,7 @@ import type { Config } from "../config.js";
 import type { Logger } from "../log.js";
 import { VhError, httpStatusOf } from "../errors.js";
 import { bearerAuth } from "./middleware/auth.js";
+import { tokenRoutes } from "./routes/tokens.js";
 import { projectRoutes } from "./routes/projects.js";
 import { codeRoutes } from "./routes/snapshots.js";
 import { executionRoutes } from "./routes/executions.js";
@@ -81,6 +82,7 @@ export function createHttpApp(deps: HttpDeps): Hono {
   const api = new Hono();
   api.use("*", bearerAuth({ sql: deps.sql }));
   api.get("/me", (c) => c.json({ token: c.get("token") }));
+  api.route("/tokens", tokenRoutes({ sql: deps.sql }));
   api.route("/projects", projectRoutes(deps));
   api.route("/projects/:project/executions/validate", validateRoutes(deps));
   api.route("/projects/:project/executions", executionRoutes(deps));
@@ -96,7 +98,8 @@ export function createHttpApp(deps: HttpDeps): Hono {
   api.route("/", hostRoutes({ sql: deps.sql, dataDir: deps.config.dataDir }));
   api.route("/environments", environmentRoutes({ sql: deps.sql, config: deps.config }));
   api.route("/", repoRoutes({ repos: gitRepoService(deps) }));
-  api.get("/executions/:id", async (c) => c.json(await loadPresented(deps.sql, await findExecutionRow(deps.sql, null, c.req.param("id")))));
+  // A token scoped to a project finds its project's executions only (app/auth/access.ts, `owned`).
+  api.get("/executions/:id", async (c) => c.json(await loadPresented(deps.sql, await findExecutionRow(deps.sql, c.get("token").project?.id ?? null, c.req.param("id")))));
   app.route("/api/v1", api);
   return app;
 }

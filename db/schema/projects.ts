@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { boolean, integer, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
+import { boolean, index, integer, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
 
 export const projects = pgTable("projects", {
   id: uuid("id").primaryKey().default(sql`gen_random_uuid()`),
@@ -16,10 +16,18 @@ export const apiTokens = pgTable("api_tokens", {
   name: text("name").notNull(),
   /** sha256 (hex) of the token; the token itself is never stored. */
   tokenHash: text("token_hash").notNull().unique(),
+  /** The server's admin: every route (app/auth/access.ts); then the role is admin and there is no project. */
   admin: boolean("admin").notNull().default(false),
+  role: text("role").$type<"viewer" | "member" | "admin">().notNull().default("member"),
+  /** The one project it may use; null: every project (within its role). */
+  projectId: uuid("project_id").references(() => projects.id, { onDelete: "cascade" }),
+  expiresAt: timestamp("expires_at", { withTimezone: true }),
+  revokedAt: timestamp("revoked_at", { withTimezone: true }),
+  /** The name of the token that made it (null: the server's first start). */
+  createdBy: text("created_by"),
   createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
   lastUsedAt: timestamp("last_used_at", { withTimezone: true }),
-});
+}, (t) => [index("api_tokens_project").on(t.projectId)]);
 
 export type Project = typeof projects.$inferSelect;
 export type ApiToken = typeof apiTokens.$inferSelect;

@@ -280,9 +280,9 @@ describe("audit chains (Postgres + vh audit verify)", () => {
   });
 
   it("is for admin tokens only", async () => {
-    const token = await createToken(db.sql, "reader", false);
+    const { token } = await createToken(db.sql, { name: "reader", role: "member", project: null, expiresAt: null, createdBy: null });
     const res = await fetch(`${stack.vh.url}/api/v1/audit/verify`, { headers: { authorization: `Bearer ${token}` } });
     expect(res.status).toBe(403);
-    expect(((await res.json()) as { error: { message: string } }).error.message).toBe("Verifying the audit chains needs an admin token (the one in VH_DATA_DIR/admin-token).");
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/^This needs the server's admin token \(the one in VH_DATA_DIR\/admin-token, .*\); this token's role is member\.$/);
   });
 });

@@ -43,7 +43,7 @@ describe("vh repo and /api/v1/repos", () => {
     // stands in for bearerAuth: `Bearer admin` is an admin token, anything else is not
     api.use("*", async (c, next) => {
       const admin = c.req.header("authorization") === "Bearer admin";
-      c.set("token", { id: "00000000-0000-0000-0000-000000000000", name: admin ? "admin" : "user", admin });
+      c.set("token", { id: "00000000-0000-0000-0000-000000000000", name: admin ? "admin" : "user", admin, role: admin ? "admin" : "member", project: null });
       await next();
     });
     api.route("/", repoRoutes({ repos: createRepoService(deps) }));

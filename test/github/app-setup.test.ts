@@ -128,7 +128,7 @@ describe("GitHub App set-up through the manifest flow", () => {
     expect(anon.res.status).toBe(401);
     expect(anon.html).toContain("paste the admin token");
     expect(anon.action).toBeUndefined();
-    const ci = await createToken(db.sql, "ci", false);
+    const { token: ci } = await createToken(db.sql, { name: "ci", role: "member", project: null, expiresAt: null, createdBy: null });
     const other = await setupPage("", { cookie: `vh_token=${ci}` });
     expect(other.res.status).toBe(403);
     expect(other.action).toBeUndefined();

@@ -1,9 +1,14 @@
-/** Bearer-token authentication for /api/v1 (also `Token x`, as valohai-cli sends, and the UI's cookie). */
+/**
+ * Bearer-token authentication for /api/v1 (also `Token x`, as valohai-cli sends, and the UI's
+ * cookie), then authorisation: the route's need (app/auth/access.ts) against the token's role and
+ * project, before any handler runs.
+ */
 import { createMiddleware } from "hono/factory";
 import { getCookie } from "hono/cookie";
 import type { Sql } from "../../../db/client.js";
 import { VhError } from "../../errors.js";
-import { findToken, type TokenRow } from "../../auth/api-tokens.js";
+import { findToken, whyRefused, type TokenRow } from "../../auth/api-tokens.js";
+import { needOf, refusal } from "../../auth/access.js";
 
 declare module "hono" {
   interface ContextVariableMap {
@@ -26,7 +31,10 @@ export function bearerAuth(options: AuthOptions) {
       throw new VhError("unauthorized", "This API needs a token: send `Authorization: Bearer <token>` (the admin token is in VH_DATA_DIR/admin-token).");
     }
     const row = await findToken(options.sql, token);
-    if (!row) throw new VhError("unauthorized", "The token is not valid (revoked, or from another vh server).");
+    if (!row) throw new VhError("unauthorized", await whyRefused(options.sql, token));
+    const below = c.req.path.replace(/^\/api\/v1(?=\/|$)/, "") || "/";
+    const why = refusal(row, needOf(c.req.method, below));
+    if (why) throw new VhError("forbidden", why);
     c.set("token", row);
     await next();
   });

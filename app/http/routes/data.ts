@@ -10,7 +10,7 @@
  * checked, not stored; without it, the second copy is stored, found equal and removed. Outputs'
  * objects are never shared (an execution's outputs are deleted with it), so only uploads are.
  */
-import { Hono } from "hono";
+import { Hono, type Context } from "hono";
 import { randomUUID, createHash } from "node:crypto";
 import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -52,16 +52,18 @@ export function contentDisposition(name: string): string {
 
 export function dataRoutes(deps: { sql: Sql; store: Store }) {
   const app = new Hono();
-  async function find(id: string): Promise<DatumRow> {
+  /** A token scoped to a project finds that project's datums only (app/auth/access.ts, `owned`). */
+  async function find(c: Context, id: string): Promise<DatumRow> {
     const clean = id.replace(/^datum:\/\//, "");
     if (!/^[0-9a-f-]{36}$/i.test(clean)) throw new VhError("bad_request", `"${id}" is not a datum id.`);
-    const row = await datumById(deps.sql, clean);
+    const scoped = c.get("token")?.project?.id;
+    const row = scoped ? await datumById(deps.sql, clean, scoped) : await datumById(deps.sql, clean);
     if (!row) throw new VhError("not_found", `datum://${clean} does not exist.`);
     return row;
   }
-  app.get("/:id", async (c) => c.json(presentDatum(await find(c.req.param("id")))));
+  app.get("/:id", async (c) => c.json(presentDatum(await find(c, c.req.param("id")))));
   app.get("/:id/download", async (c) => {
-    const d = await find(c.req.param("id"));
+    const d = await find(c, c.req.param("id"));
     const body = await deps.store.get(d.store_key);
     return new Response(Readable.toWeb(body) as unknown as ReadableStream, {
       headers: {

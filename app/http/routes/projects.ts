@@ -32,7 +32,9 @@ export function projectRoutes(deps: { sql: Sql }) {
     return c.json(present(await findProject(deps.sql, name)), 201);
   });
   app.get("/", async (c) => {
-    const rows = await deps.sql<Row<typeof projects>[]>`select * from projects order by name`;
+    // A token scoped to a project sees that one only (app/auth/access.ts).
+    const scoped = c.get("token")?.project?.id ?? null;
+    const rows = await deps.sql<Row<typeof projects>[]>`select * from projects where ${scoped}::uuid is null or id = ${scoped}::uuid order by name`;
     return c.json({ results: rows.map((r) => present(toProject(r))) });
   });
   app.get("/:project", async (c) => c.json(present(await findProject(deps.sql, c.req.param("project")))));

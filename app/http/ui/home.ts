@@ -13,6 +13,7 @@ import { findExecutionRow } from "../../executions/present.js";
 import { reproduceExecution } from "../../executions/reproduce.js";
 import { isTerminal } from "../../executions/state.js";
 import { SESSION_COOKIE } from "../middleware/auth.js";
+import { refusal } from "../../auth/access.js";
 import { esc, page } from "./layout.js";
 
 async function signedIn(sql: Sql, c: Context): Promise<TokenRow | null> {
@@ -30,7 +31,8 @@ export function homeRoutes(deps: { sql: Sql }) {
   const app = new Hono();
   app.get("/", async (c) => {
     const token = getCookie(c, SESSION_COOKIE);
-    if (!token || !(await findToken(deps.sql, token))) {
+    const who = token ? await findToken(deps.sql, token) : null;
+    if (!who) {
       return c.html(
         page(
           "vh — sign in",
@@ -58,7 +60,8 @@ export function homeRoutes(deps: { sql: Sql }) {
         o.counter as original, r.verify, r.verdict ->> 'result' as result
       from executions e join projects p on p.id = e.project_id
       left join execution_reproductions r on r.execution_id = e.id left join executions o on o.id = r.original_id
-      where e.deleted_at is null order by e.created_at desc limit 200`;
+      where e.deleted_at is null and (${who.project?.id ?? null}::uuid is null or e.project_id = ${who.project?.id ?? null}::uuid)
+      order by e.created_at desc limit 200`;
     const made = c.req.query("reproduced");
     const notice = made && /^\d+ \d+$/.test(made) ? `<p class="ok">Reproducing #${made.split(" ")[0]} as #${made.split(" ")[1]}; it is compared with the original when it ends.</p>` : "";
     const body = rows.length
@@ -93,7 +96,10 @@ export function homeRoutes(deps: { sql: Sql }) {
     const id = c.req.param("id");
     try {
       if (!/^[0-9a-f-]{36}$/i.test(id)) throw new VhError("not_found", `Execution ${id} does not exist.`);
-      const original = await findExecutionRow(deps.sql, null, id);
+      // As the API's POST …/reproduce: a member of the execution's project (app/auth/access.ts).
+      const original = await findExecutionRow(deps.sql, who.project?.id ?? null, id);
+      const why = refusal(who, { kind: "project", project: who.project?.id ?? "", role: "member" });
+      if (why) throw new VhError("forbidden", why);
       const made = await reproduceExecution(deps.sql, original, { verify: true, tolerance: 0, triggeredBy: who.name });
       return c.redirect(`/?reproduced=${encodeURIComponent(`${original.counter} ${made.counter}`)}`, 303);
     } catch (e) {
