@@ -249,7 +249,7 @@ export class ApiClient {
   }
 
   me() {
-    return this.json<{ token: { id: string; name: string; admin: boolean } }>("GET", "/me");
+    return this.json<{ token: { id: string; name: string; admin: boolean; role?: string; project?: { id: string; name: string } | null } }>("GET", "/me");
   }
   listProjects() {
     return this.json<{ results: Project[] }>("GET", "/projects");

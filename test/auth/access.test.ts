@@ -327,4 +327,12 @@ describe("tokens, roles and the route × role matrix", () => {
     expect((await cli(stack.vh.token, "token", "list")).stdout).not.toMatch(/\sci\s/);
     expect((await cli(stack.vh.token, "token", "list", "--all")).stdout).toMatch(/\sci\s+viewer\s+demo\s+revoked\s/);
   });
+
+  it("vh login says what the token may do", async () => {
+    const home = tempDir();
+    const login = (token: string) => runCli(["login", "--url", stack.vh.url, "--token", token], { cwd: home, env: { XDG_CONFIG_HOME: home } });
+    expect((await login(tokens["viewer@demo"])).stderr).toMatch(/^Logged in to \S+ with token "viewer@demo" \(viewer of project demo\); saved in /);
+    expect((await login(tokens["member@*"])).stderr).toMatch(/with token "member@\*" \(member of every project\)/);
+    expect((await login(stack.vh.token)).stderr).toMatch(/with token "admin \(first start\)" \(the server's admin\)/);
+  });
 });

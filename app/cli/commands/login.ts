@@ -18,7 +18,12 @@ export async function loginCommand(ctx: Context, opts: { url?: string; token?: s
   const file = readConfigFile(ctx.io.env);
   writeConfigFile(ctx.io.env, { ...file, url, token });
   if (opts.json) ctx.io.stdout.write(jsonText({ url, token: me.token }));
-  else ctx.info(`Logged in to ${url} with token "${me.token.name}"${me.token.admin ? " (admin)" : ""}; saved in ${configFilePath(ctx.io.env)}.`);
+  else {
+    const t = me.token;
+    // Older servers answer without a role: then only the admin flag is known.
+    const what = t.admin ? " (the server's admin)" : t.role ? ` (${t.role}${t.project ? ` of project ${t.project.name}` : " of every project"})` : "";
+    ctx.info(`Logged in to ${url} with token "${t.name}"${what}; saved in ${configFilePath(ctx.io.env)}.`);
+  }
   return 0;
 }
 
