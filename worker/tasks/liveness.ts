@@ -40,7 +40,9 @@ export function createQueueLiveness(deps: { sql: Sql; log: Logger; processId: st
   let timer: NodeJS.Timeout | null = null;
   let tick: Promise<void> | null = null;
   let stopped = false;
+  /** A claim of new workers not yet written, and the last claim's write (which start() waits for too). */
   let claim: Promise<void> | null = null;
+  let claiming: Promise<void> = Promise.resolve();
 
   const beat = async () => {
     await deps.sql`
@@ -98,14 +100,19 @@ export function createQueueLiveness(deps: { sql: Sql; log: Logger; processId: st
       if (workerIds.has(id)) return;
       workerIds.add(id);
       // Claimed at once (one write for a burst of new workers), not at the next heartbeat.
-      claim ??= Promise.resolve().then(async () => {
+      claim ??= Promise.resolve().then(() => {
         claim = null;
-        if (!stopped) await beat().catch((err: unknown) => deps.log.warn("queue liveness heartbeat failed", { err }));
+        if (stopped) return;
+        claiming = beat().catch((err: unknown) => deps.log.warn("queue liveness heartbeat failed", { err }));
+        return claiming;
       });
     },
     async start() {
       await beat();
-      await claim; // a claim of workers made before the start has landed too
+      // A claim of workers made before the start has landed too: a write still in flight would
+      // otherwise land later (and, in a test that ages the heartbeat, undo that).
+      await claim;
+      await claiming;
       schedule();
     },
     async stop() {
