@@ -221,6 +221,35 @@ describe("tokens, roles and the route × role matrix", () => {
     expect((await call(tokens["viewer@demo"], "GET", `/executions/${e!.id}`)).status).toBe(404);
   });
 
+  it("the UI shows a scoped token its project's executions only, and its Reproduce needs a member", async () => {
+    const [demo] = await db.sql<{ id: string }[]>`select id from projects where name = 'demo'`;
+    const [e] = await db.sql<{ id: string }[]>`
+      insert into executions (project_id, counter, step, status, image, command, command_list, parameters, inputs, environment_variables)
+      values (${demo!.id}, 1, 'demo-step', 'completed', 'busybox', 'true', '["true"]'::jsonb, '{}'::jsonb, '[]'::jsonb, '{}'::jsonb) returning id`;
+    const [o] = await db.sql<{ id: string }[]>`select id from projects where name = 'other'`;
+    await db.sql`
+      insert into executions (project_id, counter, step, status, image, command, command_list, parameters, inputs, environment_variables)
+      values (${o!.id}, 7, 'other-step', 'completed', 'busybox', 'true', '["true"]'::jsonb, '{}'::jsonb, '[]'::jsonb, '{}'::jsonb)`;
+    const page = async (caller: Caller) => (await fetch(stack.vh.url + "/", { headers: { cookie: `vh_token=${tokens[caller]}` } })).text();
+    const viewer = await page("viewer@demo");
+    expect(viewer).toContain("demo-step");
+    expect(viewer).not.toContain("other-step");
+    const other = await page("member@other");
+    expect(other).toContain("other-step");
+    expect(other).not.toContain("demo-step");
+    const all = await page("viewer@*");
+    expect(all).toContain("demo-step");
+    expect(all).toContain("other-step");
+    const reproduce = (caller: Caller) =>
+      fetch(stack.vh.url + `/executions/${e!.id}/reproduce`, { method: "POST", redirect: "manual", headers: { cookie: `vh_token=${tokens[caller]}`, origin: stack.vh.url } });
+    const refused = await reproduce("viewer@demo");
+    expect(refused.status).toBe(403);
+    expect(await refused.text()).toContain("This needs the role member on project &#34;demo&#34;; this token&#39;s role is viewer on project &#34;demo&#34;.");
+    expect((await reproduce("member@other")).status).toBe(404);
+    const [n] = await db.sql<{ n: number }[]>`select count(*)::int as n from executions where project_id = ${demo!.id}`;
+    expect(n!.n).toBe(1);
+  });
+
   it("a scoped token lists only its project; /me says what a token is", async () => {
     const list = (await (await call(tokens["member@demo"], "GET", "/projects")).json()) as { results: { name: string }[] };
     expect(list.results.map((p) => p.name)).toEqual(["demo"]);

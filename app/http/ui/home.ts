@@ -98,7 +98,7 @@ export function homeRoutes(deps: { sql: Sql }) {
       if (!/^[0-9a-f-]{36}$/i.test(id)) throw new VhError("not_found", `Execution ${id} does not exist.`);
       // As the API's POST …/reproduce: a member of the execution's project (app/auth/access.ts).
       const original = await findExecutionRow(deps.sql, who.project?.id ?? null, id);
-      const why = refusal(who, { kind: "project", project: who.project?.id ?? "", role: "member" });
+      const why = refusal(who, { kind: "project", project: original.project_name, role: "member" });
       if (why) throw new VhError("forbidden", why);
       const made = await reproduceExecution(deps.sql, original, { verify: true, tolerance: 0, triggeredBy: who.name });
       return c.redirect(`/?reproduced=${encodeURIComponent(`${original.counter} ${made.counter}`)}`, 303);
