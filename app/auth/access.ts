@@ -10,8 +10,8 @@
  *   executions by id. Routes that reach across projects (models, lineage, hosts, environments, repos,
  *   audit) refuse it: nothing of another project is ever shown to it.
  * - A token of no project may use every project's routes and the cross-project ones within its role.
- * Reading needs viewer, changing needs member; the server's own set-up (hosts, quotas, repos,
- * projects, tokens of others) needs an admin.
+ * Reading needs viewer, changing needs member (making a project: a member of no one project); the
+ * server's own set-up (hosts, quotas, repos, audit verify) needs its admin, tokens an admin.
  */
 
 export const ROLES = ["viewer", "member", "admin"] as const;
@@ -63,7 +63,9 @@ export function needOf(method: string, path: string): Need {
   const reads = READS.has(m) || READ_ONLY_POSTS.some((re) => re.test(path));
   const role: Role = reads ? "viewer" : "member";
   if (path === "/me" || path === "/tokens" || path.startsWith("/tokens/")) return { kind: "any" };
-  if (path === "/projects" || path === "/projects/") return reads ? { kind: "any" } : { kind: "admin" };
+  // Listing answers a scoped token with its project; making one needs a member of every project
+  // (the GitHub Action makes its project on the first run).
+  if (path === "/projects" || path === "/projects/") return reads ? { kind: "any" } : { kind: "server", role: "member" };
   const project = /^\/projects\/([^/]+)(\/.*)?$/.exec(path);
   if (project) return { kind: "project", project: decodeURIComponent(project[1]!), role };
   if (path.startsWith("/code/")) return { kind: "shared", role };

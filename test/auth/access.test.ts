@@ -17,7 +17,7 @@ const ROUTES: Record<string, Kind> = {
   "GET /tokens": "any",
   "POST /tokens": "any",
   "DELETE /tokens/:id": "any",
-  "POST /projects": "admin",
+  "POST /projects": "server-write",
   "GET /projects": "any",
   "GET /projects/:project": "project-read",
   "POST /projects/:project/executions/validate": "project-read",
@@ -166,7 +166,7 @@ describe("tokens, roles and the route × role matrix", () => {
       const [method, pattern] = route.split(" ") as [string, string];
       const p = pattern.replace(/:(\w+)/g, (_, k: string) => encodeURIComponent(PARAMS[k]!));
       for (const caller of CALLERS) {
-        // Creating projects and tokens is checked below, where what is made is looked at.
+        // The admin's creating projects and tokens is checked below, where what is made is looked at.
         if (caller === "admin" && (route === "POST /projects" || route === "POST /tokens" || route.startsWith("DELETE /tokens"))) continue;
         let refused: boolean;
         try {
@@ -338,7 +338,7 @@ describe("tokens, roles and the route × role matrix", () => {
     expect(shown.stdout).not.toContain("other");
     const refused = await cli(secret, "project", "create", "third");
     expect(refused.code).not.toBe(0);
-    expect(refused.stderr).toContain("This needs the server's admin token");
+    expect(refused.stderr).toContain('This reaches across projects, and this token is scoped to project "demo"');
 
     const list = await cli(stack.vh.token, "token", "list");
     expect(list.code, list.stderr).toBe(0);
@@ -355,6 +355,18 @@ describe("tokens, roles and the route × role matrix", () => {
     expect(after.stderr).toContain("The token was revoked at");
     expect((await cli(stack.vh.token, "token", "list")).stdout).not.toMatch(/\sci\s/);
     expect((await cli(stack.vh.token, "token", "list", "--all")).stdout).toMatch(/\sci\s+viewer\s+demo\s+revoked\s/);
+  });
+
+  it("a member of every project makes projects; a viewer, or a token of one project, does not", async () => {
+    const made = await call(tokens["member@*"], "POST", "/projects", { name: "made-by-member" });
+    expect(made.status).toBe(201);
+    const viewer = await call(tokens["viewer@*"], "POST", "/projects", { name: "made-by-viewer" });
+    expect(viewer.status).toBe(403);
+    expect((await errorOf(viewer)).message).toBe("This needs the role member; this token's role is viewer.");
+    const scoped = await call(tokens["admin@demo"], "POST", "/projects", { name: "made-by-scoped" });
+    expect(scoped.status).toBe(403);
+    const [n] = await db.sql<{ n: number }[]>`select count(*)::int as n from projects where name in ('made-by-viewer', 'made-by-scoped')`;
+    expect(n!.n).toBe(0);
   });
 
   it("vh login says what the token may do", async () => {
