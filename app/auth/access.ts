@@ -17,10 +17,6 @@
 export const ROLES = ["viewer", "member", "admin"] as const;
 export type Role = (typeof ROLES)[number];
 
-export function isRole(s: string): s is Role {
-  return (ROLES as readonly string[]).includes(s);
-}
-
 export function atLeast(have: Role, need: Role): boolean {
   return ROLES.indexOf(have) >= ROLES.indexOf(need);
 }
@@ -76,10 +72,15 @@ export function needOf(method: string, path: string): Need {
   return { kind: "server", role };
 }
 
+/** What a refusal says the caller's token has: `this token's role is member on project "demo"`. */
+export function describeGrant(grant: Pick<Grant, "role" | "project">): string {
+  return `this token's role is ${grant.role}${grant.project ? ` on project "${grant.project.name}"` : ""}`;
+}
+
 /** null when allowed; otherwise why not, said to the caller (HTTP 403). */
 export function refusal(grant: Grant, need: Need): string | null {
   if (grant.admin || need.kind === "any") return null;
-  const has = `this token's role is ${grant.role}${grant.project ? ` on project "${grant.project.name}"` : ""}`;
+  const has = describeGrant(grant);
   switch (need.kind) {
     case "admin":
       return `This needs the server's admin token (the one in VH_DATA_DIR/admin-token, or one made with \`vh token create --role admin\` and no --project); ${has}.`;

@@ -56,8 +56,7 @@ export function dataRoutes(deps: { sql: Sql; store: Store }) {
   async function find(c: Context, id: string): Promise<DatumRow> {
     const clean = id.replace(/^datum:\/\//, "");
     if (!/^[0-9a-f-]{36}$/i.test(clean)) throw new VhError("bad_request", `"${id}" is not a datum id.`);
-    const scoped = c.get("token")?.project?.id;
-    const row = scoped ? await datumById(deps.sql, clean, scoped) : await datumById(deps.sql, clean);
+    const row = await datumById(deps.sql, clean, c.get("token")?.project?.id ?? null);
     if (!row) throw new VhError("not_found", `datum://${clean} does not exist.`);
     return row;
   }

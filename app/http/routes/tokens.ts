@@ -9,7 +9,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import type { Sql } from "../../../db/client.js";
 import { createToken, listTokens, revokeToken, type TokenRow } from "../../auth/api-tokens.js";
-import { parseExpiry, ROLES } from "../../auth/access.js";
+import { describeGrant, parseExpiry, ROLES } from "../../auth/access.js";
 import { VhError } from "../../errors.js";
 import { findProject } from "./projects.js";
 
@@ -25,7 +25,7 @@ export function tokenRoutes(deps: { sql: Sql }) {
     const t = c.get("token");
     if (t.admin) return c.json({ results: await listTokens(deps.sql) });
     const own = projectAdminOf(t);
-    if (!own) throw new VhError("forbidden", `${NEEDS_ADMIN}; this token's role is ${t.role}${t.project ? ` on project "${t.project.name}"` : ""}. GET /api/v1/me shows this token.`);
+    if (!own) throw new VhError("forbidden", `${NEEDS_ADMIN}; ${describeGrant(t)}. GET /api/v1/me shows this token.`);
     return c.json({ results: await listTokens(deps.sql, { projectId: own.id }) });
   });
 
@@ -48,7 +48,7 @@ export function tokenRoutes(deps: { sql: Sql }) {
     }
     const b = parsed.data;
     const own = projectAdminOf(t);
-    if (!t.admin && !own) throw new VhError("forbidden", `${NEEDS_ADMIN}; this token's role is ${t.role}${t.project ? ` on project "${t.project.name}"` : ""}.`);
+    if (!t.admin && !own) throw new VhError("forbidden", `${NEEDS_ADMIN}; ${describeGrant(t)}.`);
     let project: { id: string; name: string } | null = null;
     if (b.project) {
       const p = await findProject(deps.sql, b.project);
