@@ -41,6 +41,13 @@ async function present(sql: Sql, project: Project, s: ApiSweepRecord) {
 export function sweepRoutes(deps: CreateDeps & { forges?: Forges }) {
   const { sql } = deps;
   const app = new Hono();
+  // The sweep row and its executions from one snapshot: the driver records why a sweep stopped and
+  // then stops its executions, so separate reads could show them stopped with no reason yet.
+  const snapshot = (project: Project, id: string) =>
+    sql.begin("isolation level repeatable read read only", async (tx) => {
+      const t = tx as unknown as Sql;
+      return present(t, project, await findSweep(t, project, id));
+    });
 
   app.post("/", async (c) => {
     const project = await findProject(sql, c.req.param("project")!);
@@ -53,12 +60,12 @@ export function sweepRoutes(deps: CreateDeps & { forges?: Forges }) {
       throw new VhError("bad_request", `The body is not JSON (${(err as Error).message}).`);
     }
     const { id } = await createApiSweep(deps, project, body, c.get("token").name);
-    return c.json(await present(sql, project, await findSweep(sql, project, id)), 201);
+    return c.json(await snapshot(project, id), 201);
   });
 
   app.get("/:id", async (c) => {
     const project = await findProject(sql, c.req.param("project")!);
-    return c.json(await present(sql, project, await findSweep(sql, project, c.req.param("id"))));
+    return c.json(await snapshot(project, c.req.param("id")));
   });
 
   return app;
