@@ -24,6 +24,8 @@ import { reportTargetOfPr, reportTargetOfSweep, scheduleReport } from "../report
 import { approveVersion, rejectVersion } from "../models/approval.js";
 import { parseModelUri } from "../models/uri.js";
 import { applyReview } from "./review.js";
+import { pinHead, recordHead, type PinnedHead } from "./pin-head.js";
+import { forkRefusal, runsHead } from "./fork-policy.js";
 import { executionsOfSweeps, sourceOf } from "../../db/queries/sweeps.js";
 import type { ForgeKind } from "../contracts/forge.js";
 
@@ -57,6 +59,9 @@ export async function handleEvent(deps: BotDeps, ev: ForgeEvent, h: Handling): P
       return handleCheckSuite(deps, ev, h);
     case "review":
       return applyReview(deps, ev);
+    case "pr_head":
+      await recordHead(deps.sql, ev.repo, ev.pr, ev.sha, ev.at);
+      return `recorded: head of ${changeRequestName(ev.repo.forge, ev.pr)} is ${ev.sha.slice(0, 7)} since ${ev.at.toISOString()}`;
   }
 }
 
@@ -114,13 +119,33 @@ async function handleComment(deps: BotDeps, ev: Extract<ForgeEvent, { kind: "com
   }
   const command = parsed.command;
   const permission = await forge.getPermission(ev.repo, login);
-  const pull = await forge.getPullRequest(ev.repo, pr);
+  let pull = await forge.getPullRequest(ev.repo, pr);
   if (NEEDS_WRITE[command.name] && !CAN_RUN.includes(permission)) {
     const reason = pull.isFork
       ? `this ${changeRequestName(ev.repo.forge, pr).replace(/ [#!]\d+$/, "")} comes from a fork (${pull.headRepo ?? "a deleted repository"}), and vh runs code from a fork only when someone with ${RUN_ROLE[ev.repo.forge]} on ${ev.repo.fullName} asks. Your permission is \`${permission}\`.`
       : `\`/vh ${command.name}\` needs ${RUN_ROLE[ev.repo.forge]} on ${ev.repo.fullName}; yours is \`${permission}\`.`;
     await reply(renderRefused(login, reason, ev.repo.fullName, ev.repo.forge));
     return `refused: ${login} has ${permission}${pull.isFork ? " (fork)" : ""}`;
+  }
+  if (runsHead(command)) {
+    // What runs is the commit the comment was made on (app/bot/pin-head.ts), and a fork's only where allowed.
+    let pin: PinnedHead;
+    try {
+      pin = await pinHead(deps.sql, ev.repo, pr, { at: ev.commentedAt, payloadHead: ev.headSha }, pull.headSha);
+    } catch (err) {
+      if (!isUsersMistake(err)) throw err;
+      await reply(renderError(login, err.message));
+      return `refused: ${err.code}`;
+    }
+    pull = { ...pull, headSha: pin.sha };
+    const fork = await forkRefusal(deps.sql, ev.repo, pr, pull, command);
+    if (fork) {
+      await reply(renderError(login, fork));
+      return `refused: fork ${changeRequestName(ev.repo.forge, pr).replace(/ [#!]\d+$/, "")}s are not run in this project`;
+    }
+    if (pin.movedTo) {
+      await reply(renderDone(login, `The head moved to \`${pin.movedTo.slice(0, 7)}\` after your comment; vh runs \`${pin.sha.slice(0, 7)}\`, the commit you commented on. Comment again to run the new head.`));
+    }
   }
   const ctx: CommandContext = {
     deps,

@@ -17,6 +17,19 @@ export type ForgeEvent =
       /** The issue or pull request number (what a reply goes to). */
       issue: number;
       comment: Comment;
+      /** When the comment was made, by the forge's clock (null when the payload does not say). */
+      commentedAt: Date | null;
+      /** The pull request's head commit as the payload names it (GitLab's note hooks do; GitHub's do not). */
+      headSha: string | null;
+    }
+  | {
+      /** A pull request's head moved (opened, pushed to, reopened): kept so commands pin the head they were commented on. */
+      kind: "pr_head";
+      repo: RepoRef;
+      pr: number;
+      sha: string;
+      /** When it became the head, by the forge's clock. */
+      at: Date;
     }
   | {
       kind: "push";

@@ -77,6 +77,24 @@ export const changeRequests = pgTable(
   (t) => [uniqueIndex("change_requests_repo_number").on(t.forge, t.repositoryId, t.number)],
 );
 
+/**
+ * The head commits a pull request has had, with when the forge says it took each (GitHub's
+ * `pull_request` opened/synchronize/reopened deliveries): a command is pinned to the head it was
+ * commented on, not to whatever the head is when its delivery is handled (app/bot/pin-head.ts).
+ */
+export const changeRequestHeads = pgTable(
+  "change_request_heads",
+  {
+    forge: text("forge").$type<ForgeKind>().notNull(),
+    repositoryId: bigint("repository_id", { mode: "number" }).notNull(),
+    number: integer("number").notNull(),
+    sha: text("sha").notNull(),
+    /** The pull request's `updated_at` in that delivery: when the head moved, by the forge's clock. */
+    at: timestamp("at", { withTimezone: true }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.forge, t.repositoryId, t.number, t.at, t.sha] })],
+);
+
 /** The one report of a sweep on its commit: a check run (GitHub) or a commit status (GitLab). */
 export const sweepReports = pgTable("sweep_reports", {
   sweepId: uuid("sweep_id")

@@ -8,6 +8,12 @@ export const projects = pgTable("projects", {
   executionCounter: integer("execution_counter").notNull().default(0),
   /** The last pipeline run's counter (`=N`). */
   pipelineCounter: integer("pipeline_counter").notNull().default(0),
+  /**
+   * Whether `/vh run` and the other commands that run code work on pull requests from forks without
+   * `--allow-fork` (app/bot/fork-policy.ts). Off by default: a fork's code runs only when a
+   * maintainer asks for it in the command itself.
+   */
+  forkCommands: boolean("fork_commands").notNull().default(false),
   createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
 });
 

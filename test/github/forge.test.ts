@@ -115,4 +115,19 @@ describe("normalising real payloads (@octokit/webhooks-examples)", () => {
     expect(normalizeGitHub("issue_comment", noInstallation).kind).toBe("ignore");
     expect(normalizeGitHub("star", {}).kind).toBe("ignore");
   });
+
+  it("a comment carries when it was made; a pull request's new head carries when it moved, closing or labelling does not", () => {
+    const c = normalizeGitHub("issue_comment", example("issue_comment", "created"));
+    expect(c).toMatchObject({ kind: "comment", commentedAt: new Date("2019-05-15T15:20:21Z"), headSha: null });
+    for (const action of ["opened", "synchronize", "reopened"]) {
+      expect(normalizeGitHub("pull_request", example("pull_request", action))).toMatchObject({
+        kind: "pr_head", pr: example("pull_request", action)["number"], sha: example("pull_request", action)["pull_request"]["head"]["sha"],
+        at: new Date(example("pull_request", action)["pull_request"]["updated_at"]), repo: { fullName: "Codertocat/Hello-World", installationId: example("pull_request", action)["installation"]["id"] },
+      });
+    }
+    for (const action of ["closed", "labeled", "assigned"]) expect(normalizeGitHub("pull_request", example("pull_request", action))).toMatchObject({ kind: "ignore", reason: `pull_request: action ${action} does not move the head` });
+    const noTime = example("pull_request", "synchronize");
+    noTime["pull_request"]["updated_at"] = "not a time";
+    expect(normalizeGitHub("pull_request", noTime)).toMatchObject({ kind: "ignore", reason: "pull_request: a pull request without its updated_at" });
+  });
 });

@@ -19,6 +19,9 @@ describe("normalizeGitLab", () => {
         url: "http://example.com/gitlab-org/gitlab-test/merge_requests/1#note_1244",
         author: { login: "root", id: 1, isBot: false },
       },
+      // GitLab's own time format (`2015-05-17 18:21:36 UTC`), and the merge request's head as the note saw it.
+      commentedAt: new Date("2015-05-17T18:21:36Z"),
+      headSha: "562e173be03b8ff2efb05345d12df18815438a4b",
     });
   });
 

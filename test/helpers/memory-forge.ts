@@ -237,9 +237,17 @@ export class MemoryRepo {
   }
 
   /** The `comment` event GitHub would deliver for a new comment (`say` + the event's envelope). */
-  commentEvent(issue: number, author: Actor, body: string, opts: { action?: string } = {}): Extract<ForgeEvent, { kind: "comment" }> {
+  commentEvent(issue: number, author: Actor, body: string, opts: { action?: string; at?: Date; headSha?: string } = {}): Extract<ForgeEvent, { kind: "comment" }> {
     const comment = this.say(issue, author, body);
-    return { kind: "comment", action: opts.action ?? "created", repo: this.ref, pr: this.state.pulls.has(issue) ? issue : null, issue, comment };
+    return {
+      kind: "comment", action: opts.action ?? "created", repo: this.ref, pr: this.state.pulls.has(issue) ? issue : null, issue, comment,
+      commentedAt: opts.at ?? null, headSha: opts.headSha ?? null,
+    };
+  }
+
+  /** The `pr_head` event GitHub's `pull_request` synchronize would deliver once the head is `sha` (see moveHead). */
+  headEvent(pr: number, sha: string, at: Date): Extract<ForgeEvent, { kind: "pr_head" }> {
+    return { kind: "pr_head", repo: this.ref, pr, sha, at };
   }
 
   /** The `push` event for a push whose head commit is `sha`. */

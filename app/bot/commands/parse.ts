@@ -28,6 +28,8 @@ export interface RunOptions {
   earlyStop?: { rule?: "median" | "asha"; gracePeriod?: number; reductionFactor?: number };
   /** `--environment NAME`: the environment its executions run in (VH_ENVIRONMENTS_FILE). */
   environment?: string;
+  /** `--allow-fork`: run a fork's pull request although its project does not allow it for every command (app/bot/fork-policy.ts). */
+  allowFork?: boolean;
 }
 
 
@@ -301,6 +303,11 @@ function parseRun(args: string[]): ParseResult {
       const body = tok.slice(2);
       const eq = body.indexOf("=");
       const key = eq > 0 ? body.slice(0, eq) : body;
+      if (key.toLowerCase() === "allow-fork") {
+        if (eq > 0) errors.push("`--allow-fork` takes no value.");
+        options.allowFork = true;
+        continue;
+      }
       const option = RUN_OPTIONS.find((o) => o === key.toLowerCase());
       if (option) {
         setOption(options, option, eq > 0 ? body.slice(eq + 1) : words[i + 1]?.startsWith("--") ? undefined : words[++i], errors);

@@ -10,10 +10,28 @@ const Installation = z.object({ id: z.number() });
 const IssueComment = z.object({
   action: z.string(),
   issue: z.object({ number: z.number(), pull_request: z.unknown().optional() }),
-  comment: z.object({ id: z.number(), body: z.string().nullable(), html_url: z.string(), user: User.nullable() }),
+  comment: z.object({ id: z.number(), body: z.string().nullable(), html_url: z.string(), user: User.nullable(), created_at: z.string().optional() }),
   repository: Repository,
   installation: Installation,
 });
+
+const PullRequestEvent = z.object({
+  action: z.string(),
+  number: z.number(),
+  pull_request: z.object({ head: z.object({ sha: z.string() }), updated_at: z.string() }),
+  repository: Repository,
+  installation: Installation,
+});
+
+/** The `pull_request` actions after which the head is (or may be) a new commit. */
+const HEAD_ACTIONS = new Set(["opened", "synchronize", "reopened"]);
+
+/** An ISO time from a payload, or null when it is missing or not a time. */
+export function timeOf(text: string | undefined | null): Date | null {
+  if (!text) return null;
+  const t = new Date(text);
+  return Number.isNaN(t.getTime()) ? null : t;
+}
 
 const Push = z.object({
   ref: z.string(),
@@ -91,7 +109,18 @@ export function normalizeGitHub(event: string, payload: unknown): ForgeEvent | I
         pr: d.issue.pull_request ? d.issue.number : null,
         issue: d.issue.number,
         comment: { id: d.comment.id, body: d.comment.body ?? "", url: d.comment.html_url, author: actorOf(d.comment.user) },
+        commentedAt: timeOf(d.comment.created_at),
+        headSha: null,
       };
+    }
+    case "pull_request": {
+      const p = PullRequestEvent.safeParse(payload);
+      if (!p.success) return bad("unexpected payload (no installation?)");
+      const d = p.data;
+      if (!HEAD_ACTIONS.has(d.action)) return bad(`action ${d.action} does not move the head`);
+      const at = timeOf(d.pull_request.updated_at);
+      if (!at) return bad("a pull request without its updated_at");
+      return { kind: "pr_head", repo: repoOf(d.repository, d.installation.id), pr: d.number, sha: d.pull_request.head.sha, at };
     }
     case "push": {
       const p = Push.safeParse(payload);

@@ -63,6 +63,9 @@ export function normalizeGitLab(event: string, payload: unknown, opts: Normalize
         pr: d.merge_request.iid,
         issue: d.merge_request.iid,
         comment: { id: note.id, body: note.note ?? "", url: note.url, author: actorOf(d.user.username, authorId, opts) },
+        commentedAt: gitlabTime(note.created_at),
+        // The merge request as it was when the note was made: its head then.
+        headSha: d.merge_request.last_commit?.id ?? null,
       };
     }
     case "Push Hook": {
@@ -102,6 +105,14 @@ export function normalizeGitLab(event: string, payload: unknown, opts: Normalize
     default:
       return { kind: "ignore", reason: `event ${event} is not used` };
   }
+}
+
+/** GitLab's times: ISO 8601, or `2026-12-03 17:15:43 UTC` in older hooks; null when neither. */
+export function gitlabTime(text: string | undefined): Date | null {
+  if (!text) return null;
+  const m = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}) UTC$/.exec(text);
+  const t = new Date(m ? `${m[1]}T${m[2]}Z` : text);
+  return Number.isNaN(t.getTime()) ? null : t;
 }
 
 function where(err: z.ZodError): string {

@@ -76,8 +76,9 @@ export const NoteHook = z.object({
     /** `create` or `update` (GitLab 16.11+; absent before, when only new notes were sent). */
     action: z.string().optional(),
     url: z.string(),
+    created_at: z.string().optional(),
   }),
-  merge_request: z.object({ iid: z.number() }).optional(),
+  merge_request: z.object({ iid: z.number(), last_commit: z.object({ id: Sha }).nullable().optional() }).optional(),
 });
 
 export const PushHook = z.object({

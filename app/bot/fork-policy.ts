@@ -1,0 +1,33 @@
+/**
+ * Whether a command may run code from a fork's pull request. Beyond the commenter's permission
+ * (write or more, checked first), a fork's code runs only when the project allows commands on fork
+ * pull requests (`PATCH /projects/:project {"forkCommands": true}`, `vh project set --fork-commands
+ * on`) or the command itself says so (`/vh run … --allow-fork`). Off by default: a maintainer's
+ * habitual `/vh run` on a stranger's pull request does not run the stranger's code by accident.
+ */
+import type { Sql } from "../../db/client.js";
+import { changeRequestName, type PullRequest, type RepoRef } from "../contracts/forge.js";
+import { existingProjectForRepo, projectNameFor } from "../projects/for-repo.js";
+import type { Command } from "./commands/parse.js";
+
+/** The commands that run the pull request's code at its head. */
+const RUNS_HEAD: ReadonlySet<Command["name"]> = new Set(["run", "pipeline"]);
+
+export function runsHead(command: Command): boolean {
+  return RUNS_HEAD.has(command.name);
+}
+
+/** null when the command may go on; otherwise what to tell the commenter. */
+export async function forkRefusal(sql: Sql, repo: RepoRef, pr: number, pull: PullRequest, command: Command): Promise<string | null> {
+  if (!pull.isFork || !runsHead(command)) return null;
+  if (command.name === "run" && command.options.allowFork) return null;
+  const project = await existingProjectForRepo(sql, repo);
+  if (project?.forkCommands) return null;
+  const noun = changeRequestName(repo.forge, pr).replace(/ [#!]\d+$/, "");
+  const name = project?.name ?? projectNameFor(repo.fullName);
+  return (
+    `this ${noun} comes from a fork (${pull.headRepo ?? "a deleted repository"}), and project \`${name}\` does not run commands on fork ${noun}s. ` +
+    `If you have read the fork's code at \`${pull.headSha.slice(0, 7)}\`, run it with \`/vh run … --allow-fork\`; ` +
+    `a project admin can allow it for every command with \`vh project set ${name} --fork-commands on\`.`
+  );
+}
