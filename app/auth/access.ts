@@ -63,6 +63,8 @@ export function needOf(method: string, path: string): Need {
   // (the GitHub Action makes its project on the first run).
   if (path === "/projects" || path === "/projects/") return reads ? { kind: "any" } : { kind: "server", role: "member" };
   const project = /^\/projects\/([^/]+)(\/.*)?$/.exec(path);
+  // A project's own settings (its fork policy) are its admins'.
+  if (project && m === "PATCH" && (project[2] ?? "/") === "/") return { kind: "project", project: decodeURIComponent(project[1]!), role: "admin" };
   if (project) return { kind: "project", project: decodeURIComponent(project[1]!), role };
   if (path.startsWith("/code/")) return { kind: "shared", role };
   if (/^\/(data|executions)\/[^/]+(\/download)?$/.test(path)) return { kind: "owned", role };

@@ -10,6 +10,8 @@ export interface Project {
   name: string;
   createdAt: string;
   executionCount: number;
+  /** Commands run on fork pull requests without `--allow-fork`. */
+  forkCommands: boolean;
 }
 
 export interface ExecutionInput {
@@ -256,6 +258,9 @@ export class ApiClient {
   }
   getProject(name: string) {
     return this.json<Project>("GET", `/projects/${encodeURIComponent(name)}`);
+  }
+  updateProject(name: string, settings: { forkCommands?: boolean }) {
+    return this.json<Project>("PATCH", `/projects/${encodeURIComponent(name)}`, { json: settings });
   }
   createProject(name: string) {
     return this.json<Project>("POST", "/projects", { json: { name } });

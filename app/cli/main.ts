@@ -26,7 +26,7 @@ import {
 } from "./commands/exec.js";
 import { execDiffCommand, execReproduceCommand } from "./commands/exec-reproduce.js";
 import { loginCommand, logoutCommand } from "./commands/login.js";
-import { projectCreateCommand, projectLinkCommand, projectListCommand, projectStatusCommand } from "./commands/project.js";
+import { projectCreateCommand, projectLinkCommand, projectListCommand, projectSetCommand, projectStatusCommand } from "./commands/project.js";
 import { lintCommand } from "./commands/lint.js";
 import { hostAddCommand, hostCheckCommand, hostListCommand, hostRemoveCommand } from "./commands/host.js";
 import { environmentListCommand, environmentShowCommand } from "./commands/environment.js";
@@ -374,6 +374,13 @@ export function buildProgram(ctxOf: () => Context, setCode: (code: number) => vo
     .description("list the server's projects")
     .option("--json", "print JSON")
     .action(act(async (opts: { json?: boolean }) => projectListCommand(ctx(), opts)));
+  project
+    .command("set")
+    .description("change a project's settings (a project admin's)")
+    .argument("[name]", "the project (default: the one linked to this directory)")
+    .option("--fork-commands <on|off>", "run /vh commands on fork pull requests without --allow-fork")
+    .option("--json", "print the project record")
+    .action(act(async (name: string | undefined, opts: { forkCommands?: string; json?: boolean }) => projectSetCommand(ctx(), name, opts)));
 
   // model (docs/model-hub.md)
   const model = program.command("model").description("the Model Hub: versions, approvals, compare, audit report");

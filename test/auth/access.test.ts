@@ -11,7 +11,7 @@ import { needOf, parseExpiry, refusal, type Grant } from "../../app/auth/access.
 import type { TokenView } from "../../app/auth/api-tokens.js";
 
 /** What each route is, by hand: the matrix's rows. A new route must be put here. */
-type Kind = "any" | "admin" | "project-read" | "project-write" | "shared-read" | "shared-write" | "owned-read" | "server-read" | "server-write";
+type Kind = "any" | "admin" | "project-read" | "project-write" | "project-admin" | "shared-read" | "shared-write" | "owned-read" | "server-read" | "server-write";
 const ROUTES: Record<string, Kind> = {
   "GET /me": "any",
   "GET /tokens": "any",
@@ -20,6 +20,7 @@ const ROUTES: Record<string, Kind> = {
   "POST /projects": "server-write",
   "GET /projects": "any",
   "GET /projects/:project": "project-read",
+  "PATCH /projects/:project": "project-admin",
   "POST /projects/:project/executions/validate": "project-read",
   "POST /projects/:project/executions": "project-write",
   "GET /projects/:project/executions": "project-read",
@@ -96,6 +97,7 @@ const ALLOWED: Record<Kind, Caller[]> = {
   admin: ["admin"],
   "project-read": ["admin", "viewer@demo", "member@demo", "admin@demo", "viewer@*", "member@*"],
   "project-write": ["admin", "member@demo", "admin@demo", "member@*"],
+  "project-admin": ["admin", "admin@demo"],
   "shared-read": [...CALLERS],
   "shared-write": ["admin", "member@demo", "admin@demo", "member@other", "member@*"],
   // Let in; the route finds a scoped token's own project's rows only (checked below).
@@ -367,6 +369,31 @@ describe("tokens, roles and the route × role matrix", () => {
     expect(scoped.status).toBe(403);
     const [n] = await db.sql<{ n: number }[]>`select count(*)::int as n from projects where name in ('made-by-viewer', 'made-by-scoped')`;
     expect(n!.n).toBe(0);
+  });
+
+  it("a project's admin sets its fork policy (REST and `vh project set`); a member may not; a bad value names the field", async () => {
+    const member = await call(tokens["member@demo"], "PATCH", "/projects/demo", { forkCommands: true });
+    expect(member.status).toBe(403);
+    expect((await errorOf(member)).message).toBe('This needs the role admin on project "demo"; this token\'s role is member on project "demo".');
+    const bad = await call(tokens["admin@demo"], "PATCH", "/projects/demo", { forkCommands: "yes" });
+    expect(bad.status).toBe(400);
+    expect((await errorOf(bad)).message).toMatch(/^`forkCommands`: .*\. Send \{"forkCommands": true\|false\}\.$/);
+    const unknown = await call(tokens["admin@demo"], "PATCH", "/projects/demo", { name: "renamed" });
+    expect(unknown.status).toBe(400);
+    const [before] = await db.sql<{ fork_commands: boolean }[]>`select fork_commands from projects where name = 'demo'`;
+    expect(before!.fork_commands).toBe(false);
+
+    const cli = (token: string, ...args: string[]) => runCli([...args, "--url", stack.vh.url, "--token", token], { cwd: tempDir() });
+    const on = await cli(tokens["admin@demo"], "project", "set", "demo", "--fork-commands", "on");
+    expect(on.code, on.stderr).toBe(0);
+    expect(on.stderr).toContain('Project "demo": commands run on fork pull requests.');
+    expect((await (await call(tokens["viewer@demo"], "GET", "/projects/demo")).json()).forkCommands).toBe(true);
+    const wrong = await cli(tokens["admin@demo"], "project", "set", "demo", "--fork-commands", "maybe");
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain('--fork-commands takes on or off, not "maybe".');
+    const off = await cli(tokens["admin@demo"], "project", "set", "demo", "--fork-commands", "off", "--json");
+    expect(off.code, off.stderr).toBe(0);
+    expect(JSON.parse(off.stdout)).toMatchObject({ name: "demo", forkCommands: false });
   });
 
   it("vh login says what the token may do", async () => {

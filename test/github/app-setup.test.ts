@@ -149,7 +149,7 @@ describe("GitHub App set-up through the manifest flow", () => {
       redirect_url: `${url}/setup/github/callback`,
       public: false,
       default_permissions: { checks: "write", contents: "read", issues: "write", pull_requests: "read", metadata: "read" },
-      default_events: ["push", "issue_comment", "check_run", "check_suite", "pull_request_review"],
+      default_events: ["push", "issue_comment", "check_run", "check_suite", "pull_request", "pull_request_review"],
     });
     const cookie = a.res.headers.get("set-cookie")!;
     expect(cookie).toContain(`vh_github_setup=${a.state}`);

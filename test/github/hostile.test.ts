@@ -14,7 +14,7 @@ import nock from "nock";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTestFailed } from "vitest";
 import { createTestDatabase } from "../helpers/db.js";
 import { waitFor, type Stack } from "../helpers/stack.js";
-import { commentPayload, fixtureRepo, githubApi, pullRequest, repoPath, repoTarball, signedPost, startGithubStack } from "./helpers.js";
+import { commentPayload, example, fixtureRepo, githubApi, pullRequest, repoPath, repoTarball, signedPost, startGithubStack } from "./helpers.js";
 
 const HEAD = "5f1c2a0d2e9b4b7e8c1d3f4a5b6c7d8e9f0a1b2c";
 const BROKEN = "b0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9"; // a head commit whose valohai.yaml is invalid
@@ -105,6 +105,48 @@ describe("hostile input", () => {
     expect(await send("/vh run train lr=0.1", { login: "forker" })).toBe("refused: forker has read (fork)");
     expect(await counts()).toEqual(before);
     expect(gh.unmatched).toEqual([]);
+  });
+
+  it("a maintainer's plain /vh run on a fork PR is refused while the project does not run fork commands", async () => {
+    const before = await counts();
+    expectStart("Codertocat", "write", pullRequest(1, HEAD, { fork: true }));
+    expectReply(
+      "@Codertocat this pull request comes from a fork (forker/Hello-World), and project `Codertocat--Hello-World` does not run commands on fork pull requests. If you have read the fork's code at `5f1c2a0`, run it with `/vh run … --allow-fork`; a project admin can allow it for every command with `vh project set Codertocat--Hello-World --fork-commands on`.\n",
+    );
+    expect(await send("/vh run train lr=0.1")).toBe("refused: fork pull requests are not run in this project");
+    expect(await counts()).toEqual(before);
+  });
+
+  it("a fork's push that vh saw arrive after the comment is not run for it: signed pull_request deliveries pin the head", async () => {
+    const before = await counts();
+    const pushed = "c0ffee0000000000000000000000000000000001";
+    const sync = example("pull_request", "synchronize");
+    sync["number"] = 1;
+    sync["pull_request"]["number"] = 1;
+    sync["pull_request"]["head"]["sha"] = pushed;
+    sync["pull_request"]["updated_at"] = "2026-12-01T10:00:30Z";
+    const delivery = `hostile-sync-${++n}`;
+    expect((await signedPost(stack.vh.url, "pull_request", sync, delivery)).status).toBe(202);
+    const outcome = await waitFor(`delivery ${delivery} handled`, async () => {
+      const [row] = await db.sql<{ outcome: string | null; processed_at: Date | null }[]>`select outcome, processed_at from forge_deliveries where id = ${delivery}`;
+      return row?.processed_at ? row.outcome ?? "" : undefined;
+    }, 20_000, 20);
+    expect(outcome).toBe("recorded: head of pull request #1 is c0ffee0 since 2026-12-01T10:00:30.000Z");
+    // The comment was made at 10:00:00; by the time it is handled the fork's head is the later push.
+    expectStart("Codertocat", "write", pullRequest(1, pushed, { fork: true }));
+    expectReply(
+      "@Codertocat The head of pull request #1 moved to `c0ffee0` at 2026-12-01T10:00:30.000Z, after your comment, and vh does not know which commit you commented on; comment again to run `c0ffee0`.\n",
+    );
+    const comment = commentPayload("/vh run train --allow-fork", { commentId: 6000 + n + 1 });
+    comment["comment"]["created_at"] = "2026-12-01T10:00:00Z";
+    const res = await signedPost(stack.vh.url, "issue_comment", comment, `hostile-${++n}`);
+    expect(res.status).toBe(202);
+    expect(await waitFor("the comment handled", async () => {
+      const [row] = await db.sql<{ outcome: string | null; processed_at: Date | null }[]>`select outcome, processed_at from forge_deliveries where id = ${`hostile-${n}`}`;
+      return row?.processed_at ? row.outcome ?? "" : undefined;
+    }, 20_000, 20)).toBe("refused: conflict");
+    expect(await counts()).toEqual(before);
+    expect(await db.sql`select sha from change_request_heads where number = 1`).toEqual([{ sha: pushed }]);
   });
 
   it("shell injection in a float value is refused by type", async () => {

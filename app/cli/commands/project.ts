@@ -2,6 +2,7 @@
 import path from "node:path";
 import { ApiError, type ApiClient, type Project } from "../api.js";
 import { saveLink } from "../config.js";
+import { CliError } from "../errors.js";
 import type { Context } from "../context.js";
 import { formatTime, jsonText, table } from "../format.js";
 import { println } from "../io.js";
@@ -43,6 +44,7 @@ export async function projectStatusCommand(ctx: Context, opts: { json?: boolean 
   println(ctx.io.stdout, `Server:     ${ctx.server().url} (from ${ctx.server().source})`);
   println(ctx.io.stdout, `Linked dir: ${found.dir}`);
   println(ctx.io.stdout, `Executions: ${project.executionCount}`);
+  println(ctx.io.stdout, `Fork PRs:   ${forkText(project.forkCommands)}`);
   println(ctx.io.stdout, `Created:    ${formatTime(project.createdAt)}`);
   return 0;
 }
@@ -88,4 +90,21 @@ export async function ensureProject(ctx: Context, client: ApiClient, dir: string
   saveLink(ctx.io.env, dir, ctx.linkTo(project.name, client.server));
   ctx.info(`${created ? "Created project" : "Linked to the existing project"} "${project.name}" on ${client.server.url} for ${dir} (change with \`vh project link NAME\`).`);
   return project.name;
+}
+
+function forkText(on: boolean): string {
+  return on ? "commands run on fork pull requests" : "commands on fork pull requests need --allow-fork";
+}
+
+/** `vh project set [NAME] --fork-commands on|off`: a project admin's settings (`PATCH /projects/:project`). */
+export async function projectSetCommand(ctx: Context, name: string | undefined, opts: { forkCommands?: string; json?: boolean }): Promise<number> {
+  const target = name ?? ctx.link()?.project;
+  if (!target) throw new CliError(`${path.resolve(ctx.io.cwd)} is not linked to a vh project: name it (\`vh project set NAME --fork-commands on\`).`);
+  if (opts.forkCommands === undefined) throw new CliError("Nothing to set: give `--fork-commands on` or `--fork-commands off`.");
+  const value = /^(on|true|yes)$/i.test(opts.forkCommands) ? true : /^(off|false|no)$/i.test(opts.forkCommands) ? false : null;
+  if (value === null) throw new CliError(`--fork-commands takes on or off, not "${opts.forkCommands}".`);
+  const project = await ctx.client().updateProject(target, { forkCommands: value });
+  if (opts.json) ctx.io.stdout.write(jsonText(project));
+  else ctx.info(`Project "${project.name}": ${forkText(project.forkCommands)}.`);
+  return 0;
 }

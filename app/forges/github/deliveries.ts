@@ -21,6 +21,7 @@ export const HANDLED_EVENTS = new Set([
   "issue_comment",
   "check_run",
   "check_suite",
+  "pull_request",
   "pull_request_review",
   "installation",
   "installation_repositories",

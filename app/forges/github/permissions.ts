@@ -43,6 +43,7 @@ export const EVENTS: Record<string, PermissionNeed> = {
   // `requested_action` (the buttons) and `rerequested` come only with write
   check_run: { permission: "checks", access: "write", why: "the Stop and Re-run buttons, GitHub's Re-run" },
   check_suite: { permission: "checks", access: "write", why: "GitHub's Re-run all" },
+  pull_request: { permission: "pull_requests", access: "read", why: "when each head arrived, so a command runs the commit it was commented on" },
   pull_request_review: { permission: "pull_requests", access: "read", why: "model approvals by review" },
 };
 

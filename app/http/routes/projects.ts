@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import type { Sql } from "../../../db/client.js";
-import { createProject, projectById, projectByName, toProject } from "../../../db/queries/projects.js";
+import { createProject, projectById, projectByName, toProject, updateProjectSettings } from "../../../db/queries/projects.js";
 import type { Row } from "../../../db/queries/rows.js";
 import type { Project, projects } from "../../../db/schema/projects.js";
 import { VhError } from "../../errors.js";
@@ -16,8 +16,10 @@ export async function findProject(sql: Sql, ref: string): Promise<Project> {
 }
 
 function present(p: Project) {
-  return { id: p.id, name: p.name, createdAt: p.createdAt.toISOString(), executionCount: p.executionCounter };
+  return { id: p.id, name: p.name, createdAt: p.createdAt.toISOString(), executionCount: p.executionCounter, forkCommands: p.forkCommands };
 }
+
+const SETTINGS = z.object({ forkCommands: z.boolean().optional() }).strict();
 
 export function projectRoutes(deps: { sql: Sql }) {
   const app = new Hono();
@@ -38,5 +40,16 @@ export function projectRoutes(deps: { sql: Sql }) {
     return c.json({ results: rows.map((r) => present(toProject(r))) });
   });
   app.get("/:project", async (c) => c.json(present(await findProject(deps.sql, c.req.param("project")))));
+  // Its settings (a project admin's: app/auth/access.ts): `forkCommands` lets commands run on fork pull requests without --allow-fork.
+  app.patch("/:project", async (c) => {
+    const project = await findProject(deps.sql, c.req.param("project"));
+    const body = SETTINGS.safeParse(await c.req.json().catch(() => null));
+    if (!body.success) {
+      const i = body.error.issues[0];
+      const where = i?.path.length ? `\`${i.path.join(".")}\`: ` : "";
+      throw new VhError("bad_request", `${where}${i?.message ?? "not an object"}. Send {"forkCommands": true|false}.`);
+    }
+    return c.json(present((await updateProjectSettings(deps.sql, project.id, body.data))!));
+  });
   return app;
 }
