@@ -9,12 +9,28 @@ import type { Sql } from "../../db/client.js";
 import { changeRequestName, type PullRequest, type RepoRef } from "../contracts/forge.js";
 import { existingProjectForRepo, projectNameFor } from "../projects/for-repo.js";
 import type { Command } from "./commands/parse.js";
+import { VhError } from "../errors.js";
 
 /** The commands that run the pull request's code at its head. */
 const RUNS_HEAD: ReadonlySet<Command["name"]> = new Set(["run", "pipeline"]);
 
 export function runsHead(command: Command): boolean {
   return RUNS_HEAD.has(command.name);
+}
+
+/**
+ * The base commit whose valohai.yaml a fork's code runs with, or null to use the pull request's own
+ * (not a fork, or a project that allows fork configs). A fork's valohai.yaml decides its image,
+ * its environment (which hosts, GPUs, spot or not) and its inputs: the base repository's decides.
+ */
+export async function configCommitFor(sql: Sql, repo: RepoRef, pr: number, pull: PullRequest): Promise<string | null> {
+  if (!pull.isFork) return null;
+  const project = await existingProjectForRepo(sql, repo);
+  if (project?.forkConfigs) return null;
+  if (!pull.baseSha) {
+    throw new VhError("conflict", `${changeRequestName(repo.forge, pr)} does not name its base commit yet, and code from a fork runs with the base's valohai.yaml; try again in a minute.`);
+  }
+  return pull.baseSha;
 }
 
 /** null when the command may go on; otherwise what to tell the commenter. */

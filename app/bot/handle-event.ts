@@ -250,14 +250,14 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 async function loadSweep(deps: BotDeps, id: string | null, repo: RepoRef) {
   if (!id || !UUID.test(id)) return null;
-  const [s] = await deps.sql<{ id: string; step: string; spec: Record<string, string[]>; definition: SweepDefinition | null; commit_sha: string; source: SweepSource }[]>`
-    select id, step, spec, definition, commit_sha, source from sweeps where id = ${id} and source @> ${deps.sql.json(sourceOf(repo) as never)}::jsonb`;
+  const [s] = await deps.sql<{ id: string; step: string; spec: Record<string, string[]>; definition: SweepDefinition | null; commit_sha: string; code_sha256: string; source: SweepSource }[]>`
+    select id, step, spec, definition, commit_sha, code_sha256, source from sweeps where id = ${id} and source @> ${deps.sql.json(sourceOf(repo) as never)}::jsonb`;
   return s ?? null;
 }
 
 async function rerunSweep(deps: BotDeps, forge: Forge, repo: RepoRef, sweep: NonNullable<Awaited<ReturnType<typeof loadSweep>>>, actor: Actor, requestKey: string) {
   const pr = sweep.source.kind === "forge" ? sweep.source.pr : null;
-  return startSweep(deps, forge, { repo, commitSha: sweep.commit_sha, step: sweep.step, definition: sweep.definition ?? gridOf(sweep.spec), trigger: "button", pr, commentId: null, actor, requestKey });
+  return startSweep(deps, forge, { repo, commitSha: sweep.commit_sha, code: sweep.code_sha256, step: sweep.step, definition: sweep.definition ?? gridOf(sweep.spec), trigger: "button", pr, commentId: null, actor, requestKey });
 }
 
 async function handleCheckRun(deps: BotDeps, ev: Extract<ForgeEvent, { kind: "check_run" }>, h: Handling): Promise<string> {

@@ -12,6 +12,8 @@ export interface Project {
   executionCount: number;
   /** Commands run on fork pull requests without `--allow-fork`. */
   forkCommands: boolean;
+  /** A fork's own valohai.yaml is used (otherwise the base branch's). */
+  forkConfigs: boolean;
 }
 
 export interface ExecutionInput {
@@ -259,7 +261,7 @@ export class ApiClient {
   getProject(name: string) {
     return this.json<Project>("GET", `/projects/${encodeURIComponent(name)}`);
   }
-  updateProject(name: string, settings: { forkCommands?: boolean }) {
+  updateProject(name: string, settings: { forkCommands?: boolean; forkConfigs?: boolean }) {
     return this.json<Project>("PATCH", `/projects/${encodeURIComponent(name)}`, { json: settings });
   }
   createProject(name: string) {

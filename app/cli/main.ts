@@ -379,8 +379,9 @@ export function buildProgram(ctxOf: () => Context, setCode: (code: number) => vo
     .description("change a project's settings (a project admin's)")
     .argument("[name]", "the project (default: the one linked to this directory)")
     .option("--fork-commands <on|off>", "run /vh commands on fork pull requests without --allow-fork")
+    .option("--fork-configs <on|off>", "use a fork's own valohai.yaml (off: its code runs with the base branch's)")
     .option("--json", "print the project record")
-    .action(act(async (name: string | undefined, opts: { forkCommands?: string; json?: boolean }) => projectSetCommand(ctx(), name, opts)));
+    .action(act(async (name: string | undefined, opts: { forkCommands?: string; forkConfigs?: string; json?: boolean }) => projectSetCommand(ctx(), name, opts)));
 
   // model (docs/model-hub.md)
   const model = program.command("model").description("the Model Hub: versions, approvals, compare, audit report");

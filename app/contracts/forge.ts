@@ -83,6 +83,11 @@ export interface PullRequest {
   headRepo: string | null;
   /** The head branch lives in another repository (a fork). */
   isFork: boolean;
+  /**
+   * A commit of the base repository's target branch the pull request is compared with (null when
+   * the forge does not say): where a fork's valohai.yaml is read from (app/bot/fork-policy.ts).
+   */
+  baseSha: string | null;
   author: Actor;
 }
 

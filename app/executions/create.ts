@@ -168,6 +168,11 @@ export interface ExecutionOrigin {
   triggeredBy?: string;
   /** A pipeline node's execution: the node's step is its step with the node's `override` (valohai.yaml). */
   pipelineNode?: { pipeline: string; node: string };
+  /**
+   * valohai.yaml as read from another commit than the code's, and that commit: a fork's code runs
+   * with its base branch's valohai.yaml (app/bot/fork-policy.ts). Absent: the snapshot's own.
+   */
+  config?: { loaded: SnapshotConfig; commitSha: string };
 }
 
 /** An execution that passed every check and can be written. */
@@ -204,6 +209,10 @@ interface CheckedRequest {
  */
 async function checkRequest(deps: CreateDeps, body: unknown, origin: ExecutionOrigin): Promise<CheckedRequest> {
   const req = parseBody(CreateExecutionBody, body);
+  if (origin.config) {
+    const place = { code: req.code, yamlPath: req.yamlPath, commitSha: origin.config.commitSha };
+    return checkAgainst(req, origin.config.loaded, place, origin.pipelineNode);
+  }
   const place = { code: req.code, yamlPath: req.yamlPath, commitSha: origin.commitSha ?? null };
   return checkAgainst(req, await loadSnapshotConfig(deps.store, place), place, origin.pipelineNode);
 }

@@ -12,8 +12,8 @@ export async function sweepIdsOfPr(sql: Sql, repo: RepoRef, pr: number): Promise
 }
 
 export async function executionOfPr(sql: Sql, repo: RepoRef, pr: number, counter: number) {
-  const [row] = await sql<(Cols<typeof executions, "id" | "status"> & Cols<typeof sweepExecutions, "sweep_id" | "position" | "point"> & Cols<typeof sweeps, "spec" | "commit_sha" | "step">)[]>`
-    select e.id, e.status, s.id as sweep_id, se.position, se.point, s.spec, s.commit_sha, s.step
+  const [row] = await sql<(Cols<typeof executions, "id" | "status"> & Cols<typeof sweepExecutions, "sweep_id" | "position" | "point"> & Cols<typeof sweeps, "spec" | "commit_sha" | "code_sha256" | "step">)[]>`
+    select e.id, e.status, s.id as sweep_id, se.position, se.point, s.spec, s.commit_sha, s.code_sha256, s.step
     from sweeps s join sweep_executions se on se.sweep_id = s.id join executions e on e.id = se.execution_id
     where s.source @> ${sql.json(sourceOf(repo, pr) as never)}::jsonb and e.counter = ${counter}`;
   return row ?? null;

@@ -15,6 +15,7 @@ import { insertSweep, insertSweepExecutions } from "../../db/queries/sweeps.js";
 import { VhError } from "../errors.js";
 import { hasCheckRuns, hasComments, hasCommitStatuses, type Actor, type Annotation, type Forge, type RepoRef } from "../contracts/forge.js";
 import { snapshotOfCommit } from "../snapshots/of-commit.js";
+import { snapshotWithFile } from "../snapshots/store.js";
 import { configProblemsOf, problemLine, YAML_PATH } from "../snapshots/config.js";
 import type { SweepDefinition } from "../contracts/sweeps.js";
 import { planSweep } from "./plan.js";
@@ -43,6 +44,13 @@ export interface SweepRequest {
   commentId: number | null;
   actor: Actor;
   requestKey: string;
+  /**
+   * A commit of the base repository whose valohai.yaml the code runs with (a fork's pull request:
+   * app/bot/fork-policy.ts): the snapshot is the commit's code with that valohai.yaml in it.
+   */
+  configFrom?: string;
+  /** The code snapshot to run, when it is one vh made before (a rerun, a button: the one that ran, base valohai.yaml included). */
+  code?: string;
 }
 
 export interface StartedSweep {
@@ -72,13 +80,27 @@ async function existingSweep(sql: Sql, requestKey: string): Promise<StartedSweep
   return { sweepId: s.id, counters: rows.map((r) => r.counter), existing: true };
 }
 
+/** The commit's snapshot; for a fork without its own config, with the base commit's valohai.yaml in place of its own. */
+export async function codeToRun(deps: SweepDeps, forge: Forge, req: Pick<SweepRequest, "repo" | "commitSha" | "configFrom">): Promise<string> {
+  const code = await snapshotOfCommit(deps, forge, req.repo, req.commitSha);
+  if (!req.configFrom) return code;
+  const text = await forge.readFile(req.repo, req.configFrom, YAML_PATH);
+  if (text === null) {
+    throw new VhError(
+      "invalid_config",
+      `There is no ${YAML_PATH} at the base branch's commit ${req.configFrom.slice(0, 7)}: code from a fork runs with the base repository's ${YAML_PATH}, not its own (a project admin can change that: \`PATCH /projects/:project {"forkConfigs": true}\`).`,
+    );
+  }
+  return snapshotWithFile(deps, code, YAML_PATH, text);
+}
+
 export async function startSweep(deps: SweepDeps, forge: Forge, req: SweepRequest): Promise<StartedSweep> {
   const already = await existingSweep(deps.sql, req.requestKey);
   if (already) return already;
 
   const plan = planSweep(req.definition, deps.config.sweepCap);
   // The forge supplies the code at that exact commit, and nothing else: valohai.yaml is read from it by the creation service.
-  const code = await snapshotOfCommit(deps, forge, req.repo, req.commitSha);
+  const code = req.code ?? (await codeToRun(deps, forge, req));
   const points = plan.points;
   const where = req.pr !== null ? (req.repo.forge === "gitlab" ? `MR !${req.pr}` : `PR #${req.pr}`) : req.commitSha.slice(0, 7);
   const bodies = points.map((p) => ({

@@ -4,7 +4,7 @@ import type { Conn, Row } from "./rows.js";
 
 /** A `select * from projects` row as the schema type (camelCase). */
 export function toProject(r: Row<typeof projects>): Project {
-  return { id: r.id, name: r.name, executionCounter: r.execution_counter, pipelineCounter: r.pipeline_counter, forkCommands: r.fork_commands, createdAt: r.created_at };
+  return { id: r.id, name: r.name, executionCounter: r.execution_counter, pipelineCounter: r.pipeline_counter, forkCommands: r.fork_commands, forkConfigs: r.fork_configs, createdAt: r.created_at };
 }
 
 export async function projectById(sql: Conn, id: string): Promise<Project | null> {
@@ -24,9 +24,11 @@ export async function createProject(sql: Conn, name: string): Promise<boolean> {
 }
 
 /** A project's settings changed (`PATCH /projects/:project`); the project as it is now. */
-export async function updateProjectSettings(sql: Conn, id: string, settings: { forkCommands?: boolean }): Promise<Project | null> {
+export async function updateProjectSettings(sql: Conn, id: string, settings: { forkCommands?: boolean; forkConfigs?: boolean }): Promise<Project | null> {
   const [row] = await sql<Row<typeof projects>[]>`
-    update projects set fork_commands = coalesce(${settings.forkCommands ?? null}::boolean, fork_commands) where id = ${id} returning *`;
+    update projects set fork_commands = coalesce(${settings.forkCommands ?? null}::boolean, fork_commands),
+      fork_configs = coalesce(${settings.forkConfigs ?? null}::boolean, fork_configs)
+    where id = ${id} returning *`;
   return row ? toProject(row) : null;
 }
 

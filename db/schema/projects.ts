@@ -14,6 +14,11 @@ export const projects = pgTable("projects", {
    * maintainer asks for it in the command itself.
    */
   forkCommands: boolean("fork_commands").notNull().default(false),
+  /**
+   * Whether a fork's own valohai.yaml is used. Off by default: a fork's code runs with the
+   * valohai.yaml of the base repository's branch (its steps, images, environments, inputs).
+   */
+  forkConfigs: boolean("fork_configs").notNull().default(false),
   createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
 });
 

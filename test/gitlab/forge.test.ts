@@ -97,7 +97,8 @@ describe("GitLab forge", () => {
 
     it("a merge request from the project itself", async () => {
       gl = gitlabApi();
-      gl.scope.get(`${projectPath}/merge_requests/3`).reply(200, mr);
+      const base = "b".repeat(40);
+      gl.scope.get(`${projectPath}/merge_requests/3`).reply(200, { ...mr, diff_refs: { base_sha: base, head_sha: SHA, start_sha: base } });
       const f = await forge();
       expect(await f.getPullRequest(repo, 3)).toEqual({
         number: 3,
@@ -107,6 +108,7 @@ describe("GitLab forge", () => {
         headRef: "tune",
         headRepo: "gitlab-org/gitlab-test",
         isFork: false,
+        baseSha: base,
         author: { login: "jsmith", id: 4, isBot: false },
       });
     });

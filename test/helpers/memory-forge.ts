@@ -203,6 +203,8 @@ export class MemoryRepo {
     state?: "open" | "closed";
     /** The head branch's repository, when it is a fork (null: the fork was deleted). */
     fork?: { headRepo: string | null };
+    /** A commit of the base branch (see PullRequest.baseSha). */
+    baseSha?: string;
   }): PullRequest {
     if (this.state.issues.has(opts.number) || this.state.pulls.has(opts.number)) throw new Error(`memory forge: #${opts.number} exists already`);
     // GitHub makes a pull request's head commit (a fork's too) readable in the base repository.
@@ -215,6 +217,7 @@ export class MemoryRepo {
       headRef: opts.headRef ?? `branch-${opts.number}`,
       headRepo: opts.fork ? opts.fork.headRepo : this.state.ref.fullName,
       isFork: !!opts.fork,
+      baseSha: opts.baseSha ?? null,
       author: { ...opts.author },
     };
     this.state.pulls.set(opts.number, pr);

@@ -10,7 +10,8 @@ import { createPipeline } from "../../pipelines/create.js";
 import { approveNode } from "../../pipelines/control.js";
 import { findPipelineId, loadPipelineView } from "../../pipelines/present.js";
 import { projectForRepo } from "../../projects/for-repo.js";
-import { snapshotOfCommit } from "../../snapshots/of-commit.js";
+import { codeToRun } from "../../sweeps/start.js";
+import { configCommitFor } from "../fork-policy.js";
 import { YAML_PATH } from "../../snapshots/config.js";
 import { renderDone } from "../../../templates/github/render.js";
 import { reportTargetOfPr, scheduleReport } from "../../reporting/schedule.js";
@@ -27,7 +28,9 @@ export const pipeline: CommandRunner<Extract<Command, { name: "pipeline" }>> = a
     return `approved pipeline =${cmd.counter} node ${cmd.node}`;
   }
   if (pull.state !== "open") throw new VhError("conflict", `${changeRequestName(ctx.repo.forge, pr)} is closed; vh runs on open ones.`);
-  const code = await snapshotOfCommit(ctx.deps, ctx.forge, ctx.repo, pull.headSha);
+  // A fork's code with the base's valohai.yaml, unless the project allows the fork's own (app/bot/fork-policy.ts).
+  const configFrom = await configCommitFor(ctx.deps.sql, ctx.repo, pr, pull);
+  const code = await codeToRun(ctx.deps, ctx.forge, { repo: ctx.repo, commitSha: pull.headSha, ...(configFrom ? { configFrom } : {}) });
   const made = await createPipeline(ctx.deps, project, {
     name: cmd.pipeline,
     code,

@@ -14,6 +14,8 @@ export const rerun: CommandRunner<Extract<Command, { name: "rerun" }>> = async (
   const started = await startSweep(ctx.deps, ctx.forge, {
     repo: ctx.repo,
     commitSha: e.commit_sha,
+    // The code that ran (a fork's with its base's valohai.yaml), not the commit's archive read again.
+    code: e.code_sha256,
     step: e.step,
     definition: gridOf(spec),
     trigger: "rerun",

@@ -5,6 +5,7 @@ import { startSweep } from "../../sweeps/start.js";
 import { definitionOfRun } from "../../sweeps/definition.js";
 import type { CommandRunner } from "./types.js";
 import { changeRequestName } from "../../contracts/forge.js";
+import { configCommitFor } from "../fork-policy.js";
 
 export const run: CommandRunner<Extract<Command, { name: "run" }>> = async (ctx, cmd) => {
   const place = ctx.place;
@@ -13,8 +14,11 @@ export const run: CommandRunner<Extract<Command, { name: "run" }>> = async (ctx,
     const noun = name.replace(/ [#!]\d+$/, "");
     throw new VhError("conflict", `${name[0]!.toUpperCase()}${name.slice(1)} is closed; vh runs on open ${noun}s.`);
   }
-  // For a fork this is the fork's head commit: what runs is what was reviewed, and it is recorded.
+  // For a fork this is the fork's head commit (the one commented on): what runs is what was reviewed,
+  // and it is recorded; its valohai.yaml is the base's unless the project allows the fork's own.
+  const configFrom = place.kind === "pull_request" ? await configCommitFor(ctx.deps.sql, ctx.repo, place.pr, place.pull) : null;
   const started = await startSweep(ctx.deps, ctx.forge, {
+    ...(configFrom ? { configFrom } : {}),
     repo: ctx.repo,
     commitSha: place.kind === "pull_request" ? place.pull.headSha : place.sha,
     step: cmd.step,

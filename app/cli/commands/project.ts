@@ -44,7 +44,7 @@ export async function projectStatusCommand(ctx: Context, opts: { json?: boolean 
   println(ctx.io.stdout, `Server:     ${ctx.server().url} (from ${ctx.server().source})`);
   println(ctx.io.stdout, `Linked dir: ${found.dir}`);
   println(ctx.io.stdout, `Executions: ${project.executionCount}`);
-  println(ctx.io.stdout, `Fork PRs:   ${forkText(project.forkCommands)}`);
+  println(ctx.io.stdout, `Fork PRs:   ${forkText(project.forkCommands)}; ${configText(project.forkConfigs)}`);
   println(ctx.io.stdout, `Created:    ${formatTime(project.createdAt)}`);
   return 0;
 }
@@ -97,14 +97,26 @@ function forkText(on: boolean): string {
 }
 
 /** `vh project set [NAME] --fork-commands on|off`: a project admin's settings (`PATCH /projects/:project`). */
-export async function projectSetCommand(ctx: Context, name: string | undefined, opts: { forkCommands?: string; json?: boolean }): Promise<number> {
+export async function projectSetCommand(ctx: Context, name: string | undefined, opts: { forkCommands?: string; forkConfigs?: string; json?: boolean }): Promise<number> {
   const target = name ?? ctx.link()?.project;
   if (!target) throw new CliError(`${path.resolve(ctx.io.cwd)} is not linked to a vh project: name it (\`vh project set NAME --fork-commands on\`).`);
-  if (opts.forkCommands === undefined) throw new CliError("Nothing to set: give `--fork-commands on` or `--fork-commands off`.");
-  const value = /^(on|true|yes)$/i.test(opts.forkCommands) ? true : /^(off|false|no)$/i.test(opts.forkCommands) ? false : null;
-  if (value === null) throw new CliError(`--fork-commands takes on or off, not "${opts.forkCommands}".`);
-  const project = await ctx.client().updateProject(target, { forkCommands: value });
+  if (opts.forkCommands === undefined && opts.forkConfigs === undefined) {
+    throw new CliError("Nothing to set: give `--fork-commands on|off` or `--fork-configs on|off`.");
+  }
+  const onOff = (flag: string, raw: string | undefined) => {
+    if (raw === undefined) return undefined;
+    if (/^(on|true|yes)$/i.test(raw)) return true;
+    if (/^(off|false|no)$/i.test(raw)) return false;
+    throw new CliError(`${flag} takes on or off, not "${raw}".`);
+  };
+  const forkCommands = onOff("--fork-commands", opts.forkCommands);
+  const forkConfigs = onOff("--fork-configs", opts.forkConfigs);
+  const project = await ctx.client().updateProject(target, { ...(forkCommands === undefined ? {} : { forkCommands }), ...(forkConfigs === undefined ? {} : { forkConfigs }) });
   if (opts.json) ctx.io.stdout.write(jsonText(project));
-  else ctx.info(`Project "${project.name}": ${forkText(project.forkCommands)}.`);
+  else ctx.info(`Project "${project.name}": ${forkText(project.forkCommands)}; ${configText(project.forkConfigs)}.`);
   return 0;
+}
+
+function configText(on: boolean): string {
+  return on ? "a fork's own valohai.yaml is used" : "a fork's code runs with the base branch's valohai.yaml";
 }

@@ -266,6 +266,7 @@ function githubForge(octokit: Octokit, cache: { permissions: Map<string, { value
         headRef: pr.head.ref,
         headRepo: pr.head.repo?.full_name ?? null,
         isFork: !pr.head.repo || pr.head.repo.id !== pr.base.repo.id,
+        baseSha: pr.base.sha ?? null,
         author: { login: pr.user.login, id: pr.user.id, isBot: pr.user.type === "Bot" },
       };
     },

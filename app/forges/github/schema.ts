@@ -19,7 +19,7 @@ export const GhPullRequest = z.object({
     ref: z.string(),
     repo: z.object({ id: z.number(), full_name: z.string() }).nullable(),
   }),
-  base: z.object({ repo: z.object({ id: z.number(), full_name: z.string() }) }),
+  base: z.object({ sha: z.string().regex(/^[0-9a-f]{40}$/).optional(), ref: z.string().optional(), repo: z.object({ id: z.number(), full_name: z.string() }) }),
 });
 
 export const GhCommit = z.object({ sha: z.string().regex(/^[0-9a-f]{40}$/) });

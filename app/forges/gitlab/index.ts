@@ -294,6 +294,7 @@ function gitlabForge(c: Clients, s: ForgeState): GitLabForge {
         headRef: mr.source_branch,
         headRepo,
         isFork,
+        baseSha: mr.diff_refs?.base_sha ?? null,
         author: { login: mr.author.username, id: mr.author.id, isBot: false },
       };
     },

@@ -30,6 +30,8 @@ export const GlMergeRequest = z.object({
   source_project_id: z.number().nullable(),
   target_project_id: z.number(),
   author: GlUser,
+  /** The target branch's commit the merge request is compared with (null while GitLab computes it). */
+  diff_refs: z.object({ base_sha: Sha.nullable() }).nullable().optional(),
 });
 
 export const GlProject = z.object({ id: z.number(), path_with_namespace: z.string() });

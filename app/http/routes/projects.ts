@@ -16,10 +16,10 @@ export async function findProject(sql: Sql, ref: string): Promise<Project> {
 }
 
 function present(p: Project) {
-  return { id: p.id, name: p.name, createdAt: p.createdAt.toISOString(), executionCount: p.executionCounter, forkCommands: p.forkCommands };
+  return { id: p.id, name: p.name, createdAt: p.createdAt.toISOString(), executionCount: p.executionCounter, forkCommands: p.forkCommands, forkConfigs: p.forkConfigs };
 }
 
-const SETTINGS = z.object({ forkCommands: z.boolean().optional() }).strict();
+const SETTINGS = z.object({ forkCommands: z.boolean().optional(), forkConfigs: z.boolean().optional() }).strict();
 
 export function projectRoutes(deps: { sql: Sql }) {
   const app = new Hono();
@@ -47,7 +47,7 @@ export function projectRoutes(deps: { sql: Sql }) {
     if (!body.success) {
       const i = body.error.issues[0];
       const where = i?.path.length ? `\`${i.path.join(".")}\`: ` : "";
-      throw new VhError("bad_request", `${where}${i?.message ?? "not an object"}. Send {"forkCommands": true|false}.`);
+      throw new VhError("bad_request", `${where}${i?.message ?? "not an object"}. Send {"forkCommands": true|false, "forkConfigs": true|false}.`);
     }
     return c.json(present((await updateProjectSettings(deps.sql, project.id, body.data))!));
   });
