@@ -99,6 +99,8 @@ export interface CreateExecutionBody {
   environment?: string;
   /** Sets VH_SEED for the step (0 to 2^32 − 1), recorded with the execution. */
   seed?: number;
+  /** Runs a failed execution again, up to this many times (0 to 10). */
+  retries?: number;
 }
 
 /** What `POST …/executions/validate` takes: the creation body without the code, with the valohai.yaml text. */

@@ -20,6 +20,7 @@
  */
 import { PyFloat, pyInt, pythonFloat, pythonInt, pythonRepr, pythonStr, sanitizeOptionName, suggest } from "../valohai/index.js";
 import type { Parameter, ParamValue, Step } from "../valohai/index.js";
+import { MAX_RETRIES } from "../contracts/compute.js";
 
 export type Joiner = "newline" | "and";
 
@@ -44,6 +45,8 @@ export interface RunFixed {
   environment?: string;
   /** `--seed N` sets VH_SEED; `random`: vh picks one (and prints it). */
   seed?: number | "random";
+  /** `--retries N`: a failed execution runs again, up to N times. */
+  retries?: number;
   project?: string;
   parameterFile?: string;
   vars: string[];
@@ -82,6 +85,7 @@ export const FIXED_OPTIONS: FixedSpec[] = [
   { long: "gpus", key: "gpus", value: "n", help: "GPUs to reserve (default: the step's VH_GPUS, else 0)" },
   { long: "environment", key: "environment", value: "name", help: "run in this environment (vh environment list), over the step's environment:" },
   { long: "seed", key: "seed", value: "n|random", help: `set VH_SEED for the step (0-${MAX_SEED}), recorded with the execution; random: pick one and print it` },
+  { long: "retries", key: "retries", value: "n", help: `run a failed execution again, up to n times (0-${MAX_RETRIES}; each attempt is kept in its record)` },
   { long: "parameter-file", key: "parameterFile", value: "file", help: "JSON or YAML dict of parameter values (command-line options win)" },
   { long: "project", key: "project", value: "name", help: "the project (default: the one linked to this directory)" },
   { long: "task-type", key: "taskType", value: "grid|random|manual|bayesian_tpe", help: "run a sweep (a Valohai task) of this type; a parameter takes a list [a,b], linear(s,e,step), logspace(s,e,n) or a distribution uniform(a,b) / loguniform / normal(mean,sd) / randint" },
@@ -160,6 +164,12 @@ function setFixed(fixed: RunFixed, spec: FixedSpec, value: string | undefined, e
       const n = /^\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
       if (!Number.isSafeInteger(n) || (spec.key !== "gpus" && n < 1)) errors.push(`${flag} needs a whole number${spec.key !== "gpus" ? " of 1 or more" : ""}, not "${value}".`);
       else fixed[spec.key] = n;
+      return;
+    }
+    case "retries": {
+      const v = value.trim();
+      if (/^\d{1,2}$/.test(v) && Number(v) <= MAX_RETRIES) fixed.retries = Number(v);
+      else errors.push(`--retries takes a whole number from 0 to ${MAX_RETRIES}, not "${value}".`);
       return;
     }
     case "seed": {

@@ -131,6 +131,9 @@ export class NotYetReadyError extends Error {
   }
 }
 
+/** The most retries on failure one execution may ask for (`--retries N`, the API's `retries`). */
+export const MAX_RETRIES = 10;
+
 /** One ended attempt of an execution, kept in `executions.attempts` (the record keeps every attempt). */
 export interface ExecutionAttempt {
   attempt: number;
@@ -145,7 +148,7 @@ export interface ExecutionAttempt {
   seconds: number | null;
   /** pricePerHour × seconds, when priced. */
   costUsd: number | null;
-  /** How it ended: `interrupted` (spot), `lost` (host gone), or the execution's final status. */
+  /** How it ended: `interrupted` (spot), `lost` (host gone), `failed` (retried when it asked for retries), or the execution's final status. */
   outcome: string;
   reason: string | null;
 }

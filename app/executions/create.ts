@@ -22,9 +22,11 @@ import { recordModelInputs } from "../models/inputs.js";
 import { recordDatasetInputs } from "../datasets/inputs.js";
 import { readEnvironmentsFile } from "../environments/file.js";
 import { chooseEnvironment } from "../environments/resolve.js";
+import { MAX_RETRIES } from "../contracts/compute.js";
 
 /** The largest `seed` (numpy.random.seed takes 0 … 2^32−1). */
 export const MAX_SEED = 4294967295;
+
 
 export const CreateExecutionBody = z.object({
   step: z.string().min(1),
@@ -46,6 +48,8 @@ export const CreateExecutionBody = z.object({
   /** The environment to run in (VH_ENVIRONMENTS_FILE), over the step's valohai.yaml `environment:`. */
   environment: z.string().min(1).max(100).optional(),
   /** Sets VH_SEED in the step's environment (recorded in `runtime.seed`); 0 … 2^32−1, what numpy's seed takes. */
+  /** Attempts after a failed one (exit code not 0): 0 … 10, none by default. */
+  retries: z.number({ error: "retries must be a whole number" }).int("retries must be a whole number").min(0, "retries must be 0 or more").max(MAX_RETRIES, `retries must be at most ${MAX_RETRIES}`).default(0),
   seed: z.number({ error: "seed must be a whole number" }).int("seed must be a whole number").min(0, "seed must be 0 or more").max(MAX_SEED, `seed must be at most ${MAX_SEED} (2^32-1)`).optional(),
 });
 export type CreateExecutionRequest = z.input<typeof CreateExecutionBody>;
@@ -360,11 +364,11 @@ export async function insertExecution(
   const [row] = await tx<{ id: string }[]>`
     insert into executions (project_id, counter, step, title, tags, status, code_sha256, commit_sha, triggered_by, yaml_path, image, command, command_list,
       parameters, inputs, environment_variables, environment_secrets, gpus, time_limit_s, no_output_timeout_s, stop_condition, queued_at, status_detail,
-      environment, warnings)
+      environment, warnings, retries)
     values (${project.id}, ${counter}, ${step.name}, ${req.title ?? null}, ${tx.json(req.tags)}, ${held ? "created" : "queued"}, ${req.code}, ${origin.commitSha ?? null}, ${origin.triggeredBy ?? null},
       ${req.yamlPath}, ${req.image ?? step.image}, ${command}, ${tx.json(commandList)}, ${tx.json(parameters as never)}, ${tx.json(inputs as never)},
       ${tx.json(env)}, ${envSealed}, ${gpus}, ${step.timeLimitSeconds ?? null}, ${step.noOutputTimeoutSeconds ?? null}, ${step.stopCondition ?? null},
-      ${held ? tx`null` : tx`now()`}, ${held ?? null}, ${environment}, ${tx.json(warnings)})
+      ${held ? tx`null` : tx`now()`}, ${held ?? null}, ${environment}, ${tx.json(warnings)}, ${req.retries})
     returning id`;
   const id = row!.id;
   if (held) await tx`insert into execution_status_history (execution_id, status, reason) values (${id}, 'created', ${held})`;

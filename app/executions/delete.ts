@@ -71,7 +71,7 @@ async function refuseWhileNeeded(tx: postgres.TransactionSql, deps: DeleteDeps, 
     );
   }
   // The same rule as the retry itself (worker/scheduler/settle.ts): lost, not stopped, retries left.
-  if (e.status === "lost" && (await willBeRetried(tx, e.id, { lostRetries: deps.lostRetries, ...(deps.maxAttempts !== undefined ? { maxAttempts: deps.maxAttempts } : {}) }))) {
+  if ((e.status === "lost" || e.status === "failed") && (await willBeRetried(tx, e.id, { lostRetries: deps.lostRetries, ...(deps.maxAttempts !== undefined ? { maxAttempts: deps.maxAttempts } : {}) }))) {
     throw new VhError("conflict", `${name} was ${e.stop_cause === "spot-interruption" ? "interrupted on spot" : "lost"} and will be queued again (${e.stop_cause === "spot-interruption" ? "VH_MAX_ATTEMPTS" : "VH_LOST_RETRIES"}): delete it once that run has ended.`, { status: e.status });
   }
   // A version made from its outputs (by its sidecar, or registered from its datums) holds them: its audit trail and lineage need them.

@@ -125,6 +125,8 @@ export function presentExecution(
     environment: row.environment,
     host: row.host,
     attempt: row.attempt,
+    /** Retries on failure it asked for (`--retries N`); a failed attempt with retries left is queued again. */
+    retries: row.retries,
     attempts: row.attempts,
     costUsd: row.cost_usd,
     // The attempt that runs now, on a rented host: its cost so far (ended attempts are in `attempts`).

@@ -26,7 +26,8 @@ export const STATUS_CHANNEL = "vh_execution_status";
 /** to ← allowed from. */
 const ALLOWED_FROM: Record<ExecutionStatus, readonly ExecutionStatus[]> = {
   created: [],
-  queued: ["created", "lost"],
+  // lost: the host went away; failed: a retry on failure (`retries`, worker/scheduler/settle.ts).
+  queued: ["created", "lost", "failed"],
   starting: ["queued"],
   running: ["starting"],
   stopping: ["starting", "running"],

@@ -154,6 +154,8 @@ export async function advanceSweep(deps: CreateDeps, sweepId: string): Promise<A
     yamlPath,
     // Where the sweep's first executions run (an environment asked for at its start).
     ...(all[0]?.environment ? { environment: all[0].environment } : {}),
+    // and with the retries on failure they asked for.
+    ...(all[0]?.retries ? { retries: all[0].retries } : {}),
     parameters: p,
     title: `${where}${sweep.step} ${Object.entries(p).map(([k, v]) => `${k}=${v}`).join(" ")}`.slice(0, 500),
   }));

@@ -39,6 +39,8 @@ export interface SweepRequest {
   definition: SweepDefinition;
   /** `--environment NAME`: where its executions run. */
   environment?: string;
+  /** `--retries N`: each execution runs again after a failure, up to N times. */
+  retries?: number;
   trigger: Extract<SweepSource, { kind: "forge" }>["trigger"];
   pr: number | null;
   commentId: number | null;
@@ -108,6 +110,7 @@ export async function startSweep(deps: SweepDeps, forge: Forge, req: SweepReques
     code,
     yamlPath: YAML_PATH,
     ...(req.environment ? { environment: req.environment } : {}),
+    ...(req.retries ? { retries: req.retries } : {}),
     parameters: p,
     title: `${where}: ${req.step}${Object.keys(p).length ? " " + Object.entries(p).map(([k, v]) => `${k}=${v}`).join(" ") : ""}`.slice(0, 500),
   }));

@@ -7,10 +7,11 @@ import type { Db } from "../client.js";
 import { executions, projects, type Execution, type ExecutionStatus, type ModelVersionStatus, type executionInputs } from "../schema/index.js";
 import type { Cols, Conn, Row } from "./rows.js";
 
-/** How many times an execution was lost so far (= the attempt number of its next retry). */
-export async function lostCount(sql: Conn, executionId: string): Promise<number> {
+/** How many of its attempts ended to be retried so far (= the suffix of its next attempt's work dir). */
+export async function retriedCount(sql: Conn, executionId: string): Promise<number> {
+  // Each earlier attempt ended lost (a lost host, a spot interruption) or failed (a retry on failure).
   const [row] = await sql<{ n: number }[]>`
-    select count(*)::int as n from execution_status_history where execution_id = ${executionId} and status = 'lost'`;
+    select count(*)::int as n from execution_status_history where execution_id = ${executionId} and status in ('lost', 'failed')`;
   return row?.n ?? 0;
 }
 
@@ -27,14 +28,23 @@ export interface RetryFacts {
   attempt: number;
   /** Its ended attempts' outcomes, this one's included once recorded. */
   outcomes: string[];
+  /** Its retries on failure (`executions.retries`). */
+  retries: number;
 }
 
 /**
  * Whether an ended execution is queued again (worker/scheduler/settle.ts does it; the API and delete
  * ask the same question): interrupted on spot, while attempts are left (`maxAttempts`); lost, not being
- * stopped, while `lostRetries` are left. Pure.
+ * stopped, while `lostRetries` are left; failed (not stopped), while fewer than its own `retries`
+ * attempts failed. Pure.
  */
-export function retryAllowed(f: RetryFacts, policy: RetryPolicy): "interrupted" | "lost" | null {
+export function retryAllowed(f: RetryFacts, policy: RetryPolicy): "interrupted" | "lost" | "failed" | null {
+  if (f.status === "failed") {
+    if (f.stop_cause !== null) return null;
+    // This attempt counts as failed even before it is recorded.
+    const failed = Math.max(f.outcomes.filter((o) => o === "failed").length, 1);
+    return failed <= f.retries ? "failed" : null;
+  }
   if (f.status !== "lost") return null;
   if (f.stop_cause === "spot-interruption") return f.attempt < (policy.maxAttempts ?? 3) ? "interrupted" : null;
   if (f.stop_cause !== null) return null;
@@ -45,11 +55,12 @@ export function retryAllowed(f: RetryFacts, policy: RetryPolicy): "interrupted" 
 
 /** Whether this ended execution will be queued again by policy (so it has not ended for good). */
 export async function willBeRetried(sql: Conn, executionId: string, policy: RetryPolicy): Promise<boolean> {
-  const [r] = await sql<{ status: string; stop_cause: string | null; attempt: number; attempts: { attempt: number; outcome: string }[] }[]>`
-    select status, stop_cause, attempt, attempts from executions where id = ${executionId}`;
+  const [r] = await sql<{ status: string; stop_cause: string | null; attempt: number; attempts: { attempt: number; outcome: string }[]; retries: number }[]>`
+    select status, stop_cause, attempt, attempts, retries from executions where id = ${executionId}`;
   if (!r) return false;
   const outcomes = r.attempts.filter((a) => a.attempt !== r.attempt).map((a) => a.outcome);
-  return retryAllowed({ status: r.status, stop_cause: r.stop_cause, attempt: r.attempt, outcomes: [...outcomes, r.stop_cause === "spot-interruption" ? "interrupted" : "lost"] }, policy) !== null;
+  const mine = r.status === "failed" ? "failed" : r.stop_cause === "spot-interruption" ? "interrupted" : "lost";
+  return retryAllowed({ status: r.status, stop_cause: r.stop_cause, attempt: r.attempt, outcomes: [...outcomes, mine], retries: r.retries }, policy) !== null;
 }
 
 /** An execution and its project's name, camelCase (drizzle), as the worker launches and supervises it; null when it is gone. */

@@ -131,6 +131,11 @@ export const executions = pgTable(
     environment: text("environment"),
     /** Which attempt runs now (1 first; a spot interruption or a lost host starts the next). */
     attempt: integer("attempt").notNull().default(1),
+    /**
+     * Retries on failure, opt-in (`--retries N`, the API's `retries`): a failed attempt (the process
+     * exited non-zero) starts the next while fewer than this many failed; 0: never (worker/scheduler/settle.ts).
+     */
+    retries: integer("retries").notNull().default(0),
     /** Every ended attempt: where it ran, what it cost, how it ended (app/contracts/compute.ts ExecutionAttempt). */
     attempts: jsonb("attempts").$type<ExecutionAttempt[]>().notNull().default([]),
     /** USD over all attempts on priced hosts; null when none was priced. */

@@ -10,7 +10,7 @@ import {
   latestExecutionOfProject,
   loadExecution,
   logProgress,
-  lostCount,
+  retriedCount,
   recordStopCause,
 } from "../../db/queries/executions.js";
 import { createProject, projectById, projectByName } from "../../db/queries/projects.js";
@@ -92,8 +92,8 @@ describe("db/queries", () => {
     const [row] = await sql`select stop_cause from executions where id = ${ex["a2"]!}`;
     expect(row).toEqual({ stop_cause: "time-limit" });
     await sql`insert into execution_status_history (execution_id, status) values (${ex["a3"]!}, 'lost'), (${ex["a3"]!}, 'queued'), (${ex["a3"]!}, 'lost')`;
-    expect(await lostCount(sql, ex["a3"]!)).toBe(2);
-    expect(await lostCount(sql, ex["a1"]!)).toBe(0);
+    expect(await retriedCount(sql, ex["a3"]!)).toBe(2);
+    expect(await retriedCount(sql, ex["a1"]!)).toBe(0);
   });
 
   it("executions: the inputs fetched, by input then name, size as int8 text", async () => {

@@ -3,14 +3,17 @@
  * unreleased rows), record the attempt (where it ran, for how long, what it cost: `executions.attempts`
  * and `cost_usd`), and let the scheduler use the host at once.
  *
- * Two kinds of end start a new attempt of the same execution, back to `queued` with the reason in
+ * Three kinds of end start a new attempt of the same execution, back to `queued` with the reason in
  * its status history and a clean slate (the old attempt's log lines stay; the new process's files are
  * read from offset 0, in a work dir of its own):
  * - `lost` (its host stopped answering): `VH_LOST_RETRIES` times (default once);
  * - interrupted on spot (worker/compute/spot.ts stopped it on the instance's notice, and its outputs
  *   were uploaded): up to `VH_MAX_ATTEMPTS` attempts in all (default 3). The next attempt gets those
  *   outputs back in its outputs dir and `VH_RESUME_ATTEMPT=N` (worker/launch-spec.ts), so a step that
- *   saves checkpoints resumes.
+ *   saves checkpoints resumes;
+ * - failed (the process exited non-zero), when the execution asked for retries (`retries`, opt-in:
+ *   `--retries N`): while fewer than that many attempts failed. The failed attempts' outputs stay
+ *   recorded with their attempt.
  */
 import { attemptCostUsd } from "../../app/executions/present.js";
 import type { Sql } from "../../db/client.js";
@@ -33,6 +36,8 @@ interface EndedRow {
   stop_cause: string | null;
   attempt: number;
   attempts: ExecutionAttempt[];
+  retries: number;
+  exit_code: number | null;
   host: string | null;
   started_at: Date | null;
   ended_at: Date | null;
@@ -65,7 +70,7 @@ function attemptOf(row: EndedRow, interrupted: boolean): ExecutionAttempt {
 
 export async function settleEnded(sql: Sql, executionId: string, opts: SettleOptions): Promise<SettleResult | null> {
   const [row] = await sql<EndedRow[]>`
-    select e.status, e.status_detail, e.stop_cause, e.attempt, e.attempts, e.host, e.started_at, e.ended_at,
+    select e.status, e.status_detail, e.stop_cause, e.attempt, e.attempts, e.retries, e.exit_code, e.host, e.started_at, e.ended_at,
       h.instance_id, h.instance_type, h.spot, h.price_per_hour
     from executions e left join hosts h on h.name = e.host and h.provider is not null
     where e.id = ${executionId}`;
@@ -83,17 +88,20 @@ export async function settleEnded(sql: Sql, executionId: string, opts: SettleOpt
   const attempts = recorded.length > 0 ? [...row.attempts, record] : row.attempts;
   let retried = false;
   // An execution that was being stopped (by a person, a limit, its sweep) when its host went silent is not run again.
-  const why = retryAllowed({ status: row.status, stop_cause: row.stop_cause, attempt: row.attempt, outcomes: attempts.map((a) => a.outcome) }, opts);
+  const why = retryAllowed({ status: row.status, stop_cause: row.stop_cause, attempt: row.attempt, outcomes: attempts.map((a) => a.outcome), retries: row.retries }, opts);
   if (why) {
     const maxAttempts = opts.maxAttempts ?? 3;
     const lostSoFar = attempts.filter((a) => a.outcome === "lost").length;
     const next = row.attempt + 1;
+    const failedSoFar = attempts.filter((a) => a.outcome === "failed").length;
     const reason =
-      why === "interrupted"
+      why === "failed"
+        ? `Retry ${failedSoFar} of ${row.retries} after a failure (${row.exit_code === null ? "it failed" : `exit code ${row.exit_code}`}); attempt ${next} starts afresh.`
+        : why === "interrupted"
         ? `Interrupted on spot${row.instance_id ? ` (instance ${row.instance_id}${row.instance_type ? `, ${row.instance_type}` : ""})` : ""}; resumed as attempt ${next} of at most ${maxAttempts}, with the outputs saved so far.`
         : `Retry ${lostSoFar} of ${opts.lostRetries}: ${row.status_detail ?? "the host stopped answering"}`;
     retried = await sql.begin(async (tx) => {
-      const prev = await transition(tx as unknown as Sql, executionId, "queued", { from: ["lost"], reason });
+      const prev = await transition(tx as unknown as Sql, executionId, "queued", { from: [why === "failed" ? "failed" : "lost"], reason });
       if (!prev) return false;
       await tx`
         update executions set runner_handle = null, exit_code = null, runtime = null, started_at = null, ended_at = null,

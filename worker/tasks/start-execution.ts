@@ -21,7 +21,7 @@ import type { Execution } from "../../db/schema/executions.js";
 import { readsFingerprint, type ReadsFingerprint } from "../runners/shared/fingerprint.js";
 import { releaseExecution } from "../scheduler/apply.js";
 import { addJob, requestSchedulerPass } from "../../db/queries/jobs.js";
-import { loadExecution, lostCount } from "../../db/queries/executions.js";
+import { loadExecution, retriedCount } from "../../db/queries/executions.js";
 import type { SshHostRow } from "../../db/queries/hosts.js";
 import { realEnvironment, SealError } from "../../app/executions/secrets.js";
 import { secretsKeyOf } from "../../app/config.js";
@@ -106,8 +106,8 @@ export async function startExecution(deps: WorkerDeps, executionId: string): Pro
       spec.restoreOutputs = saved.map((d) => ({ input: "", name: d.name, uri: `datum://${d.id}`, source: { kind: "store", key: d.store_key }, sha256: d.sha256, size: Number(d.size), datumId: d.id }));
     }
   }
-  // A retry after `lost` gets a work dir of its own (launch is idempotent per spec.executionId).
-  const attempt = await lostCount(deps.sql, executionId);
+  // A retry (after `lost`, or a failure with retries left) gets a work dir of its own (launch is idempotent per spec.executionId).
+  const attempt = await retriedCount(deps.sql, executionId);
   if (attempt > 0) spec.executionId = `${exec.id}.r${attempt}`;
   let result;
   try {

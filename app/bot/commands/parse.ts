@@ -17,6 +17,7 @@ import { suggest } from "../../valohai/index.js";
 import { shellSplit } from "./shell-words.js";
 import { parseRule } from "../../sweeps/expressions.js";
 import type { ParameterRule, SweepTarget } from "../../contracts/sweeps.js";
+import { MAX_RETRIES } from "../../contracts/compute.js";
 
 /** The sweep options of `/vh run` (`--random 20`, `--bayesian 30 --optimize accuracy:max`, `--max-parallel 4`, `--early-stop asha`). */
 export interface RunOptions {
@@ -28,6 +29,8 @@ export interface RunOptions {
   earlyStop?: { rule?: "median" | "asha"; gracePeriod?: number; reductionFactor?: number };
   /** `--environment NAME`: the environment its executions run in (VH_ENVIRONMENTS_FILE). */
   environment?: string;
+  /** `--retries N`: each execution runs again after a failure, up to N times (worker/scheduler/settle.ts). */
+  retries?: number;
   /** `--allow-fork`: run a fork's pull request although its project does not allow it for every command (app/bot/fork-policy.ts). */
   allowFork?: boolean;
 }
@@ -197,7 +200,7 @@ function parsePipeline(args: string[]): ParseResult {
 }
 
 /** vh's own options of `/vh run` (a step parameter of the same name is given as `name=value`). */
-const RUN_OPTIONS = ["random", "bayesian", "optimize", "max-parallel", "sweep-seed", "early-stop", "grace", "eta", "environment"] as const;
+const RUN_OPTIONS = ["random", "bayesian", "optimize", "max-parallel", "sweep-seed", "early-stop", "grace", "eta", "environment", "retries"] as const;
 
 function wholeNumber(raw: string | undefined): number | null {
   return raw !== undefined && /^\d{1,9}$/.test(raw.trim()) ? Number(raw) : null;
@@ -249,6 +252,12 @@ function setOption(options: RunOptions, name: (typeof RUN_OPTIONS)[number], raw:
         return;
       }
       options.earlyStop = { ...options.earlyStop, rule };
+      return;
+    }
+    case "retries": {
+      const n = whole(`how many times a failed execution runs again (0 to ${MAX_RETRIES}), e.g. \`--retries 2\``, 0);
+      if (n > MAX_RETRIES) errors.push(`\`--retries\` is at most ${MAX_RETRIES}, not ${n}.`);
+      options.retries = n;
       return;
     }
     case "environment": {

@@ -363,6 +363,7 @@ export async function execRunCommand(ctx: Context, args: string[]): Promise<numb
     ...(fixed.gpus !== undefined ? { gpus: fixed.gpus } : {}),
     ...(fixed.environment !== undefined ? { environment: fixed.environment } : {}),
     ...(seed !== undefined ? { seed } : {}),
+    ...(fixed.retries ? { retries: fixed.retries } : {}),
   };
   // An ad-hoc run's local files (a path, or file://) become datums first: the server sees datum:// URIs.
   if (fixed.adhoc) body.inputs = await uploadLocalInputs(ctx, project, body.inputs ?? {});

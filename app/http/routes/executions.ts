@@ -49,10 +49,10 @@ export function executionRoutes(deps: CreateDeps & { forges?: Forges }) {
   const { sql } = deps;
   const app = new Hono();
 
-  /** Ended for good: `lost` is not, while a retry by policy will queue it again (worker/scheduler/settle.ts). */
+  /** Ended for good: `lost` and `failed` are not, while a retry will queue it again (worker/scheduler/settle.ts). */
   async function hasEnded(id: string, status: ExecutionStatus): Promise<boolean> {
     if (!isTerminal(status)) return false;
-    if (status !== "lost") return true;
+    if (status !== "lost" && status !== "failed") return true;
     return !(await willBeRetried(sql, id, deps.config.worker));
   }
 

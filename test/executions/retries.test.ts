@@ -1,0 +1,143 @@
+/**
+ * Retries on failure (`retries`, `--retries N`), end to end on a real server with its worker and
+ * local runner: a step that fails on its first attempt and passes on its second completes as
+ * attempt 2, with the failed attempt in its record and the retry's reason in its history; one that
+ * keeps failing stops after its retries; without retries a failure is final; a stopped execution is
+ * never retried; the comment grammar and the API refuse a bad count.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestDatabase } from "../helpers/db.js";
+import { startStack, tempDir, waitFor, type Stack } from "../helpers/stack.js";
+import { uploadSnapshot } from "../helpers/snapshot.js";
+import { parseComment } from "../../app/bot/commands/parse.js";
+import { retryAllowed } from "../../db/queries/executions.js";
+
+// Fails (exit 3) while its attempt (VH_RESUME_ATTEMPT, set from the second on) is at most pass-after.
+const YAML = `
+- step:
+    name: flaky
+    image: python:3.12
+    command: python3 flaky.py {parameters}
+    parameters:
+      - name: pass-after
+        type: integer
+        default: 1
+- step:
+    name: slow
+    image: python:3.12
+    command: "sleep 30; exit 1"
+`;
+const FLAKY = `import os, sys
+after = int(dict(a[2:].split("=", 1) for a in sys.argv[1:])["pass-after"])
+n = int(os.environ.get("VH_RESUME_ATTEMPT", "1"))
+print("attempt", n, flush=True)
+sys.exit(0 if n > after else 3)
+`;
+
+interface Execution {
+  id: string;
+  counter: number;
+  status: string;
+  attempt: number;
+  retries: number;
+  attempts: { attempt: number; outcome: string; reason: string | null }[];
+  statusHistory?: { status: string; reason: string | null }[];
+}
+
+describe("retries on failure", () => {
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let stack: Stack;
+  let code: string;
+  const dir = tempDir("vh-retries-");
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    stack = await startStack({ databaseUrl: db.connectionString });
+    const c = path.join(dir, "code");
+    fs.mkdirSync(c);
+    fs.writeFileSync(path.join(c, "valohai.yaml"), YAML);
+    fs.writeFileSync(path.join(c, "flaky.py"), FLAKY);
+    code = await uploadSnapshot(stack, c);
+    await stack.api("POST", "/api/v1/projects", { name: "demo" });
+  }, 60_000);
+
+  afterAll(async () => {
+    await stack?.stop();
+    await db?.drop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const run = (body: Record<string, unknown>) => stack.api<Execution>("POST", "/api/v1/projects/demo/executions", { code, ...body });
+  const read = (counter: number) => stack.api<Execution>("GET", `/api/v1/projects/demo/executions/${counter}`);
+  const ended = (counter: number, ms = 60_000) =>
+    waitFor(`#${counter} to end for good`, async () => {
+      const e = await read(counter);
+      if (!["completed", "failed", "stopped", "error"].includes(e.status)) return undefined;
+      // Settled (this attempt recorded), and not one the settle step queues again.
+      if (e.attempts.length !== e.attempt) return undefined;
+      const [r] = await db.sql<{ stop_cause: string | null }[]>`select stop_cause from executions where id = ${e.id}`;
+      const again = retryAllowed({ status: e.status, stop_cause: r!.stop_cause, attempt: e.attempt, outcomes: e.attempts.map((a) => a.outcome), retries: e.retries }, { lostRetries: 1 });
+      return again ? undefined : e;
+    }, ms, 200);
+
+  it("a failure with a retry left runs again, and the second attempt completes; the record keeps both", async () => {
+    const made = await run({ step: "flaky", parameters: { "pass-after": 1 }, retries: 2 });
+    expect(made.retries).toBe(2);
+    const e = await ended(made.counter);
+    expect(e.status).toBe("completed");
+    expect(e.attempt).toBe(2);
+    expect(e.attempts.map((a) => [a.attempt, a.outcome])).toEqual([[1, "failed"], [2, "completed"]]);
+    const statuses = e.statusHistory!.map((h) => h.status);
+    expect(statuses.filter((s) => s === "failed")).toHaveLength(1);
+    expect(statuses.slice(statuses.indexOf("failed"), statuses.indexOf("failed") + 2)).toEqual(["failed", "queued"]);
+    const retry = e.statusHistory!.find((h, i) => h.status === "queued" && e.statusHistory![i - 1]?.status === "failed");
+    expect(retry!.reason).toBe("Retry 1 of 2 after a failure (exit code 3); attempt 2 starts afresh.");
+    const logs = await db.sql<{ line: string }[]>`select line from log_lines where execution_id = ${e.id} and stream = 'stdout' order by seq`;
+    expect(logs.map((l) => l.line)).toEqual(["attempt 1", "attempt 2"]);
+  }, 90_000);
+
+  it("stops after its retries: three failures with two retries end failed at attempt 3; none without retries", async () => {
+    const lines = async (id: string) => (await db.sql<{ line: string }[]>`select line from log_lines where execution_id = ${id} and stream = 'stdout' order by seq`).map((l) => l.line);
+    const e = await ended((await run({ step: "flaky", parameters: { "pass-after": 99 }, retries: 2 })).counter);
+    expect(e.status).toBe("failed");
+    expect(e.attempt).toBe(3);
+    expect(e.attempts.map((a) => a.outcome)).toEqual(["failed", "failed", "failed"]);
+    expect(await lines(e.id)).toEqual(["attempt 1", "attempt 2", "attempt 3"]);
+
+    const once = await ended((await run({ step: "flaky", parameters: { "pass-after": 1 } })).counter);
+    expect(once.status).toBe("failed");
+    expect(once.retries).toBe(0);
+    expect(once.attempts.map((a) => a.outcome)).toEqual(["failed"]);
+    expect(await lines(once.id)).toEqual(["attempt 1"]);
+  }, 120_000);
+
+  it("a stopped execution is not retried", async () => {
+    const made = await run({ step: "slow", retries: 3 });
+    await waitFor("it runs", async () => ((await read(made.counter)).status === "running" ? true : undefined), 30_000, 100);
+    await stack.api("POST", `/api/v1/projects/demo/executions/${made.counter}/stop`);
+    const e = await ended(made.counter);
+    expect(e.status).toBe("stopped");
+    expect(e.attempt).toBe(1);
+  }, 60_000);
+
+  it("refuses a bad count in the API and in a comment, naming it", async () => {
+    const err = await run({ step: "flaky", retries: 11 }).then(() => null, (e: unknown) => e as { status: number; body: string });
+    expect(err!.status).toBe(400);
+    expect(err!.body).toContain("retries: retries must be at most 10");
+    expect(parseComment("/vh run train --retries 2")).toMatchObject({ kind: "command", command: { options: { retries: 2 } } });
+    expect(parseComment("/vh run train --retries 11")).toMatchObject({ kind: "reply", error: "`--retries` is at most 10, not 11." });
+    expect(parseComment("/vh run train --retries many")).toMatchObject({ kind: "reply", error: expect.stringContaining("`--retries` takes how many times a failed execution runs again (0 to 10)") });
+  });
+
+  it("the rule itself: failures count against the execution's own retries; a stop cause or none asked means no retry", () => {
+    const f = (outcomes: string[], retries: number, stop_cause: string | null = null) => retryAllowed({ status: "failed", stop_cause, attempt: outcomes.length, outcomes, retries }, { lostRetries: 1 });
+    expect(f(["failed"], 1)).toBe("failed");
+    expect(f(["failed", "failed"], 1)).toBeNull();
+    expect(f(["lost", "failed"], 1)).toBe("failed");
+    expect(f(["failed"], 0)).toBeNull();
+    expect(f(["failed"], 3, "user")).toBeNull();
+    expect(retryAllowed({ status: "completed", stop_cause: null, attempt: 1, outcomes: ["completed"], retries: 3 }, { lostRetries: 1 })).toBeNull();
+  });
+});
