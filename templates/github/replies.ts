@@ -64,6 +64,7 @@ export function renderHelp(cap: number, steps: string[] | null, forge: ForgeKind
     "| `… --max-parallel 4` · `--optimize loss:min` | at most 4 of the sweep at once; rank by a metric (the table is ordered by it and names the best) |",
     "| `… --early-stop asha [--grace 1] [--eta 3]` · `--early-stop median [--grace 3]` | stops executions whose metric (from `--optimize`) falls behind the others as it is printed |",
     "| `… --environment NAME` | runs in that environment (e.g. EC2 spot GPUs; the step's `environment:` otherwise); its cost shows in the report |",
+    "| `… --retries 2` | runs a failed execution again, up to 2 times (each attempt stays in its record) |",
     `| \`… --allow-fork\` | runs a fork's ${pr} although its project does not run fork commands (read the fork's code first: it runs on your hosts) |`,
     `| \`/vh status\` | the executions of this ${pr} |`,
     `| \`/vh stop N\` · \`/vh stop all\` | stops execution #N, or all of this ${pr}'s |`,

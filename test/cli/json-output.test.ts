@@ -36,7 +36,7 @@ describe("--json on the commands that change things", () => {
     expect(r.stderr).toBe("");
     const printed = JSON.parse(r.stdout) as Record<string, unknown>;
     expect(printed).toEqual(await stack.api("GET", "/api/v1/projects/jsonic"));
-    expect(Object.keys(printed).sort()).toEqual(["createdAt", "executionCount", "id", "name"]);
+    expect(Object.keys(printed).sort()).toEqual(["createdAt", "executionCount", "forkCommands", "forkConfigs", "id", "name"]);
     expect(findLink(env, dir)).toMatchObject({ project: "jsonic", url: stack.vh.url });
     // and a refusal stays an error on stderr, with nothing on stdout
     const again = await runCli(["project", "create", "jsonic", "--json"], { cwd: dir, env });
