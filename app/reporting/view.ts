@@ -6,6 +6,7 @@ import type { SweepSource, sweepExecutions, sweeps as sweepsTable } from "../../
 import { isTerminal, type ExecutionStatus } from "../executions/state.js";
 import type { SweepDefinition, SweepKind } from "../contracts/sweeps.js";
 import { sweepPlanSize } from "../sweeps/definition.js";
+import { retryAllowed, retryFactsOf } from "../../db/queries/executions.js";
 
 export interface ExecView {
   id: string;
@@ -21,6 +22,8 @@ export interface ExecView {
   /** Which attempt runs (1: the first), and how the earlier ones ended (`interrupted`: on spot; `lost`: the host went away). */
   attempt: number;
   earlierAttempts: string[];
+  /** Failed, and queued again for a retry it asked for (`retries`). */
+  retrying?: boolean;
   /** USD over its attempts on priced (rented) hosts; null when none was priced. */
   costUsd: number | null;
 }
@@ -53,9 +56,9 @@ export async function loadSweepViews(sql: Sql, sweepIds: string[]): Promise<Swee
   if (sweepIds.length === 0) return [];
   const sweeps = await sql<Cols<typeof sweepsTable, "id" | "step" | "kind" | "spec" | "definition" | "stopped_reason" | "commit_sha" | "code_sha256" | "source" | "triggered_by" | "created_at">[]>`
     select id, step, kind, spec, definition, stopped_reason, commit_sha, code_sha256, source, triggered_by, created_at from sweeps where id = any(${sweepIds}::uuid[]) order by created_at, id`;
-  const execs = await sql<(Cols<typeof sweepExecutions, "sweep_id"> & Cols<typeof executions, "id" | "counter" | "status" | "status_detail" | "stop_cause" | "parameters" | "metadata_latest" | "started_at" | "ended_at" | "attempt" | "attempts" | "cost_usd">)[]>`
+  const execs = await sql<(Cols<typeof sweepExecutions, "sweep_id"> & Cols<typeof executions, "id" | "counter" | "status" | "status_detail" | "stop_cause" | "parameters" | "metadata_latest" | "started_at" | "ended_at" | "attempt" | "attempts" | "cost_usd" | "retries">)[]>`
     select se.sweep_id, e.id, e.counter, e.status, e.status_detail, e.stop_cause, e.parameters, e.metadata_latest, e.started_at, e.ended_at,
-      e.attempt, e.attempts, e.cost_usd
+      e.attempt, e.attempts, e.cost_usd, e.retries
     from sweep_executions se join executions e on e.id = se.execution_id
     where se.sweep_id = any(${sweepIds}::uuid[]) order by se.sweep_id, se.position`;
   return sweeps.map((s) => ({
@@ -85,6 +88,9 @@ export async function loadSweepViews(sql: Sql, sweepIds: string[]): Promise<Swee
         endedAt: e.ended_at,
         attempt: e.attempt,
         earlierAttempts: e.attempts.filter((a) => a.attempt < e.attempt).map((a) => a.outcome),
+        // Failed with retries left: the settle step queues it again, so the sweep has not ended (the
+        // report must not write its last state yet).
+        retrying: e.status === "failed" && retryAllowed(retryFactsOf(e), { lostRetries: 0 }) === "failed",
         costUsd: e.cost_usd,
       })),
   }));
@@ -92,7 +98,7 @@ export async function loadSweepViews(sql: Sql, sweepIds: string[]): Promise<Swee
 
 /** Every execution ended, and no more are to come (the plan made, or the sweep stopped). */
 export function sweepDone(v: SweepView): boolean {
-  return sweepHasEnded(v.executions, v.planned, v.stoppedReason);
+  return sweepHasEnded(v.executions.map((e) => (e.retrying ? { status: "queued" as const } : e)), v.planned, v.stoppedReason);
 }
 
 /** The same on bare rows: every execution ended, and the plan made (or the sweep stopped). */

@@ -14,6 +14,7 @@
  */
 import type { Sql } from "../../db/client.js";
 import { insertSweepExecutions, sweepMembers, type SweepMember } from "../../db/queries/sweeps.js";
+import { retryAllowed, retryFactsOf } from "../../db/queries/executions.js";
 import { projectById } from "../../db/queries/projects.js";
 import { requestSchedulerPass } from "../../db/queries/jobs.js";
 import type { SweepDefinition } from "../contracts/sweeps.js";
@@ -97,7 +98,9 @@ export async function advanceSweep(deps: CreateDeps, sweepId: string): Promise<A
 
   // 2. Max parallel: queue waiting ones while slots are free.
   const limit = def.maxParallel ?? Infinity;
-  const activeCount = () => all.filter((m) => m.status !== "created" && ACTIVE.includes(m.status)).length;
+  // A failed one that the settle step queues again for its retries still holds its slot.
+  const retrying = (m: Member) => m.status === "failed" && retryAllowed(retryFactsOf(m), { lostRetries: 0 }) === "failed";
+  const activeCount = () => all.filter((m) => (m.status !== "created" && ACTIVE.includes(m.status)) || retrying(m)).length;
   let free = limit - activeCount();
   for (const m of all) {
     if (free <= 0) break;

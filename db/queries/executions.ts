@@ -53,14 +53,28 @@ export function retryAllowed(f: RetryFacts, policy: RetryPolicy): "interrupted" 
   return lost <= policy.lostRetries && f.attempt < 100 ? "lost" : null;
 }
 
-/** Whether this ended execution will be queued again by policy (so it has not ended for good). */
-export async function willBeRetried(sql: Conn, executionId: string, policy: RetryPolicy): Promise<boolean> {
-  const [r] = await sql<{ status: string; stop_cause: string | null; attempt: number; attempts: { attempt: number; outcome: string }[]; retries: number }[]>`
-    select status, stop_cause, attempt, attempts, retries from executions where id = ${executionId}`;
-  if (!r) return false;
+/** An execution row as the retry rule reads it. */
+export interface RetryRow {
+  status: string;
+  stop_cause: string | null;
+  attempt: number;
+  attempts: { attempt: number; outcome: string }[];
+  retries: number;
+}
+
+/** The facts of an ended row, whether or not the settle step recorded its attempt yet (this one counts once). */
+export function retryFactsOf(r: RetryRow): RetryFacts {
   const outcomes = r.attempts.filter((a) => a.attempt !== r.attempt).map((a) => a.outcome);
   const mine = r.status === "failed" ? "failed" : r.stop_cause === "spot-interruption" ? "interrupted" : "lost";
-  return retryAllowed({ status: r.status, stop_cause: r.stop_cause, attempt: r.attempt, outcomes: [...outcomes, mine], retries: r.retries }, policy) !== null;
+  return { status: r.status, stop_cause: r.stop_cause, attempt: r.attempt, outcomes: [...outcomes, mine], retries: r.retries };
+}
+
+/** Whether this ended execution will be queued again by policy (so it has not ended for good). */
+export async function willBeRetried(sql: Conn, executionId: string, policy: RetryPolicy): Promise<boolean> {
+  const [r] = await sql<RetryRow[]>`
+    select status, stop_cause, attempt, attempts, retries from executions where id = ${executionId}`;
+  if (!r) return false;
+  return retryAllowed(retryFactsOf(r), policy) !== null;
 }
 
 /** An execution and its project's name, camelCase (drizzle), as the worker launches and supervises it; null when it is gone. */

@@ -70,13 +70,13 @@ export function advanceJobOnEnd(sql: Conn, executionId: string, ended: boolean) 
 }
 
 /** One execution of a sweep as the sweep's driver and early stopping read it. */
-export type SweepMember = Cols<typeof executions, "id" | "counter" | "status" | "stop_cause" | "metadata_latest" | "yaml_path" | "started_at" | "ended_at" | "environment" | "retries"> &
+export type SweepMember = Cols<typeof executions, "id" | "counter" | "status" | "stop_cause" | "metadata_latest" | "yaml_path" | "started_at" | "ended_at" | "environment" | "retries" | "attempt" | "attempts"> &
   Cols<typeof sweepExecutions, "position" | "point">;
 
 /** The sweep's executions in position order. */
 export async function sweepMembers(sql: Conn, sweepId: string): Promise<SweepMember[]> {
   return sql<SweepMember[]>`
-    select e.id, e.counter, se.position, e.status, e.stop_cause, se.point, e.metadata_latest, e.yaml_path, e.started_at, e.ended_at, e.environment, e.retries
+    select e.id, e.counter, se.position, e.status, e.stop_cause, se.point, e.metadata_latest, e.yaml_path, e.started_at, e.ended_at, e.environment, e.retries, e.attempt, e.attempts
     from sweep_executions se join executions e on e.id = se.execution_id where se.sweep_id = ${sweepId} order by se.position`;
 }
 

@@ -13,6 +13,7 @@ import { startStack, tempDir, waitFor, type Stack } from "../helpers/stack.js";
 import { uploadSnapshot } from "../helpers/snapshot.js";
 import { parseComment } from "../../app/bot/commands/parse.js";
 import { retryAllowed } from "../../db/queries/executions.js";
+import { loadSweepViews, sweepDone } from "../../app/reporting/view.js";
 
 // Fails (exit 3) while its attempt (VH_RESUME_ATTEMPT, set from the second on) is at most pass-after.
 const YAML = `
@@ -112,6 +113,26 @@ describe("retries on failure", () => {
     expect(once.attempts.map((a) => a.outcome)).toEqual(["failed"]);
     expect(await lines(once.id)).toEqual(["attempt 1"]);
   }, 120_000);
+
+  it("a sweep's executions each get the retries; the sweep has not ended while a failed one will run again", async () => {
+    const made = await stack.api<{ id: string; executions: Execution[] }>("POST", "/api/v1/projects/demo/sweeps", { code, step: "flaky", parameters: { "pass-after": [1, 0] }, retries: 1 });
+    expect(made.executions.map((e) => e.retries)).toEqual([1, 1]);
+    const done = await Promise.all(made.executions.map((e) => ended(e.counter)));
+    expect(done.map((e) => [e.status, e.attempt])).toEqual([["completed", 2], ["completed", 1]]);
+    const [view] = await loadSweepViews(db.sql, [made.id]);
+    expect(sweepDone(view!)).toBe(true);
+    // The moment between the failure and the settle step's retry, as the report reads it: not ended.
+    const first = done[0]!;
+    await db.sql`update executions set status = 'failed', attempt = 1, attempts = '[]'::jsonb where id = ${first.id}`;
+    const [between] = await loadSweepViews(db.sql, [made.id]);
+    expect(between!.executions[0]!.retrying).toBe(true);
+    expect(sweepDone(between!)).toBe(false);
+    // Its last retry failed too (recorded or not yet): ended.
+    await db.sql`update executions set attempt = 2, attempts = ${db.sql.json([{ attempt: 1, outcome: "failed" }] as never)} where id = ${first.id}`;
+    const [last] = await loadSweepViews(db.sql, [made.id]);
+    expect(last!.executions[0]!.retrying).toBe(false);
+    expect(sweepDone(last!)).toBe(true);
+  }, 90_000);
 
   it("a stopped execution is not retried", async () => {
     const made = await run({ step: "slow", retries: 3 });
