@@ -24885,6 +24885,9 @@ var ApiClient = class {
   getProject(name) {
     return this.json("GET", `/projects/${encodeURIComponent(name)}`);
   }
+  updateProject(name, settings) {
+    return this.json("PATCH", `/projects/${encodeURIComponent(name)}`, { json: settings });
+  }
   createProject(name) {
     return this.json("POST", "/projects", { json: { name } });
   }
