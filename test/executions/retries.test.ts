@@ -5,12 +5,10 @@
  * keeps failing stops after its retries; without retries a failure is final; a stopped execution is
  * never retried; the comment grammar and the API refuse a bad count.
  */
-import fs from "node:fs";
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase } from "../helpers/db.js";
-import { startStack, tempDir, waitFor, type Stack } from "../helpers/stack.js";
-import { uploadSnapshot } from "../helpers/snapshot.js";
+import { startStack, waitFor, type Stack } from "../helpers/stack.js";
+import { uploadFiles } from "../helpers/snapshot.js";
 import { parseComment } from "../../app/bot/commands/parse.js";
 import { retryAllowed } from "../../db/queries/executions.js";
 import { loadSweepViews, sweepDone } from "../../app/reporting/view.js";
@@ -51,23 +49,17 @@ describe("retries on failure", () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
   let stack: Stack;
   let code: string;
-  const dir = tempDir("vh-retries-");
 
   beforeAll(async () => {
     db = await createTestDatabase();
     stack = await startStack({ databaseUrl: db.connectionString });
-    const c = path.join(dir, "code");
-    fs.mkdirSync(c);
-    fs.writeFileSync(path.join(c, "valohai.yaml"), YAML);
-    fs.writeFileSync(path.join(c, "flaky.py"), FLAKY);
-    code = await uploadSnapshot(stack, c);
+    code = await uploadFiles(stack, { "valohai.yaml": YAML, "flaky.py": FLAKY });
     await stack.api("POST", "/api/v1/projects", { name: "demo" });
   }, 60_000);
 
   afterAll(async () => {
     await stack?.stop();
     await db?.drop();
-    fs.rmSync(dir, { recursive: true, force: true });
   });
 
   const run = (body: Record<string, unknown>) => stack.api<Execution>("POST", "/api/v1/projects/demo/executions", { code, ...body });

@@ -39,3 +39,17 @@ export async function uploadSnapshot(stack: Stack, dir: string): Promise<string>
   if (![200, 201].includes(res.status)) throw new Error(`upload failed: ${res.status} ${await res.text()}`);
   return sha256;
 }
+
+/** Uploads `files` (name → text) as one snapshot to the stack; its sha256. The files are written to a temp dir removed after. */
+export async function uploadFiles(stack: Stack, files: Record<string, string>): Promise<string> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vh-upload-files-"));
+  try {
+    for (const [name, text] of Object.entries(files)) {
+      fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+      fs.writeFileSync(path.join(dir, name), text);
+    }
+    return await uploadSnapshot(stack, dir);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
