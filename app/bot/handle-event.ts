@@ -127,6 +127,7 @@ async function handleComment(deps: BotDeps, ev: Extract<ForgeEvent, { kind: "com
     await reply(renderRefused(login, reason, ev.repo.fullName, ev.repo.forge));
     return `refused: ${login} has ${permission}${pull.isFork ? " (fork)" : ""}`;
   }
+  const requestKey = `${ev.repo.forge}:comment:${ev.repo.fullName}:${ev.comment.id}`;
   if (runsHead(command)) {
     // What runs is the commit the comment was made on (app/bot/pin-head.ts), and a fork's only where allowed.
     let pin: PinnedHead;
@@ -143,7 +144,8 @@ async function handleComment(deps: BotDeps, ev: Extract<ForgeEvent, { kind: "com
       await reply(renderError(login, fork));
       return `refused: fork ${changeRequestName(ev.repo.forge, pr).replace(/ [#!]\d+$/, "")}s are not run in this project`;
     }
-    if (pin.movedTo) {
+    // Said once: a redelivery of a comment that already started something says nothing more.
+    if (pin.movedTo && !(await startedFor(deps, requestKey))) {
       await reply(renderDone(login, `The head moved to \`${pin.movedTo.slice(0, 7)}\` after your comment; vh runs \`${pin.sha.slice(0, 7)}\`, the commit you commented on. Comment again to run the new head.`));
     }
   }
@@ -158,7 +160,7 @@ async function handleComment(deps: BotDeps, ev: Extract<ForgeEvent, { kind: "com
     commentUrl: ev.comment.url,
     // Keyed by what the signed payload names, not by the (unsigned) delivery id: a captured
     // payload re-sent under a new X-GitHub-Delivery finds the sweep it already started.
-    requestKey: `${ev.repo.forge}:comment:${ev.repo.fullName}:${ev.comment.id}`,
+    requestKey,
     reply,
   };
   try {
@@ -244,6 +246,13 @@ async function handlePush(deps: BotDeps, ev: Extract<ForgeEvent, { kind: "push" 
     }
   }
   return out.join("; ");
+}
+
+/** Whether a sweep or a pipeline was started for this request already (a redelivered comment). */
+async function startedFor(deps: BotDeps, requestKey: string): Promise<boolean> {
+  const rows = await deps.sql`
+    select 1 from sweeps where request_key = ${requestKey} union all select 1 from pipelines where request_key = ${requestKey} limit 1`;
+  return rows.length > 0;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

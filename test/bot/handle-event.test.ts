@@ -243,9 +243,10 @@ describe("handleEvent: /vh run", () => {
       expect(world.createdComments()).toEqual([
         `@alice The head moved to \`${evil.slice(0, 7)}\` after your comment; vh runs \`${forkHead.slice(0, 7)}\`, the commit you commented on. Comment again to run the new head.\n`,
       ]);
-      // Redelivered: the same sweep, still at the commented head.
+      // Redelivered: the same sweep, still at the commented head, and the note is not said twice.
       expect(await handleEvent(deps, ev, first())).toMatch(/^already created sweep/);
       expect(await commitsRun()).toEqual([forkHead]);
+      expect(world.createdComments()).toHaveLength(1);
     });
 
     it("a push in the same second as the comment counts as after it; a head vh only saw arrive after the comment is refused", async () => {
