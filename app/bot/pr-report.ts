@@ -138,7 +138,7 @@ export async function runReport(deps: BotDeps, target: ReportTarget): Promise<{ 
   } else {
     sweepIds = [target.sweep];
   }
-  const views = await loadSweepViews(sql, sweepIds);
+  const views = await loadSweepViews(sql, sweepIds, deps.config.worker);
   if (views.length === 0) return { writes: pipelineWrites, active: false };
   const repo = repoOf(views[views.length - 1]!);
   if (!repo) return { writes: 0, active: false };

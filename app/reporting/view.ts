@@ -6,7 +6,7 @@ import type { SweepSource, sweepExecutions, sweeps as sweepsTable } from "../../
 import { isTerminal, type ExecutionStatus } from "../executions/state.js";
 import type { SweepDefinition, SweepKind } from "../contracts/sweeps.js";
 import { sweepPlanSize } from "../sweeps/definition.js";
-import { retryAllowed, retryFactsOf } from "../../db/queries/executions.js";
+import { retryAllowed, retryFactsOf, type RetryPolicy } from "../../db/queries/executions.js";
 
 export interface ExecView {
   id: string;
@@ -22,7 +22,7 @@ export interface ExecView {
   /** Which attempt runs (1: the first), and how the earlier ones ended (`interrupted`: on spot; `lost`: the host went away). */
   attempt: number;
   earlierAttempts: string[];
-  /** Failed, and queued again for a retry it asked for (`retries`). */
+  /** Ended, and about to be queued again: a failure with retries left (`retries`), or lost with the policy's retries left. */
   retrying?: boolean;
   /** USD over its attempts on priced (rented) hosts; null when none was priced. */
   costUsd: number | null;
@@ -52,7 +52,11 @@ export interface SweepView {
   executions: ExecView[];
 }
 
-export async function loadSweepViews(sql: Sql, sweepIds: string[]): Promise<SweepView[]> {
+/**
+ * `policy`: the server's retry policy (VH_LOST_RETRIES, VH_MAX_ATTEMPTS), so a lost execution that
+ * will be queued again does not end its sweep; without it only a failure's own retries count.
+ */
+export async function loadSweepViews(sql: Sql, sweepIds: string[], policy: RetryPolicy = { lostRetries: 0, maxAttempts: 1 }): Promise<SweepView[]> {
   if (sweepIds.length === 0) return [];
   const sweeps = await sql<Cols<typeof sweepsTable, "id" | "step" | "kind" | "spec" | "definition" | "stopped_reason" | "commit_sha" | "code_sha256" | "source" | "triggered_by" | "created_at">[]>`
     select id, step, kind, spec, definition, stopped_reason, commit_sha, code_sha256, source, triggered_by, created_at from sweeps where id = any(${sweepIds}::uuid[]) order by created_at, id`;
@@ -88,9 +92,9 @@ export async function loadSweepViews(sql: Sql, sweepIds: string[]): Promise<Swee
         endedAt: e.ended_at,
         attempt: e.attempt,
         earlierAttempts: e.attempts.filter((a) => a.attempt < e.attempt).map((a) => a.outcome),
-        // Failed with retries left: the settle step queues it again, so the sweep has not ended (the
-        // report must not write its last state yet).
-        retrying: e.status === "failed" && retryAllowed(retryFactsOf(e), { lostRetries: 0 }) === "failed",
+        // Failed with retries left, or lost with the policy's retries left: the settle step queues it
+        // again, so the sweep has not ended (the report must not write its last state yet).
+        retrying: (e.status === "failed" || e.status === "lost") && retryAllowed(retryFactsOf(e), policy) !== null,
         costUsd: e.cost_usd,
       })),
   }));

@@ -124,6 +124,12 @@ describe("retries on failure", () => {
     const [last] = await loadSweepViews(db.sql, [made.id]);
     expect(last!.executions[0]!.retrying).toBe(false);
     expect(sweepDone(last!)).toBe(true);
+    // Lost (its host went away): queued again only under the server's policy, which the report passes.
+    await db.sql`update executions set status = 'lost', stop_cause = null, attempt = 1, attempts = '[]'::jsonb where id = ${first.id}`;
+    const [lost] = await loadSweepViews(db.sql, [made.id], { lostRetries: 1 });
+    expect(sweepDone(lost!)).toBe(false);
+    const [noPolicy] = await loadSweepViews(db.sql, [made.id], { lostRetries: 0 });
+    expect(sweepDone(noPolicy!)).toBe(true);
   }, 90_000);
 
   it("a stopped execution is not retried", async () => {
