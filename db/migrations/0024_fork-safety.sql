@@ -1,6 +1,7 @@
 -- Fork safety: a project decides whether commands run on fork pull requests without --allow-fork
--- and whether a fork's own valohai.yaml is used (both off by default), and vh keeps each pull request's head commits with when they became the head,
--- so that a command runs the commit it was commented on (app/bot/pin-head.ts).
+-- and whether a fork's own valohai.yaml is used (both off by default); vh keeps each pull request's
+-- head commits with when they became the head, so that a command runs the commit it was commented
+-- on (app/bot/pin-head.ts).
 ALTER TABLE projects ADD COLUMN fork_commands boolean NOT NULL DEFAULT false;
 --> statement-breakpoint
 ALTER TABLE projects ADD COLUMN fork_configs boolean NOT NULL DEFAULT false;
