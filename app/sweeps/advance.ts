@@ -98,8 +98,8 @@ export async function advanceSweep(deps: CreateDeps, sweepId: string): Promise<A
 
   // 2. Max parallel: queue waiting ones while slots are free.
   const limit = def.maxParallel ?? Infinity;
-  // A failed one that the settle step queues again for its retries still holds its slot.
-  const retrying = (m: Member) => m.status === "failed" && retryAllowed(retryFactsOf(m), { lostRetries: 0 }) === "failed";
+  // One the settle step queues again (a failure with retries left, lost under the server's policy) still holds its slot.
+  const retrying = (m: Member) => (m.status === "failed" || m.status === "lost") && retryAllowed(retryFactsOf(m), deps.config.worker) !== null;
   const activeCount = () => all.filter((m) => (m.status !== "created" && ACTIVE.includes(m.status)) || retrying(m)).length;
   let free = limit - activeCount();
   for (const m of all) {

@@ -132,6 +132,19 @@ describe("retries on failure", () => {
     expect(sweepDone(noPolicy!)).toBe(true);
   }, 90_000);
 
+  it("with max parallel 1, a failed execution that will run again keeps its slot: the next waits for its last attempt", async () => {
+    const made = await stack.api<{ id: string; executions: Execution[] }>("POST", "/api/v1/projects/demo/sweeps", {
+      code, step: "flaky", parameters: { "pass-after": [1, 0] }, retries: 1, task: { maxParallel: 1 },
+    });
+    const [a, b] = await Promise.all(made.executions.map((e) => ended(e.counter)));
+    expect([a!.attempt, b!.attempt]).toEqual([2, 1]);
+    const times = await db.sql<{ execution_id: string; status: string; at: Date }[]>`
+      select execution_id, status, at from execution_status_history where execution_id = any(${[a!.id, b!.id]}::uuid[]) order by id`;
+    const firstDone = times.filter((t) => t.execution_id === a!.id && t.status === "completed").at(-1)!.at;
+    const secondQueued = times.find((t) => t.execution_id === b!.id && t.status === "queued")!.at;
+    expect(secondQueued.getTime()).toBeGreaterThanOrEqual(firstDone.getTime());
+  }, 90_000);
+
   it("a stopped execution is not retried", async () => {
     const made = await run({ step: "slow", retries: 3 });
     await waitFor("it runs", async () => ((await read(made.counter)).status === "running" ? true : undefined), 30_000, 100);
