@@ -12,8 +12,8 @@
  *   outputs back in its outputs dir and `VH_RESUME_ATTEMPT=N` (worker/launch-spec.ts), so a step that
  *   saves checkpoints resumes;
  * - failed (the process exited non-zero), when the execution asked for retries (`retries`, opt-in:
- *   `--retries N`): while fewer than that many attempts failed. The failed attempts' outputs stay
- *   recorded with their attempt.
+ *   `--retries N`): while no more than that many attempts failed. The outputs a failed attempt
+ *   uploaded stay stored, and the next attempt gets them back in outputs/ as after a spot resume.
  */
 import { attemptCostUsd } from "../../app/executions/present.js";
 import type { Sql } from "../../db/client.js";
