@@ -6,7 +6,7 @@
  * habitual `/vh run` on a stranger's pull request does not run the stranger's code by accident.
  */
 import type { Sql } from "../../db/client.js";
-import { changeRequestName, type PullRequest, type RepoRef } from "../contracts/forge.js";
+import { changeRequestName, changeRequestNoun, type PullRequest, type RepoRef } from "../contracts/forge.js";
 import { existingProjectForRepo, projectNameFor } from "../projects/for-repo.js";
 import type { Command } from "./commands/parse.js";
 import { VhError } from "../errors.js";
@@ -39,7 +39,7 @@ export async function forkRefusal(sql: Sql, repo: RepoRef, pr: number, pull: Pul
   if (command.name === "run" && command.options.allowFork) return null;
   const project = await existingProjectForRepo(sql, repo);
   if (project?.forkCommands) return null;
-  const noun = changeRequestName(repo.forge, pr).replace(/ [#!]\d+$/, "");
+  const noun = changeRequestNoun(repo.forge);
   const name = project?.name ?? projectNameFor(repo.fullName);
   return (
     `this ${noun} comes from a fork (${pull.headRepo ?? "a deleted repository"}), and project \`${name}\` does not run commands on fork ${noun}s. ` +

@@ -8,7 +8,7 @@
  */
 import type { ForgeEvent } from "../contracts/forge-events.js";
 import { ForgeError, isUsersMistake, VhError } from "../errors.js";
-import { CAN_RUN, FORGE_NAMES, RUN_ROLE, changeRequestName, hasCheckRuns, hasComments, hasCommitStatuses, type Actor, type Forge, type RepoRef } from "../contracts/forge.js";
+import { CAN_RUN, FORGE_NAMES, RUN_ROLE, changeRequestName, changeRequestNoun, hasCheckRuns, hasComments, hasCommitStatuses, type Actor, type Forge, type RepoRef } from "../contracts/forge.js";
 import { NEEDS_WRITE, placeRefusal, runCommand } from "./commands/index.js";
 import { parseComment, type CommandName } from "./commands/parse.js";
 import { startSweep } from "../sweeps/start.js";
@@ -122,7 +122,7 @@ async function handleComment(deps: BotDeps, ev: Extract<ForgeEvent, { kind: "com
   let pull = await forge.getPullRequest(ev.repo, pr);
   if (NEEDS_WRITE[command.name] && !CAN_RUN.includes(permission)) {
     const reason = pull.isFork
-      ? `this ${changeRequestName(ev.repo.forge, pr).replace(/ [#!]\d+$/, "")} comes from a fork (${pull.headRepo ?? "a deleted repository"}), and vh runs code from a fork only when someone with ${RUN_ROLE[ev.repo.forge]} on ${ev.repo.fullName} asks. Your permission is \`${permission}\`.`
+      ? `this ${changeRequestNoun(ev.repo.forge)} comes from a fork (${pull.headRepo ?? "a deleted repository"}), and vh runs code from a fork only when someone with ${RUN_ROLE[ev.repo.forge]} on ${ev.repo.fullName} asks. Your permission is \`${permission}\`.`
       : `\`/vh ${command.name}\` needs ${RUN_ROLE[ev.repo.forge]} on ${ev.repo.fullName}; yours is \`${permission}\`.`;
     await reply(renderRefused(login, reason, ev.repo.fullName, ev.repo.forge));
     return `refused: ${login} has ${permission}${pull.isFork ? " (fork)" : ""}`;
@@ -142,7 +142,7 @@ async function handleComment(deps: BotDeps, ev: Extract<ForgeEvent, { kind: "com
     const fork = await forkRefusal(deps.sql, ev.repo, pr, pull, command);
     if (fork) {
       await reply(renderError(login, fork));
-      return `refused: fork ${changeRequestName(ev.repo.forge, pr).replace(/ [#!]\d+$/, "")}s are not run in this project`;
+      return `refused: fork ${changeRequestNoun(ev.repo.forge)}s are not run in this project`;
     }
     // Said once: a redelivery of a comment that already started something says nothing more.
     if (pin.movedTo && !(await startedFor(deps, requestKey))) {

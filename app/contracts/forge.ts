@@ -34,6 +34,11 @@ export function changeRequestName(forge: ForgeKind, n: number): string {
   return forge === "gitlab" ? `merge request !${n}` : `pull request #${n}`;
 }
 
+/** What a forge calls a pull request, without its number: `pull request`, `merge request`. */
+export function changeRequestNoun(forge: ForgeKind): string {
+  return forge === "gitlab" ? "merge request" : "pull request";
+}
+
 /** The role that runs code (CAN_RUN), in each forge's words. */
 export const RUN_ROLE: Record<ForgeKind, string> = {
   github: "write permission",

@@ -1,10 +1,10 @@
 /** The bot's replies to a command comment: done, refused, error (with usage), help, status, and vh's own failure. Pure. */
 import type { MetricGoal, SweepView } from "../../app/reporting/view.js";
 import { MAX_SWEEPS_SHOWN, sweepSection } from "./sweep.js";
-import { RUN_ROLE, changeRequestName, type ForgeKind } from "../../app/contracts/forge.js";
+import { RUN_ROLE, changeRequestNoun, type ForgeKind } from "../../app/contracts/forge.js";
 
 /** "pull request" or "merge request": the forge's word. */
-const noun = (forge: ForgeKind) => changeRequestName(forge, 0).replace(/ [#!]0$/, "");
+const noun = changeRequestNoun;
 
 export const USAGE: Record<string, string> = {
   run: "`/vh run STEP name=value name=[v1,v2] --name=value`",

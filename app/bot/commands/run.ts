@@ -4,14 +4,14 @@ import type { Command } from "./parse.js";
 import { startSweep } from "../../sweeps/start.js";
 import { definitionOfRun } from "../../sweeps/definition.js";
 import type { CommandRunner } from "./types.js";
-import { changeRequestName } from "../../contracts/forge.js";
+import { changeRequestName, changeRequestNoun } from "../../contracts/forge.js";
 import { configCommitFor } from "../fork-policy.js";
 
 export const run: CommandRunner<Extract<Command, { name: "run" }>> = async (ctx, cmd) => {
   const place = ctx.place;
   if (place.kind === "pull_request" && place.pull.state !== "open") {
     const name = changeRequestName(ctx.repo.forge, place.pr);
-    const noun = name.replace(/ [#!]\d+$/, "");
+    const noun = changeRequestNoun(ctx.repo.forge);
     throw new VhError("conflict", `${name[0]!.toUpperCase()}${name.slice(1)} is closed; vh runs on open ${noun}s.`);
   }
   // For a fork this is the fork's head commit (the one commented on): what runs is what was reviewed,
