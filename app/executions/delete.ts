@@ -14,7 +14,7 @@
  */
 import type postgres from "postgres";
 import type { Sql } from "../../db/client.js";
-import { willBeRetried } from "../../db/queries/executions.js";
+import { mayBeRetried, willBeRetried } from "../../db/queries/executions.js";
 import type { Cols } from "../../db/queries/rows.js";
 import type { executions } from "../../db/schema/executions.js";
 import type { Store } from "../contracts/store.js";
@@ -70,9 +70,11 @@ async function refuseWhileNeeded(tx: postgres.TransactionSql, deps: DeleteDeps, 
       { status: e.status },
     );
   }
-  // The same rule as the retry itself (worker/scheduler/settle.ts): lost, not stopped, retries left.
-  if ((e.status === "lost" || e.status === "failed") && (await willBeRetried(tx, e.id, { lostRetries: deps.lostRetries, ...(deps.maxAttempts !== undefined ? { maxAttempts: deps.maxAttempts } : {}) }))) {
-    throw new VhError("conflict", `${name} was ${e.stop_cause === "spot-interruption" ? "interrupted on spot" : "lost"} and will be queued again (${e.stop_cause === "spot-interruption" ? "VH_MAX_ATTEMPTS" : "VH_LOST_RETRIES"}): delete it once that run has ended.`, { status: e.status });
+  // The same rule as the retry itself (worker/scheduler/settle.ts): lost or failed, not stopped, retries left.
+  if (mayBeRetried(e.status) && (await willBeRetried(tx, e.id, { lostRetries: deps.lostRetries, ...(deps.maxAttempts !== undefined ? { maxAttempts: deps.maxAttempts } : {}) }))) {
+    const how = e.status === "failed" ? "failed" : e.stop_cause === "spot-interruption" ? "was interrupted on spot" : "was lost";
+    const rule = e.status === "failed" ? "the retries it asked for" : e.stop_cause === "spot-interruption" ? "VH_MAX_ATTEMPTS" : "VH_LOST_RETRIES";
+    throw new VhError("conflict", `${name} ${how} and will be queued again (${rule}): delete it once that run has ended.`, { status: e.status });
   }
   // A version made from its outputs (by its sidecar, or registered from its datums) holds them: its audit trail and lineage need them.
   const versions = await tx<{ model: string; number: number; status: string }[]>`

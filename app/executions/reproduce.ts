@@ -17,7 +17,7 @@ import type { Sql } from "../../db/client.js";
 import type { RequestedInput } from "../../db/schema/executions.js";
 import type { ReproductionVerdict } from "../../db/schema/reproductions.js";
 import { lastOutputsOf } from "../../db/queries/datums.js";
-import { fetchedInputs, willBeRetried } from "../../db/queries/executions.js";
+import { fetchedInputs, mayBeRetried, willBeRetried } from "../../db/queries/executions.js";
 import { addJob, requestSchedulerPass } from "../../db/queries/jobs.js";
 import { reproductionOf, type ReproductionRow } from "../../db/queries/reproductions.js";
 import type { Cols } from "../../db/queries/rows.js";
@@ -288,7 +288,7 @@ export async function settleReproduction(sql: Sql, executionId: string, opts: { 
   if (rep.verdict) return rep.verdict;
   const [e] = await sql<Cols<typeof executions, "status" | "stop_cause">[]>`select status, stop_cause from executions where id = ${executionId}`;
   if (!e || !isTerminal(e.status)) return null;
-  if ((e.status === "lost" || e.status === "failed") && (await willBeRetried(sql, executionId, opts))) return null;
+  if (mayBeRetried(e.status) && (await willBeRetried(sql, executionId, opts))) return null;
   const verdict = await compareWithOriginal(sql, executionId, rep.original_id, rep.tolerance);
   return sql.begin(async (tx) => {
     const written = await tx`update execution_reproductions set verdict = ${tx.json(verdict as never)} where execution_id = ${executionId} and verdict is null returning execution_id`;

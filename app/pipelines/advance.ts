@@ -19,7 +19,7 @@ import type { PipelineEdgeRecord, PipelineNodeStatus, PipelineStatus } from "../
 import type { SweepSource } from "../../db/schema/sweeps.js";
 import { projectById } from "../../db/queries/projects.js";
 import { lastOutputsOf } from "../../db/queries/datums.js";
-import { willBeRetried } from "../../db/queries/executions.js";
+import { mayBeRetried, willBeRetried } from "../../db/queries/executions.js";
 import { insertSweep, insertSweepExecutions } from "../../db/queries/sweeps.js";
 import type { SweepDefinition } from "../contracts/sweeps.js";
 import { createExecutions, insertExecution, prepareExecution, type CreateDeps } from "../executions/create.js";
@@ -102,7 +102,7 @@ async function sweepFacts(sql: Sql, sweepId: string, policy?: CreateDeps["config
   const planned = s?.definition ? sweepPlanSize(s.definition) : execs.length;
   // A lost execution that policy queues again has not ended (as for an execution node).
   const retried = new Set<string>();
-  if (policy) for (const e of execs) if ((e.status === "lost" || e.status === "failed") && (await willBeRetried(sql, e.id, policy))) retried.add(e.id);
+  if (policy) for (const e of execs) if (mayBeRetried(e.status) && (await willBeRetried(sql, e.id, policy))) retried.add(e.id);
   const done = sweepHasEnded(execs.map((e) => (retried.has(e.id) ? { status: "queued" as const } : e)), planned, s?.stopped_reason ?? null);
   const completed = execs.filter((e) => e.status === "completed");
   const t = s?.definition?.target;
@@ -169,7 +169,7 @@ async function advanceOnce(deps: CreateDeps, pipelineId: string): Promise<Advanc
       const e = known.get(standIn) ?? null;
       facts.set(n.name, { exec: e, all: e ? [e] : [] });
       // A lost execution that policy queues again (a spot interruption, a lost host) has not ended.
-      if (n.status === "running" && e && isTerminal(e.status) && !((e.status === "lost" || e.status === "failed") && (await willBeRetried(sql, e.id, deps.config.worker)))) {
+      if (n.status === "running" && e && isTerminal(e.status) && !(mayBeRetried(e.status) && (await willBeRetried(sql, e.id, deps.config.worker)))) {
         if (e.status === "completed") await setNode(n, "completed", null);
         else {
           const retried = (n.status_detail ?? "").startsWith("Retried") ? "Retried once; " : "";

@@ -6,7 +6,7 @@ import type { SweepSource, sweepExecutions, sweeps as sweepsTable } from "../../
 import { isTerminal, type ExecutionStatus } from "../executions/state.js";
 import type { SweepDefinition, SweepKind } from "../contracts/sweeps.js";
 import { sweepPlanSize } from "../sweeps/definition.js";
-import { retryAllowed, retryFactsOf, type RetryPolicy } from "../../db/queries/executions.js";
+import { willRetry, type RetryPolicy } from "../../db/queries/executions.js";
 
 export interface ExecView {
   id: string;
@@ -94,7 +94,7 @@ export async function loadSweepViews(sql: Sql, sweepIds: string[], policy: Retry
         earlierAttempts: e.attempts.filter((a) => a.attempt < e.attempt).map((a) => a.outcome),
         // Failed with retries left, or lost with the policy's retries left: the settle step queues it
         // again, so the sweep has not ended (the report must not write its last state yet).
-        retrying: (e.status === "failed" || e.status === "lost") && retryAllowed(retryFactsOf(e), policy) !== null,
+        retrying: willRetry(e, policy),
         costUsd: e.cost_usd,
       })),
   }));

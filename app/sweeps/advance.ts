@@ -14,7 +14,7 @@
  */
 import type { Sql } from "../../db/client.js";
 import { insertSweepExecutions, sweepMembers, type SweepMember } from "../../db/queries/sweeps.js";
-import { retryAllowed, retryFactsOf } from "../../db/queries/executions.js";
+import { willRetry } from "../../db/queries/executions.js";
 import { projectById } from "../../db/queries/projects.js";
 import { requestSchedulerPass } from "../../db/queries/jobs.js";
 import type { SweepDefinition } from "../contracts/sweeps.js";
@@ -99,8 +99,7 @@ export async function advanceSweep(deps: CreateDeps, sweepId: string): Promise<A
   // 2. Max parallel: queue waiting ones while slots are free.
   const limit = def.maxParallel ?? Infinity;
   // One the settle step queues again (a failure with retries left, lost under the server's policy) still holds its slot.
-  const retrying = (m: Member) => (m.status === "failed" || m.status === "lost") && retryAllowed(retryFactsOf(m), deps.config.worker) !== null;
-  const activeCount = () => all.filter((m) => (m.status !== "created" && ACTIVE.includes(m.status)) || retrying(m)).length;
+  const activeCount = () => all.filter((m) => (m.status !== "created" && ACTIVE.includes(m.status)) || willRetry(m, deps.config.worker)).length;
   let free = limit - activeCount();
   for (const m of all) {
     if (free <= 0) break;

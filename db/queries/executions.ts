@@ -69,12 +69,21 @@ export function retryFactsOf(r: RetryRow): RetryFacts {
   return { status: r.status, stop_cause: r.stop_cause, attempt: r.attempt, outcomes: [...outcomes, mine], retries: r.retries };
 }
 
+/** The ended statuses the settle step may queue again: a lost host, a failure with retries left. */
+export function mayBeRetried(status: string): boolean {
+  return status === "lost" || status === "failed";
+}
+
+/** Whether this ended row will be queued again by the rule (pure: for rows already read). */
+export function willRetry(r: RetryRow, policy: RetryPolicy): boolean {
+  return mayBeRetried(r.status) && retryAllowed(retryFactsOf(r), policy) !== null;
+}
+
 /** Whether this ended execution will be queued again by policy (so it has not ended for good). */
 export async function willBeRetried(sql: Conn, executionId: string, policy: RetryPolicy): Promise<boolean> {
   const [r] = await sql<RetryRow[]>`
     select status, stop_cause, attempt, attempts, retries from executions where id = ${executionId}`;
-  if (!r) return false;
-  return retryAllowed(retryFactsOf(r), policy) !== null;
+  return !!r && willRetry(r, policy);
 }
 
 /** An execution and its project's name, camelCase (drizzle), as the worker launches and supervises it; null when it is gone. */

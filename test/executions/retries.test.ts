@@ -119,6 +119,10 @@ describe("retries on failure", () => {
     const [between] = await loadSweepViews(db.sql, [made.id]);
     expect(between!.executions[0]!.retrying).toBe(true);
     expect(sweepDone(between!)).toBe(false);
+    // …and nothing deletes it then: it is about to run again.
+    const refused = await stack.api("DELETE", `/api/v1/projects/demo/executions/${first.counter}`).then(() => null, (e: unknown) => e as { status: number; body: string });
+    expect(refused!.status).toBe(409);
+    expect(JSON.parse(refused!.body).error.message).toBe(`Execution #${first.counter} failed and will be queued again (the retries it asked for): delete it once that run has ended.`);
     // Its last retry failed too (recorded or not yet): ended.
     await db.sql`update executions set attempt = 2, attempts = ${db.sql.json([{ attempt: 1, outcome: "failed" }] as never)} where id = ${first.id}`;
     const [last] = await loadSweepViews(db.sql, [made.id]);

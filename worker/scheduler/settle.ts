@@ -21,7 +21,7 @@ import type { ExecutionAttempt } from "../../app/contracts/compute.js";
 import { TERMINAL, transition, type ExecutionStatus } from "../../app/executions/state.js";
 import { releaseExecution } from "./apply.js";
 import { requestSchedulerPass } from "../../db/queries/jobs.js";
-import { retryAllowed, type RetryPolicy } from "../../db/queries/executions.js";
+import { retryAllowed, retryFactsOf, type RetryPolicy } from "../../db/queries/executions.js";
 
 export interface SettleResult {
   released: number;
@@ -88,7 +88,7 @@ export async function settleEnded(sql: Sql, executionId: string, opts: SettleOpt
   const attempts = recorded.length > 0 ? [...row.attempts, record] : row.attempts;
   let retried = false;
   // An execution that was being stopped (by a person, a limit, its sweep) when its host went silent is not run again.
-  const why = retryAllowed({ status: row.status, stop_cause: row.stop_cause, attempt: row.attempt, outcomes: attempts.map((a) => a.outcome), retries: row.retries }, opts);
+  const why = retryAllowed(retryFactsOf(row), opts);
   if (why) {
     const maxAttempts = opts.maxAttempts ?? 3;
     const lostSoFar = attempts.filter((a) => a.outcome === "lost").length;

@@ -10,7 +10,7 @@ import { findExecutionRow, listExecutionRows, loadPresented } from "../../execut
 import { stopExecution } from "../../executions/stop.js";
 import { deleteExecution } from "../../executions/delete.js";
 import { VhError } from "../../errors.js";
-import { isDeleted, logProgress, willBeRetried } from "../../../db/queries/executions.js";
+import { isDeleted, logProgress, mayBeRetried, willBeRetried } from "../../../db/queries/executions.js";
 import { metadataEventsOf } from "../../../db/queries/metadata-events.js";
 import type { DatumRow } from "../../../db/queries/datums.js";
 import type { Cols } from "../../../db/queries/rows.js";
@@ -52,7 +52,7 @@ export function executionRoutes(deps: CreateDeps & { forges?: Forges }) {
   /** Ended for good: `lost` and `failed` are not, while a retry will queue it again (worker/scheduler/settle.ts). */
   async function hasEnded(id: string, status: ExecutionStatus): Promise<boolean> {
     if (!isTerminal(status)) return false;
-    if (status !== "lost" && status !== "failed") return true;
+    if (!mayBeRetried(status)) return true;
     return !(await willBeRetried(sql, id, deps.config.worker));
   }
 
