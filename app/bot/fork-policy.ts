@@ -19,31 +19,30 @@ export function runsHead(command: Command): boolean {
 }
 
 /**
- * The base commit whose valohai.yaml a fork's code runs with, or null to use the pull request's own
- * (not a fork, or a project that allows fork configs). A fork's valohai.yaml decides its image,
- * its environment (which hosts, GPUs, spot or not) and its inputs: the base repository's decides.
+ * What a fork's command may do, decided from the project once: refused (not allowed for every
+ * command, and no `--allow-fork`), or allowed with the base commit whose valohai.yaml its code runs
+ * with (`configFrom`; null: the pull request's own, as for any pull request that is not a fork, or
+ * a project that allows fork configs). A fork's valohai.yaml decides its image, its environment
+ * (which hosts, GPUs, spot or not) and its inputs: the base repository's decides.
  */
-export async function configCommitFor(sql: Sql, repo: RepoRef, pr: number, pull: PullRequest): Promise<string | null> {
-  if (!pull.isFork) return null;
+export type ForkDecision = { refused: string } | { configFrom: string | null };
+
+export async function forkDecision(sql: Sql, repo: RepoRef, pr: number, pull: PullRequest, command: Command): Promise<ForkDecision> {
+  if (!pull.isFork || !runsHead(command)) return { configFrom: null };
   const project = await existingProjectForRepo(sql, repo);
-  if (project?.forkConfigs) return null;
+  if (!(command.name === "run" && command.options.allowFork) && !project?.forkCommands) {
+    const noun = changeRequestNoun(repo.forge);
+    const name = project?.name ?? projectNameFor(repo.fullName);
+    return {
+      refused:
+        `this ${noun} comes from a fork (${pull.headRepo ?? "a deleted repository"}), and project \`${name}\` does not run commands on fork ${noun}s. ` +
+        `If you have read the fork's code at \`${pull.headSha.slice(0, 7)}\`, run it with \`/vh run … --allow-fork\`; ` +
+        `a project admin can allow it for every command with \`vh project set ${name} --fork-commands on\`.`,
+    };
+  }
+  if (project?.forkConfigs) return { configFrom: null };
   if (!pull.baseSha) {
     throw new VhError("conflict", `${changeRequestName(repo.forge, pr)} does not name its base commit yet, and code from a fork runs with the base's valohai.yaml; try again in a minute.`);
   }
-  return pull.baseSha;
-}
-
-/** null when the command may go on; otherwise what to tell the commenter. */
-export async function forkRefusal(sql: Sql, repo: RepoRef, pr: number, pull: PullRequest, command: Command): Promise<string | null> {
-  if (!pull.isFork || !runsHead(command)) return null;
-  if (command.name === "run" && command.options.allowFork) return null;
-  const project = await existingProjectForRepo(sql, repo);
-  if (project?.forkCommands) return null;
-  const noun = changeRequestNoun(repo.forge);
-  const name = project?.name ?? projectNameFor(repo.fullName);
-  return (
-    `this ${noun} comes from a fork (${pull.headRepo ?? "a deleted repository"}), and project \`${name}\` does not run commands on fork ${noun}s. ` +
-    `If you have read the fork's code at \`${pull.headSha.slice(0, 7)}\`, run it with \`/vh run … --allow-fork\`; ` +
-    `a project admin can allow it for every command with \`vh project set ${name} --fork-commands on\`.`
-  );
+  return { configFrom: pull.baseSha };
 }

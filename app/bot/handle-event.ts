@@ -25,7 +25,7 @@ import { approveVersion, rejectVersion } from "../models/approval.js";
 import { parseModelUri } from "../models/uri.js";
 import { applyReview } from "./review.js";
 import { pinHead, recordHead, type PinnedHead } from "./pin-head.js";
-import { forkRefusal, runsHead } from "./fork-policy.js";
+import { forkDecision, runsHead, type ForkDecision } from "./fork-policy.js";
 import { executionsOfSweeps, sourceOf } from "../../db/queries/sweeps.js";
 import type { ForgeKind } from "../contracts/forge.js";
 
@@ -128,22 +128,25 @@ async function handleComment(deps: BotDeps, ev: Extract<ForgeEvent, { kind: "com
     return `refused: ${login} has ${permission}${pull.isFork ? " (fork)" : ""}`;
   }
   const requestKey = `${ev.repo.forge}:comment:${ev.repo.fullName}:${ev.comment.id}`;
+  let configFrom: string | null = null;
   if (runsHead(command)) {
     // What runs is the commit the comment was made on (app/bot/pin-head.ts), and a fork's only where allowed.
     let pin: PinnedHead;
+    let fork: ForkDecision;
     try {
       pin = await pinHead(deps.sql, ev.repo, pr, { at: ev.commentedAt, payloadHead: ev.headSha }, pull.headSha);
+      pull = { ...pull, headSha: pin.sha };
+      fork = await forkDecision(deps.sql, ev.repo, pr, pull, command);
     } catch (err) {
       if (!isUsersMistake(err)) throw err;
       await reply(renderError(login, err.message));
       return `refused: ${err.code}`;
     }
-    pull = { ...pull, headSha: pin.sha };
-    const fork = await forkRefusal(deps.sql, ev.repo, pr, pull, command);
-    if (fork) {
-      await reply(renderError(login, fork));
+    if ("refused" in fork) {
+      await reply(renderError(login, fork.refused));
       return `refused: fork ${changeRequestNoun(ev.repo.forge)}s are not run in this project`;
     }
+    configFrom = fork.configFrom;
     // Said once: a redelivery of a comment that already started something says nothing more.
     if (pin.movedTo && !(await startedFor(deps, requestKey))) {
       await reply(renderDone(login, `The head moved to \`${pin.movedTo.slice(0, 7)}\` after your comment; vh runs \`${pin.sha.slice(0, 7)}\`, the commit you commented on. Comment again to run the new head.`));
@@ -153,7 +156,7 @@ async function handleComment(deps: BotDeps, ev: Extract<ForgeEvent, { kind: "com
     deps,
     forge,
     repo: ev.repo,
-    place: { kind: "pull_request", pr, pull },
+    place: { kind: "pull_request", pr, pull, configFrom },
     actor: ev.comment.author,
     permission,
     commentId: ev.comment.id,

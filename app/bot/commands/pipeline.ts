@@ -11,7 +11,6 @@ import { approveNode } from "../../pipelines/control.js";
 import { findPipelineId, loadPipelineView } from "../../pipelines/present.js";
 import { projectForRepo } from "../../projects/for-repo.js";
 import { codeToRun } from "../../sweeps/start.js";
-import { configCommitFor } from "../fork-policy.js";
 import { YAML_PATH } from "../../snapshots/config.js";
 import { renderDone } from "../../../templates/github/render.js";
 import { reportTargetOfPr, scheduleReport } from "../../reporting/schedule.js";
@@ -19,7 +18,7 @@ import type { Command } from "./parse.js";
 import { pullRequestOf, type CommandRunner } from "./types.js";
 
 export const pipeline: CommandRunner<Extract<Command, { name: "pipeline" }>> = async (ctx, cmd) => {
-  const { pr, pull } = pullRequestOf(ctx);
+  const { pr, pull, configFrom } = pullRequestOf(ctx);
   const project = await projectForRepo(ctx.deps.sql, ctx.repo);
   if (cmd.action === "approve") {
     const id = await findPipelineId(ctx.deps.sql, project, String(cmd.counter));
@@ -29,7 +28,6 @@ export const pipeline: CommandRunner<Extract<Command, { name: "pipeline" }>> = a
   }
   if (pull.state !== "open") throw new VhError("conflict", `${changeRequestName(ctx.repo.forge, pr)} is closed; vh runs on open ones.`);
   // A fork's code with the base's valohai.yaml, unless the project allows the fork's own (app/bot/fork-policy.ts).
-  const configFrom = await configCommitFor(ctx.deps.sql, ctx.repo, pr, pull);
   const code = await codeToRun(ctx.deps, ctx.forge, { repo: ctx.repo, commitSha: pull.headSha, ...(configFrom ? { configFrom } : {}) });
   const made = await createPipeline(ctx.deps, project, {
     name: cmd.pipeline,

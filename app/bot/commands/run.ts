@@ -5,7 +5,6 @@ import { startSweep } from "../../sweeps/start.js";
 import { definitionOfRun } from "../../sweeps/definition.js";
 import type { CommandRunner } from "./types.js";
 import { changeRequestName, changeRequestNoun } from "../../contracts/forge.js";
-import { configCommitFor } from "../fork-policy.js";
 
 export const run: CommandRunner<Extract<Command, { name: "run" }>> = async (ctx, cmd) => {
   const place = ctx.place;
@@ -16,7 +15,7 @@ export const run: CommandRunner<Extract<Command, { name: "run" }>> = async (ctx,
   }
   // For a fork this is the fork's head commit (the one commented on): what runs is what was reviewed,
   // and it is recorded; its valohai.yaml is the base's unless the project allows the fork's own.
-  const configFrom = place.kind === "pull_request" ? await configCommitFor(ctx.deps.sql, ctx.repo, place.pr, place.pull) : null;
+  const configFrom = place.kind === "pull_request" ? place.configFrom : null;
   const started = await startSweep(ctx.deps, ctx.forge, {
     ...(configFrom ? { configFrom } : {}),
     repo: ctx.repo,

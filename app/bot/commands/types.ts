@@ -17,7 +17,14 @@ export interface BotDeps {
 
 /** Where a command was given: a comment on a pull (merge) request, or a line of a commit's message (pushed or polled). */
 export type CommandPlace =
-  | { kind: "pull_request"; pr: number; pull: PullRequest }
+  | {
+      kind: "pull_request";
+      pr: number;
+      /** Its head is the one the comment was made on (app/bot/pin-head.ts). */
+      pull: PullRequest;
+      /** A fork's: the base commit whose valohai.yaml its code runs with (app/bot/fork-policy.ts); null: its own. */
+      configFrom: string | null;
+    }
   | { kind: "commit"; sha: string; ref: string };
 
 export interface CommandContext {
@@ -36,7 +43,7 @@ export interface CommandContext {
 }
 
 /** The pull request of a command that works only on one (commands/index.ts WORKS_IN keeps the others out of commit messages). */
-export function pullRequestOf(ctx: CommandContext): { pr: number; pull: PullRequest } {
+export function pullRequestOf(ctx: CommandContext): { pr: number; pull: PullRequest; configFrom: string | null } {
   if (ctx.place.kind !== "pull_request") throw new Error(`a pull request command ran in a ${ctx.place.kind} (WORKS_IN should have refused it)`);
   return ctx.place;
 }
