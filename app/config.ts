@@ -68,6 +68,7 @@ const envSchema = z.object({
   VH_MAX_OUTPUT_MB: z.coerce.number().positive().default(100 * 1024),
   VH_MAX_UPLOAD_MB: z.coerce.number().positive().default(100 * 1024),
   VH_LOST_AFTER_S: z.coerce.number().positive().default(60),
+  VH_UPLOAD_GIVE_UP_S: z.coerce.number().positive().default(1800),
   VH_LOST_RETRIES: z.coerce.number().int().min(0).max(100).default(1),
   VH_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(3),
   VH_GPU_ESCALATION_S: z.coerce.number().positive().default(3600),
@@ -230,7 +231,7 @@ export interface Config {
    * `forgeConcurrency`: the Git host jobs (github_event, github_report), in a pool of their own so a
    * slow or unreachable GitHub never holds the slots that schedule and start executions.
    */
-  worker: { concurrency: number; forgeConcurrency: number; gitConcurrency: number; supervisorCapacity: number; lostAfterSeconds: number; lostRetries: number; maxAttempts: number; deadAfterSeconds: number };
+  worker: { concurrency: number; forgeConcurrency: number; gitConcurrency: number; supervisorCapacity: number; lostAfterSeconds: number; uploadGiveUpSeconds: number; lostRetries: number; maxAttempts: number; deadAfterSeconds: number };
   /** GPU hosts and the scheduler (docs/scheduler.md). */
   hosts: {
     /** A waiting execution older than this goes first (and gets a reservation). */
@@ -344,6 +345,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       gitConcurrency: e.VH_GIT_CONCURRENCY,
       supervisorCapacity: e.VH_SUPERVISOR_CAPACITY,
       lostAfterSeconds: e.VH_LOST_AFTER_S,
+      uploadGiveUpSeconds: e.VH_UPLOAD_GIVE_UP_S,
       lostRetries: e.VH_LOST_RETRIES,
       maxAttempts: e.VH_MAX_ATTEMPTS,
       deadAfterSeconds: e.VH_WORKER_DEAD_AFTER_S,

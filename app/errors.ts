@@ -76,6 +76,19 @@ export class RunnerError extends VhError {
   }
 }
 
+/**
+ * The host could not be reached, or the connection to it was lost mid-command: the host's (or the
+ * network's) failure, never the step's. What was sent may have run there (a launch cut off after
+ * its start), so the work is tried on that host again (a launch adopts a job it started) until the
+ * host counts as lost (VH_LOST_AFTER_S), never moved elsewhere at once.
+ */
+export class HostUnreachable extends RunnerError {
+  constructor(message: string) {
+    super(message);
+    this.name = "HostUnreachable";
+  }
+}
+
 export class StoreError extends VhError {
   constructor(message: string, details?: unknown) {
     super("store_error", message, details);

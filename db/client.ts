@@ -7,6 +7,8 @@ import * as schema from "./schema/index.js";
 
 export type Db = PostgresJsDatabase<typeof schema>;
 export type Sql = postgres.Sql;
+/** Written in the transaction that makes something, with its id (e.g. an API request's idempotency key). */
+export type AlsoInTransaction = (tx: postgres.TransactionSql, id: string) => Promise<void>;
 
 export interface Database {
   db: Db;

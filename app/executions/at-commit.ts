@@ -11,18 +11,20 @@ import { repositoryOfProject } from "../../db/queries/forge-repositories.js";
 import type { Project } from "../../db/schema/projects.js";
 import { snapshotOfCommit } from "../snapshots/of-commit.js";
 import { createExecution, type CreateDeps } from "./create.js";
+import type { AlsoInTransaction } from "../../db/client.js";
 
 export async function createExecutionAtCommit(
   deps: CreateDeps & { forges: Forges },
   project: Project,
   body: Record<string, unknown>,
   triggeredBy: string | null,
+  alsoInTransaction?: AlsoInTransaction,
 ): Promise<{ id: string; commitSha: string }> {
   const { commit, ...rest } = body;
   checkCommitRef(commit);
   if ("code" in rest) throw new VhError("bad_request", "Give either code (an uploaded snapshot) or commit (the linked repository at a ref), not both.");
   const { code, commitSha } = await snapshotAtCommit(deps, project, commit);
-  const { id } = await createExecution(deps, project, { ...rest, code }, { commitSha, ...(triggeredBy ? { triggeredBy } : {}) });
+  const { id } = await createExecution(deps, project, { ...rest, code }, { commitSha, ...(triggeredBy ? { triggeredBy } : {}) }, alsoInTransaction);
   return { id, commitSha };
 }
 

@@ -8,7 +8,7 @@
 import path from "node:path";
 import { z } from "zod";
 import type postgres from "postgres";
-import type { Sql } from "../../db/client.js";
+import type { AlsoInTransaction, Sql } from "../../db/client.js";
 import type { Project } from "../../db/schema/projects.js";
 import type { RequestedInput } from "../../db/schema/executions.js";
 import type { Store } from "../contracts/store.js";
@@ -385,9 +385,14 @@ export async function createExecution(
   project: Project,
   body: unknown,
   origin: ExecutionOrigin = {},
+  alsoInTransaction?: AlsoInTransaction,
 ): Promise<{ id: string; counter: number }> {
   const prepared = await prepareExecution(deps, project, body, origin);
-  return deps.sql.begin((tx) => insertExecution(tx, project, prepared, origin));
+  return deps.sql.begin(async (tx) => {
+    const made = await insertExecution(tx, project, prepared, origin);
+    await alsoInTransaction?.(tx, made.id);
+    return made;
+  });
 }
 
 /** What `createExecutions` wrote, for the caller's own rows in the same transaction. */

@@ -7,7 +7,7 @@
  * `--param node.name` — then the run and its nodes written in one transaction with the first
  * `pipeline_advance` job, which starts the nodes that wait for nothing.
  */
-import type { Sql } from "../../db/client.js";
+import type { AlsoInTransaction, Sql } from "../../db/client.js";
 import type { Project } from "../../db/schema/projects.js";
 import type { PipelineEdgeRecord } from "../../db/schema/pipelines.js";
 import type { SweepSource } from "../../db/schema/sweeps.js";
@@ -138,7 +138,12 @@ export interface CreatedPipeline {
   existing: boolean;
 }
 
-export async function createPipeline(deps: { sql: Sql; store: Store }, project: Project, req: PipelineRequest): Promise<CreatedPipeline> {
+export async function createPipeline(
+  deps: { sql: Sql; store: Store },
+  project: Project,
+  req: PipelineRequest,
+  alsoInTransaction?: AlsoInTransaction,
+): Promise<CreatedPipeline> {
   if (req.requestKey) {
     const [done] = await deps.sql<{ id: string; counter: number }[]>`select id, counter from pipelines where request_key = ${req.requestKey}`;
     if (done) return { ...done, existing: true };
@@ -172,6 +177,7 @@ export async function createPipeline(deps: { sql: Sql; store: Store }, project: 
       from jsonb_to_recordset(${tx.json(nodes.map((n, i) => ({ name: n.name, position: i, type: n.type, on_error: n.onError, merge: n.edgeMergeMode, actions: n.actions })) as never)})
         as x(name text, position int, type text, on_error text, merge text, actions jsonb)`;
     await addPipelineAdvance(tx, id);
+    await alsoInTransaction?.(tx, id);
     return { id, counter, existing: false };
   });
 }

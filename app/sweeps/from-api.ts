@@ -7,7 +7,7 @@
  * rows (`source: { kind: "api" }`). No forge is written to: an API sweep has no report job.
  */
 import { z } from "zod";
-import type { Sql } from "../../db/client.js";
+import type { AlsoInTransaction, Sql } from "../../db/client.js";
 import type { Project } from "../../db/schema/projects.js";
 import type { Forges } from "../contracts/forge.js";
 import type { SweepSource } from "../../db/schema/sweeps.js";
@@ -142,9 +142,15 @@ function needsDefinition(req: z.output<typeof SweepBody>): boolean {
  * list is empty, or when any point would be refused as an execution (all points' parameter
  * refusals said at once).
  */
-export async function createApiSweep(deps: ApiSweepDeps, project: Project, body: unknown, triggeredBy: string): Promise<CreatedApiSweep> {
+export async function createApiSweep(
+  deps: ApiSweepDeps,
+  project: Project,
+  body: unknown,
+  triggeredBy: string,
+  alsoInTransaction?: AlsoInTransaction,
+): Promise<CreatedApiSweep> {
   const req = parseBody(body);
-  if (needsDefinition(req)) return createDefinedSweep(deps, project, req, triggeredBy);
+  if (needsDefinition(req)) return createDefinedSweep(deps, project, req, triggeredBy, alsoInTransaction);
   const { parameters, commit: _commit, code: _code, task: _task, blueprint: _blueprint, ...rest } = req;
   checkCodeChoice(req);
   const lists: Record<string, z.output<typeof Scalar>[]> = {};
@@ -185,6 +191,7 @@ export async function createApiSweep(deps: ApiSweepDeps, project: Project, body:
       commitSha: commitSha ?? "", codeSha256: prepared[0]!.req.code, source, triggeredBy,
     });
     await insertSweepExecutions(tx, sweepId, 0, created, executionPoints);
+    await alsoInTransaction?.(tx, sweepId);
     return sweepId;
   });
   return { id, executionIds: created.map((c) => c.id) };
@@ -212,7 +219,13 @@ async function codeOf(deps: ApiSweepDeps, project: Project, req: z.output<typeof
  * definition checked and sized first (nothing written on a refusal), then the points made now
  * created all or none, those beyond max parallel waiting.
  */
-async function createDefinedSweep(deps: ApiSweepDeps, project: Project, req: z.output<typeof SweepBody>, triggeredBy: string): Promise<CreatedApiSweep> {
+async function createDefinedSweep(
+  deps: ApiSweepDeps,
+  project: Project,
+  req: z.output<typeof SweepBody>,
+  triggeredBy: string,
+  alsoInTransaction: AlsoInTransaction | undefined,
+): Promise<CreatedApiSweep> {
   const { parameters: _p, commit: _c, code: _code, task: _t, blueprint, step: givenStep, ...rest } = req;
   let base: SweepDefinition | null = null;
   let task: TaskBlueprint | undefined;
@@ -254,6 +267,7 @@ async function createDefinedSweep(deps: ApiSweepDeps, project: Project, req: z.o
       commitSha: commitSha ?? "", codeSha256: prepared[0]!.req.code, source, triggeredBy,
     });
     await insertSweepExecutions(tx, sweepId, 0, created, plan.points);
+    await alsoInTransaction?.(tx, sweepId);
     return sweepId;
   }, { held: plan.held });
   return { id, executionIds: created.map((c) => c.id) };

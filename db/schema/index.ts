@@ -13,3 +13,4 @@ export * from "./reproductions.js";
 export * from "./audit.js";
 export * from "./pipelines.js";
 export * from "./workers.js";
+export * from "./api-requests.js";

@@ -27,6 +27,10 @@ export interface TestS3 {
   put(bucket: string, key: string, body: string | Buffer): Promise<{ etag: string }>;
   /** The VH_S3_INPUT_ENDPOINTS / VH_S3_ENDPOINT_<NAME>_* settings that serve `buckets` from this server. */
   env(name: string, buckets: string[] | "*"): Record<string, string>;
+  /** An outage: the server is killed (SIGKILL, mid-request if one is in flight); its objects stay. */
+  stop(): Promise<void>;
+  /** Back after stop(), on the same port with the same objects. */
+  start(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -43,9 +47,9 @@ function listening(port: number): Promise<boolean> {
   });
 }
 
-async function spawnS3rver(dir: string, buckets: string[]): Promise<{ child: ChildProcess; port: number }> {
+async function spawnS3rver(dir: string, buckets: string[], fixedPort?: number): Promise<{ child: ChildProcess; port: number }> {
   for (let attempt = 0; ; attempt++) {
-    const port = await freePort();
+    const port = fixedPort ?? (await freePort());
     const args = ["--openssl-legacy-provider", s3rverBin, "-d", dir, "-a", "127.0.0.1", "-p", String(port), "-s", ...buckets.flatMap((b) => ["--configure-bucket", b])];
     const child = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
@@ -60,14 +64,17 @@ async function spawnS3rver(dir: string, buckets: string[]): Promise<{ child: Chi
     }
     child.kill("SIGKILL");
     // The port was taken between freePort and the listen: another try on another port.
-    if (gone && /EADDRINUSE/.test(stderr) && attempt < 3) continue;
+    if (gone && /EADDRINUSE/.test(stderr) && attempt < 3 && fixedPort === undefined) continue;
     throw new Error(`s3rver did not start on 127.0.0.1:${port}: ${stderr.trim().slice(0, 500) || "no output"}`);
   }
 }
 
 export async function startS3(opts: { buckets?: string[] } = {}): Promise<TestS3> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), "vh-s3rver-"));
-  const { child, port } = await spawnS3rver(dir, opts.buckets ?? []);
+  const first = await spawnS3rver(dir, opts.buckets ?? []);
+  let child = first.child;
+  const port = first.port;
+  const exitOf = (c: ChildProcess) => (c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => c.once("exit", () => r())));
   const endpoint = `http://127.0.0.1:${port}`;
   const client = new S3Client({
     region: "us-east-1",
@@ -97,6 +104,16 @@ export async function startS3(opts: { buckets?: string[] } = {}): Promise<TestS3
         [`VH_S3_ENDPOINT_${N}_SECRET_ACCESS_KEY`]: S3RVER_CREDENTIALS.secretAccessKey,
         [`VH_S3_ENDPOINT_${N}_BUCKETS`]: buckets === "*" ? "*" : buckets.join(","),
       };
+    },
+    async stop() {
+      const gone = exitOf(child);
+      child.kill("SIGKILL");
+      await gone;
+    },
+    async start() {
+      if (child.exitCode === null && child.signalCode === null) return;
+      // The same port: a client that keeps its endpoint (vh's store) reaches it again.
+      ({ child } = await spawnS3rver(dir, [], port));
     },
     async close() {
       client.destroy();

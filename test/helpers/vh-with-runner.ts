@@ -29,6 +29,8 @@ export async function startVhWithRunner(opts: {
   /** This machine's runner as the test wants it, made from the one vh would use. */
   local: (real: Runner, ctx: { config: Config; store: Store; registry: RunnerRegistry }) => Runner;
   logLevel?: "warn" | "silent";
+  /** More settings (e.g. VH_UPLOAD_GIVE_UP_S). */
+  env?: Record<string, string>;
 }): Promise<VhWithRunner> {
   const config = loadConfig({
     DATABASE_URL: opts.databaseUrl,
@@ -39,6 +41,7 @@ export async function startVhWithRunner(opts: {
     VH_DOCKER: "never",
     XDG_CONFIG_HOME: path.join(opts.dir, "xdg"),
     VH_LOG_LEVEL: opts.logLevel ?? "warn",
+    ...opts.env,
   });
   const log = createLogger(config.logLevel);
   const vh = await startVh(config, log, { worker: false });

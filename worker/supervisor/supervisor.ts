@@ -17,6 +17,7 @@ import type { Execution, executions } from "../../db/schema/executions.js";
 import type { Cols } from "../../db/queries/rows.js";
 import type { Sql } from "../../db/client.js";
 import type { Runner, RunnerHandle } from "../../app/contracts/runner.js";
+import { HostUnreachable } from "../../app/errors.js";
 import type { WorkerDeps } from "../deps.js";
 import { realEnvironment, secretValues } from "../../app/executions/secrets.js";
 import { buildBatch, commitBatch, latestSizes, warnedKinds, withoutMetadata, type Batch, type Cursor } from "./ingest.js";
@@ -289,23 +290,29 @@ export function createSupervisor(deps: WorkerDeps, options: SupervisorOptions = 
    * time, and (always) its work dir removed.
    */
   async function finish(exec: Execution, runner: Runner, handle: RunnerHandle): Promise<void> {
+    let ended = false;
     try {
       // Read before cleanup removes the record. It goes into the statement that ends the execution
       // (never forward of now, a host clock ahead of ours, nor before the start), so no reader ever
       // sees the end at the time vh noticed it.
       const endedAt = knowsEndTime(runner) ? await runner.endedAt(handle).catch(() => null) : null;
-      await settle(exec, runner, handle, endedAt);
+      ended = await settle(exec, runner, handle, endedAt);
     } finally {
-      try {
-        await runner.cleanup(handle);
-      } catch (err) {
-        deps.log.warn("cleanup failed", { execution: exec.id, err });
+      // Only once it has ended: a settle cut off (Postgres away, this worker stopping) is done again by
+      // the next supervisor to claim it, from the work dir as the job left it.
+      if (ended) {
+        try {
+          await runner.cleanup(handle);
+        } catch (err) {
+          deps.log.warn("cleanup failed", { execution: exec.id, err });
+        }
       }
     }
   }
 
   /** `endedAt`: when the process ended by the host's own record (null: unknown, or vh recorded the exit). */
-  async function settle(exec: Execution, runner: Runner, handle: RunnerHandle, endedAt: Date | null = null): Promise<void> {
+  /** Whether the execution has ended (false: it is left `uploading`, for the next supervisor). */
+  async function settle(exec: Execution, runner: Runner, handle: RunnerHandle, endedAt: Date | null = null): Promise<boolean> {
     const end = (to: "completed" | "failed" | "error" | "stopped" | "lost", opts: { reason?: string } = {}) => transition(deps.sql, exec.id, to, { ...opts, endedAt });
     // What the end is decided on (the upload changes none of it).
     const [row] = await deps.sql<(Cols<typeof executions, "exit_code" | "stop_cause" | "log_dropped_lines" | "log_dropped_bytes"> & { stop_reason: string | null; stop_at: Date | null })[]>`
@@ -314,17 +321,39 @@ export function createSupervisor(deps: WorkerDeps, options: SupervisorOptions = 
       left join lateral (select h.reason, h.at from execution_status_history h where h.execution_id = e.id and h.status = 'stopping' order by h.id desc limit 1) s on true
       where e.id = ${exec.id}`;
     let warnings: string[] = [];
-    try {
-      warnings = (await uploadOutputs({ sql: deps.sql, store: deps.store, runner }, exec, handle, "final", outputLimits)).warnings;
-    } catch (err) {
-      // A spot instance taken back before its last outputs were read: the attempt was interrupted,
-      // not broken; the next one resumes from the outputs uploaded before (live uploads).
-      if (row?.stop_cause === "spot-interruption") {
-        await end("lost", { reason: `Interrupted on spot before its last outputs could be read (${String(err)}); it resumes from the outputs saved before.` });
-      } else {
-        await end("error", { reason: `Uploading outputs failed: ${String(err)}` });
+    // The store down, the host out of reach: the upload is tried again (each file is stored once,
+    // by name and sha256), a host silent for VH_LOST_AFTER_S makes the attempt `lost`, and only
+    // VH_UPLOAD_GIVE_UP_S of failures end it `error`.
+    const firstFailure = Date.now();
+    let unreachableSince: number | null = null;
+    let delayMs = 500;
+    for (;;) {
+      try {
+        warnings = (await uploadOutputs({ sql: deps.sql, store: deps.store, runner }, exec, handle, "final", outputLimits)).warnings;
+        break;
+      } catch (err) {
+        // A spot instance taken back before its last outputs were read: the attempt was interrupted,
+        // not broken; the next one resumes from the outputs uploaded before (live uploads).
+        if (row?.stop_cause === "spot-interruption") {
+          await end("lost", { reason: `Interrupted on spot before its last outputs could be read (${String(err)}); it resumes from the outputs saved before.` });
+          return true;
+        }
+        const now = Date.now();
+        unreachableSince = err instanceof HostUnreachable ? (unreachableSince ?? now) : null;
+        if (unreachableSince !== null && now - unreachableSince > deps.config.worker.lostAfterSeconds * 1000) {
+          await end("lost", { reason: `Host ${exec.host ?? runner.host} did not answer for ${deps.config.worker.lostAfterSeconds} s while its outputs were read: ${String(err)}` });
+          return true;
+        }
+        if (now - firstFailure > deps.config.worker.uploadGiveUpSeconds * 1000) {
+          await end("error", { reason: `Uploading outputs failed for ${deps.config.worker.uploadGiveUpSeconds} s: ${String(err)}` });
+          return true;
+        }
+        // Shutting down: the execution stays `uploading`, and the next supervisor to claim it uploads.
+        if (!running) return false;
+        deps.log.warn("uploading outputs failed; will retry", { execution: exec.id, err });
+        await sleep(delayMs);
+        delayMs = Math.min(delayMs * 2, 5_000);
       }
-      return;
     }
     if (row && Number(row.log_dropped_lines) > 0) {
       warnings.push(`Log quota: ${row.log_dropped_lines} lines (${row.log_dropped_bytes} bytes) were not stored.`);
@@ -355,6 +384,7 @@ export function createSupervisor(deps: WorkerDeps, options: SupervisorOptions = 
     }
     else if (code === 0) await end("completed");
     else await end("failed", { reason: `The command exited with code ${code}.${await valohaiHint(exec.id, handle)}` });
+    return true;
   }
 
   /** A hint for a failed plain process that had no /valohai and whose last errors name it; else "". */

@@ -13,7 +13,8 @@
  */
 import type { Task } from "graphile-worker";
 import { transition } from "../../app/executions/state.js";
-import { RunnerError } from "../../app/errors.js";
+import { settleEnded } from "../scheduler/settle.js";
+import { HostUnreachable, RunnerError } from "../../app/errors.js";
 import { buildLaunchSpec, fingerprintPatch, runtimeRecord, seedOf } from "../launch-spec.js";
 import type { WorkerDeps } from "../deps.js";
 import type { HostInfo, Runner, RunnerHandle } from "../../app/contracts/runner.js";
@@ -82,6 +83,10 @@ export async function startExecution(deps: WorkerDeps, executionId: string): Pro
   try {
     host = placed?.kind === "ssh" ? (placed.facts ?? (await runner.describeHost())) : await deps.runners.hostInfo(runner.kind);
   } catch (err) {
+    if (err instanceof HostUnreachable && placed) {
+      await hostOutOfReach(deps, executionId, placed, err);
+      return;
+    }
     await fail(`Could not inspect host ${hostName}: ${String(err)}`);
     return;
   }
@@ -113,6 +118,10 @@ export async function startExecution(deps: WorkerDeps, executionId: string): Pro
   try {
     result = await runner.launch(spec);
   } catch (err) {
+    if (err instanceof HostUnreachable && placed) {
+      await hostOutOfReach(deps, executionId, placed, err);
+      return;
+    }
     if (err instanceof RunnerError) {
       await fail(err.message);
       return;
@@ -149,6 +158,29 @@ export async function startExecution(deps: WorkerDeps, executionId: string): Pro
   if (readsFingerprint(runner) && runtime.fingerprint.status === "pending") {
     await recordFingerprint(deps, exec, runner, result.handle, { env, mode: result.mode, since: runtime.fingerprint.since, waitMs: FINGERPRINT_WAIT_MS });
   }
+}
+
+/**
+ * The placed host did not answer during the start (or the connection to it dropped). The host is
+ * marked down at once, so nothing more is placed there until a host check reaches it again. The
+ * launch may have got as far as starting the job, so the start is tried again on that host (a
+ * launch adopts the job it started) every few seconds; once the execution has been starting for
+ * VH_LOST_AFTER_S it is `lost`, and retried by policy, elsewhere.
+ */
+async function hostOutOfReach(deps: WorkerDeps, executionId: string, host: { id: string; name: string }, err: HostUnreachable): Promise<void> {
+  await deps.sql`update hosts set status = 'down', last_error = ${err.message}, last_check_at = now() where id = ${host.id}`;
+  const [r] = await deps.sql<{ since: Date | null }[]>`
+    select max(at) as since from execution_status_history where execution_id = ${executionId} and status = 'starting'`;
+  const lostAfter = deps.config.worker.lostAfterSeconds;
+  if (r?.since && Date.now() - r.since.getTime() > lostAfter * 1000) {
+    if (await transition(deps.sql, executionId, "lost", { from: ["starting"], reason: `Host ${host.name} did not answer for ${lostAfter} s while the execution was starting: ${err.message}` })) {
+      await settleEnded(deps.sql, executionId, { lostRetries: deps.config.worker.lostRetries, maxAttempts: deps.config.worker.maxAttempts });
+      await requestSchedulerPass(deps.sql);
+    }
+    return;
+  }
+  deps.log.warn("host out of reach during a start; trying again", { execution: executionId, host: host.name, err });
+  await addJob(deps.sql, "start_execution", { executionId }, { delayMs: Math.min(5_000, (lostAfter * 1000) / 4) });
 }
 
 function pendingFingerprintSince(exec: Execution): string | null {

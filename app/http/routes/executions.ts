@@ -17,6 +17,7 @@ import type { Cols } from "../../../db/queries/rows.js";
 import type { executions } from "../../../db/schema/executions.js";
 import type { logLines } from "../../../db/schema/logs.js";
 import { findProject } from "./projects.js";
+import { once, replayHeaders, requestClaim } from "../idempotency.js";
 import { reproduceExecution, reproductionView } from "../../executions/reproduce.js";
 import { diffExecutions } from "../../executions/diff.js";
 import { z } from "zod";
@@ -59,14 +60,22 @@ export function executionRoutes(deps: CreateDeps & { forges?: Forges }) {
   app.post("/", async (c) => {
     const project = await findProject(sql, c.req.param("project")!);
     // Parameter values read as Python's json.loads reads them: an integer beyond 2^53 stays exact, 1.0 stays a float.
-    const body: unknown = await c.req.text().then((t) => parseJsonExact(t, { pyFloatsUnder: ["parameters"] })).catch(() => ({}));
+    const text = await c.req.text();
+    let body: unknown = {};
+    try {
+      body = parseJsonExact(text, { pyFloatsUnder: ["parameters"] });
+    } catch {
+      // not JSON: refused by the body's schema below, as an empty body is
+    }
     // `commit` instead of `code`: the linked repository's code at that ref.
     const atCommit = body !== null && typeof body === "object" && !Array.isArray(body) && "commit" in body;
     if (atCommit && !deps.forges) throw new VhError("internal", "This server was started without forges: commit runs are not served.");
-    const { id } = atCommit
-      ? await createExecutionAtCommit({ ...deps, forges: deps.forges! }, project, body as Record<string, unknown>, null)
-      : await createExecution(deps, project, body);
-    return c.json(await loadPresented(sql, await findExecutionRow(sql, project.id, id)), 201);
+    const made = await once(sql, requestClaim(c, { projectId: project.id, kind: "execution" }, text), async (claimIn) =>
+      atCommit
+        ? (await createExecutionAtCommit({ ...deps, forges: deps.forges! }, project, body as Record<string, unknown>, null, claimIn)).id
+        : (await createExecution(deps, project, body, {}, claimIn)).id,
+    );
+    return c.json(await loadPresented(sql, await findExecutionRow(sql, project.id, made.id)), 201, replayHeaders(made.replayed));
   });
 
   app.get("/", async (c) => {

@@ -17,6 +17,7 @@ import { approveNode, stopPipeline } from "../../pipelines/control.js";
 import { findPipelineId, loadPipelineView } from "../../pipelines/present.js";
 import { parseJsonExact } from "../../valohai/index.js";
 import { findProject } from "./projects.js";
+import { once, replayHeaders, requestClaim } from "../idempotency.js";
 
 const Body = z
   .object({
@@ -37,9 +38,10 @@ export function pipelineRoutes(deps: CreateDeps & { forges?: Forges }) {
 
   app.post("/", async (c) => {
     const project = await findProject(sql, c.req.param("project")!);
+    const text = await c.req.text();
     let raw: unknown;
     try {
-      raw = parseJsonExact(await c.req.text(), { pyFloatsUnder: ["parameters", "nodeParameters"] });
+      raw = parseJsonExact(text, { pyFloatsUnder: ["parameters", "nodeParameters"] });
     } catch (err) {
       throw new VhError("bad_request", `The body is not JSON (${(err as Error).message}).`);
     }
@@ -49,24 +51,17 @@ export function pipelineRoutes(deps: CreateDeps & { forges?: Forges }) {
     if ((b.code === undefined) === (b.commit === undefined)) {
       throw new VhError("bad_request", "Give code (the sha256 of an uploaded snapshot) or commit (a branch, tag or sha of the linked repository), one of them.");
     }
-    let code = b.code ?? "";
-    let commitSha: string | null = null;
-    if (b.commit !== undefined) {
-      if (!deps.forges) throw new VhError("internal", "This server was started without forges: commit runs are not served.");
-      ({ code, commitSha } = await snapshotAtCommit({ ...deps, forges: deps.forges }, project, b.commit));
-    }
-    const made = await createPipeline(deps, project, {
-      name: b.name,
-      code,
-      commitSha,
-      yamlPath: b.yamlPath,
-      parameters: b.parameters,
-      nodeParameters: b.nodeParameters,
-      reuse: b.reuse,
-      source: { kind: "api" },
-      triggeredBy: c.get("token").name,
+    const made = await once(sql, requestClaim(c, { projectId: project.id, kind: "pipeline" }, text), async (claimIn) => {
+      let code = b.code ?? "";
+      let commitSha: string | null = null;
+      if (b.commit !== undefined) {
+        if (!deps.forges) throw new VhError("internal", "This server was started without forges: commit runs are not served.");
+        ({ code, commitSha } = await snapshotAtCommit({ ...deps, forges: deps.forges }, project, b.commit));
+      }
+      const p = { name: b.name, code, commitSha, yamlPath: b.yamlPath, parameters: b.parameters, nodeParameters: b.nodeParameters, reuse: b.reuse };
+      return (await createPipeline(deps, project, { ...p, source: { kind: "api" }, triggeredBy: c.get("token").name }, claimIn)).id;
     });
-    return c.json(await loadPipelineView(sql, made.id), 201);
+    return c.json(await loadPipelineView(sql, made.id), 201, replayHeaders(made.replayed));
   });
 
   app.get("/", async (c) => {

@@ -16,6 +16,7 @@ import { parseJsonExact } from "../../valohai/index.js";
 import { sweepPlanSize } from "../../sweeps/definition.js";
 import type { Sql } from "../../../db/client.js";
 import { findProject } from "./projects.js";
+import { once, replayHeaders, requestClaim } from "../idempotency.js";
 
 async function present(sql: Sql, project: Project, s: ApiSweepRecord) {
   const executions = [];
@@ -59,8 +60,8 @@ export function sweepRoutes(deps: CreateDeps & { forges?: Forges }) {
     } catch (err) {
       throw new VhError("bad_request", `The body is not JSON (${(err as Error).message}).`);
     }
-    const { id } = await createApiSweep(deps, project, body, c.get("token").name);
-    return c.json(await snapshot(project, id), 201);
+    const made = await once(sql, requestClaim(c, { projectId: project.id, kind: "sweep" }, text), async (claimIn) => (await createApiSweep(deps, project, body, c.get("token").name, claimIn)).id);
+    return c.json(await snapshot(project, made.id), 201, replayHeaders(made.replayed));
   });
 
   app.get("/:id", async (c) => {

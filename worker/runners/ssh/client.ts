@@ -14,7 +14,7 @@
  */
 import crypto from "node:crypto";
 import { Client, type ConnectConfig, type SFTPWrapper } from "ssh2";
-import { RunnerError } from "../../../app/errors.js";
+import { HostUnreachable, RunnerError } from "../../../app/errors.js";
 import { shellQuote } from "../shared/protocol.js";
 import { hostKeyFingerprint, isHostKeyFingerprint, parseSshUrl } from "../../../app/hosts/ssh-address.js";
 
@@ -116,7 +116,8 @@ export class SshClient {
         if (!settled) {
           settled = true;
           this.connecting = null;
-          reject(new RunnerError(this.hostKeyError ?? `SSH to ${this.label} failed: ${err.message}`));
+          // A refused host key is a refusal; anything else (refused, reset, timed out) is a host out of reach.
+          reject(this.hostKeyError ? new RunnerError(this.hostKeyError) : new HostUnreachable(`SSH to ${this.label} failed: ${err.message}`));
         }
       });
       c.on("close", () => {
@@ -124,7 +125,7 @@ export class SshClient {
         if (!settled) {
           settled = true;
           this.connecting = null;
-          reject(new RunnerError(this.hostKeyError ?? `SSH to ${this.label} closed before it was ready.`));
+          reject(this.hostKeyError ? new RunnerError(this.hostKeyError) : new HostUnreachable(`SSH to ${this.label} closed before it was ready.`));
         }
       });
       c.connect(cfg);
@@ -139,7 +140,7 @@ export class SshClient {
     return new Promise<ExecResult>((resolve, reject) => {
       c.exec(`/bin/sh -c ${shellQuote(script)}`, (err, ch) => {
         if (err) {
-          reject(new RunnerError(`SSH exec on ${this.label} failed: ${err.message}`));
+          reject(new HostUnreachable(`SSH exec on ${this.label} failed: ${err.message}`));
           return;
         }
         const out: Buffer[] = [];
@@ -160,11 +161,16 @@ export class SshClient {
         });
         ch.on("close", () => {
           if (timer) clearTimeout(timer);
+          // No exit status and no signal (OpenSSH always sends one): the connection went away under the command.
+          if (code === null && signal === null) {
+            reject(new HostUnreachable(`The SSH connection to ${this.label} was lost during a command.`));
+            return;
+          }
           resolve({ code, signal, stdout: Buffer.concat(out), stderr: Buffer.concat(errs) });
         });
         ch.on("error", (e: Error) => {
           if (timer) clearTimeout(timer);
-          reject(new RunnerError(`SSH channel on ${this.label} failed: ${e.message}`));
+          reject(new HostUnreachable(`SSH channel on ${this.label} failed: ${e.message}`));
         });
         if (opts.stdin !== undefined) ch.end(opts.stdin);
         else ch.end();
@@ -187,7 +193,7 @@ export class SshClient {
     const c = await this.connect();
     const p = new Promise<SFTPWrapper>((resolve, reject) => {
       c.sftp((err, s) => {
-        if (err) reject(new RunnerError(`SFTP to ${this.label} failed: ${err.message}`));
+        if (err) reject(new HostUnreachable(`SFTP to ${this.label} failed: ${err.message}`));
         else {
           s.on("close", () => {
             if (this.sftpP === p) this.sftpP = null;
@@ -211,7 +217,11 @@ export class SshClient {
   async writeFile(file: string, data: Buffer | string, mode = 0o600): Promise<void> {
     const sftp = await this.sftp();
     const tmp = `${file}.${crypto.randomUUID()}.tmp`;
-    const fail = (what: string) => (err: Error) => new RunnerError(`Writing ${file} on ${this.label} failed (${what}): ${err.message}`);
+    const fail = (what: string) => (err: Error) =>
+      // The connection dropped under the transfer: the host, not the file.
+      this.client === null
+        ? new HostUnreachable(`Writing ${file} on ${this.label} failed (${what}): the connection was lost (${err.message})`)
+        : new RunnerError(`Writing ${file} on ${this.label} failed (${what}): ${err.message}`);
     const call = <T>(what: string, f: (cb: (err: Error | null | undefined, v?: T) => void) => void) =>
       new Promise<T>((resolve, reject) => f((err, v) => (err ? reject(fail(what)(err)) : resolve(v as T))));
     const handle = await call<Buffer>("open", (cb) => sftp.open(tmp, "wx", { mode }, cb));
