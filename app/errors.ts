@@ -96,6 +96,17 @@ export class StoreError extends VhError {
   }
 }
 
+/**
+ * The store could not be reached or failed to answer (S3 down, a 5xx, a timeout), as opposed to
+ * answering that an object is missing: worth trying again later, never the step's error at once.
+ */
+export class StoreUnavailable extends StoreError {
+  constructor(message: string, details?: unknown) {
+    super(message, details);
+    this.name = "StoreUnavailable";
+  }
+}
+
 /** A store refused bytes that are not what their sender said they are (Store.put's `sha256`); nothing was stored. */
 export class ChecksumMismatch extends StoreError {
   constructor(

@@ -289,9 +289,19 @@ export async function run(): Promise<Record<string, number>> {
           git(src, "add", "push.txt");
           git(src, "commit", "-q", "-m", `push ${a.i}\n\n/vh run job secs=[1,${a.i % 2 ? longS : 1.5}]`);
           git(src, "push", "-q", origin, "HEAD:main");
-          pushed.push(git(src, "rev-parse", "HEAD"));
-          // The notification; a lost one is made up for by the next poll (every 30 s).
-          await nudge(JSON.stringify({ ref: "refs/heads/main", after: pushed.at(-1) })).catch(() => {});
+          const sha = git(src, "rev-parse", "HEAD");
+          pushed.push(sha);
+          // The notification (a lost one is made up for by the next poll), then wait until vh has
+          // seen this commit: a polled host's pushes between two polls count as one, their last
+          // commit's (docs/git-hosts.md), which is not what this bench is about.
+          for (let waited = 0; ; waited++) {
+            if (aborted) return;
+            if (waited % 20 === 0) await nudge(JSON.stringify({ ref: "refs/heads/main", after: sha })).catch(() => {});
+            const [seen] = await q(() => db<{ n: number }[]>`select count(*)::int as n from forge_deliveries where id = ${`${repo.id}:${sha}`}`);
+            if (seen!.n > 0) break;
+            if (waited > 1200) throw new Error(`commit ${sha} was not seen by vh within 5 minutes`);
+            await sleep(250);
+          }
         }
       }
       submitted = true;

@@ -18,6 +18,7 @@ import { createForges, ensureGitPolls, type LiveForges } from "../app/forges/reg
 import type { WorkerDeps } from "./deps.js";
 import { handlers, taskList } from "./tasks/index.js";
 import { createQueueLiveness, type QueueLivenessOptions } from "./tasks/liveness.js";
+import { retryQueueThroughOutages } from "./queue-outages.js";
 import { createHostMonitor, type HostMonitor } from "./hosts/monitor.js";
 import { createComputeManager, type ComputeManager } from "./compute/lifecycle.js";
 import { createComputeProviders } from "./compute/registry.js";
@@ -92,6 +93,8 @@ export async function startWorker(opts: {
   events.on("worker:create", ({ worker }: { worker: { workerId: string } }) => liveness.workerCreated(worker.workerId));
   const runnerOptions = { pgPool, noHandleSignals: true, pollInterval: 1000, logger: silentGraphileLogger(), events };
   const runners: GraphileRunner[] = [];
+  // A Postgres restart is an outage the queue waits out (worker/queue-outages.ts).
+  if (!retryQueueThroughOutages()) opts.log.warn("graphile-worker's retry table was not found: a Postgres restart stops this worker (worker/queue-outages.ts)");
   try {
     await liveness.start();
     // one after the other: the first one migrates graphile-worker's schema

@@ -2,6 +2,7 @@
  * A small fetch-based client of the REST API (docs/api.md). `fetch` is injected so tests can
  * point it at a stub server; errors become `ApiError`s whose text is the server's own message.
  */
+import { randomUUID } from "node:crypto";
 import { CliError } from "./errors.js";
 import type { Server } from "./config.js";
 
@@ -202,6 +203,9 @@ interface RequestOptions {
   accept?: number[];
 }
 
+/** How many times a creating request is sent again (ApiClient.create). */
+export const CREATE_RETRIES = 4;
+
 export class ApiClient {
   readonly server: Server;
   private readonly fetchImpl: typeof fetch;
@@ -254,6 +258,25 @@ export class ApiClient {
     }
   }
 
+  /**
+   * A request that makes something (an execution, a sweep, a pipeline), sent with an
+   * `Idempotency-Key` of its own: when the server cannot be reached or answers 502/503/504 (it is
+   * restarting, a proxy in front of it is), it is sent again with the same key, so a request whose
+   * answer was lost is never made twice (docs/api.md). Waits 0.5, 1, 2 and 4 s between tries.
+   */
+  async create<T>(p: string, json: unknown): Promise<T> {
+    const key = randomUUID();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.json<T>("POST", p, { json, headers: { "idempotency-key": key } });
+      } catch (err) {
+        const transient = err instanceof ApiError ? [502, 503, 504].includes(err.status) : err instanceof CliError && /^Cannot reach the vh server/.test(err.message);
+        if (!transient || attempt >= CREATE_RETRIES) throw err;
+        await new Promise((r) => setTimeout(r, 500 * 2 ** attempt));
+      }
+    }
+  }
+
   me() {
     return this.json<{ token: { id: string; name: string; admin: boolean; role?: string; project?: { id: string; name: string } | null } }>("GET", "/me");
   }
@@ -284,7 +307,7 @@ export class ApiClient {
     return ref === undefined ? base : `${base}/${encodeURIComponent(String(ref))}`;
   }
   createExecution(project: string, body: CreateExecutionBody) {
-    return this.json<Execution>("POST", this.exec(project), { json: body });
+    return this.create<Execution>(this.exec(project), body);
   }
   /** Would the server create this execution? The same refusal as `createExecution`, before any code is uploaded. */
   validateExecution(project: string, body: ValidateExecutionBody) {
@@ -310,14 +333,14 @@ export class ApiClient {
   }
   /** A sweep of any kind (docs/api.md, "Sweeps"): the executions made now created all or none. */
   createSweep(project: string, body: CreateSweepBody & { task?: Record<string, unknown>; blueprint?: string }) {
-    return this.json<Sweep>("POST", `/projects/${encodeURIComponent(project)}/sweeps`, { json: body });
+    return this.create<Sweep>(`/projects/${encodeURIComponent(project)}/sweeps`, body);
   }
   getSweep(project: string, id: string) {
     return this.json<Sweep>("GET", `/projects/${encodeURIComponent(project)}/sweeps/${encodeURIComponent(id)}`);
   }
   /** Starts a valohai.yaml pipeline (docs/api.md, "Pipelines"). */
   createPipeline(project: string, body: Record<string, unknown>) {
-    return this.json<PipelineRun>("POST", `/projects/${encodeURIComponent(project)}/pipelines`, { json: body });
+    return this.create<PipelineRun>(`/projects/${encodeURIComponent(project)}/pipelines`, body);
   }
   getPipeline(project: string, ref: string) {
     return this.json<PipelineRun>("GET", `/projects/${encodeURIComponent(project)}/pipelines/${encodeURIComponent(ref)}`);

@@ -64,6 +64,8 @@ export interface PassResult {
   waiting: number;
   /** True when the pass stopped at `batch`: call again. */
   more: boolean;
+  /** Ended executions whose placement this pass freed: their end was never settled (settle.ts). */
+  unsettled: string[];
   output: SchedOutput;
 }
 
@@ -79,11 +81,14 @@ export async function runSchedulePass(sql: Sql, settings: SchedulerSettings): Pr
       update gpu_allocations a set released_at = now(), release_reason = e.status
       from held h join executions e on e.id = h.execution_id
       where a.id = h.id and e.status = any(${TERMINAL as string[]}::text[])`;
-    await tx`
+    // An ended execution that still held its placement was never settled (its supervisor or start
+    // was killed between the end and the settle): the caller settles it (retry by policy, attempt record).
+    const unsettled = await tx<{ execution_id: string }[]>`
       with held as materialized (select execution_id from execution_placements where released_at is null)
       update execution_placements p set released_at = now()
       from held h join executions e on e.id = h.execution_id
-      where p.execution_id = h.execution_id and p.released_at is null and e.status = any(${TERMINAL as string[]}::text[])`;
+      where p.execution_id = h.execution_id and p.released_at is null and e.status = any(${TERMINAL as string[]}::text[])
+      returning p.execution_id`;
     await tx`delete from gpu_reservations r using executions e where e.id = r.execution_id and e.status <> 'queued'`;
 
     const now = Number((await tx<{ ms: string }[]>`select (extract(epoch from clock_timestamp()) * 1000)::bigint::text as ms`)[0]!.ms);
@@ -190,13 +195,14 @@ export async function runSchedulePass(sql: Sql, settings: SchedulerSettings): Pr
     for (const r of out.refusals) {
       await transition(tx as unknown as Sql, r.jobId, "error", { from: ["queued"], reason: r.reason });
     }
-    return { placed: out.placements.length, refused: out.refusals.length, waiting: out.waiting.size, more: out.placements.length >= batch, output: out };
+    return { placed: out.placements.length, refused: out.refusals.length, waiting: out.waiting.size, more: out.placements.length >= batch, output: out, unsettled: [...new Set(unsettled.map((u) => u.execution_id))] };
   });
   return result;
 }
 
 /** Handler of task `schedule`: one pass, and another at once when this one hit the batch limit. */
-export async function schedulePass(sql: Sql, settings: SchedulerSettings): Promise<void> {
+export async function schedulePass(sql: Sql, settings: SchedulerSettings, settle?: (executionId: string) => Promise<unknown>): Promise<void> {
   const res = await runSchedulePass(sql, settings);
+  for (const id of res.unsettled) await settle?.(id);
   if (res.more) await requestSchedulerPass(sql);
 }

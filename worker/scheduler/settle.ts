@@ -69,11 +69,21 @@ function attemptOf(row: EndedRow, interrupted: boolean): ExecutionAttempt {
 }
 
 export async function settleEnded(sql: Sql, executionId: string, opts: SettleOptions): Promise<SettleResult | null> {
+  // One transaction: the release, the attempt's record and the retry happen together or not at
+  // all, so a process killed in between leaves the end unsettled (the scheduler's pass finds it by
+  // its placement) rather than released and never retried.
+  const settled = await sql.begin((tx) => settleIn(tx as unknown as Sql, executionId, opts));
+  if (settled) await requestSchedulerPass(sql);
+  return settled;
+}
+
+async function settleIn(sql: Sql, executionId: string, opts: SettleOptions): Promise<SettleResult | null> {
   const [row] = await sql<EndedRow[]>`
     select e.status, e.status_detail, e.stop_cause, e.attempt, e.attempts, e.retries, e.exit_code, e.host, e.started_at, e.ended_at,
       h.instance_id, h.instance_type, h.spot, h.price_per_hour
     from executions e left join hosts h on h.name = e.host and h.provider is not null
-    where e.id = ${executionId}`;
+    where e.id = ${executionId}
+    for update of e`;
   if (!row || !TERMINAL.includes(row.status)) return null;
   const released = await releaseExecution(sql, executionId, row.status);
   const interrupted = row.status === "lost" && row.stop_cause === "spot-interruption";
@@ -100,17 +110,14 @@ export async function settleEnded(sql: Sql, executionId: string, opts: SettleOpt
         : why === "interrupted"
         ? `Interrupted on spot${row.instance_id ? ` (instance ${row.instance_id}${row.instance_type ? `, ${row.instance_type}` : ""})` : ""}; resumed as attempt ${next} of at most ${maxAttempts}, with the outputs saved so far.`
         : `Retry ${lostSoFar} of ${opts.lostRetries}: ${row.status_detail ?? "the host stopped answering"}`;
-    retried = await sql.begin(async (tx) => {
-      const prev = await transition(tx as unknown as Sql, executionId, "queued", { from: [why === "failed" ? "failed" : "lost"], reason });
-      if (!prev) return false;
-      await tx`
+    if (await transition(sql, executionId, "queued", { from: [why === "failed" ? "failed" : "lost"], reason })) {
+      await sql`
         update executions set runner_handle = null, exit_code = null, runtime = null, started_at = null, ended_at = null,
           lease_owner = null, lease_until = null, log_offsets = '{"stdout":0,"stderr":0}'::jsonb, log_partial = '{"stdout":"","stderr":""}'::jsonb,
           last_output_at = null, stop_requested_at = null, stop_cause = null, attempt = ${next}
         where id = ${executionId}`;
-      return true;
-    });
+      retried = true;
+    }
   }
-  await requestSchedulerPass(sql);
   return { released, retried };
 }

@@ -34,7 +34,7 @@ import {
   type ListObjectsV2CommandOutput,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
-import { ChecksumMismatch, StoreError } from "../../app/errors.js";
+import { ChecksumMismatch, StoreError, StoreUnavailable } from "../../app/errors.js";
 import { assertValidKey, assertValidPrefix, compareKeys } from "../../app/contracts/store-keys.js";
 import type { PutResult, Store, StoredObject } from "../../app/contracts/store.js";
 
@@ -81,7 +81,9 @@ export function createS3Store(opts: S3StoreOptions): Store {
     let detail = `${e.name ?? "Error"}: ${e.message ?? String(err)}`;
     for (const s of secrets) detail = detail.split(s).join("***");
     const status = e.$metadata?.httpStatusCode;
-    return new StoreError(
+    // No answer, or the service's own failure: it may work later. A 4xx (access denied, a bad request) will not.
+    const Kind = status === undefined || status >= 500 || status === 429 ? StoreUnavailable : StoreError;
+    return new Kind(
       `S3 ${op} of key "${key}" in bucket "${bucket}" failed${status ? ` (HTTP ${status})` : ""}: ${detail}`,
       { key, bucket, op },
     );

@@ -13,6 +13,7 @@ import { scheduleReport } from "../../app/reporting/schedule.js";
 import type { BotDeps } from "../../app/bot/commands/types.js";
 import type { WorkerDeps } from "../deps.js";
 import { schedulePass } from "../scheduler/apply.js";
+import { settleEnded } from "../scheduler/settle.js";
 import { readEnvironmentsFile } from "../../app/environments/file.js";
 import { startExecution } from "./start-execution.js";
 import { settleReproduction } from "../../app/executions/reproduce.js";
@@ -31,10 +32,15 @@ export function handlers(deps: WorkerDeps, forges: Forges): Handlers {
   return {
     start_execution: (p) => startExecution(deps, p.executionId),
     schedule: () =>
-      schedulePass(deps.sql, {
-        escalationSeconds: deps.config.hosts.escalationSeconds,
-        environments: readEnvironmentsFile(deps.config.compute.environmentsFile).map((e) => ({ name: e.name, gpus: e.instanceTypes[0]?.gpus ?? 0 })),
-      }),
+      schedulePass(
+        deps.sql,
+        {
+          escalationSeconds: deps.config.hosts.escalationSeconds,
+          environments: readEnvironmentsFile(deps.config.compute.environmentsFile).map((e) => ({ name: e.name, gpus: e.instanceTypes[0]?.gpus ?? 0 })),
+        },
+        // An end whose settle was cut off: retried by policy now, its attempt recorded.
+        (id) => settleEnded(deps.sql, id, { lostRetries: deps.config.worker.lostRetries, maxAttempts: deps.config.worker.maxAttempts }),
+      ),
     // vh's own failures throw and the queue retries with backoff; the last attempt reports them on the pull request instead.
     forge_event: async (p, helpers) => {
       await handleForgeDelivery(bot, p.forge, p.deliveryId, attempt(helpers));

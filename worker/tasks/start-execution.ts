@@ -14,7 +14,7 @@
 import type { Task } from "graphile-worker";
 import { transition } from "../../app/executions/state.js";
 import { settleEnded } from "../scheduler/settle.js";
-import { HostUnreachable, RunnerError } from "../../app/errors.js";
+import { HostUnreachable, RunnerError, StoreUnavailable } from "../../app/errors.js";
 import { buildLaunchSpec, fingerprintPatch, runtimeRecord, seedOf } from "../launch-spec.js";
 import type { WorkerDeps } from "../deps.js";
 import type { HostInfo, Runner, RunnerHandle } from "../../app/contracts/runner.js";
@@ -122,6 +122,10 @@ export async function startExecution(deps: WorkerDeps, executionId: string): Pro
       await hostOutOfReach(deps, executionId, placed, err);
       return;
     }
+    if (err instanceof StoreUnavailable) {
+      await storeAway(deps, executionId, err, fail);
+      return;
+    }
     if (err instanceof RunnerError) {
       await fail(err.message);
       return;
@@ -181,6 +185,19 @@ async function hostOutOfReach(deps: WorkerDeps, executionId: string, host: { id:
   }
   deps.log.warn("host out of reach during a start; trying again", { execution: executionId, host: host.name, err });
   await addJob(deps.sql, "start_execution", { executionId }, { delayMs: Math.min(5_000, (lostAfter * 1000) / 4) });
+}
+
+/** The store did not answer during the start: tried again every few seconds, an error only after VH_UPLOAD_GIVE_UP_S. */
+async function storeAway(deps: WorkerDeps, executionId: string, err: StoreUnavailable, fail: (reason: string) => Promise<void>): Promise<void> {
+  const [r] = await deps.sql<{ since: Date | null }[]>`
+    select max(at) as since from execution_status_history where execution_id = ${executionId} and status = 'starting'`;
+  const giveUp = deps.config.worker.uploadGiveUpSeconds;
+  if (r?.since && Date.now() - r.since.getTime() > giveUp * 1000) {
+    await fail(`The store did not answer for ${giveUp} s while the execution was starting: ${err.message}`);
+    return;
+  }
+  deps.log.warn("the store is away during a start; trying again", { execution: executionId, err });
+  await addJob(deps.sql, "start_execution", { executionId }, { delayMs: 2_000 });
 }
 
 function pendingFingerprintSince(exec: Execution): string | null {

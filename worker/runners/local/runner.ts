@@ -44,7 +44,7 @@ import path from "node:path";
 import type { Readable } from "node:stream";
 import * as tar from "tar";
 import YAML from "yaml";
-import { RunnerError } from "../../../app/errors.js";
+import { RunnerError, StoreUnavailable } from "../../../app/errors.js";
 import { refuseHostSideEnv, type DetachedHandle } from "../shared/detached.js";
 import type { Store } from "../../../app/contracts/store.js";
 import type { FetchedInput, LaunchResult, LaunchSpec } from "../../../app/contracts/runner.js";
@@ -221,6 +221,8 @@ export function createLocalRunner(opts: LocalRunnerOptions): DetachedRunner {
     try {
       body = await opts.store.get(code.key);
     } catch (err) {
+      // The store away: the start is tried again later (worker/tasks/start-execution.ts); anything else is this execution's error.
+      if (err instanceof StoreUnavailable) throw new StoreUnavailable(`${label} could not be read from the store: ${err.message}`);
       throw new RunnerError(`${label} could not be read from the store: ${(err as Error).message}`);
     }
     const hasher = hashingStream();
@@ -448,7 +450,8 @@ export function createLocalRunner(opts: LocalRunnerOptions): DetachedRunner {
       ready = await prepare(spec, p);
     } catch (err) {
       await forceRemove(p.root).catch(() => undefined);
-      if (err instanceof RunnerError) throw err;
+      // the store away is tried again later (worker/tasks/start-execution.ts)
+      if (err instanceof RunnerError || err instanceof StoreUnavailable) throw err;
       throw new RunnerError(`Could not prepare the work dir ${p.root}: ${(err as Error).message}`);
     }
     await fsp.writeFile(p.spawned, "");

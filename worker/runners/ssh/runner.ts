@@ -34,7 +34,7 @@ import path from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import YAML from "yaml";
-import { RunnerError } from "../../../app/errors.js";
+import { RunnerError, StoreUnavailable } from "../../../app/errors.js";
 import { refuseHostSideEnv, type DetachedHandle } from "../shared/detached.js";
 import type { Store } from "../../../app/contracts/store.js";
 import type { FetchedInput, HostInfo, LaunchResult, LaunchSpec } from "../../../app/contracts/runner.js";
@@ -147,6 +147,8 @@ export function createSshRunner(opts: SshRunnerOptions): DetachedRunner & { clie
     try {
       body = await opts.store.get(code.key);
     } catch (err) {
+      // The store away: the start is tried again later (worker/tasks/start-execution.ts); anything else is this execution's error.
+      if (err instanceof StoreUnavailable) throw new StoreUnavailable(`${label} could not be read from the store: ${err.message}`);
       throw new RunnerError(`${label} could not be read from the store: ${(err as Error).message}`);
     }
     const got = await sendToHost(body, tmp);
@@ -439,7 +441,8 @@ export function createSshRunner(opts: SshRunnerOptions): DetachedRunner & { clie
       prepared = await prepare(spec, p, cacheDir);
     } catch (err) {
       await client.exec(`chmod -R u+w ${q(p.root)} 2>/dev/null; rm -rf ${q(p.root)}`).catch(() => undefined);
-      if (err instanceof RunnerError) throw err;
+      // the store away is tried again later (worker/tasks/start-execution.ts)
+      if (err instanceof RunnerError || err instanceof StoreUnavailable) throw err;
       throw new RunnerError(`Could not prepare the work dir ${p.root} on ${opts.name}: ${(err as Error).message}`);
     }
     await client.run(`: > ${q(p.spawned)} && cd ${q(p.root)} && ${buildDetachedStartCommand(p.root)}`, "Starting the job");
