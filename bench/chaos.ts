@@ -186,6 +186,10 @@ export async function run(): Promise<Record<string, number>> {
     }
   };
   let token = "";
+  const upUrl = () => {
+    if (!server) throw new Error("the control plane is down");
+    return server.url;
+  };
   const call = async (method: string, p: string, opts: { body?: unknown; raw?: Buffer; key?: string; type?: string } = {}): Promise<Response> => {
     for (let i = 0; ; i++) {
       try {
@@ -270,8 +274,9 @@ export async function run(): Promise<Record<string, number>> {
     ].sort((a, b) => ((a.i * 7919 + a.kind.length) % 97) - ((b.i * 7919 + b.kind.length) % 97));
     const runId = randomUUID().slice(0, 8);
     let submitted = false;
-    const nudge = (body: string, signature?: string) =>
-      fetch(`${server!.url}/api/git/webhooks/${repo.id}`, {
+    // async: with the control plane down, a rejected promise (sent again), never a throw
+    const nudge = async (body: string, signature?: string) =>
+      fetch(`${upUrl()}/api/git/webhooks/${repo.id}`, {
         method: "POST",
         headers: { "content-type": "application/json", "x-hub-signature-256": `sha256=${signature ?? createHmac("sha256", gitSecret).update(body).digest("hex")}` },
         body,
@@ -314,8 +319,8 @@ export async function run(): Promise<Record<string, number>> {
       body: JSON.stringify(commentPayload(`Numbers look right (${i}).`, { commentId: 900_000 + i })),
     }));
     const ghSign = (body: string, secret: string) => `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
-    const ghPost = (d: { id: string; body: string }, secret = SECRET) =>
-      fetch(`${server!.url}/api/github/webhooks`, {
+    const ghPost = async (d: { id: string; body: string }, secret = SECRET) =>
+      fetch(`${upUrl()}/api/github/webhooks`, {
         method: "POST",
         headers: { "content-type": "application/json", "x-github-event": "issue_comment", "x-github-delivery": d.id, "x-hub-signature-256": ghSign(d.body, secret) },
         body: d.body,
