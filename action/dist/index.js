@@ -24271,7 +24271,7 @@ var init_packaging = __esm({
 });
 
 // action/src/runner.ts
-import { randomUUID as randomUUID2 } from "node:crypto";
+import { randomUUID as randomUUID3 } from "node:crypto";
 
 // node_modules/@actions/core/lib/command.js
 import * as os from "os";
@@ -24781,6 +24781,9 @@ function saveState(name, value) {
   issueCommand("save-state", { name }, toCommandValue(value));
 }
 
+// app/cli/api.ts
+import { randomUUID as randomUUID2 } from "node:crypto";
+
 // app/cli/errors.ts
 var CliError = class extends Error {
   exitCode;
@@ -24829,6 +24832,7 @@ function detailLines(message, details) {
   visit2(details);
   return out;
 }
+var CREATE_RETRIES = 4;
 var ApiClient = class {
   server;
   fetchImpl;
@@ -24876,6 +24880,24 @@ var ApiClient = class {
       throw new CliError(`The server answered ${method} ${p2} with something that is not JSON.`);
     }
   }
+  /**
+   * A request that makes something (an execution, a sweep, a pipeline), sent with an
+   * `Idempotency-Key` of its own: when the server cannot be reached or answers 502/503/504 (it is
+   * restarting, a proxy in front of it is), it is sent again with the same key, so a request whose
+   * answer was lost is never made twice (docs/api.md). Waits 0.5, 1, 2 and 4 s between tries.
+   */
+  async create(p2, json2) {
+    const key = randomUUID2();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.json("POST", p2, { json: json2, headers: { "idempotency-key": key } });
+      } catch (err) {
+        const transient = err instanceof ApiError ? [502, 503, 504].includes(err.status) : err instanceof CliError && /^Cannot reach the vh server/.test(err.message);
+        if (!transient || attempt >= CREATE_RETRIES) throw err;
+        await new Promise((r) => setTimeout(r, 500 * 2 ** attempt));
+      }
+    }
+  }
   me() {
     return this.json("GET", "/me");
   }
@@ -24906,7 +24928,7 @@ var ApiClient = class {
     return ref === void 0 ? base : `${base}/${encodeURIComponent(String(ref))}`;
   }
   createExecution(project, body) {
-    return this.json("POST", this.exec(project), { json: body });
+    return this.create(this.exec(project), body);
   }
   /** Would the server create this execution? The same refusal as `createExecution`, before any code is uploaded. */
   validateExecution(project, body) {
@@ -24932,14 +24954,14 @@ var ApiClient = class {
   }
   /** A sweep of any kind (docs/api.md, "Sweeps"): the executions made now created all or none. */
   createSweep(project, body) {
-    return this.json("POST", `/projects/${encodeURIComponent(project)}/sweeps`, { json: body });
+    return this.create(`/projects/${encodeURIComponent(project)}/sweeps`, body);
   }
   getSweep(project, id) {
     return this.json("GET", `/projects/${encodeURIComponent(project)}/sweeps/${encodeURIComponent(id)}`);
   }
   /** Starts a valohai.yaml pipeline (docs/api.md, "Pipelines"). */
   createPipeline(project, body) {
-    return this.json("POST", `/projects/${encodeURIComponent(project)}/pipelines`, { json: body });
+    return this.create(`/projects/${encodeURIComponent(project)}/pipelines`, body);
   }
   getPipeline(project, ref) {
     return this.json("GET", `/projects/${encodeURIComponent(project)}/pipelines/${encodeURIComponent(ref)}`);
@@ -45533,7 +45555,7 @@ function coreLog(write = (s3) => void process.stdout.write(s3)) {
     startGroup: (title2) => startGroup(title2),
     endGroup: () => endGroup(),
     verbatim(lines) {
-      const token = randomUUID2();
+      const token = randomUUID3();
       write(`::stop-commands::${token}
 ${lines.join("\n")}
 ::${token}::
