@@ -14,6 +14,10 @@ import { startStack, waitFor, type Stack } from "../helpers/stack.js";
 import { uploadFiles } from "../helpers/snapshot.js";
 import { buildUiBundle } from "../../app/http/ui/build.js";
 
+// What the callbacks given to page.evaluate / waitForFunction use: they run in the page, not here.
+declare const document: { querySelectorAll(s: string): { length: number }; getElementById(id: string): { textContent: string | null } | null };
+declare const window: unknown;
+
 const CHROMIUM = "/usr/bin/chromium";
 const SHOTS = path.resolve("test-results/ui");
 const present = fs.existsSync(CHROMIUM);
