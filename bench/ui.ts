@@ -36,6 +36,7 @@ export async function run(): Promise<Record<string, number>> {
     await sql`insert into metadata_events (execution_id, seq, time, data)
       select ${e.id}::uuid, g, now(), jsonb_build_object('step', g, 'loss', 1.0 / g + sin(g / 1000.0) / 10)
       from generate_series(1, ${points}) g`;
+    await sql`update executions set metadata_latest = (select data from metadata_events where execution_id = ${e.id}::uuid and seq = ${points}) where id = ${e.id}::uuid`;
     await sql.end();
     const cookie = { name: "vh_token", value: stack.vh.token, url: stack.vh.url };
     const series = await stack.raw("GET", `/ui/executions/${e.id}/series/loss`, undefined, { cookie: `vh_token=${stack.vh.token}` });

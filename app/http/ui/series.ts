@@ -29,11 +29,14 @@ export interface ServedSeries extends FullSeries {
   downsampled: boolean;
 }
 
-/** The numeric keys of an execution's metadata (step keys included only when nothing else is numeric), sorted. */
+/**
+ * The numeric keys of an execution's metadata, sorted: those whose latest value is a number
+ * (`executions.metadata_latest`, kept as lines are ingested), so a page never scans the events.
+ */
 export async function numericKeys(sql: Sql, executionId: string): Promise<string[]> {
   const rows = await sql<{ key: string }[]>`
-    select distinct k.key from metadata_events m, jsonb_each(m.data) k
-    where m.execution_id = ${executionId} and jsonb_typeof(k.value) = 'number' order by k.key`;
+    select k.key from executions e, jsonb_each(e.metadata_latest) k
+    where e.id = ${executionId} and jsonb_typeof(k.value) = 'number' order by k.key`;
   return rows.map((r) => r.key);
 }
 
