@@ -280,7 +280,7 @@ ${e.runtime ? `<details><summary>Runtime facts</summary><pre>${esc(JSON.stringif
         : "";
     const facts = [
       ["step", (r: ExecutionRow) => r.step],
-      ["commit", (r: ExecutionRow) => r.commit_sha ?? r.code_sha256 ?? ""],
+      ["code", (r: ExecutionRow) => (r.commit_sha ? `commit ${r.commit_sha}` : r.code_sha256 ? `snapshot ${r.code_sha256}` : "")],
       ["image", (r: ExecutionRow) => r.image],
     ] as const;
     const table = `<table class="compare"><thead>${head}</thead><tbody>
