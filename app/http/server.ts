@@ -23,6 +23,7 @@ import { hostRoutes } from "./routes/hosts.js";
 import { environmentRoutes } from "./routes/environments.js";
 import { homeRoutes } from "./ui/home.js";
 import { githubSetupRoutes } from "./ui/github-setup.js";
+import { uiRoutes } from "./ui/pages.js";
 import { findExecutionRow, loadPresented } from "../executions/present.js";
 import {
   gitRepoService,
@@ -67,6 +68,8 @@ export function createHttpApp(deps: HttpDeps): Hono {
     return c.json({ ok: true });
   });
   app.route("/", homeRoutes(deps));
+  // The web UI (app/http/ui/pages.ts, docs/ui.md): pages and the bundled script, signed in by the home page's cookie.
+  app.route("/ui", uiRoutes(deps));
   // The JSON Schema of vh's custom OpenLineage facets (no token: it describes shapes, holds no data).
   app.route("/", openLineageSchemaRoutes());
   // The GitHub App's webhooks, at Probot's default path, always: 503 naming the settings until an App

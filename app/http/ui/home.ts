@@ -77,7 +77,7 @@ export function homeRoutes(deps: { sql: Sql }) {
           })
           .join("")}</tbody></table>`
       : `<p>No executions yet. From a directory with a <code>valohai.yaml</code>, run <code>vh exec run STEP --adhoc --watch</code>.</p>`;
-    return c.html(page("vh — executions", `<h1>Executions</h1>${notice}${body}`));
+    return c.html(page("vh — executions", `<h1>Executions</h1><p><a href="/ui/executions">Open the full UI</a>: filters, live logs, metric charts, compare.</p>${notice}${body}`));
   });
   app.post("/login", async (c) => {
     const form = await c.req.parseBody();
@@ -86,7 +86,9 @@ export function homeRoutes(deps: { sql: Sql }) {
       return c.html(page("vh — sign in", `<p>That token is not valid. <a href="/">Try again</a>.</p>`), 401);
     }
     setCookie(c, SESSION_COOKIE, token, { httpOnly: true, sameSite: "Strict", path: "/" });
-    return c.redirect("/");
+    // Back to the UI page that asked for the sign-in (only a path of this server's UI).
+    const next = typeof form["next"] === "string" && /^\/ui\/[^\\]*$/.test(form["next"]) && !form["next"].startsWith("//") ? form["next"] : "/";
+    return c.redirect(next);
   });
   // The Reproduce button: always verified (that is what a button in front of a person is for).
   app.post("/executions/:id/reproduce", async (c) => {
