@@ -43,7 +43,7 @@ import { freePort, round, size, SMOKE } from "./support.js";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "../db/embedded.js";
 import { tempDir } from "../test/helpers/stack.js";
 import { tarball } from "../test/helpers/snapshot.js";
-import { startServerProcess, type ServerProcess } from "../test/helpers/server-process.js";
+import { killServerProcess, startServerProcess, stopServerProcessWithin, type ServerProcess } from "../test/helpers/server-process.js";
 import { startS3, S3RVER_CREDENTIALS } from "../test/helpers/s3.js";
 import { startSshd } from "../test/helpers/sshd.js";
 import { commentPayload, githubEnv, SECRET } from "../test/github/helpers.js";
@@ -392,8 +392,7 @@ export async function run(): Promise<Record<string, number>> {
     const kill = async () => {
       const s = server!;
       server = null;
-      s.child.kill("SIGKILL");
-      await new Promise<void>((r) => (s.child.exitCode !== null || s.child.signalCode !== null ? r() : s.child.once("exit", () => r())));
+      await killServerProcess(s.child);
       pastOutput += s.output() + "\n--- control plane killed (SIGKILL) and restarted ---\n";
       done.kills++;
       await sleep(300 + Math.random() * 1500);
@@ -587,19 +586,7 @@ export async function run(): Promise<Record<string, number>> {
     return figures;
   } finally {
     const s = server as ServerProcess | null;
-    if (s) {
-      s.child.kill("SIGINT");
-      await new Promise<void>((r) => {
-        const t = setTimeout(() => {
-          s.child.kill("SIGKILL");
-          r();
-        }, 15_000);
-        s.child.once("exit", () => {
-          clearTimeout(t);
-          r();
-        });
-      });
-    }
+    if (s) await stopServerProcessWithin(s.child);
     await sshd.stop().catch(() => {});
     await s3.close().catch(() => {});
     await db.end().catch(() => {});

@@ -23,7 +23,7 @@ import postgres from "postgres";
 import { benchPostgres, freePort, round, size, SMOKE } from "./support.js";
 import { tempDir } from "../test/helpers/stack.js";
 import { tarball } from "../test/helpers/snapshot.js";
-import { startServerProcess } from "../test/helpers/server-process.js";
+import { killServerProcess, startServerProcess, stopServerProcessWithin } from "../test/helpers/server-process.js";
 import { startEc2Twin } from "../test/helpers/ec2-twin.js";
 import { TERMINAL } from "../app/executions/state.js";
 
@@ -239,8 +239,7 @@ export async function run(): Promise<Record<string, number>> {
         killAt.delete(tick);
         const s = server as { child: ChildProcess; output: () => string };
         server = null;
-        s.child.kill("SIGKILL");
-        await new Promise<void>((r) => (s.child.exitCode !== null || s.child.signalCode !== null ? r() : s.child.once("exit", () => r())));
+        await killServerProcess(s.child);
         pastOutput += s.output() + "\n--- control plane killed (SIGKILL) and restarted ---\n";
         killed++;
         await sleep(500 + Math.random() * 1500);
@@ -294,19 +293,7 @@ export async function run(): Promise<Record<string, number>> {
   } finally {
     clearInterval(sampler);
     const s = server as { child: ChildProcess } | null;
-    if (s) {
-      s.child.kill("SIGINT");
-      await new Promise<void>((r) => {
-        const t = setTimeout(() => {
-          s.child.kill("SIGKILL");
-          r();
-        }, 15_000);
-        s.child.once("exit", () => {
-          clearTimeout(t);
-          r();
-        });
-      });
-    }
+    if (s) await stopServerProcessWithin(s.child);
     await twin.close();
     await db.end();
     await pg.stop();

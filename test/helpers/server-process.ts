@@ -47,3 +47,26 @@ export function stopServerProcess(child: ChildProcess): Promise<number | null> {
     child.kill("SIGINT");
   });
 }
+
+/** SIGKILL (a crash), resolved once it is gone. */
+export function killServerProcess(child: ChildProcess): Promise<void> {
+  const gone = child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => child.once("exit", () => r()));
+  child.kill("SIGKILL");
+  return gone;
+}
+
+/** Ctrl-C, and SIGKILL when it has not stopped within `graceMs`; resolved once it is gone. */
+export function stopServerProcessWithin(child: ChildProcess, graceMs = 15_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const t = setTimeout(() => {
+      child.kill("SIGKILL");
+      resolve();
+    }, graceMs);
+    child.once("exit", () => {
+      clearTimeout(t);
+      resolve();
+    });
+    child.kill("SIGINT");
+  });
+}

@@ -164,6 +164,13 @@ export async function startExecution(deps: WorkerDeps, executionId: string): Pro
   }
 }
 
+/** When this attempt's start began (its latest move to `starting`). */
+async function startingSince(deps: WorkerDeps, executionId: string): Promise<Date | null> {
+  const [r] = await deps.sql<{ since: Date | null }[]>`
+    select max(at) as since from execution_status_history where execution_id = ${executionId} and status = 'starting'`;
+  return r?.since ?? null;
+}
+
 /**
  * The placed host did not answer during the start (or the connection to it dropped). The host is
  * marked down at once, so nothing more is placed there until a host check reaches it again. The
@@ -173,13 +180,11 @@ export async function startExecution(deps: WorkerDeps, executionId: string): Pro
  */
 async function hostOutOfReach(deps: WorkerDeps, executionId: string, host: { id: string; name: string }, err: HostUnreachable): Promise<void> {
   await deps.sql`update hosts set status = 'down', last_error = ${err.message}, last_check_at = now() where id = ${host.id}`;
-  const [r] = await deps.sql<{ since: Date | null }[]>`
-    select max(at) as since from execution_status_history where execution_id = ${executionId} and status = 'starting'`;
+  const since = await startingSince(deps, executionId);
   const lostAfter = deps.config.worker.lostAfterSeconds;
-  if (r?.since && Date.now() - r.since.getTime() > lostAfter * 1000) {
+  if (since && Date.now() - since.getTime() > lostAfter * 1000) {
     if (await transition(deps.sql, executionId, "lost", { from: ["starting"], reason: `Host ${host.name} did not answer for ${lostAfter} s while the execution was starting: ${err.message}` })) {
       await settleEnded(deps.sql, executionId, { lostRetries: deps.config.worker.lostRetries, maxAttempts: deps.config.worker.maxAttempts });
-      await requestSchedulerPass(deps.sql);
     }
     return;
   }
@@ -189,10 +194,9 @@ async function hostOutOfReach(deps: WorkerDeps, executionId: string, host: { id:
 
 /** The store did not answer during the start: tried again every few seconds, an error only after VH_UPLOAD_GIVE_UP_S. */
 async function storeAway(deps: WorkerDeps, executionId: string, err: StoreUnavailable, fail: (reason: string) => Promise<void>): Promise<void> {
-  const [r] = await deps.sql<{ since: Date | null }[]>`
-    select max(at) as since from execution_status_history where execution_id = ${executionId} and status = 'starting'`;
+  const since = await startingSince(deps, executionId);
   const giveUp = deps.config.worker.uploadGiveUpSeconds;
-  if (r?.since && Date.now() - r.since.getTime() > giveUp * 1000) {
+  if (since && Date.now() - since.getTime() > giveUp * 1000) {
     await fail(`The store did not answer for ${giveUp} s while the execution was starting: ${err.message}`);
     return;
   }
