@@ -43,7 +43,7 @@ import { freePort, round, size, SMOKE } from "./support.js";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "../db/embedded.js";
 import { tempDir } from "../test/helpers/stack.js";
 import { tarball } from "../test/helpers/snapshot.js";
-import { killServerProcess, startServerProcess, stopServerProcessWithin, type ServerProcess } from "../test/helpers/server-process.js";
+import { killServerProcess, startServerProcess, serverProcessEnv, stopServerProcessWithin, type ServerProcess } from "../test/helpers/server-process.js";
 import { startS3, S3RVER_CREDENTIALS } from "../test/helpers/s3.js";
 import { startSshd } from "../test/helpers/sshd.js";
 import { commentPayload, githubEnv, SECRET } from "../test/github/helpers.js";
@@ -136,20 +136,10 @@ export async function run(): Promise<Record<string, number>> {
   const db = postgres(pg.connectionString, { max: 2, onnotice: () => {}, connect_timeout: 5 });
   const s3 = await startS3({ buckets: ["vh-chaos"] });
   const sshd = await startSshd("chaos");
-  const isRoot = process.getuid?.() === 0;
-  const home = path.join(dir, "home");
-  fs.mkdirSync(home);
   const gitSecret = "chaos-git-webhook-secret";
   const env: Record<string, string> = {
     ...githubEnv(),
-    DATABASE_URL: pg.connectionString,
-    VH_DATA_DIR: path.join(dir, "data"),
-    VH_STATE_DIR: path.join(dir, "state"),
-    PORT: String(await freePort()),
-    HOME: home,
-    XDG_CONFIG_HOME: path.join(home, "xdg"),
-    VH_LOG_LEVEL: "info",
-    VH_DOCKER: "never",
+    ...serverProcessEnv(pg.connectionString, dir, await freePort()),
     VH_STORE: "s3",
     VH_S3_BUCKET: "vh-chaos",
     VH_S3_ENDPOINT: s3.endpoint,
@@ -163,9 +153,7 @@ export async function run(): Promise<Record<string, number>> {
     VH_HOST_CHECK_S: "2",
     VH_WORKER_DEAD_AFTER_S: "10",
     VH_GIT_MIN_POLL_S: "0.5",
-    ...(isRoot ? {} : { VH_UNSAFE_SAME_USER: "true" }),
   };
-  fs.mkdirSync(env["VH_STATE_DIR"]!, { recursive: true, mode: 0o711 });
 
   let server: ServerProcess | null = null;
   let pastOutput = "";

@@ -23,7 +23,7 @@ import postgres from "postgres";
 import { benchPostgres, freePort, round, size, SMOKE } from "./support.js";
 import { tempDir } from "../test/helpers/stack.js";
 import { tarball } from "../test/helpers/snapshot.js";
-import { killServerProcess, startServerProcess, stopServerProcessWithin } from "../test/helpers/server-process.js";
+import { killServerProcess, startServerProcess, serverProcessEnv, stopServerProcessWithin } from "../test/helpers/server-process.js";
 import { startEc2Twin } from "../test/helpers/ec2-twin.js";
 import { TERMINAL } from "../app/executions/state.js";
 
@@ -41,9 +41,6 @@ export async function run(): Promise<Record<string, number>> {
   twin.setSpotPrice("t3.medium", 0.0125);
   twin.setSpotPrice("t3.large", 0.025);
   const dir = tempDir("vh-bench-ec2-");
-  const isRoot = process.getuid?.() === 0;
-  const home = path.join(dir, "home");
-  fs.mkdirSync(home);
   const envFile = path.join(dir, "environments.yaml");
   fs.writeFileSync(
     envFile,
@@ -66,15 +63,7 @@ export async function run(): Promise<Record<string, number>> {
     ].join("\n"),
   );
   const env: Record<string, string> = {
-    DATABASE_URL: pg.connectionString,
-    VH_DATA_DIR: path.join(dir, "data"),
-    VH_STATE_DIR: path.join(dir, "state"),
-    PORT: String(await freePort()),
-    HOME: home,
-    XDG_CONFIG_HOME: path.join(home, "xdg"),
-    // info: a failure's diagnosis shows each instance's boot ("ready", "boot failed …") and placement.
-    VH_LOG_LEVEL: "info",
-    VH_DOCKER: "never",
+    ...serverProcessEnv(pg.connectionString, dir, await freePort()),
     VH_ENVIRONMENTS_FILE: envFile,
     VH_COMPUTE_TICK_S: "0.25",
     VH_RECONCILE_S: "2",
@@ -85,9 +74,7 @@ export async function run(): Promise<Record<string, number>> {
     VH_HOST_CHECK_S: "5",
     AWS_ACCESS_KEY_ID: "AKIDTWIN",
     AWS_SECRET_ACCESS_KEY: "twin-secret",
-    ...(isRoot ? {} : { VH_UNSAFE_SAME_USER: "true" }),
   };
-  fs.mkdirSync(env["VH_STATE_DIR"]!, { recursive: true, mode: 0o711 });
 
   let server: { child: ChildProcess; url: string; output: () => string } | null = null;
   // What the control planes killed so far printed: a failure prints the end of it with the current one's.

@@ -3,6 +3,7 @@
  * root with only the environment given (plus PATH), resolved once it prints its URL.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
 import path from "node:path";
 
 export const repoRoot = path.resolve(import.meta.dirname, "../..");
@@ -69,4 +70,27 @@ export function stopServerProcessWithin(child: ChildProcess, graceMs = 15_000): 
     });
     child.kill("SIGINT");
   });
+}
+
+/**
+ * The settings every `npm start` child of a bench shares: its database, data and state dirs and a
+ * home of its own under `dir`, a free port, info logs, plain processes (and, as a normal user, jobs
+ * run as that user). The state dir is made as vh wants it.
+ */
+export function serverProcessEnv(databaseUrl: string, dir: string, port: number): Record<string, string> {
+  const home = path.join(dir, "home");
+  fs.mkdirSync(home, { recursive: true });
+  const stateDir = path.join(dir, "state");
+  fs.mkdirSync(stateDir, { recursive: true, mode: 0o711 });
+  return {
+    DATABASE_URL: databaseUrl,
+    VH_DATA_DIR: path.join(dir, "data"),
+    VH_STATE_DIR: stateDir,
+    PORT: String(port),
+    HOME: home,
+    XDG_CONFIG_HOME: path.join(home, "xdg"),
+    VH_LOG_LEVEL: "info",
+    VH_DOCKER: "never",
+    ...(process.getuid?.() === 0 ? {} : { VH_UNSAFE_SAME_USER: "true" }),
+  };
 }
